@@ -1,0 +1,3 @@
+from kqtools.cli import main
+
+main()

@@ -1,0 +1,111 @@
+"""The ``kq`` command line: a thin layer that parses, calls the library, and renders.
+
+Command modules are imported only when their command runs (or ``--help`` lists
+them); a module imports heavy libraries inside its functions, never at the top.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from .. import __version__
+
+# name -> (module, attribute, one-line help). Help lives here so `kq --help` imports nothing else.
+COMMANDS = {
+    "init": ("kqtools.cli.db", "init", "Create or migrate the database (idempotent)."),
+    "import": ("kqtools.cli.imports", "import_", "Import a list: enterprises, designations, metrics, credit, specialists, visits."),
+    "imports": ("kqtools.cli.imports", "imports", "List import batches (source, sha256, counts)."),
+    "rejects": ("kqtools.cli.imports", "rejects", "Show the rejected rows of an import batch."),
+    "enterprises": ("kqtools.cli.enterprises", "enterprises", "List firms, or show one with everything known about it."),
+    "check-uscc": ("kqtools.cli.enterprises", "check_uscc", "Validate unified social credit codes."),
+    "rules": ("kqtools.cli.rules", "rules", "Show or check rule files (scoring, lists, assignment)."),
+    "score": ("kqtools.cli.score", "score", "Resource-utilization scoring: run, show, explain, diff."),
+    "lists": ("kqtools.cli.lists", "lists", "Credit whitelist and blacklist: build, show, diff, override."),
+    "screen": ("kqtools.cli.lists", "screen", "Screen an incoming list against the blacklist or whitelist."),
+    "specialists": ("kqtools.cli.specialists", "specialists", "Service specialists and their load."),
+    "assign": ("kqtools.cli.specialists", "assign", "Assign firms in scope to service specialists."),
+    "assignments": ("kqtools.cli.specialists", "assignments", "Show who serves which firm."),
+    "visits": ("kqtools.cli.specialists", "visits", "Log visits; visits due; yearly coverage."),
+    "jobs": ("kqtools.cli.jobs", "jobs", "Reminder jobs: list, run-due, run, history, check."),
+    "outbox": ("kqtools.cli.jobs", "outbox", "Messages produced by jobs: list, ack."),
+    "scheduler": ("kqtools.cli.jobs", "scheduler", "Run the reminder scheduler in the foreground."),
+    "demo": ("kqtools.cli.demo", "demo", "Load the bundled demo data and run the main jobs on it."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError):
+            return None
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--db", "db_path", metavar="PATH", envvar="KQ_DB", help="SQLite database (default $KQ_DB, else ./kq.db).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(__version__, prog_name="kq")
+@click.pass_context
+def cli(ctx, db_path, debug):
+    """kq: enterprise lists, resource-utilization scoring, credit lists, service specialists and reminders.
+
+    \b
+    Exit codes: 0 done; 1 done, but rows were rejected or something needs attention;
+    2 usage error or unusable input.
+    """
+    if db_path:
+        ctx.meta["kq.db"] = db_path
+    ctx.meta["kq.debug"] = debug
+
+
+def main(argv=None):
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or os.environ.get("KQ_DEBUG")
+    try:
+        rv = cli.main(args=argv, prog_name="kq", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("kq: aborted", err=True)
+        code = 130
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        code = 0
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into one line
+        if debug:
+            raise
+        click.echo(f"kq: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        code = 2
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+    sys.exit(code)
+
+
+def _quiet_broken_pipe():
+    """``kq ... | head``: stop quietly (see the Python docs on SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass

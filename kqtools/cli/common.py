@@ -1,0 +1,151 @@
+"""What every command shares: the database option, output options, errors and exit codes.
+
+Exit codes (one place decides them):
+  0  done
+  1  done, but the input or the result needs attention (rejected rows, screening hits, invalid codes)
+  2  usage error or unusable input (missing file, not a table, undecodable, bad rule file)
+
+Only click is imported here: ``kq --help`` must stay fast.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from typing import Iterable, Sequence
+
+import click
+
+OK, ATTENTION, UNUSABLE = 0, 1, 2
+
+
+class KqError(click.ClickException):
+    """A one-line error for the user; exit code 2 unless said otherwise."""
+
+    exit_code = UNUSABLE
+
+    def __init__(self, message: str, exit_code: int = UNUSABLE):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file=None):
+        click.echo(f"kq: error: {self.format_message()}", err=True)
+
+
+def db_option(f):
+    """``--db PATH`` on a command (also accepted before the command name); ``$KQ_DB``; ``./kq.db``."""
+
+    @click.option("--db", "db_path", metavar="PATH", default=None, envvar="KQ_DB",
+                  help="SQLite database (default $KQ_DB, else ./kq.db).")
+    @functools.wraps(f)
+    def wrapper(*args, db_path=None, **kwargs):
+        ctx = click.get_current_context()
+        if db_path:
+            ctx.meta["kq.db"] = db_path
+        return f(*args, **kwargs)
+
+    return wrapper
+
+
+def get_db(migrate: bool = True):
+    """Open the database chosen by ``--db`` / ``$KQ_DB``; created and migrated on first use."""
+    import sqlite3
+
+    from ..storage import open_db
+
+    ctx = click.get_current_context()
+    path = ctx.meta.get("kq.db") or os.environ.get("KQ_DB")
+    try:
+        return open_db(path, migrate=migrate)
+    except sqlite3.DatabaseError as exc:
+        raise KqError(f"{path or 'kq.db'}: {exc}") from None
+
+
+def output_options(f):
+    """``-f table|csv|tsv|json|jsonl`` and ``-o FILE`` (format from the extension, .xlsx included)."""
+
+    @click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json", "jsonl"]),
+                  default=None, help="Output format (default: table on a terminal, jsonl otherwise).")
+    @click.option("-o", "--output", "output", metavar="FILE", default=None,
+                  help="Write to FILE; format from the extension (.csv with BOM, .xlsx, .json, .jsonl, .tsv).")
+    @functools.wraps(f)
+    def wrapper(*args, fmt=None, output=None, **kwargs):
+        ctx = click.get_current_context()
+        ctx.meta["kq.fmt"] = fmt
+        ctx.meta["kq.output"] = output
+        return f(*args, **kwargs)
+
+    return wrapper
+
+
+def stdout_is_tty() -> bool:
+    return click.get_text_stream("stdout").isatty()
+
+
+def chosen_format(default_tty: str = "table") -> str:
+    ctx = click.get_current_context()
+    return ctx.meta.get("kq.fmt") or (default_tty if stdout_is_tty() else "jsonl")
+
+
+def emit(rows: Iterable[dict], columns: Sequence[str], *, sheets: dict | None = None) -> int:
+    """Print records in the chosen format, or write them to ``-o FILE``; returns the row count."""
+    from .. import output
+
+    ctx = click.get_current_context()
+    path = ctx.meta.get("kq.output")
+    if path:
+        try:
+            n = output.write_file(path, rows, columns, sheets=sheets)
+        except (ValueError, OSError) as exc:
+            raise KqError(str(exc)) from None
+        info(f"wrote {n} rows to {path}")
+        return n
+    stream = click.get_text_stream("stdout")
+    return output.render(rows, columns, chosen_format(), stream)
+
+
+def info(message: str) -> None:
+    """Diagnostics go to stderr, never stdout."""
+    click.echo(message, err=True)
+
+
+def summary(record: dict, fmt: str | None = None) -> None:
+    """A single result object: key/value table on a terminal, one JSON object otherwise."""
+    import json
+
+    ctx = click.get_current_context()
+    fmt = fmt or ctx.meta.get("kq.fmt") or ("table" if stdout_is_tty() else "json")
+    if fmt in ("json", "jsonl"):
+        click.echo(json.dumps(record, ensure_ascii=False, default=str))
+    else:
+        from .. import output
+
+        rows = [{"field": k, "value": output.cell_text(v)} for k, v in record.items()]
+        output.render(rows, ["field", "value"], "table" if fmt == "table" else fmt,
+                      click.get_text_stream("stdout"))
+
+
+def date_arg(value: str | None, name: str = "date"):
+    """A date typed by a clerk (2024-07-01, 2024/7/1, 2024年7月1日) or ``None``."""
+    if value is None:
+        return None
+    from ..fields import parse_date_arg
+
+    try:
+        return parse_date_arg(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=name) from None
+
+
+def open_source(source: str):
+    """A file argument: a path, or ``-`` for stdin (binary). One-line error if missing."""
+    if source == "-":
+        return sys.stdin.buffer
+    try:
+        return open(source, "rb")
+    except FileNotFoundError:
+        raise KqError(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise KqError(f"{source}: is a directory, not a file") from None
+    except OSError as exc:
+        raise KqError(f"{source}: {exc.strerror}") from None

@@ -1,0 +1,158 @@
+"""The six import kinds, read from their JSON Schemas in ``schemas/``.
+
+A schema is the single source of truth for a kind: its table, key, fields,
+required fields, the Chinese headers accepted (``x-aliases``), the enumeration
+values accepted (``x-values``) and how a raw cell is read (``x-convert``).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Callable
+
+from . import fields as F
+from .uscc import check_uscc
+
+KINDS = ("enterprises", "designations", "metrics", "credit", "specialists", "visits")
+
+
+def load_schema(name: str) -> dict:
+    """A schema shipped with the package (``schemas/NAME.schema.json``)."""
+    path = resources.files("kqtools.schemas").joinpath(f"{name}.schema.json")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def header_key(header: str) -> str:
+    """Headers match ignoring width, case, spaces, a leading '*' and a trailing unit in brackets."""
+    text = unicodedata.normalize("NFKC", str(header)).strip().lstrip("*＊").strip()
+    text = re.sub(r"\s*[(\[][^()\[\]]*[)\]]\s*$", "", text)
+    return F.lookup_key(text)
+
+
+@dataclass
+class Field:
+    name: str
+    convert: Callable[[Any], Any]
+    values: dict[str, Any] | None = None   # enumeration aliases: lookup_key(raw) -> canonical
+
+    def __call__(self, raw):
+        if self.values is None:
+            return self.convert(raw)
+        if isinstance(raw, (list, tuple)) or self.convert is F.to_list:
+            return [self._one(x) for x in F.to_list(raw)]
+        return self._one(raw)
+
+    def _one(self, raw):
+        key = F.lookup_key(F.to_text(raw))
+        if key in self.values:
+            return self.values[key]
+        allowed = sorted({v if isinstance(v, str) else v[self.name] for v in self.values.values()})
+        raise ValueError(f"unknown value {F.to_text(raw)!r}; expected one of {', '.join(allowed)} or their Chinese names")
+
+
+@dataclass
+class Kind:
+    name: str
+    schema: dict
+    table: str
+    key: list[str]
+    fields: dict[str, Field]
+    headers: dict[str, str]           # header_key -> field
+    validate: Callable[[dict], Any]
+    list_fields: frozenset = field(default_factory=frozenset)
+
+    def columns(self) -> list[str]:
+        """Stored columns: the schema's fields, then key columns computed on import (credit's record_key)."""
+        return list(self.fields) + [k for k in self.key if k not in self.fields]
+
+
+def _uscc(raw):
+    code, error = check_uscc(raw, _ALLOWED_USCC)
+    if error:
+        raise ValueError(error)
+    return code
+
+
+_ALLOWED_USCC: set[str] = set()
+
+
+def allow_codes(codes) -> None:
+    """Codes confirmed in the database's ``uscc_allowlist`` pass the check."""
+    _ALLOWED_USCC.clear()
+    _ALLOWED_USCC.update(codes)
+
+
+def _term(raw):
+    text = F.lookup_key(F.to_text(raw))
+    if text in {"life", "终身", "永久", "终生", "永久禁止"}:
+        return "life"
+    return F.to_number(text.removesuffix("年"))
+
+
+def _text(raw):
+    if type(raw) is str:
+        return raw.strip()
+    return F.to_text(raw)
+
+
+CONVERTERS = {
+    None: _text, "uscc": _uscc, "date": F.to_date, "number": F.to_number, "integer": F.to_integer,
+    "boolean": F.to_boolean, "list": F.to_list, "code": F.to_code, "term": _term,
+}
+
+
+@functools.lru_cache(maxsize=None)
+def get_kind(name: str) -> Kind:
+    import fastjsonschema
+
+    if name not in KINDS:
+        raise KeyError(name)
+    schema = load_schema(name)
+    fields: dict[str, Field] = {}
+    headers: dict[str, str] = {}
+    for fname, prop in schema["properties"].items():
+        values = None
+        if "x-values" in prop:
+            values = {F.lookup_key(k): v for k, v in prop["x-values"].items()}
+        elif "x-values-from" in prop:
+            other, other_field = prop["x-values-from"].split(".")
+            values = {F.lookup_key(k): (v if isinstance(v, str) else v[other_field])
+                      for k, v in load_schema(other)["properties"][other_field]["x-values"].items()}
+        fields[fname] = Field(fname, CONVERTERS[prop.get("x-convert")], values)
+        for alias in [fname, *prop.get("x-aliases", [])]:
+            headers.setdefault(header_key(alias), fname)
+    validate = fastjsonschema.compile(schema)
+    return Kind(name, schema, schema["x-table"], schema["x-key"], fields, headers, validate,
+                frozenset(f for f, p in schema["properties"].items() if p.get("type") == "array"))
+
+
+# ---------------------------------------------------------------- per-kind completion
+def designation_defaults(rec: dict, schema: dict) -> None:
+    rec.setdefault("level", "")
+    if rec.get("level") is None:
+        rec["level"] = ""
+    if not rec.get("expires_on") and rec.get("recognized_on") and rec.get("kind"):
+        validity = schema.get("x-validity-years", {}).get(rec["kind"])
+        if isinstance(validity, int):
+            rec["expires_on"] = F.add_years(rec["recognized_on"], validity)
+        elif validity == "year-end":
+            rec["expires_on"] = rec["recognized_on"][:4] + "-12-31"
+
+
+def credit_defaults(rec: dict, schema: dict) -> None:
+    rec["record_key"] = rec.get("reference") or (
+        str(rec["year"]) if rec.get("source") == "tax_rating" and rec.get("year") else rec.get("started_on") or "")
+
+
+def specialist_defaults(rec: dict, schema: dict) -> None:
+    if rec.get("active") is None:
+        rec["active"] = True
+
+
+COMPLETE: dict[str, Callable[[dict, dict], None]] = {
+    "designations": designation_defaults, "credit": credit_defaults, "specialists": specialist_defaults,
+}

@@ -1,0 +1,90 @@
+"""Rule files: the numbers administrators change (weights, windows, mappings), as TOML or JSON.
+
+``load_rules("scoring", "huaian-2024")`` finds a shipped preset by name
+(``kqtools/rules/scoring-huaian-2024.toml``); ``load_rules("scoring", "my.toml")``
+reads a file; no argument gives the shipped default (``kqtools/rules/scoring.toml``).
+Every rule file is validated against ``schemas/<kind>-rules.schema.json``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+RULE_KINDS = ("scoring", "lists", "assignment")
+
+
+class RulesError(ValueError):
+    """A rule file that cannot be used: one line naming the file, the place and the reason."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    kind: str
+    name: str          # preset name or file path
+    text: str          # the file as written
+    data: dict         # parsed and validated
+    sha256: str        # of the text: stored with every result built from it
+
+
+def shipped() -> dict[str, str]:
+    """name -> file name of the rule files that ship with kqtools (``scoring``, ``scoring-huaian-2024``…)."""
+    folder = resources.files("kqtools").joinpath("rules")
+    return {p.name.rsplit(".", 1)[0]: p.name for p in folder.iterdir() if p.name.endswith((".toml", ".json"))}
+
+
+def read_text(kind: str, name: str | None) -> tuple[str, str, str]:
+    """(display name, text, format) of a rule file or shipped preset."""
+    presets = shipped()
+    if name is None:
+        name = kind
+    candidates = [name, f"{kind}-{name}"]
+    for candidate in candidates:
+        if candidate in presets and (candidate == kind or candidate.startswith(kind + "-")):
+            text = resources.files("kqtools").joinpath("rules", presets[candidate]).read_text(encoding="utf-8")
+            return candidate, text, presets[candidate].rsplit(".", 1)[1]
+    path = Path(name)
+    if not path.exists():
+        names = sorted(p for p in presets if p == kind or p.startswith(kind + "-"))
+        raise RulesError(f"{name}: no such rule file or preset (presets: {', '.join(names)})")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulesError(f"{name}: cannot read: {exc}") from None
+    return str(path), text, "json" if path.suffix.lower() == ".json" else "toml"
+
+
+def parse(text: str, fmt: str, name: str) -> dict:
+    try:
+        return json.loads(text) if fmt == "json" else tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{name}: not valid TOML: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise RulesError(f"{name}: line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}") from None
+
+
+def validate(kind: str, data: dict, name: str) -> None:
+    import jsonschema
+
+    from .kinds import load_schema
+
+    schema = load_schema(f"{kind}-rules")
+    validator = jsonschema.Draft7Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        where = ".".join(str(p) for p in e.absolute_path) or "(top level)"
+        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        raise RulesError(f"{name}: {where}: {e.message}{more}")
+
+
+def load_rules(kind: str, name: str | None = None) -> Rules:
+    if kind not in RULE_KINDS:
+        raise RulesError(f"unknown rule kind {kind!r} (one of {', '.join(RULE_KINDS)})")
+    display, text, fmt = read_text(kind, name)
+    data = parse(text, fmt, display)
+    validate(kind, data, display)
+    return Rules(kind, display, text, data, hashlib.sha256(text.encode("utf-8")).hexdigest())
