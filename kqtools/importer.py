@@ -138,17 +138,15 @@ def normalize_row(kind: Kind, plan: Plan, cells: list, line: int) -> tuple[dict 
     if plan.unknown:
         extra = {name: F.to_text(cells[i]) for i, name in plan.unknown if i < n and not F.is_empty(cells[i])}
         rec["extra"] = json.dumps(extra, ensure_ascii=False) if extra else None
-    complete = COMPLETE.get(kind.name)
-    if complete:
-        complete(rec, kind.schema)
     # values given as objects set several fields (专精特新"小巨人" -> kind zjtx, level national)
-    for fname in kind.fields:
+    for fname in kind.multi_value_fields:
         value = rec.get(fname)
         if isinstance(value, dict):
             for k, v in value.items():
                 if k == fname or not rec.get(k):
                     rec[k] = v
-    if complete and any(isinstance(v, dict) for v in rec.values()):
+    complete = COMPLETE.get(kind.name)
+    if complete:
         complete(rec, kind.schema)
     try:
         kind.validate({k: v for k, v in rec.items() if v is not None})

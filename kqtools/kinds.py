@@ -64,6 +64,7 @@ class Kind:
     headers: dict[str, str]           # header_key -> field
     validate: Callable[[dict], Any]
     list_fields: frozenset = field(default_factory=frozenset)
+    multi_value_fields: tuple = ()    # enumerations whose aliases may set several fields at once
 
     def columns(self) -> list[str]:
         """Stored columns: the schema's fields, then key columns computed on import (credit's record_key)."""
@@ -127,7 +128,9 @@ def get_kind(name: str) -> Kind:
             headers.setdefault(header_key(alias), fname)
     validate = fastjsonschema.compile(schema)
     return Kind(name, schema, schema["x-table"], schema["x-key"], fields, headers, validate,
-                frozenset(f for f, p in schema["properties"].items() if p.get("type") == "array"))
+                frozenset(f for f, p in schema["properties"].items() if p.get("type") == "array"),
+                tuple(f for f, p in schema["properties"].items()
+                      if any(isinstance(v, dict) for v in p.get("x-values", {}).values())))
 
 
 # ---------------------------------------------------------------- per-kind completion
