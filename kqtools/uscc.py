@@ -45,11 +45,18 @@ def org_check_char(first8: str) -> str:
     return "X" if c9 == 10 else "0" if c9 == 11 else str(c9)
 
 
-def _looks_like_resident_id(code: str) -> bool:
-    if not code[:17].isdigit():
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # GB 11643 resident ID, ISO 7064 MOD 11-2
+
+
+def looks_like_resident_id(code: str) -> bool:
+    """18 characters that are a plausible resident ID number (居民身份证号): birth date and MOD 11-2 check."""
+    if len(code) != 18 or not code[:17].isdigit() or code[17] not in "0123456789X":
         return False
     y, m, d = int(code[6:10]), int(code[10:12]), int(code[12:14])
-    return 1900 <= y <= 2030 and 1 <= m <= 12 and 1 <= d <= 31
+    if not (1900 <= y <= 2099 and 1 <= m <= 12 and 1 <= d <= 31):
+        return False
+    total = sum(int(c) * w for c, w in zip(code, _ID_WEIGHTS))
+    return "10X98765432"[total % 11] == code[17]
 
 
 def check_uscc(raw: object, allowed: frozenset | set = frozenset()) -> tuple[str, str | None]:
@@ -69,6 +76,8 @@ def check_uscc(raw: object, allowed: frozenset | set = frozenset()) -> tuple[str
         if code.isdigit() and len(code) in (16, 17):
             return code, f"{len(code)} characters, all digits: Excel probably dropped the last digits; format the column as text"
         return code, f"{len(code)} characters; a credit code has 18"
+    if looks_like_resident_id(code) and not _passes(code):
+        return code, "looks like a resident ID number (身份证号), not a credit code"
     if not _FULL.match(code):
         bad = next(ch for ch in code if ch not in VALUE and not ("0" <= ch <= "9" or "A" <= ch <= "Z"))
         return code, f"character {bad!r} is not allowed in a credit code"
@@ -77,13 +86,24 @@ def check_uscc(raw: object, allowed: frozenset | set = frozenset()) -> tuple[str
         return code, f"letter {bad} never appears in a credit code (I, O, S, V and Z are excluded)"
     if not code[2:8].isdigit():
         return code, "positions 3-8 must be the administrative-division digits"
-    if check_char(code[:17]) != code[17]:
-        return code, f"check character is {code[17]}, expected {check_char(code[:17])}: a character is mistyped"
+    expected = check_char(code[:17])
+    if expected != code[17]:
+        if code.isdigit() and code.endswith("000"):
+            return code, ("ends in 000 and fails the check: Excel probably rounded it to 15 digits; "
+                          "format the column as text and export again")
+        return code, (f"check character is {code[17]}, expected {expected}: a character is mistyped "
+                      "(a genuine code issued before 2016 can be added to the allow-list)")
     if org_check_char(code[8:16]) != code[16]:
-        if _looks_like_resident_id(code):
-            return code, "looks like a resident ID number, not a credit code"
-        return code, "organization-code check digit (position 17) does not match"
+        return code, ("organization-code check character (position 17) does not match "
+                      "(a genuine code issued before 2016 can be added to the allow-list)")
     return code, None
+
+
+def _passes(code: str) -> bool:
+    try:
+        return check_char(code[:17]) == code[17] and org_check_char(code[8:16]) == code[16]
+    except KeyError:
+        return False
 
 
 def is_valid(raw: object) -> bool:
