@@ -1,0 +1,392 @@
+"""Who may serve a firm, and who does: eligibility, strategy, sticky re-assignment.
+
+Plain functions over plain data; no SQL, no click, no printing. The rules come from
+the assignment rule file (``kq rules show assignment``), compiled into a :class:`Policy`.
+
+Eligibility of an *active* specialist for a firm:
+
+* district: the firm's district is one of the specialist's ``districts``; a specialist
+  with no districts serves every district (and firms whose district is unknown) when
+  ``eligibility.empty_districts = "all"`` (the default), nothing when ``"none"``;
+* category: one of the firm's current designation kinds is a kind the specialist serves,
+  or the firm's industry code starts with an industry prefix the specialist serves.
+  The specialist's own ``kinds`` decide; where empty, the rule file's department
+  mapping (``[departments."高新技术处"] kinds = ["hte", "tass"]``) decides.
+
+:func:`plan` keeps every existing assignment that is still valid (sticky), ends the ones
+whose specialist is gone, inactive, no longer eligible or over capacity, and places the
+firms without a specialist by the strategy: ``fewest`` (the eligible specialist with
+the fewest firms, ties by id) or ``round_robin``. Capacity is never exceeded; a firm no
+eligible specialist can take stays unassigned, with the reason.
+"""
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, NamedTuple, Sequence
+
+ALL_KINDS = ("zjtx", "hte", "tsme", "tass", "gazelle", "unicorn", "potential_unicorn", "innovative_sme")
+
+
+@dataclass(frozen=True)
+class Specialist:
+    id: str
+    name: str = ""
+    department: str | None = None
+    districts: frozenset = frozenset()
+    kinds: frozenset = frozenset()
+    capacity: int | None = None      # None = no limit
+    active: bool = True
+
+
+class Firm(NamedTuple):
+    """An in-scope firm as :func:`plan` needs it. ``kinds``: its current designation kinds
+    (an iterable, or a comma-separated string as SQLite's group_concat gives it)."""
+    uscc: str
+    name: str | None
+    district: str | None
+    kinds: object
+    industry_code: str | None = None
+    specialist_id: str | None = None     # current assignment, if any
+    assigned_on: str | None = None
+
+
+class Change(NamedTuple):
+    uscc: str
+    name: str | None
+    from_specialist: str | None
+    to_specialist: str | None
+    reason: str
+    action: str          # assign | move | release | unassigned (reported, nothing written)
+
+
+@dataclass
+class Plan:
+    changes: list[Change]
+    loads: dict[str, int]                # specialist id -> firms after the plan
+    in_scope: int = 0
+    kept: int = 0
+    counts: dict[str, int] = field(default_factory=dict)   # action -> number
+
+    @property
+    def writes(self) -> list[Change]:
+        return [c for c in self.changes if c.action != "unassigned"]
+
+    @property
+    def unassigned(self) -> list[Change]:
+        """In-scope firms left without a specialist (new ones, and released ones)."""
+        return [c for c in self.changes if c.to_specialist is None and c.action in ("unassigned", "release")
+                and not c.reason.startswith("out of scope")]
+
+
+@dataclass(frozen=True)
+class Policy:
+    scope_kinds: frozenset = frozenset(ALL_KINDS)
+    release_out_of_scope: bool = True
+    empty_districts: str = "all"                          # all | none
+    departments: Mapping[str, tuple] = field(default_factory=dict)   # name or alias -> (kinds, prefixes)
+    method: str = "fewest"                                # fewest | round_robin
+    period_months: int = 3
+    coverage_goal: float = 0.30
+
+    @classmethod
+    def from_rules(cls, data: Mapping) -> "Policy":
+        scope = data.get("scope", {})
+        deps: dict[str, tuple] = {}
+        for name, d in data.get("departments", {}).items():
+            entry = (frozenset(d.get("kinds", ())), tuple(d.get("industry_prefixes", ())))
+            for n in (name, *d.get("aliases", ())):
+                deps[n.strip()] = entry
+        return cls(
+            scope_kinds=frozenset(scope.get("kinds", ALL_KINDS)),
+            release_out_of_scope=scope.get("release_out_of_scope", True),
+            empty_districts=data.get("eligibility", {}).get("empty_districts", "all"),
+            departments=deps,
+            method=data.get("strategy", {}).get("method", "fewest"),
+            period_months=data.get("visits", {}).get("period_months", 3),
+            coverage_goal=float(data.get("visits", {}).get("yearly_coverage_goal", 0.30)),
+        )
+
+    def served(self, spec: Specialist) -> tuple[frozenset, tuple]:
+        """(designation kinds, industry prefixes) the specialist serves."""
+        if spec.kinds:
+            return frozenset(spec.kinds), ()
+        return self.departments.get((spec.department or "").strip(), (frozenset(), ()))
+
+    def covers_district(self, spec: Specialist, district: str | None) -> bool:
+        if not spec.districts:
+            return self.empty_districts == "all"
+        return district is not None and district in spec.districts
+
+    def eligible(self, spec: Specialist, district: str | None, kinds: Iterable[str],
+                 industry_code: str | None = None) -> bool:
+        return self.why_not(spec, district, kinds, industry_code) is None
+
+    def why_not(self, spec: Specialist, district: str | None, kinds: Iterable[str],
+                industry_code: str | None = None) -> str | None:
+        """None when ``spec`` may serve the firm, else a short reason."""
+        if not spec.active:
+            return f"specialist {spec.id} inactive"
+        if not self.covers_district(spec, district):
+            return f"specialist {spec.id} does not cover district {district or '(unknown)'}"
+        served_kinds, prefixes = self.served(spec)
+        if served_kinds.intersection(_kinds(kinds)):
+            return None
+        if industry_code and any(industry_code.startswith(p) for p in prefixes):
+            return None
+        return f"specialist {spec.id} does not serve {_describe(kinds, industry_code)}"
+
+
+def _kinds(raw) -> frozenset:
+    if raw is None:
+        return frozenset()
+    if isinstance(raw, str):
+        return frozenset(k for k in raw.split(",") if k)
+    return frozenset(raw)
+
+
+def _describe(kinds, industry_code) -> str:
+    text = "/".join(sorted(_kinds(kinds))) or "no designation"
+    return f"{text} (industry {industry_code})" if industry_code else text
+
+
+def norm_district(value) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def load_limit(spec: Specialist) -> float:
+    return float("inf") if spec.capacity is None else spec.capacity
+
+
+class _Eligibility:
+    """Eligible specialists per group of alike firms, computed once per group."""
+
+    def __init__(self, policy: Policy, specialists: Sequence[Specialist]):
+        self.policy = policy
+        self.active = sorted((s for s in specialists if s.active), key=lambda s: s.id)
+        self.by_district: dict[str, list[Specialist]] = {}
+        self.everywhere = [s for s in self.active if not s.districts and policy.empty_districts == "all"]
+        for s in self.active:
+            for d in s.districts:
+                self.by_district.setdefault(d, []).append(s)
+        self.served = {s.id: policy.served(s) for s in self.active}
+        self.prefixes = sorted({p for _, ps in self.served.values() for p in ps})
+        self._kinds: dict[object, frozenset] = {}
+        self._industry: dict[str | None, frozenset] = {}
+        self._groups: dict[tuple, tuple[str, ...]] = {}
+        self._sets: dict[tuple, frozenset] = {}
+
+    def key(self, district, kinds_raw, industry_code) -> tuple:
+        kinds = self._kinds.get(kinds_raw)
+        if kinds is None:
+            kinds = self._kinds[kinds_raw] = _kinds(kinds_raw)
+        sig = self._industry.get(industry_code)
+        if sig is None:
+            sig = self._industry[industry_code] = frozenset(
+                p for p in self.prefixes if industry_code and industry_code.startswith(p))
+        return (district, kinds, sig)
+
+    def ids(self, key: tuple) -> tuple[str, ...]:
+        """Eligible specialist ids for a group key, sorted by id."""
+        found = self._groups.get(key)
+        if found is None:
+            district, kinds, sig = key
+            pool = self.everywhere + (self.by_district.get(district, []) if district is not None else [])
+            ids = set()
+            for s in pool:
+                served_kinds, prefixes = self.served[s.id]
+                if served_kinds & kinds or (sig and sig.intersection(prefixes)):
+                    ids.add(s.id)
+            found = self._groups[key] = tuple(sorted(ids))
+            self._sets[key] = frozenset(found)
+        return found
+
+    def id_set(self, key: tuple) -> frozenset:
+        if key not in self._sets:
+            self.ids(key)
+        return self._sets[key]
+
+    def explain(self, key: tuple, full: bool) -> str:
+        district, kinds, sig = key
+        what = "/".join(sorted(kinds)) or "no designation"
+        if sig:
+            what += " or industry " + "/".join(sorted(sig))
+        if full:
+            return f"all {len(self.ids(key))} eligible specialists are at capacity"
+        if district is None:
+            if not self.everywhere:
+                return "firm's district is unknown and no active specialist covers every district"
+            return f"no active district-wide specialist serves {what}"
+        if not self.everywhere and not self.by_district.get(district):
+            return f"no active specialist covers district {district}"
+        return f"no active specialist in district {district} serves {what}"
+
+
+def plan(firms: Iterable, specialists: Sequence[Specialist], policy: Policy,
+         out_of_scope: Iterable[tuple[str, str | None, str, str | None]] = ()) -> Plan:
+    """Decide the assignment changes.
+
+    ``firms``: in-scope firms as :class:`Firm` (or plain tuples in that order), best sorted
+    by uscc. ``out_of_scope``: (uscc, name, specialist_id, assigned_on) of current
+    assignments whose firm is no longer in scope. Deterministic for a given input.
+    """
+    spec_by_id = {s.id: s for s in specialists}
+    elig = _Eligibility(policy, specialists)
+    limit = {s.id: load_limit(s) for s in specialists}
+    kept: dict[str, list[tuple[str, str, object]]] = {}   # sid -> [(assigned_on, uscc, firm)]
+    pending: dict[tuple, list[tuple[object, str]]] = {}   # group key -> [(firm, reason)]
+    changes: list[Change] = []
+    counts = {"assign": 0, "move": 0, "release": 0, "unassigned": 0}
+    in_scope = 0
+
+    for uscc, name, spec_id, assigned_on in out_of_scope:
+        if policy.release_out_of_scope:
+            changes.append(Change(uscc, name, spec_id, None, "out of scope: no current designation", "release"))
+        else:
+            kept.setdefault(spec_id, []).append((assigned_on or "", uscc, None))
+
+    key_of = elig.key
+    id_set = elig.id_set
+    for firm in firms:
+        in_scope += 1
+        uscc, _, district, kinds_raw, industry_code, spec_id, assigned_on = firm
+        district = norm_district(district)
+        key = key_of(district, kinds_raw, industry_code)
+        if spec_id is not None:
+            if spec_id in id_set(key):
+                kept.setdefault(spec_id, []).append((assigned_on or "", uscc, firm))
+                continue
+            spec = spec_by_id.get(spec_id)
+            if spec is None:
+                reason = f"specialist {spec_id} no longer listed"
+            elif not spec.active:
+                reason = f"specialist {spec_id} inactive"
+            else:
+                reason = (policy.why_not(spec, district, _kinds(kinds_raw), industry_code)
+                          or f"specialist {spec_id} not eligible")
+                reason = reason.replace(f"specialist {spec_id} ", f"specialist {spec_id} no longer eligible: ", 1)
+        else:
+            reason = "new in scope"
+        pending.setdefault(key, []).append((firm, reason))
+
+    loads: dict[str, int] = {}
+    kept_total = 0
+    for sid, items in kept.items():
+        cap = limit.get(sid, float("inf"))
+        if len(items) > cap:
+            items.sort()
+            n = len(items)
+            for assigned_on, uscc, firm in items[int(cap):]:
+                if firm is None:   # out of scope but kept by the rule file: release instead
+                    changes.append(Change(uscc, None, sid, None, f"specialist {sid} over capacity ({n} > {cap})",
+                                          "release"))
+                    continue
+                key = key_of(norm_district(firm[2]), firm[3], firm[4])
+                pending.setdefault(key, []).append((firm, f"specialist {sid} over capacity ({n} > {int(cap)})"))
+            items = items[:int(cap)]
+        loads[sid] = len(items)
+        kept_total += sum(1 for it in items if it[2] is not None)
+
+    for s in specialists:
+        loads.setdefault(s.id, 0)
+
+    # Most constrained groups first (fewest eligible specialists), then by key text: deterministic.
+    order = sorted(pending, key=lambda k: (len(elig.ids(k)), k[0] or "", sorted(k[1]), sorted(k[2])))
+    for key in order:
+        ids = elig.ids(key)
+        items = pending[key]
+        items.sort(key=lambda it: it[0][0])
+        if policy.method == "round_robin":
+            chosen = _round_robin(items, ids, loads, limit)
+        else:
+            chosen = _fewest(items, ids, loads, limit)
+        for (firm, reason), sid in zip(items, chosen):
+            uscc, name, current = firm[0], firm[1], firm[5]
+            if sid is not None:
+                changes.append(Change(uscc, name, current, sid, reason, "move" if current else "assign"))
+            else:
+                why = elig.explain(key, full=bool(ids))
+                if current:
+                    changes.append(Change(uscc, name, current, None, f"{reason}; unassigned: {why}", "release"))
+                else:
+                    changes.append(Change(uscc, name, None, None, why, "unassigned"))
+
+    for c in changes:
+        counts[c.action] += 1
+    changes.sort(key=lambda c: c.uscc)
+    return Plan(changes, loads, in_scope, kept_total, counts)
+
+
+def _fewest(items, ids, loads, limit) -> list[str | None]:
+    """Each firm to the eligible specialist with the fewest firms (ties: lowest id)."""
+    heap = [(loads[i], i) for i in ids if loads[i] < limit[i]]
+    heapq.heapify(heap)
+    out = []
+    for _ in items:
+        while heap:
+            load, sid = heap[0]
+            now = loads[sid]
+            if now != load:                  # load changed through another group: refresh
+                if now < limit[sid]:
+                    heapq.heapreplace(heap, (now, sid))
+                else:
+                    heapq.heappop(heap)
+                continue
+            break
+        if not heap:
+            out.append(None)
+            continue
+        sid = heap[0][1]
+        loads[sid] += 1
+        if loads[sid] < limit[sid]:
+            heapq.heapreplace(heap, (loads[sid], sid))
+        else:
+            heapq.heappop(heap)
+        out.append(sid)
+    return out
+
+
+def _round_robin(items, ids, loads, limit) -> list[str | None]:
+    """Eligible specialists in turn, by id, skipping full ones."""
+    out = []
+    pos = 0
+    n = len(ids)
+    for _ in items:
+        chosen = None
+        for step in range(n):
+            sid = ids[(pos + step) % n]
+            if loads[sid] < limit[sid]:
+                chosen = sid
+                pos = (pos + step + 1) % n
+                break
+        if chosen is not None:
+            loads[chosen] += 1
+        out.append(chosen)
+    return out
+
+
+def specialist_from_row(row: Mapping) -> Specialist:
+    """A ``specialists`` table row (districts and kinds as JSON lists) as a :class:`Specialist`."""
+    import json
+
+    def as_list(value):
+        if value in (None, ""):
+            return []
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        try:
+            parsed = json.loads(value)
+        except (TypeError, ValueError):
+            parsed = [value]
+        return parsed if isinstance(parsed, list) else [parsed]
+
+    districts = frozenset(d for d in (norm_district(x) for x in as_list(row.get("districts"))) if d)
+    kinds = frozenset(str(k).strip() for k in as_list(row.get("kinds")) if str(k).strip())
+    cap = row.get("capacity")
+    return Specialist(
+        id=str(row["id"]), name=row.get("name") or "", department=row.get("department"),
+        districts=districts, kinds=kinds, capacity=None if cap in (None, "") else int(cap),
+        active=bool(row.get("active", 1)))

@@ -1,0 +1,287 @@
+"""Database glue for specialists, assignments and visits (tables in 0001_core.sql and 0004_assignment.sql).
+
+Reads plain data out of SQLite, hands it to :mod:`kqtools.assignment` and :mod:`kqtools.visits`,
+and writes the result back inside one ``write_transaction``. No click, no printing.
+
+Public for other parts of kqtools (reminder jobs):
+
+* :func:`due_visits` (db, as_of) -> in-scope firms not visited in the period containing ``as_of``;
+* :func:`in_scope_usccs` (db, as_of) -> sorted codes of the firms in scope;
+* :func:`coverage` (db, year) -> visit coverage rows against the yearly goal.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Iterable
+
+from ..assignment import Change, Firm, Plan, Policy, Specialist, plan, specialist_from_row
+from . import write_transaction
+
+_CURRENT = "{p}recognized_on <= :as_of AND ({p}expires_on IS NULL OR {p}expires_on = '' OR {p}expires_on >= :as_of)"
+
+
+class AssignmentError(ValueError):
+    """A one-line problem the CLI shows as an error (unknown specialist, invalid code...)."""
+
+
+def load_policy(rules: str | None = None):
+    """(Rules, Policy) from a rule file path or preset name; shipped default when None."""
+    from ..rules import load_rules
+
+    r = load_rules("assignment", rules)
+    return r, Policy.from_rules(r.data)
+
+
+def _policy(policy) -> Policy:
+    if policy is None:
+        return load_policy()[1]
+    if isinstance(policy, Policy):
+        return policy
+    return Policy.from_rules(policy)
+
+
+def _iso(day) -> str:
+    return day if isinstance(day, str) else day.isoformat()
+
+
+def load_specialists(db) -> list[Specialist]:
+    cur = db.conn.execute("SELECT id, name, department, districts, kinds, capacity, active FROM specialists "
+                          "ORDER BY id")
+    cols = [d[0] for d in cur.description]
+    return [specialist_from_row(dict(zip(cols, row))) for row in cur]
+
+
+def _scope_sql(policy: Policy, select: str, tail: str = "") -> tuple[str, dict]:
+    kinds = sorted(policy.scope_kinds)
+    marks = ", ".join(f":k{i}" for i in range(len(kinds)))
+    params = {f"k{i}": k for i, k in enumerate(kinds)}
+    sql = (f"SELECT {select} FROM (SELECT uscc, group_concat(DISTINCT kind) AS kinds, max(name) AS dname "
+           f"FROM designations WHERE {_CURRENT.format(p='')} GROUP BY uscc HAVING max(kind IN ({marks})) = 1) d "
+           f"LEFT JOIN enterprises e ON e.uscc = d.uscc {tail}")
+    return sql, params
+
+
+def in_scope_firms(db, as_of, policy: Policy | None = None) -> list[Firm]:
+    """In-scope firms with their current assignment, sorted by uscc."""
+    policy = _policy(policy)
+    sql, params = _scope_sql(
+        policy, "d.uscc, coalesce(e.name, d.dname), e.district, d.kinds, e.industry_code, a.specialist_id, "
+                "a.assigned_on", "LEFT JOIN assignments a ON a.uscc = d.uscc ORDER BY d.uscc")
+    params["as_of"] = _iso(as_of)
+    return [Firm._make(row) for row in db.conn.execute(sql, params)]
+
+
+def in_scope_usccs(db, as_of, policy: Policy | None = None) -> list[str]:
+    """Codes of the firms in scope on ``as_of`` (default scope: any current designation), sorted."""
+    policy = _policy(policy)
+    sql, params = _scope_sql(policy, "d.uscc", "ORDER BY d.uscc")
+    params["as_of"] = _iso(as_of)
+    return [r[0] for r in db.conn.execute(sql, params)]
+
+
+def _out_of_scope(db, as_of, policy: Policy, assigned_in_scope: int) -> list[tuple]:
+    total = db.conn.execute("SELECT count(*) FROM assignments").fetchone()[0]
+    if total == assigned_in_scope:
+        return []
+    kinds = sorted(policy.scope_kinds)
+    marks = ", ".join(f":k{i}" for i in range(len(kinds)))
+    params = {f"k{i}": k for i, k in enumerate(kinds)}
+    params["as_of"] = _iso(as_of)
+    return db.conn.execute(
+        "SELECT a.uscc, e.name, a.specialist_id, a.assigned_on FROM assignments a "
+        "LEFT JOIN enterprises e ON e.uscc = a.uscc WHERE NOT EXISTS (SELECT 1 FROM designations d "
+        f"WHERE d.uscc = a.uscc AND d.kind IN ({marks}) AND {_CURRENT.format(p='d.')}) "
+        "ORDER BY a.uscc", params).fetchall()
+
+
+def plan_assignment(db, as_of, policy: Policy) -> Plan:
+    firms = in_scope_firms(db, as_of, policy)
+    assigned = sum(1 for f in firms if f.specialist_id is not None)
+    return plan(firms, load_specialists(db), policy, _out_of_scope(db, as_of, policy, assigned))
+
+
+def run_assign(db, as_of: dt.date, *, rules: str | None = None, dry_run: bool = False):
+    """Plan and (unless ``dry_run``) apply the assignment. Returns (Plan, run_id or None, Rules)."""
+    rule_file, policy = load_policy(rules)
+    if dry_run:
+        return plan_assignment(db, as_of, policy), None, rule_file
+    started = _now()
+    with write_transaction(db) as conn:
+        p = plan_assignment(db, as_of, policy)
+        writes = p.writes
+        if not writes:
+            return p, None, rule_file
+        c = p.counts
+        run_id = conn.execute(
+            "INSERT INTO assignment_runs (as_of, rules, rules_sha256, strategy, in_scope, kept, assigned, moved, "
+            "released, unassigned, started_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (_iso(as_of), rule_file.name, rule_file.sha256, policy.method, p.in_scope, p.kept, c["assign"],
+             c["move"], c["release"], len(p.unassigned), started, started)).lastrowid
+        apply_changes(conn, writes, _iso(as_of), run_id)
+        conn.execute("UPDATE assignment_runs SET finished_at = ? WHERE id = ?", (_now(), run_id))
+    return p, run_id, rule_file
+
+
+def apply_changes(conn, changes: Iterable[Change], as_of: str, run_id: int | None) -> None:
+    """Write changes to ``assignments`` and ``assignment_history`` (caller holds the transaction)."""
+    now = _now()
+    released, upserts, history = [], [], []
+    for ch in changes:
+        if ch.to_specialist is None:
+            released.append((ch.uscc,))
+        else:
+            upserts.append((ch.uscc, ch.to_specialist, as_of, ch.reason, run_id))
+        history.append((run_id, ch.uscc, ch.from_specialist, ch.to_specialist, as_of, now, ch.reason))
+    conn.executemany("DELETE FROM assignments WHERE uscc = ?", released)
+    conn.executemany(
+        "INSERT INTO assignments (uscc, specialist_id, assigned_on, reason, run_id) VALUES (?,?,?,?,?) "
+        "ON CONFLICT (uscc) DO UPDATE SET specialist_id = excluded.specialist_id, "
+        "assigned_on = excluded.assigned_on, reason = excluded.reason, run_id = excluded.run_id", upserts)
+    conn.executemany(
+        "INSERT INTO assignment_history (run_id, uscc, from_specialist, to_specialist, effective_on, changed_at, "
+        "reason) VALUES (?,?,?,?,?,?,?)", history)
+
+
+# ---------------------------------------------------------------- reading
+def specialists_with_load(db) -> list[dict]:
+    loads = dict(db.conn.execute("SELECT specialist_id, count(*) FROM assignments GROUP BY specialist_id"))
+    policy = load_policy()[1]
+    out = []
+    for s in load_specialists(db):
+        kinds, prefixes = policy.served(s)
+        out.append({
+            "id": s.id, "name": s.name, "department": s.department or "",
+            "districts": "、".join(sorted(s.districts)) or ("(all)" if policy.empty_districts == "all" else ""),
+            "serves": ", ".join([*sorted(kinds), *prefixes]),
+            "load": loads.get(s.id, 0), "capacity": s.capacity, "active": s.active,
+        })
+    return out
+
+
+def assignment_rows(db, specialist: str | None = None, district: str | None = None) -> list[dict]:
+    where, params = [], []
+    if specialist:
+        where.append("a.specialist_id = ?")
+        params.append(specialist)
+    if district:
+        where.append("e.district = ?")
+        params.append(district)
+    sql = ("SELECT a.uscc, coalesce(e.name, (SELECT max(name) FROM designations WHERE uscc = a.uscc)) AS name, "
+           "e.district, a.specialist_id, s.name AS specialist_name, a.assigned_on, a.reason "
+           "FROM assignments a LEFT JOIN enterprises e ON e.uscc = a.uscc "
+           "LEFT JOIN specialists s ON s.id = a.specialist_id")
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY a.specialist_id, e.district, a.uscc"
+    cur = db.conn.execute(sql, params)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row)) for row in cur]
+
+
+def history_rows(db, uscc: str) -> list[dict]:
+    cur = db.conn.execute("SELECT effective_on, changed_at, from_specialist, to_specialist, reason, run_id "
+                          "FROM assignment_history WHERE uscc = ? ORDER BY effective_on, id", (uscc,))
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row)) for row in cur]
+
+
+# ---------------------------------------------------------------- visits
+def due_visits(db, as_of: dt.date, policy: Policy | None = None) -> list[dict]:
+    """In-scope firms not visited in the period (quarter by default) containing ``as_of``.
+
+    Keys: uscc, name, district, specialist_id, specialist_name, specialist_email (None when the
+    firm has no specialist), last_visited_on (ISO, latest visit on or before as_of, any
+    specialist), days_since_last_visit (None if never), period ('2026Q1'), period_ends_on.
+    Sorted by specialist, then district, then uscc; firms without a specialist last.
+    """
+    from .. import visits as V
+
+    policy = _policy(policy)
+    as_of_iso = _iso(as_of)
+    sql, params = _scope_sql(
+        policy, "d.uscc, coalesce(e.name, d.dname) AS name, e.district, a.specialist_id, s.name, s.email",
+        "LEFT JOIN assignments a ON a.uscc = d.uscc LEFT JOIN specialists s ON s.id = a.specialist_id")
+    params["as_of"] = as_of_iso
+    keys = ("uscc", "name", "district", "specialist_id", "specialist_name", "specialist_email")
+    firms = [dict(zip(keys, row)) for row in db.conn.execute(sql, params)]
+    last = dict(db.conn.execute("SELECT uscc, max(visited_on) FROM visits WHERE visited_on <= ? GROUP BY uscc",
+                                (as_of_iso,)))
+    firms.sort(key=lambda f: (f["specialist_id"] is None, f["specialist_id"] or "", f["district"] or "", f["uscc"]))
+    as_of_date = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(as_of)
+    return V.due(firms, last, as_of_date, policy.period_months)
+
+
+def served_on(db, day) -> dict[str, str]:
+    """uscc -> specialist id of the assignments in force on ``day``, rebuilt from the history."""
+    served: dict[str, str | None] = {}
+    for uscc, to in db.conn.execute(
+            "SELECT uscc, to_specialist FROM assignment_history WHERE effective_on <= ? "
+            "ORDER BY uscc, effective_on, id", (_iso(day),)):
+        served[uscc] = to
+    return {u: s for u, s in served.items() if s is not None}
+
+
+def coverage(db, year: int, today: dt.date | None = None, policy: Policy | None = None) -> list[dict]:
+    """Share of served firms visited in ``year`` against the goal, in total, by specialist, by district.
+
+    Served firms: those with a specialist at the end of the year (for the current year: today),
+    per the assignment history. A visit by any specialist counts.
+    """
+    from .. import visits as V
+
+    policy = _policy(policy)
+    today = today or dt.date.today()
+    ref = min(dt.date(year, 12, 31), today)
+    served = served_on(db, ref)
+    districts = dict(db.conn.execute("SELECT uscc, district FROM enterprises WHERE uscc IN "
+                                     "(SELECT uscc FROM assignment_history)"))
+    visited = {r[0] for r in db.conn.execute(
+        "SELECT DISTINCT uscc FROM visits WHERE visited_on BETWEEN ? AND ?", (f"{year}-01-01", f"{year}-12-31"))}
+    names = dict(db.conn.execute("SELECT id, name FROM specialists"))
+    rows = V.coverage({u: (s, districts.get(u)) for u, s in served.items()}, visited, policy.coverage_goal, names)
+    for r in rows:
+        r["year"] = year
+        r["as_of"] = ref.isoformat()
+    return rows
+
+
+def log_visit(db, uscc: str, specialist_id: str, on: dt.date, channel: str | None = None,
+              note: str | None = None) -> dict:
+    """Record one visit. Raises AssignmentError for an invalid code, unknown specialist, a date in the
+    future or a visit already recorded. Returns the row written plus ``warnings``."""
+    from ..uscc import check_uscc
+
+    allowed = {r[0] for r in db.conn.execute("SELECT uscc FROM uscc_allowlist")}
+    code, error = check_uscc(uscc, allowed)
+    if error:
+        raise AssignmentError(f"{uscc}: {error}")
+    if on > dt.date.today():
+        raise AssignmentError(f"visit date {on.isoformat()} is in the future")
+    spec = db.conn.execute("SELECT id, name, active FROM specialists WHERE id = ?", (specialist_id.strip(),)).fetchone()
+    if spec is None:
+        raise AssignmentError(f"no specialist with id {specialist_id!r} (see kq specialists list)")
+    warnings = []
+    firm = db.conn.execute("SELECT name FROM enterprises WHERE uscc = ?", (code,)).fetchone()
+    if firm is None:
+        warnings.append(f"{code} is not in the enterprise register")
+    if not spec[2]:
+        warnings.append(f"specialist {spec[0]} is inactive")
+    current = db.conn.execute("SELECT specialist_id FROM assignments WHERE uscc = ?", (code,)).fetchone()
+    if current and current[0] != spec[0]:
+        warnings.append(f"{code} is assigned to {current[0]}, not {spec[0]}")
+    row = {"uscc": code, "specialist_id": spec[0], "visited_on": on.isoformat(),
+           "name": firm[0] if firm else None, "channel": channel, "note": note}
+    with write_transaction(db) as conn:
+        exists = conn.execute("SELECT 1 FROM visits WHERE uscc = ? AND specialist_id = ? AND visited_on = ?",
+                              (code, spec[0], row["visited_on"])).fetchone()
+        if exists:
+            raise AssignmentError(f"visit of {code} by {spec[0]} on {row['visited_on']} is already recorded")
+        conn.execute("INSERT INTO visits (uscc, specialist_id, visited_on, name, channel, note) "
+                     "VALUES (:uscc, :specialist_id, :visited_on, :name, :channel, :note)", row)
+    row["warnings"] = warnings
+    return row
+
+
+def _now() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
