@@ -1,0 +1,134 @@
+"""Screening an incoming list (申报名单) against a credit list. Pure: rows in, hits out.
+
+CREDIT.md, "Screening":
+
+1. codes are normalized and validated (:func:`kqtools.uscc.check_uscc`);
+2. a valid code equal to a listed code is a definite hit (``match=uscc``, ``verdict=listed``);
+   a row with a valid code that is not listed has no hit: two valid but different codes are
+   never the same firm, whatever their names;
+3. rows whose code is missing or invalid are matched by cleaned name
+   (:mod:`kqtools.names`): ``match=name``, ``verdict=review`` — never "listed";
+4. every hit carries why: the rule, both cleaned names and what was stripped, the score, the
+   list and its version, and the reasons (records) behind the list entry.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from . import names as N
+from .uscc import check_uscc
+
+COLUMNS = ["line", "input_uscc", "input_name", "uscc", "name", "match", "score", "verdict", "reasons",
+           "input_clean", "list_clean", "stripped", "branch", "raw_score", "code_problem", "list", "version", "details"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    threshold: float = 90.0
+    short: tuple[tuple[int, float], ...] = ((2, 100.0), (4, 95.0))
+    max_hits: int = 5
+    block_width: int = 2
+    cleaner: N.Cleaner | None = None
+
+
+def settings_from_rules(data: dict, threshold: float | None = None) -> Settings:
+    """Screening settings from a ``lists`` rule file's ``[screening]`` table (``--threshold`` wins)."""
+    s = data.get("screening", {})
+    cleaner = N.make_cleaner(s.get("legal_forms", N.LEGAL_FORMS), s.get("regions", ()),
+                             s.get("branch_marker", N.BRANCH))
+    return Settings(
+        threshold=float(threshold if threshold is not None else s.get("threshold", 90)),
+        short=tuple((int(x["max_length"]), float(x["threshold"])) for x in s.get("short_names", ())),
+        max_hits=int(s.get("max_hits_per_row", 5)), block_width=int(s.get("block_width", 2)), cleaner=cleaner)
+
+
+@dataclass
+class Row:
+    line: int
+    uscc: object       # raw cell
+    name: object       # raw cell
+
+
+def screen(rows: Iterable[Row], entries: Sequence[dict], settings: Settings, *, list_name: str = "blacklist",
+           version: int | None = None, allowed: frozenset | set = frozenset(),
+           reasons_text=None) -> list[dict]:
+    """One dict per hit (see :data:`COLUMNS`), in input order; rows without a hit produce nothing.
+
+    ``entries``: the list's entries (``uscc``, ``name``, ``reasons``, ``since``, ``until``).
+    ``reasons_text``: optional function turning an entry's reasons into one readable line.
+    """
+    by_code = {e["uscc"]: e for e in entries}
+    cleaner = settings.cleaner or N.default_cleaner()
+    hits: list[dict] = []
+    pending: list[tuple[Row, str, str | None, N.Cleaned]] = []
+    for row in rows:
+        raw_code = "" if row.uscc is None else str(row.uscc).strip()
+        raw_name = "" if row.name is None else str(row.name).strip()
+        problem = None
+        if raw_code:
+            code, problem = check_uscc(row.uscc, allowed)
+            if problem is None:
+                entry = by_code.get(code)
+                if entry is not None:
+                    hits.append(_hit(row.line, raw_code, raw_name, entry, "uscc", 100.0, "listed", list_name,
+                                     version, reasons_text, extra={"rule": "uscc", "uscc": code}))
+                continue  # a valid code decides: listed or not, never by name
+        else:
+            problem = "no credit code"
+        if raw_name:
+            pending.append((row, raw_code, problem, cleaner(raw_name)))
+    if pending:
+        hits.extend(_name_hits(pending, entries, settings, cleaner, list_name, version, reasons_text))
+        hits.sort(key=lambda h: (h["line"], -h["score"]))
+    return hits
+
+
+def _name_hits(pending, entries, settings, cleaner, list_name, version, reasons_text) -> list[dict]:
+    from rapidfuzz import fuzz
+
+    named = [e for e in entries if e.get("name")]
+    cleaned = [cleaner(e["name"]) for e in named]
+    index = N.NameIndex.build([c.name for c in cleaned], settings.block_width)
+    queries = [c.name for _, _, _, c in pending]
+    out = []
+    for h in N.match_names(queries, index, settings.threshold, settings.short, settings.max_hits):
+        row, raw_code, problem, qc = pending[h.query]
+        entry, lc = named[h.choice], cleaned[h.choice]
+        why = {"rule": "name", "threshold": N.threshold_for(qc.name, lc.name, settings.threshold, settings.short),
+               "input_clean": qc.name, "list_clean": lc.name,
+               "input_stripped": list(qc.stripped), "list_stripped": list(lc.stripped)}
+        if qc.branch or lc.branch:
+            why["branch"] = "a branch (分公司) is another entity: check which one is meant"
+        hit = _hit(row.line, raw_code, qc.raw, entry, "name", round(h.score, 1), "review", list_name, version,
+                   reasons_text, extra=why)
+        hit.update(input_clean=qc.name, list_clean=lc.name,
+                   stripped={"input": list(qc.stripped), "list": list(lc.stripped)},
+                   branch=qc.branch or lc.branch, raw_score=round(fuzz.ratio(qc.raw, entry["name"]), 1),
+                   code_problem=problem)
+        out.append(hit)
+    return out
+
+
+def _hit(line, raw_code, raw_name, entry, match, score, verdict, list_name, version, reasons_text, extra) -> dict:
+    reasons = [extra, *entry.get("reasons", [])]
+    return {"line": line, "input_uscc": raw_code or None, "input_name": raw_name or None, "uscc": entry["uscc"],
+            "name": entry.get("name"), "match": match, "score": score, "verdict": verdict,
+            "reasons": reasons_text(reasons) if reasons_text else reasons, "details": reasons,
+            "input_clean": None, "list_clean": None, "stripped": None, "branch": False, "raw_score": None,
+            "code_problem": None, "list": list_name, "version": version,
+            "since": entry.get("since"), "until": entry.get("until")}
+
+
+def match_text(why: dict) -> str:
+    """The match part of a hit's reasons as one line."""
+    if why.get("rule") == "uscc":
+        return f"same credit code {why.get('uscc')}"
+    text = f"name {why.get('input_clean')} ~ {why.get('list_clean')} (threshold {why.get('threshold'):g}"
+    stripped = [*why.get("input_stripped", []), *why.get("list_stripped", [])]
+    if stripped:
+        text += "; stripped " + " ".join(dict.fromkeys(stripped))
+    text += ")"
+    if why.get("branch"):
+        text += "; 分公司: a branch is another entity"
+    return text

@@ -1,0 +1,223 @@
+"""Credit list rules as plain functions: windows, blacklist, whitelist, overrides (kqtools.creditlists)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kqtools import creditlists as C
+from kqtools.rules import load_rules
+
+D = dt.date
+FIRM = "91110108551385082Q"
+
+
+@pytest.fixture(scope="module")
+def lr():
+    return C.parse_rules(load_rules("lists").data)
+
+
+def rec(source, **kw):
+    return C.Record(uscc=kw.pop("uscc", FIRM), source=source, record_key=kw.pop("record_key", kw.get("reference") or "k"),
+                    **kw)
+
+
+def black(lr, records, as_of):
+    return C.blacklist(records, lr, as_of)
+
+
+# ---------------------------------------------------------------- blacklist
+def test_dishonest_debtor_still_listed_is_blacklisted_and_one_removed_years_ago_is_not(lr):
+    listed = rec("dishonest_debtor", started_on="2025-03-01", reference="(2025)苏0505执123号")
+    entry = black(lr, [listed], D(2026, 6, 30))[FIRM]
+    assert entry.until is None and entry.since == D(2025, 3, 1)
+    assert entry.reasons[0]["rule"] == "dishonest_debtor"
+    assert entry.reasons[0]["reference"] == "(2025)苏0505执123号"
+    removed = rec("dishonest_debtor", started_on="2019-03-01", ended_on="2021-05-10", reference="(2019)苏0505执9号")
+    assert black(lr, [removed], D(2026, 6, 30)) == {}
+    # ... but as of a date while it was listed, it was on
+    assert FIRM in black(lr, [removed], D(2020, 1, 1))
+
+
+def test_serious_penalty_stays_its_minimum_term_even_when_repaired_and_leaves_at_its_maximum(lr):
+    repaired = rec("admin_penalty", severity="serious", started_on="2025-01-10", ended_on="2025-04-01",
+                   reference="苏市监罚〔2025〕12号")
+    # repaired after 3 months, but the minimum is 1 year from the decision
+    assert black(lr, [repaired], D(2025, 12, 31))[FIRM].until == D(2026, 1, 10)
+    assert black(lr, [repaired], D(2026, 1, 9))
+    assert black(lr, [repaired], D(2026, 1, 10)) == {}
+    never_repaired = rec("admin_penalty", severity="serious", started_on="2025-01-10", reference="苏市监罚〔2025〕13号")
+    entry = black(lr, [never_repaired], D(2027, 6, 30))[FIRM]
+    assert entry.until == D(2028, 1, 10)            # publication ends at the maximum, 3 years
+    assert black(lr, [never_repaired], D(2028, 1, 10)) == {}
+    # repaired between the minimum and the maximum: off on the repair date
+    mid = rec("admin_penalty", severity="serious", started_on="2025-01-10", ended_on="2026-08-01")
+    assert black(lr, [mid], D(2026, 7, 31)) and black(lr, [mid], D(2026, 8, 1)) == {}
+
+
+def test_general_and_minor_penalties_never_blacklist(lr):
+    recs = [rec("admin_penalty", severity="general", started_on="2026-01-01", record_key="a"),
+            rec("admin_penalty", severity="minor", started_on="2026-01-01", record_key="b")]
+    assert black(lr, recs, D(2026, 6, 30)) == {}
+
+
+def test_serious_violation_stays_three_years_after_listing_even_if_removed_earlier(lr):
+    r = rec("serious_violation", started_on="2024-02-01", ended_on="2024-09-01")
+    assert black(lr, [r], D(2026, 6, 30))[FIRM].until == D(2027, 2, 1)
+    assert black(lr, [r], D(2027, 2, 1)) == {}
+    still = rec("serious_violation", started_on="2018-02-01")
+    assert black(lr, [still], D(2026, 6, 30))[FIRM].until is None
+
+
+def test_tax_rating_d_blacklists_two_years_from_publication(lr):
+    d = rec("tax_rating", year=2024, grade="D", record_key="2024")
+    assert black(lr, [d], D(2025, 3, 31)) == {}                 # not published yet
+    entry = black(lr, [d], D(2025, 4, 1))[FIRM]
+    assert entry.since == D(2025, 4, 1) and entry.until == D(2027, 4, 1)
+    assert black(lr, [d], D(2027, 4, 1)) == {}
+
+
+def test_research_misconduct_uses_the_recorded_term_and_never_guesses_one(lr):
+    two = rec("research_misconduct", started_on="2024-05-01", term_years=2)
+    assert black(lr, [two], D(2026, 4, 30))[FIRM].until == D(2026, 5, 1)
+    assert black(lr, [two], D(2026, 5, 1)) == {}
+    life = rec("research_misconduct", started_on="2010-05-01", term_years="life")
+    assert black(lr, [life], D(2040, 1, 1))[FIRM].until is None
+    problems = []
+    none = rec("research_misconduct", started_on="2024-05-01", term_years=None)
+    assert C.blacklist([none], lr, D(2025, 1, 1), problems) == {}
+    assert problems and "term" in problems[0]["problem"]
+
+
+def test_future_records_do_not_count_yet(lr):
+    r = rec("dishonest_debtor", started_on="2026-07-01")
+    assert black(lr, [r], D(2026, 6, 30)) == {}
+
+
+# ---------------------------------------------------------------- whitelist
+def good_firm(**extra):
+    records = [rec("tax_rating", year=2025, grade="A", record_key="2025"),
+               rec("tax_rating", year=2024, grade="A", record_key="2024")]
+    designations = [C.Designation(FIRM, "示例科技", "hte", "", "2024-11-06", "2027-11-05", "GR202432000123")]
+    return C.Facts(records + extra.get("records", []), designations + extra.get("designations", []))
+
+
+def test_rating_years_follow_the_april_publication(lr):
+    assert lr.rating_years(D(2026, 6, 30)) == [2025, 2024]
+    assert lr.rating_years(D(2026, 3, 31)) == [2024, 2023]
+    assert lr.rating_years(D(2026, 4, 1)) == [2025, 2024]
+
+
+def test_two_years_of_a_a_current_designation_and_no_negative_record_is_whitelisted(lr):
+    entry, fails = C.whitelist_check(FIRM, good_firm(), lr, D(2026, 6, 30), blacklisted=False)
+    assert fails == [] and entry is not None
+    rules = [r["rule"] for r in entry.reasons]
+    assert rules == ["tax_rating", "designation"]
+    assert [x["year"] for x in entry.reasons[0]["records"]] == [2025, 2024]
+    assert entry.reasons[1]["records"][0]["certificate_no"] == "GR202432000123"
+    # leaves when the 2026 rating is due (published April 2027) unless it is A
+    assert entry.until == D(2027, 4, 1)
+
+
+def test_a_general_penalty_in_the_last_year_keeps_a_firm_off_the_whitelist(lr):
+    penalty = rec("admin_penalty", severity="general", started_on="2026-01-15", reference="苏环罚〔2026〕3号")
+    entry, fails = C.whitelist_check(FIRM, good_firm(records=[penalty]), lr, D(2026, 6, 30), blacklisted=False)
+    assert entry is None
+    assert any("苏环罚〔2026〕3号" in f for f in fails)
+
+
+def test_a_negative_record_older_than_two_years_no_longer_blocks(lr):
+    old = rec("admin_penalty", severity="general", started_on="2024-03-01")
+    entry, fails = C.whitelist_check(FIRM, good_firm(records=[old]), lr, D(2026, 6, 30), blacklisted=False)
+    assert fails == [] and entry.since == D(2026, 4, 1)
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda f: f.records.__setitem__(0, rec("tax_rating", year=2025, grade="B", record_key="2025")), "tax rating 2025 is B"),
+    (lambda f: f.records.pop(1), "no tax rating for 2024"),
+    (lambda f: f.designations.clear(), "no current designation"),
+    (lambda f: f.designations.__setitem__(0, C.Designation(FIRM, None, "hte", "", "2021-06-01", "2024-05-31")),
+     "no current designation"),
+    (lambda f: f.records.append(rec("abnormal_operation", started_on="2023-01-01", record_key="x")), "abnormal_operation"),
+])
+def test_each_missing_condition_is_named(lr, change, expected):
+    facts = good_firm()
+    change(facts)
+    entry, fails = C.whitelist_check(FIRM, facts, lr, D(2026, 6, 30), blacklisted=False)
+    assert entry is None and any(expected in f for f in fails), fails
+
+
+def test_blacklisted_or_invalid_code_is_never_whitelisted(lr):
+    assert C.whitelist_check(FIRM, good_firm(), lr, D(2026, 6, 30), blacklisted=True)[1] == ["on the blacklist"]
+    fails = C.whitelist_check(FIRM, good_firm(), lr, D(2026, 6, 30), blacklisted=False, valid_code=False)[1]
+    assert fails == ["credit code does not pass the check"]
+
+
+def test_commendation_is_shown_among_the_reasons(lr):
+    award = rec("commendation", started_on="2025-12-01", issuer="苏州市发展改革委", record_key="c")
+    entry, _ = C.whitelist_check(FIRM, good_firm(records=[award]), lr, D(2026, 6, 30), blacklisted=False)
+    assert entry.reasons[-1]["rule"] == "commendation" and entry.reasons[-1]["issuer"] == "苏州市发展改革委"
+
+
+# ---------------------------------------------------------------- overrides
+def test_override_adds_removes_and_expires_on_its_date(lr):
+    entries = black(lr, [rec("dishonest_debtor", started_on="2025-01-01", uscc="9144030071526726XG")], D(2026, 6, 30))
+    add = C.Override(1, "blacklist", "add", FIRM, "法院通报", "张三", "2026-06-01T09:00:00+08:00", "2026-07-01")
+    rm = C.Override(2, "blacklist", "remove", "9144030071526726XG", "已履行", "李四", "2026-06-02T09:00:00+08:00")
+    applied, removed = C.apply_overrides(entries, [add, rm], "blacklist", D(2026, 6, 30))
+    assert [o.id for o in applied] == [1, 2]
+    assert set(entries) == {FIRM} and entries[FIRM].override_id == 1 and entries[FIRM].until == D(2026, 7, 1)
+    assert removed["9144030071526726XG"][1].reason == "已履行"
+    assert not add.active(D(2026, 7, 1)) and add.active(D(2026, 6, 30))
+
+
+# ---------------------------------------------------------------- properties
+dates = st.dates(min_value=D(2015, 1, 1), max_value=D(2030, 12, 31))
+SOURCES = st.sampled_from([("dishonest_debtor", None), ("serious_violation", None), ("admin_penalty", "serious"),
+                           ("research_misconduct", None), ("tax_rating", None)])
+
+
+@st.composite
+def records(draw):
+    out = []
+    for i in range(draw(st.integers(1, 4))):
+        source, severity = draw(SOURCES)
+        start = draw(dates)
+        ended = draw(st.one_of(st.none(), dates.filter(lambda d: d >= start)))
+        kw = {"record_key": str(i)}
+        if source == "tax_rating":
+            kw.update(year=draw(st.integers(2015, 2029)), grade=draw(st.sampled_from("ABMCD")))
+        else:
+            kw.update(started_on=start.isoformat(), ended_on=ended.isoformat() if ended else None, severity=severity)
+        if source == "research_misconduct":
+            kw["term_years"] = draw(st.sampled_from([1, 2, 3, 5, "life"]))
+        out.append(rec(source, **kw))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(records(), dates)
+def test_an_entry_is_on_from_since_and_leaves_exactly_on_until(recs, as_of):
+    """"If nothing changes": no record dated after the as-of date."""
+    lr = C.parse_rules(load_rules("lists").data)
+    recs = [r for r in recs if all((C.record_start(rule, r, lr) or as_of) <= as_of for rule in lr.by_source[r.source])]
+    entry = C.blacklist(recs, lr, as_of).get(FIRM)
+    if entry is None:
+        return
+    assert entry.since <= as_of
+    assert FIRM in C.blacklist(recs, lr, entry.since)
+    if entry.until is not None:
+        assert entry.until > as_of
+        assert FIRM in C.blacklist(recs, lr, entry.until - dt.timedelta(days=1))
+        assert FIRM not in C.blacklist(recs, lr, entry.until)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 3), st.integers(0, 30), dates)
+def test_durations_round_trip_and_never_shrink(n, days, d):
+    for unit in "ymd":
+        dur = C.Duration(n, unit)
+        assert dur.add(d) >= d
+        assert C.Duration.parse(str(dur)) == dur
