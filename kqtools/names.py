@@ -158,13 +158,14 @@ def clean_name(raw: object, cleaner: Cleaner | None = None) -> Cleaned:
 
 # ---------------------------------------------------------------- thresholds and blocking
 def threshold_for(a: str, b: str, base: float, short: Sequence[tuple[int, float]] = ()) -> float:
-    """The score a pair needs: ``base``, raised for short names (``short`` = (max length, threshold))."""
+    """The score a pair needs: ``base``, raised for short names.
+
+    ``short`` holds (max length, points): when the shorter cleaned name has at most that many
+    characters the threshold rises by the points (the largest rise that applies), capped at 100.
+    """
     n = min(len(a), len(b))
-    need = base
-    for max_len, level in short:
-        if n <= max_len:
-            need = max(need, level)
-    return need
+    rise = max((points for max_len, points in short if n <= max_len), default=0)
+    return min(100.0, base + rise)
 
 
 def block_keys(name: str, width: int = 2) -> set[str]:

@@ -26,7 +26,7 @@ COLUMNS = ["line", "input_uscc", "input_name", "uscc", "name", "match", "score",
 @dataclass(frozen=True)
 class Settings:
     threshold: float = 90.0
-    short: tuple[tuple[int, float], ...] = ((2, 100.0), (4, 95.0))
+    short: tuple[tuple[int, float], ...] = ((2, 10.0), (4, 5.0))
     max_hits: int = 5
     block_width: int = 2
     cleaner: N.Cleaner | None = None
@@ -39,7 +39,7 @@ def settings_from_rules(data: dict, threshold: float | None = None) -> Settings:
                              s.get("branch_marker", N.BRANCH))
     return Settings(
         threshold=float(threshold if threshold is not None else s.get("threshold", 90)),
-        short=tuple((int(x["max_length"]), float(x["threshold"])) for x in s.get("short_names", ())),
+        short=tuple((int(x["max_length"]), float(x["raise_by"])) for x in s.get("short_names", ())),
         max_hits=int(s.get("max_hits_per_row", 5)), block_width=int(s.get("block_width", 2)), cleaner=cleaner)
 
 

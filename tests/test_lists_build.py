@@ -1,0 +1,145 @@
+"""kq lists build / show / diff / override against a real database file and the real CLI."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from conftest import import_rows, write_csv
+
+from kqtools.storage.lists import build_lists, entries, latest_blacklist
+
+D = dt.date
+GOOD = "91110108551385082Q"      # whitelisted: A, A, high-tech
+DEBTOR = "9144030071526726XG"    # dishonest debtor, still listed
+OLD = "91310000631696382C"       # dishonest debtor removed in 2021
+PENALTY = "121200004013590816"   # serious administrative penalty in 2025
+OTHER = "12440600MB2C07549J"     # good ratings but a general penalty this year
+
+
+def seed(db):
+    import_rows(db, "enterprises", [
+        {"uscc": GOOD, "name": "苏州科达科技股份有限公司"}, {"uscc": DEBTOR, "name": "苏州宏达机械有限公司"},
+        {"uscc": OLD, "name": "苏州旧案电子有限公司"}, {"uscc": PENALTY, "name": "苏州处罚化工有限公司"},
+        {"uscc": OTHER, "name": "苏州一般处罚科技有限公司"}])
+    import_rows(db, "designations", [
+        {"uscc": GOOD, "kind": "高新技术企业", "recognized_on": "2024-11-06", "certificate_no": "GR202432000123"},
+        {"uscc": OTHER, "kind": "科技型中小企业", "recognized_on": "2026-05-01"}])
+    assert not import_rows(db, "credit", [
+        {"uscc": GOOD, "source": "纳税信用等级", "grade": "A", "year": 2025},
+        {"uscc": GOOD, "source": "纳税信用等级", "grade": "A级", "year": 2024},
+        {"uscc": OTHER, "source": "纳税信用等级", "grade": "A", "year": 2025},
+        {"uscc": OTHER, "source": "纳税信用等级", "grade": "A", "year": 2024},
+        {"uscc": OTHER, "source": "行政处罚", "severity": "一般", "started_on": "2026-02-10", "reference": "苏环罚〔2026〕8号"},
+        {"uscc": DEBTOR, "source": "失信被执行人", "started_on": "2025-03-01", "reference": "(2025)苏0505执123号"},
+        {"uscc": OLD, "source": "失信被执行人", "started_on": "2019-03-01", "ended_on": "2021-05-10",
+         "reference": "(2019)苏0505执9号"},
+        {"uscc": PENALTY, "source": "行政处罚", "severity": "严重", "started_on": "2025-09-01",
+         "reference": "苏市监罚〔2025〕77号"},
+    ]).rejects
+
+
+def test_build_as_of_a_date_gives_both_lists_with_reasons_since_and_until(db):
+    seed(db)
+    result = build_lists(db, D(2026, 6, 30))
+    assert (result["version"], result["whitelist"], result["blacklist"]) == (1, 1, 2)
+    assert result["entered"] == 3 and result["left"] == 0
+    black = {e["uscc"]: e for e in entries(db, "blacklist", 1)}
+    assert set(black) == {DEBTOR, PENALTY}
+    assert black[DEBTOR]["until"] is None and black[DEBTOR]["reasons"][0]["reference"] == "(2025)苏0505执123号"
+    assert black[PENALTY]["until"] == "2028-09-01"          # serious: leaves at the 3-year maximum
+    white = entries(db, "whitelist", 1)
+    assert [e["uscc"] for e in white] == [GOOD]
+    assert white[0]["name"] == "苏州科达科技股份有限公司" and white[0]["until"] == "2027-04-01"
+    assert latest_blacklist(db) == {DEBTOR, PENALTY}
+
+
+def test_latest_blacklist_is_empty_before_any_build(db):
+    assert latest_blacklist(db) == set()
+
+
+def test_versions_are_kept_and_changes_say_why(db):
+    seed(db)
+    build_lists(db, D(2026, 6, 30))
+    second = build_lists(db, D(2028, 9, 1))
+    assert second["version"] == 2
+    left = {c["uscc"]: c for c in second["changes"] if c["change"] == "left"}
+    assert left[PENALTY]["why"][0] == {"rule": "window_ended", "until": "2028-09-01"}
+    assert any("no tax rating for 2027" in w.get("reason", "") for w in left[GOOD]["why"])
+    assert len(entries(db, "blacklist", 1)) == 2                     # version 1 untouched
+
+
+def test_override_survives_a_rebuild_and_expires_on_its_date(kq, db):
+    seed(db)
+    r = kq("lists", "override", "add", "blacklist", OTHER, "--reason", "区市场监管局通报", "--until", "2026-12-31",
+           "--operator", "王科员")
+    assert r.returncode == 0, r
+    kq("lists", "override", "remove", "blacklist", DEBTOR, "--reason", "已履行完毕, 法院证明", "--operator", "王科员")
+    for _ in range(2):                                    # rebuild: still applied
+        assert kq("lists", "build", "--as-of", "2026-12-30").returncode == 0
+        shown = {e["uscc"]: e for e in kq("lists", "show", "blacklist").jsonl()}
+        assert OTHER in shown and DEBTOR not in shown
+        assert shown[OTHER]["override"] == 1 and "区市场监管局通报" in shown[OTHER]["reasons"]
+        assert shown[OTHER]["until"] == "2026-12-31"
+    kq("lists", "build", "--as-of", "2026-12-31")         # the override's own date: no longer applied
+    shown = {e["uscc"] for e in kq("lists", "show", "blacklist").jsonl()}
+    assert OTHER not in shown and DEBTOR not in shown     # the removal has no expiry
+    diff = {e["uscc"]: e for e in kq("lists", "diff", "blacklist").jsonl()}
+    assert diff[OTHER]["change"] == "left" and diff[OTHER]["details"][0]["rule"] == "override_ended"
+    listed = kq("lists", "override", "list", "--all").jsonl()
+    assert {o["status"] for o in listed} == {"active"}    # status is about today, not the as-of date
+    assert {o["operator"] for o in listed} == {"王科员"}
+
+
+def test_cli_build_show_diff_round_trip(kq, tmp_path):
+    firms = write_csv(tmp_path / "firms.csv", ["统一社会信用代码", "企业名称"],
+                      [[DEBTOR, "苏州宏达机械有限公司"], [OLD, "苏州旧案电子有限公司"]])
+    credit = write_csv(tmp_path / "credit.csv", ["统一社会信用代码", "信用类型", "列入日期", "移出日期", "案号"],
+                       [[DEBTOR, "失信被执行人", "2025-03-01", "", "(2025)苏0505执123号"],
+                        [OLD, "失信被执行人", "2026-01-05", "2026-09-01", "(2026)苏0505执7号"]])
+    assert kq("import", "enterprises", firms).returncode == 0
+    assert kq("import", "credit", credit).returncode == 0
+    first = kq("lists", "build", "--as-of", "2026-06-30")
+    assert first.returncode == 0 and first.json()["blacklist"] == 2
+    assert "entered blacklist" in first.stderr
+    second = kq("lists", "build", "--as-of", "2026年9月1日")
+    assert second.json()["left"] == 1
+    d = kq("lists", "diff", "blacklist").jsonl()
+    assert [(x["uscc"], x["change"]) for x in d] == [(OLD, "left")]
+    assert "2026-09-01" in d[0]["reasons"]
+    old = kq("lists", "show", "blacklist", "--version", "1", "-f", "csv")
+    assert old.stdout.splitlines()[0].startswith("uscc,name,since,until,reasons") and OLD in old.stdout
+    assert len(kq("lists", "versions").jsonl()) == 2
+
+
+def test_cli_errors_are_one_line(kq, tmp_path):
+    r = kq("lists", "show", "blacklist")
+    assert r.returncode == 2 and "kq lists build" in r.stderr and "Traceback" not in r.stderr
+    bad = tmp_path / "bad.toml"
+    text = open(__import__("kqtools").__path__[0] + "/rules/lists.toml", encoding="utf-8").read()
+    bad.write_text(text.replace('length = "2y"', 'length = "two years"'), encoding="utf-8")
+    r = kq("lists", "build", "--rules", bad)
+    assert r.returncode == 2 and "rules.0.length" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = kq("lists", "override", "add", "blacklist", "91110108551385082A", "--reason", "x", "--operator", "a")
+    assert r.returncode == 2 and "check character" in r.stderr
+    r = kq("lists", "build", "--as-of", "2026-02-30")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_rules_show_lists_prints_the_defaults_with_every_duration(kq):
+    r = kq("rules", "show", "lists")
+    assert r.returncode == 0
+    for text in ('length = "2y"', 'min = "3y"', 'serious = { min = "1y", max = "3y" }', "publication_month = 4"):
+        assert text in r.stdout
+
+
+def test_a_build_writes_nothing_when_the_rule_file_is_unusable(db, tmp_path):
+    import pytest
+
+    from kqtools.rules import RulesError
+
+    seed(db)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"tax": {}}), encoding="utf-8")
+    with pytest.raises(RulesError):
+        build_lists(db, D(2026, 6, 30), str(bad))
+    assert db.execute("SELECT count(*) FROM list_versions").fetchone()[0] == 0

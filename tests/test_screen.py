@@ -1,0 +1,177 @@
+"""Screening incoming lists against a credit list: codes first, cleaned names only without a valid code."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import import_rows, write_csv
+
+from kqtools import names as N
+from kqtools.screening import Row, Settings, screen
+
+KEDA = "91310000631696382C"
+HUAWEI = "91110108551385082Q"
+OTHER_VALID = "9144030071526726XG"
+
+
+def entry(uscc, name):
+    return {"uscc": uscc, "name": name, "reasons": [{"rule": "dishonest_debtor", "source": "dishonest_debtor",
+                                                      "reference": "(2025)苏0505执1号", "from": "2025-01-01"}]}
+
+
+LIST = [entry(KEDA, "苏州科达科技股份有限公司"), entry(HUAWEI, "北京华为科技有限公司")]
+
+
+def run(rows, entries=LIST, **kw):
+    return screen([Row(i + 2, u, n) for i, (u, n) in enumerate(rows)], entries, Settings(**kw), version=7)
+
+
+# ---------------------------------------------------------------- the cases of the issue
+def test_keda_without_code_is_a_review_hit_with_both_cleaned_names():
+    hits = run([("", "科达科技(苏州)有限公司")])
+    assert len(hits) == 1
+    h = hits[0]
+    assert (h["match"], h["verdict"], h["uscc"], h["score"]) == ("name", "review", KEDA, 100.0)
+    assert h["input_clean"] == h["list_clean"] == "科达科技"
+    assert h["stripped"] == {"input": ["(苏州)", "有限公司"], "list": ["股份有限公司", "苏州"]}
+    assert h["raw_score"] == 66.7 and h["code_problem"] == "no credit code" and h["version"] == 7
+    assert h["details"][1]["reference"] == "(2025)苏0505执1号"      # the records behind the entry
+
+
+def test_huawei_and_huamei_are_different_firms_at_the_default_threshold():
+    assert N.clean_name("北京华美科技有限公司").name == "华美科技"
+    assert run([("", "北京华美科技有限公司")]) == []
+    assert run([("", "北京华美科技有限公司")], threshold=70, short=())[0]["score"] == 75.0
+
+
+def test_same_name_with_two_different_valid_codes_is_not_a_hit():
+    assert run([(OTHER_VALID, "苏州科达科技股份有限公司")]) == []
+
+
+def test_a_valid_listed_code_is_listed_whatever_the_name():
+    hits = run([(" 9131 0000 6316 9638 2c ", "另一个名字有限公司")])
+    assert [(h["match"], h["verdict"], h["uscc"], h["score"]) for h in hits] == [("uscc", "listed", KEDA, 100.0)]
+
+
+def test_an_invalid_code_falls_back_to_the_name_and_says_why():
+    hits = run([("91310000631696382D", "苏州科达科技股份有限公司")])
+    assert hits[0]["verdict"] == "review" and "check character" in hits[0]["code_problem"]
+
+
+def test_a_branch_is_flagged_not_merged():
+    c = N.clean_name("苏州科达科技股份有限公司北京分公司")
+    assert c.branch and c.name == "科达科技北京分公司"
+    hits = run([("", "苏州科达科技股份有限公司北京分公司")], threshold=60, short=())
+    assert hits and hits[0]["branch"] is True and "分公司" in hits[0]["details"][0]["branch"]
+    assert run([("", "苏州科达科技股份有限公司北京分公司")]) == []
+
+
+def test_short_names_need_a_higher_score():
+    short = ((2, 10), (4, 5))
+    assert N.threshold_for("科达", "科达", 90, short) == 100
+    assert N.threshold_for("科达科技", "科达科技科技", 90, short) == 95
+    assert N.threshold_for("科达视讯科技", "科达视讯科技", 90, short) == 90
+    assert N.threshold_for("科达科技", "科达科技", 70, short) == 75
+
+
+@pytest.mark.parametrize("raw, clean", [
+    ("ＡＢＣ 科技（中国）有限公司", "ABC科技"),
+    ("江苏省苏州市宏达电子集团有限公司", "宏达电子"),
+    ("苏州工业园区某某创业投资合伙企业(有限合伙)", "某某创业投资"),
+    ("上海市浦东新区张江科技有限公司", "张江科技"),
+    ("科达(苏州)视讯技术有限责任公司", "科达视讯技术"),
+    ("有限公司", "有限公司"),
+])
+def test_cleaning(raw, clean):
+    assert N.clean_name(raw).name == clean
+
+
+# ---------------------------------------------------------------- the command
+def build(db):
+    import_rows(db, "enterprises", [{"uscc": KEDA, "name": "苏州科达科技股份有限公司"},
+                                    {"uscc": HUAWEI, "name": "北京华为科技有限公司"}])
+    import_rows(db, "credit", [{"uscc": KEDA, "source": "失信被执行人", "started_on": "2025-03-01",
+                                "reference": "(2025)苏0505执123号"},
+                               {"uscc": HUAWEI, "source": "严重违法失信名单", "started_on": "2025-01-01"}])
+    from kqtools.storage.lists import build_lists
+
+    build_lists(db, dt.date(2026, 6, 30))
+
+
+def test_screen_command_exit_codes_and_rows(kq, db, tmp_path):
+    build(db)
+    src = write_csv(tmp_path / "申报名单.csv", ["序号", "企业名称", "统一社会信用代码"],
+                    [[1, "科达科技(苏州)有限公司", ""], [2, "北京华美科技有限公司", ""],
+                     [3, "苏州科达科技股份有限公司", OTHER_VALID], [4, "某公司", HUAWEI]], encoding="gb18030")
+    r = kq("screen", src)
+    assert r.returncode == 1, r
+    rows = r.jsonl()
+    assert [(x["line"], x["match"], x["verdict"]) for x in rows] == [(2, "name", "review"), (5, "uscc", "listed")]
+    assert set(rows[0]) >= {"line", "input_uscc", "input_name", "uscc", "name", "match", "score", "verdict", "reasons"}
+    assert "科达科技 ~ 科达科技" in rows[0]["reasons"] and "(2025)苏0505执123号" in rows[0]["reasons"]
+    assert "4 rows screened" in r.stderr
+    clean = write_csv(tmp_path / "clean.csv", ["企业名称"], [["无锡某某精密机械有限公司"]])
+    assert kq("screen", clean).returncode == 0
+
+
+def test_screen_reads_stdin_json_and_xlsx(kq, db, tmp_path):
+    build(db)
+    data = json.dumps([{"单位名称": "科达科技(苏州)有限公司"}], ensure_ascii=False)
+    r = kq("screen", "-", input=data)
+    assert r.returncode == 1 and r.jsonl()[0]["uscc"] == KEDA
+    import xlsxwriter
+
+    path = tmp_path / "applicants.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["2026年申报企业名单"])
+    sheet.write_row(1, 0, ["社会信用代码", "名称"])
+    sheet.write_row(2, 0, [HUAWEI, "北京华为科技有限公司"])
+    book.close()
+    r = kq("screen", path, "-f", "csv")
+    assert r.returncode == 1 and r.stdout.splitlines()[1].startswith("3,")
+
+
+def test_screen_against_whitelist_and_threshold_option(kq, db, tmp_path):
+    build(db)
+    src = write_csv(tmp_path / "a.csv", ["企业名称"], [["北京华美科技有限公司"]])
+    assert kq("screen", src, "--against", "whitelist").returncode == 0
+    r = kq("screen", src, "--threshold", "70")
+    assert r.returncode == 1 and r.jsonl()[0]["score"] == 75.0 and r.jsonl()[0]["verdict"] == "review"
+
+
+def test_screen_unusable_input_is_exit_2_one_line(kq, db, tmp_path):
+    build(db)
+    src = write_csv(tmp_path / "a.csv", ["金额", "备注"], [["1", "2"]])
+    r = kq("screen", src)
+    assert r.returncode == 2 and "no column for the credit code or the name" in r.stderr
+    assert kq("screen", tmp_path / "missing.csv").returncode == 2
+
+
+# ---------------------------------------------------------------- properties
+CHARS = st.sampled_from(list("科达华为美技电子机械精密新材料智能苏州北京ABC"))
+name_st = st.text(CHARS, min_size=2, max_size=9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(name_st, min_size=1, max_size=30), st.lists(name_st, min_size=1, max_size=15))
+def test_blocking_finds_every_pair_brute_force_finds(choices, queries):
+    from rapidfuzz import fuzz
+
+    index = N.NameIndex.build(choices)
+    found = {(h.query, h.choice) for h in N.match_names(queries, index, 90, (), limit=1000)}
+    brute = {(qi, ci) for qi, q in enumerate(queries) for ci, c in enumerate(choices) if fuzz.ratio(q, c) >= 90}
+    assert found == brute
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=30))
+def test_cleaning_never_fails_and_never_returns_empty_for_a_real_name(raw):
+    c = N.clean_name(raw)
+    assert isinstance(c.name, str)
+    if any(ch.isalnum() for ch in raw):
+        assert c.name
