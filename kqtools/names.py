@@ -63,9 +63,11 @@ class Cleaned:
     name: str                                  # what is compared
     stripped: tuple[str, ...] = ()             # what was removed, in order
     branch: bool = False                       # 分公司: a branch is another entity
+    parent: str = ""                           # for a branch: the cleaned name of the firm it belongs to
 
     def as_dict(self) -> dict:
-        return {"raw": self.raw, "clean": self.name, "stripped": list(self.stripped), "branch": self.branch}
+        return {"raw": self.raw, "clean": self.name, "stripped": list(self.stripped), "branch": self.branch,
+                "parent": self.parent}
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ def clean_name(raw: object, cleaner: Cleaner | None = None) -> Cleaned:
         stripped.append(m.group(0))
         return ""
 
+    parent = _parent(text, c) if branch else ""
     text = c.legal.sub(legal, text).replace("\x00", c.branch)
     for _ in range(c.max_leading):
         m = c.leading.match(text)
@@ -153,7 +156,23 @@ def clean_name(raw: object, cleaner: Cleaner | None = None) -> Cleaned:
         text = text[m.end():]
     if not text:                                    # a name that is nothing but a legal form
         text, stripped = _PUNCT.sub("", original).upper(), []
-    return Cleaned(original, text, tuple(stripped), branch)
+    return Cleaned(original, text, tuple(stripped), branch, parent)
+
+
+def _parent(text: str, c: Cleaner) -> str:
+    """The firm a branch belongs to: 华盛精密机械有限公司无锡\x00 -> 华盛精密机械 (cleaned)."""
+    head = text[: text.rfind("\x00")]
+    last = None
+    for last in c.legal.finditer(head):
+        pass
+    if last is not None and last.start() > 0:
+        head = head[: last.start()]
+    else:
+        for region in sorted(c.regions, key=len, reverse=True):   # 华盛精密机械无锡 -> 华盛精密机械
+            if head.endswith(region) and len(head) - len(region) >= c.min_left:
+                head = head[: -len(region)]
+                break
+    return clean_name(head.replace("\x00", ""), c).name if head else ""
 
 
 # ---------------------------------------------------------------- thresholds and blocking

@@ -80,7 +80,7 @@ def screen(rows: Iterable[Row], entries: Sequence[dict], settings: Settings, *, 
             pending.append((row, raw_code, problem, cleaner(raw_name)))
     if pending:
         hits.extend(_name_hits(pending, entries, settings, cleaner, list_name, version, reasons_text))
-        hits.sort(key=lambda h: (h["line"], -h["score"]))
+        hits.sort(key=lambda h: (h["line"], -h["score"], h["uscc"]))
     return hits
 
 
@@ -90,19 +90,35 @@ def _name_hits(pending, entries, settings, cleaner, list_name, version, reasons_
     named = [e for e in entries if e.get("name")]
     cleaned = [cleaner(e["name"]) for e in named]
     index = N.NameIndex.build([c.name for c in cleaned], settings.block_width)
-    queries = [c.name for _, _, _, c in pending]
-    out = []
+    # a branch is also looked up by the firm it belongs to, and flagged
+    queries, owner = [], []
+    for i, (_, _, _, c) in enumerate(pending):
+        queries.append(c.name)
+        owner.append((i, False))
+        if c.branch and c.parent:
+            queries.append(c.parent)
+            owner.append((i, True))
+    out, seen = [], set()
     for h in N.match_names(queries, index, settings.threshold, settings.short, settings.max_hits):
-        row, raw_code, problem, qc = pending[h.query]
+        i, via_parent = owner[h.query]
+        if (i, h.choice) in seen:
+            continue
+        seen.add((i, h.choice))
+        row, raw_code, problem, qc = pending[i]
         entry, lc = named[h.choice], cleaned[h.choice]
-        why = {"rule": "name", "threshold": N.threshold_for(qc.name, lc.name, settings.threshold, settings.short),
-               "input_clean": qc.name, "list_clean": lc.name,
+        compared = qc.parent if via_parent else qc.name
+        why = {"rule": "branch_of" if via_parent else "name",
+               "threshold": N.threshold_for(compared, lc.name, settings.threshold, settings.short),
+               "input_clean": compared, "list_clean": lc.name,
                "input_stripped": list(qc.stripped), "list_stripped": list(lc.stripped)}
-        if qc.branch or lc.branch:
+        if via_parent:
+            why["branch"] = (f"{qc.raw} is a branch (分公司) of a firm named like the listed one: "
+                             "another entity, check before deciding")
+        elif qc.branch or lc.branch:
             why["branch"] = "a branch (分公司) is another entity: check which one is meant"
         hit = _hit(row.line, raw_code, qc.raw, entry, "name", round(h.score, 1), "review", list_name, version,
                    reasons_text, extra=why)
-        hit.update(input_clean=qc.name, list_clean=lc.name,
+        hit.update(input_clean=compared, list_clean=lc.name,
                    stripped={"input": list(qc.stripped), "list": list(lc.stripped)},
                    branch=qc.branch or lc.branch, raw_score=round(fuzz.ratio(qc.raw, entry["name"]), 1),
                    code_problem=problem)
@@ -124,11 +140,12 @@ def match_text(why: dict) -> str:
     """The match part of a hit's reasons as one line."""
     if why.get("rule") == "uscc":
         return f"same credit code {why.get('uscc')}"
-    text = f"name {why.get('input_clean')} ~ {why.get('list_clean')} (threshold {why.get('threshold'):g}"
+    label = "branch of" if why.get("rule") == "branch_of" else "name"
+    text = f"{label} {why.get('input_clean')} ~ {why.get('list_clean')} (threshold {why.get('threshold'):g}"
     stripped = [*why.get("input_stripped", []), *why.get("list_stripped", [])]
     if stripped:
         text += "; stripped " + " ".join(dict.fromkeys(stripped))
     text += ")"
     if why.get("branch"):
-        text += "; 分公司: a branch is another entity"
+        text += "; 分公司: a branch is another entity, check"
     return text

@@ -62,12 +62,16 @@ def test_an_invalid_code_falls_back_to_the_name_and_says_why():
     assert hits[0]["verdict"] == "review" and "check character" in hits[0]["code_problem"]
 
 
-def test_a_branch_is_flagged_not_merged():
+def test_a_branch_is_flagged_for_review_not_merged():
     c = N.clean_name("苏州科达科技股份有限公司北京分公司")
-    assert c.branch and c.name == "科达科技北京分公司"
-    hits = run([("", "苏州科达科技股份有限公司北京分公司")], threshold=60, short=())
-    assert hits and hits[0]["branch"] is True and "分公司" in hits[0]["details"][0]["branch"]
-    assert run([("", "苏州科达科技股份有限公司北京分公司")]) == []
+    assert c.branch and c.name == "科达科技北京分公司" and c.parent == "科达科技"
+    hits = run([("", "苏州科达科技股份有限公司北京分公司")])
+    assert [(h["uscc"], h["verdict"], h["branch"]) for h in hits] == [(KEDA, "review", True)]
+    assert hits[0]["details"][0]["rule"] == "branch_of" and "another entity" in hits[0]["details"][0]["branch"]
+    assert "branch of 科达科技 ~ 科达科技" in hits[0]["reasons"] if isinstance(hits[0]["reasons"], str) else True
+    # a listed branch is not the firm it belongs to
+    branch_list = [entry(KEDA, "苏州科达科技股份有限公司北京分公司")]
+    assert run([("", "苏州科达科技股份有限公司")], entries=branch_list) == []
 
 
 def test_short_names_need_a_higher_score():
