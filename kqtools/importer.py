@@ -11,14 +11,30 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+from itertools import islice
+from operator import mul
+from typing import Any
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from . import fields as F
-from .kinds import COMPLETE, Kind, get_kind, header_key
+from .kinds import COMPLETE, DERIVED, MEMO_LIMIT, Kind, get_kind, header_key
+from .uscc import ALPHABET as _ALPHABET
+from .uscc import ORG_WEIGHTS as _OW
+from .uscc import WEIGHTS as _W17
 from .readers import Source, SourceError, header_text, is_blank
 
 CHUNK = 20_000
+# the credit-code fast path inlined in generated row functions (kqtools.uscc has the full rules)
+_USCC_CLEAN = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}").fullmatch
+_T31 = bytes(_ALPHABET.index(chr(i)) if chr(i) in _ALPHABET else 0 for i in range(256))
+_T36 = bytes(int(chr(i), 36) if chr(i).isascii() and chr(i).isalnum() and chr(i).upper() == chr(i) else 0
+             for i in range(256))
+_W18 = _W17 + (1,)
+_ORGCHK = {r: ("0" if r == 0 else "X" if r == 1 else str(11 - r)) for r in range(11)}
+CACHE_KIB = 32 * 1024        # page cache of the main database during an import
+TEMP_CACHE_KIB = 16 * 1024   # page cache of the staging table
 HEADER_SCAN_ROWS = 10
 
 
@@ -117,27 +133,285 @@ def _col(idx: int) -> str:
     return s
 
 
-def normalize_row(kind: Kind, plan: Plan, cells: list, line: int) -> tuple[dict | None, list[Reject]]:
-    """One raw row -> (canonical record, []) or (None, rejects). Pure."""
-    rec: dict = {}
-    errors: list[Reject] | None = None
-    n = len(cells)
-    for fname, idx in plan.fields:
-        raw = cells[idx] if idx < n else None
-        if raw is None or raw == "" or (raw.__class__ is str and raw.strip() in F.EMPTY):
-            rec[fname] = None
-            continue
-        try:
-            rec[fname] = kind.fields[fname](raw)
-        except ValueError as exc:
-            if errors is None:
-                errors = []
-            errors.append(Reject(line, fname, F.to_text(raw)[:200], str(exc), plan.header[idx].strip() or _col(idx)))
-    if errors:
-        return None, errors
-    if plan.unknown:
-        extra = {name: F.to_text(cells[i]) for i, name in plan.unknown if i < n and not F.is_empty(cells[i])}
-        rec["extra"] = json.dumps(extra, ensure_ascii=False) if extra else None
+_FORMULA = "looks like a spreadsheet formula, not a value; in Excel copy the column and paste it as values"
+
+
+class _Bad:
+    """Marks a cell whose conversion failed (so no second reject says it is missing)."""
+
+
+_BAD = _Bad()
+
+
+def _err(errs, line, fname, raw, reason, column):
+    if errs is None:
+        errs = []
+    errs.append(Reject(line, fname, None if raw is None else F.to_text(raw)[:200], reason, column))
+    return errs
+
+
+def _json_str(value: str) -> str:
+    from json.encoder import encode_basestring  # the C encoder, same output as json.dumps(ensure_ascii=False)
+
+    return encode_basestring(value)
+
+
+def _extra_text(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return json.dumps(value, ensure_ascii=False)
+    return F.to_text(value)
+
+
+def _extra_json(items: list[tuple[str, str]]) -> str:
+    from json.encoder import encode_basestring as enc
+
+    return "{" + ", ".join(f"{enc(k)}: {enc(v)}" for k, v in items) + "}"
+
+
+# Which schema keywords the compiled row checks implement; a kind using anything else (if/then,
+# allOf, ...) is validated per row by fastjsonschema instead.
+_SIMPLE_KEYWORDS = frozenset({"type", "pattern", "minLength", "maxLength", "minimum", "maximum", "enum", "format",
+                              "items", "default", "description", "title"})
+
+
+def _is_simple(kind: Kind) -> bool:
+    if kind.name in COMPLETE and kind.name != "specialists" or kind.multi_value_fields:
+        return False
+    if set(kind.schema) & {"if", "then", "else", "allOf", "anyOf", "oneOf", "not", "dependencies"}:
+        return False
+    for prop in kind.schema["properties"].values():
+        keys = {k for k in prop if not k.startswith("x-")}
+        if keys - _SIMPLE_KEYWORDS:
+            return False
+        if prop.get("format", "date") != "date" or prop.get("x-convert") not in {
+                None, "uscc", "date", "number", "integer", "boolean", "list", "code"}:
+            return False
+        if isinstance(prop.get("type"), list):
+            return False
+        items = prop.get("items", {})
+        if set(items) - {"type", "enum"}:
+            return False
+    return True
+
+
+def stage_columns(kind: Kind) -> list[str]:
+    """Columns of the staging table (after ``_line``): every stored column of the kind, then ``extra``."""
+    return kind.columns() + ["extra"]
+
+
+def compile_row(kind: Kind, plan: Plan) -> Callable[[list, int], tuple | list]:
+    """Generate the per-row function for one header plan: ``row(cells, line)`` returns the staging
+    tuple ``(line, *stage_columns)`` or a list of :class:`Reject`.
+
+    Generated code (like fastjsonschema) instead of a loop over converter objects: the common
+    case of a cell costs a few inline operations, and every rare case (empty, formula, too long,
+    needs converting) goes to a per-field function :func:`_field_checker` that does it fully.
+    Cells that repeat (dates, codes, enumerations) are converted and checked once per distinct text.
+    """
+    simple = _is_simple(kind)
+    props = kind.schema["properties"]
+    width = max([idx + 1 for _, idx in plan.fields] + [i + 1 for i, _ in plan.unknown] + [0])
+    env: dict = {"EMPTY": F.EMPTY, "_BAD": _BAD, "_MISS": _MISS, "_json_dumps": json.dumps,
+                 "_extra_json": _extra_json, "_extra_text": _extra_text, "enc": _encode_basestring(), "mul": mul,
+                 "USCC_CLEAN": _USCC_CLEAN, "T31": _T31, "T36": _T36, "W18": _W18, "OW": _OW, "ORGCHK": _ORGCHK,
+                 "MEMO_LIMIT": MEMO_LIMIT}
+    src = ["def row(cells, line):",
+           f"    if len(cells) < {width}:",
+           f"        cells = [*cells, *([None] * ({width} - len(cells)))]",
+           "    errs = None"]
+    var: dict[str, str] = {}
+    for k, (fname, idx) in enumerate(plan.fields):
+        v = f"v{k}"
+        var[fname] = v
+        prop = props[fname]
+        column = plan.header[idx].strip() or _col(idx)
+        fld = kind.fields[fname]
+        env[f"FULL{k}"] = full = _field_checker(kind, fname, column, simple)
+        slow = [f"        {v}, e = FULL{k}(raw, line)",
+                "        if e is not None:",
+                "            errs = e if errs is None else errs + e"]
+        src.append(f"    raw = cells[{idx}]")
+        text = fld.convert is _text_converter() and fld.values is None
+        if text and simple:
+            # the common case: a non-empty string, not a formula, within the length limits
+            fast = [f"{v}[0] != '='"]
+            if "maxLength" in prop:
+                fast.append(f"len({v}) <= {int(prop['maxLength'])}")
+            if prop.get("minLength", 0) > 1:
+                fast.append(f"len({v}) >= {int(prop['minLength'])}")
+            if "pattern" in prop or "enum" in prop or "default" in prop:
+                fast = ["False"]
+            src += ["    if raw.__class__ is str:",
+                    f"        {v} = raw.strip()",
+                    f"        if {v} in EMPTY or not ({' and '.join(fast)}):",
+                    f"            {v}, e = FULL{k}(raw, line)",
+                    "            if e is not None:",
+                    "                errs = e if errs is None else errs + e",
+                    "    else:", *["    " + x for x in slow]]
+        elif fld.memo is not None and simple:
+            env[f"MEMO{k}"] = full.memo
+            src += [f"    {v} = MEMO{k}.get(raw, _MISS) if raw.__class__ is str else _MISS",
+                    f"    if {v} is _MISS:", *slow]
+        elif prop.get("x-convert") == "uscc":
+            src += ["    if (raw.__class__ is str and len(raw) == 18 and USCC_CLEAN(raw)"
+                    " and not sum(map(mul, raw.encode().translate(T31), W18)) % 31"
+                    " and ORGCHK[sum(map(mul, raw.encode().translate(T36)[8:16], OW)) % 11] == raw[16]):",
+                    f"        {v} = raw",
+                    "    else:", *slow]
+        else:
+            src += ["    if True:", *slow]
+    if len(plan.unknown) == 1:
+        (i, name), = plan.unknown
+        env["EXTRA_KEY"] = "{" + _encode_basestring()(name) + ": "
+        src += [f"    c = cells[{i}]",
+                "    if c.__class__ is str:",
+                "        c = c.strip()",
+                "        extra = None if c in EMPTY else EXTRA_KEY + enc(c) + '}'",
+                "    elif c is None:",
+                "        extra = None",
+                "    else:",
+                "        extra = EXTRA_KEY + enc(_extra_text(c)) + '}'"]
+    elif plan.unknown:
+        env["UNKNOWN"] = tuple((i, name) for i, name in plan.unknown)
+        src += ["    ex = None",
+                "    for i, name in UNKNOWN:",
+                "        c = cells[i]",
+                "        if c is not None and not (c.__class__ is str and c.strip() in EMPTY):",
+                "            if ex is None: ex = []",
+                "            ex.append((name, c.strip() if c.__class__ is str else _extra_text(c)))",
+                "    extra = _extra_json(ex) if ex else None"]
+    else:
+        src.append("    extra = None")
+    src += ["    if errs is not None:", "        return errs"]
+    cols = stage_columns(kind)
+    if simple:
+        out = []
+        for c in cols:
+            if c == "extra":
+                out.append("extra")
+            elif c not in var:
+                # a required field without a column never gets here (check_plan); defaults apply
+                out.append(repr(_store(props[c]["default"])) if c in props and "default" in props[c] else "None")
+            else:
+                t = props[c].get("type")
+                if t == "boolean":
+                    out.append(f"(None if {var[c]} is None else int({var[c]}))")
+                elif t == "array":
+                    out.append(f"(None if {var[c]} is None else _json_dumps({var[c]}, ensure_ascii=False))")
+                else:
+                    out.append(var[c])
+        src.append(f"    return (line, {', '.join(out)},)")
+    else:
+        env.update(_complete_record=_complete_record, KIND=kind, PLAN=plan)
+        src.append("    rec = {" + ", ".join(f"{f!r}: {v}" for f, v in var.items()) + "}")
+        src.append("    if extra is not None: rec['extra'] = extra")
+        src.append("    return _complete_record(KIND, PLAN, rec, line)")
+    code = "\n".join(src) + "\n"
+    exec(compile(code, f"<kq row {kind.name}>", "exec"), env)  # noqa: S102 - generated from our own schema
+    row = env["row"]
+    row.source = code  # for debugging: print(compile_row(kind, plan).source)
+    return row
+
+
+class _Miss:
+    pass
+
+
+_MISS = _Miss()
+
+
+def _encode_basestring():
+    from json.encoder import encode_basestring  # C; same output as json.dumps(ensure_ascii=False)
+
+    return encode_basestring
+
+
+def _field_checker(kind: Kind, fname: str, column: str, simple: bool):
+    """``check(raw, line) -> (value, rejects or None)``: one cell fully converted and checked.
+
+    For simple kinds the checks come from the schema property (type, enum, pattern, lengths, bounds,
+    default, required); other kinds are validated as a whole record by the schema validator later.
+    Valid results for text cells are remembered in the field's memo (when it has one).
+    """
+    prop = kind.schema["properties"][fname]
+    fld = kind.fields[fname]
+    required = fname in kind.schema.get("required", ())
+    is_text = fld.convert is _text_converter() and fld.values is None
+    checks = _checks(prop) if simple else []
+    has_default = simple and "default" in prop
+    default = prop.get("default")
+    memo = {} if (simple and fld.memo is not None) else None  # raw text -> checked value, for this import
+    convert = fld._convert if memo is not None else fld
+
+    def check(raw, line):
+        if raw is None or (raw.__class__ is str and raw.strip() in F.EMPTY):
+            value = None
+        elif is_text:
+            value = raw.strip() if raw.__class__ is str else F.to_text(raw)
+            if value[:1] == "=" and len(value) > 1:
+                return _BAD, [Reject(line, fname, value[:200], _FORMULA, column)]
+        else:
+            try:
+                value = convert(raw)
+            except ValueError as exc:
+                return _BAD, [Reject(line, fname, F.to_text(raw)[:200], str(exc), column)]
+        if value is None:
+            if has_default:
+                value = default
+            elif required and simple:
+                return _BAD, [Reject(line, fname, None, f"required value missing: {fname}", column)]
+        if value is not None:
+            for test, reason in checks:
+                if test(value):
+                    shown = value if isinstance(value, str) else F.to_text(raw)
+                    return _BAD, [Reject(line, fname, shown[:200], reason, column)]
+        if memo is not None and raw.__class__ is str and len(memo) < MEMO_LIMIT:
+            memo[raw] = value
+        return value, None
+
+    check.memo = memo
+    return check
+
+
+def _checks(prop: dict) -> list[tuple[Callable[[Any], bool], str]]:
+    """(test that means invalid, reason) for one schema property."""
+    checks: list = []
+    t = prop.get("type")
+    if t == "string":
+        if "maxLength" in prop:
+            n = int(prop["maxLength"])
+            checks.append((lambda v: len(v) > n, f"longer than {n} characters"))
+        if prop.get("minLength", 0) > 0:
+            m = int(prop["minLength"])
+            checks.append((lambda v: len(v) < m, f"shorter than {m} characters"))
+        if "pattern" in prop and prop.get("x-convert") != "uscc":
+            pat = re.compile(prop["pattern"])
+            checks.append((lambda v: not pat.search(v), f"not a valid value (expected the pattern {prop['pattern']})"))
+    if t in ("number", "integer"):
+        if "minimum" in prop:
+            lo = prop["minimum"]
+            checks.append((lambda v: v < lo, f"must be at least {lo}"))
+        if "maximum" in prop:
+            hi = prop["maximum"]
+            checks.append((lambda v: v > hi, f"must be at most {hi}"))
+    if "enum" in prop:
+        allowed = frozenset(prop["enum"])
+        checks.append((lambda v: v not in allowed, f"expected one of {', '.join(map(str, prop['enum']))}"))
+    items = prop.get("items", {})
+    if t == "array" and "enum" in items:
+        allowed_items = frozenset(items["enum"])
+        checks.append((lambda v: not allowed_items.issuperset(v), f"expected items among {', '.join(items['enum'])}"))
+    return checks
+
+
+def _text_converter():
+    from .kinds import CONVERTERS
+
+    return CONVERTERS[None]
+
+
+def _complete_record(kind: Kind, plan: Plan, rec: dict, line: int):
+    """Kinds with conditional rules: fill derived fields, validate the record against the whole schema."""
     # values given as objects set several fields (专精特新"小巨人" -> kind zjtx, level national)
     for fname in kind.multi_value_fields:
         value = rec.get(fname)
@@ -151,8 +425,16 @@ def normalize_row(kind: Kind, plan: Plan, cells: list, line: int) -> tuple[dict 
     try:
         kind.validate({k: v for k, v in rec.items() if v is not None})
     except Exception as exc:  # fastjsonschema.JsonSchemaValueException
-        return None, [_schema_reject(exc, rec, line, plan)]
-    return rec, []
+        return [_schema_reject(exc, rec, line, plan)]
+    return (line, *[_store(rec.get(c)) for c in stage_columns(kind)])
+
+
+def normalize_row(kind: Kind, plan: Plan, cells: list, line: int) -> tuple[dict | None, list[Reject]]:
+    """One raw row -> (canonical record, []) or (None, rejects). Pure; for callers outside the import."""
+    out = compile_row(kind, plan)(list(cells), line)
+    if out.__class__ is list:
+        return None, out
+    return {c: v for c, v in zip(stage_columns(kind), out[1:]) if v is not None}, []
 
 
 def _schema_reject(exc, rec, line, plan) -> Reject:
@@ -174,11 +456,25 @@ def _schema_reject(exc, rec, line, plan) -> Reject:
 
 
 # ------------------------------------------------------------------ records from a source
-def records(source: Source, kind: Kind, mapping: dict | None = None,
-            reject: Callable[[Reject], None] = lambda r: None) -> Iterable[tuple[int, dict]]:
-    """Valid canonical records of a source (``(line, record)``); invalid rows go to ``reject``.
+def merge_columns(kind: Kind, plan: Plan) -> set[str]:
+    """The stored columns a file with this header speaks for: its fields, derived fields, ``extra``."""
+    cols = set(plan.present()) | set(kind.key) | set(DERIVED.get(kind.name, ()))
+    for f in kind.multi_value_fields:
+        if f in cols:
+            for value in kind.fields[f].values.values():
+                if isinstance(value, dict):
+                    cols.update(value)
+    if plan.unknown:
+        cols.add("extra")
+    return cols & set(stage_columns(kind))
 
-    ``source.read`` counts the data rows seen (blank rows are skipped and not counted).
+
+def records(source: Source, kind: Kind, mapping: dict | None = None,
+            reject: Callable[[Reject], None] = lambda r: None) -> Iterable[tuple]:
+    """Staging tuples ``(line, *stage_columns(kind))`` of the valid rows; invalid rows go to ``reject``.
+
+    Sets on ``source``: ``read`` (data rows seen; blank rows are skipped and not counted),
+    ``unknown_columns`` and ``merge_columns`` (the columns this source speaks for).
     """
     rows = iter(source.rows)
     source.read = 0  # type: ignore[attr-defined]
@@ -203,55 +499,69 @@ def records(source: Source, kind: Kind, mapping: dict | None = None,
     if chosen is None:
         if not scanned:
             raise SourceError(f"{source.name}: no header row, only blank lines")
+        if len(scanned) == 1 and row is None:
+            raise SourceError(f"{source.name}: line {scanned[0][0]}: no header row naming {kind.name} fields "
+                              f"(found only {', '.join(repr(header_text(c)) for c in scanned[0][1] if header_text(c).strip())[:200]})")
         chosen = scanned[0]
     header_line, header, plan, by_field = chosen
     check_plan(kind, plan, by_field, source.name, header_line)
     source.header_line, source.header = header_line, [h for h in plan.header]
     source.unknown_columns = [name for _, name in plan.unknown]  # type: ignore[attr-defined]
+    source.merge_columns = merge_columns(kind, plan)  # type: ignore[attr-defined]
     width = len(header)
-    while len(header) and not header_text(header[width - 1]).strip():
+    while width and not header_text(header[width - 1]).strip():
         width -= 1
+    convert = compile_row(kind, plan)
     read = 0
     for line, cells in rows:
-        if is_blank(cells):
-            continue
+        try:
+            if not "".join(cells).strip():
+                continue
+        except TypeError:  # xlsx: numbers, dates, None
+            if is_blank(cells):
+                continue
         read += 1
         if len(cells) > width and not is_blank(cells[width:]):
-            reject(Reject(line, None, F.to_text(cells[width])[:80], f"row has {len(cells)} cells but the header has {width}: "
-                                                                        "a stray delimiter or a shifted row"))
+            extra_cell = next(c for c in cells[width:] if not is_blank([c]))
+            reject(Reject(line, None, F.to_text(extra_cell)[:80],
+                          f"row has {len(cells)} cells but the header has {width}: a stray delimiter or a shifted row"))
             continue
-        rec, errors = normalize_row(kind, plan, cells, line)
-        if errors:
-            for e in errors:
+        out = convert(cells, line)
+        if out.__class__ is list:
+            for e in out:
                 reject(e)
             continue
-        yield line, rec
+        yield out
     source.read = read  # type: ignore[attr-defined]
 
 
 def _dict_records(source, kind, mapping, reject, first, rows):
-    plans: dict[tuple, Plan] = {}
+    compiled: dict[tuple, Callable] = {}
     unknown: dict[str, None] = {}
+    merge: set[str] = set()
     read = 0
     for line, obj in _chain(first, rows):
         keys = tuple(obj)
-        plan = plans.get(keys)
-        if plan is None:
+        convert = compiled.get(keys)
+        if convert is None:
             plan, _, by_field = plan_header(kind, list(keys), mapping)
             for f, idxs in by_field.items():
                 if len(idxs) > 1:
-                    raise SourceError(f"{source.name}: line {line}: keys {', '.join(keys[i] for i in idxs)} all map to field '{f}'")
-            plans[keys] = plan
+                    raise SourceError(f"{source.name}: line {line}: keys {', '.join(keys[i] for i in idxs)} "
+                                      f"all map to field '{f}'")
+            convert = compiled[keys] = compile_row(kind, plan)
             unknown.update((name, None) for _, name in plan.unknown)
+            merge |= merge_columns(kind, plan)
         read += 1
-        rec, errors = normalize_row(kind, plan, [_json_cell(v) for v in obj.values()], line)
-        if errors:
-            for e in errors:
+        out = convert([_json_cell(v) for v in obj.values()], line)
+        if out.__class__ is list:
+            for e in out:
                 reject(e)
             continue
-        yield line, rec
+        yield out
     source.read = read  # type: ignore[attr-defined]
     source.unknown_columns = list(unknown)  # type: ignore[attr-defined]
+    source.merge_columns = merge  # type: ignore[attr-defined]
     source.header = []
 
 
@@ -261,8 +571,8 @@ def _chain(first, rows):
 
 
 def _json_cell(v):
-    if isinstance(v, dict):
-        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, (dict, list)):
+        return v if isinstance(v, list) and all(isinstance(x, str) for x in v) else json.dumps(v, ensure_ascii=False)
     return v
 
 
@@ -273,7 +583,12 @@ def _q(name: str) -> str:
 
 def run_import(db, source: Source, kind_name: str, *, strict: bool = False, mapping: dict | None = None,
                progress: Callable[[int], None] | None = None) -> ImportResult:
-    """Import one source into the database; see the module docstring for the guarantees."""
+    """Import one source into the database; see the module docstring for the guarantees.
+
+    Rows are converted and checked first, into a TEMP staging table (no lock on the database);
+    duplicates of a key within the file are found there; only then one ``BEGIN IMMEDIATE``
+    transaction records the batch and upserts the staged rows.
+    """
     kind = get_kind(kind_name)
     conn = db.conn
     from .kinds import allow_codes
@@ -282,6 +597,19 @@ def run_import(db, source: Source, kind_name: str, *, strict: bool = False, mapp
     result = ImportResult(kind=kind_name, source=source.name, format=source.format, encoding=source.encoding,
                           sheet=source.sheet)
     started = _now()
+    # PRAGMAs for this import only: a bigger page cache for the big upsert (restored at the end)
+    old_cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+    conn.execute(f"PRAGMA cache_size = {-CACHE_KIB}")
+    conn.execute(f"PRAGMA temp.cache_size = {-TEMP_CACHE_KIB}")
+    try:
+        return _run(db, conn, kind, source, result, started, strict, mapping, progress)
+    finally:
+        conn.execute(f"PRAGMA cache_size = {old_cache}")
+        conn.execute("DROP TABLE IF EXISTS temp.kq_stage")
+        conn.execute("DROP TABLE IF EXISTS temp.kq_rejects")
+
+
+def _run(db, conn, kind, source, result, started, strict, mapping, progress):
     conn.execute("DROP TABLE IF EXISTS temp.kq_rejects")
     conn.execute("CREATE TEMP TABLE kq_rejects (line INTEGER, field TEXT, value TEXT, reason TEXT, column_name TEXT)")
     pending_rejects: list[tuple] = []
@@ -292,44 +620,43 @@ def run_import(db, source: Source, kind_name: str, *, strict: bool = False, mapp
             flush_rejects()
 
     def flush_rejects():
-        conn.executemany("INSERT INTO temp.kq_rejects VALUES (?,?,?,?,?)", pending_rejects)
-        pending_rejects.clear()
+        if pending_rejects:
+            conn.executemany("INSERT INTO temp.kq_rejects VALUES (?,?,?,?,?)", pending_rejects)
+            pending_rejects.clear()
 
-    stage_cols: list[str] | None = None
+    cols = stage_columns(kind)
     conn.execute("DROP TABLE IF EXISTS temp.kq_stage")
-    batch_rows: list[tuple] = []
+    conn.execute(f"CREATE TEMP TABLE kq_stage (_line INTEGER PRIMARY KEY, {', '.join(_q(c) for c in cols)})")
+    insert_sql = f"INSERT INTO temp.kq_stage VALUES ({', '.join('?' * (len(cols) + 1))})"
     staged = 0
     it = records(source, kind, mapping, reject)
-    for line, rec in it:
-        if stage_cols is None:
-            present = [c for c in kind.columns() if c in rec]
-            stage_cols = present
-            conn.execute(f"CREATE TEMP TABLE kq_stage (_line INTEGER, {', '.join(_q(c) for c in stage_cols)})")
-            insert_sql = (f"INSERT INTO temp.kq_stage VALUES ({', '.join('?' * (len(stage_cols) + 1))})")
-        batch_rows.append((line, *[_store(rec.get(c)) for c in stage_cols]))
-        if len(batch_rows) >= CHUNK:
-            conn.executemany(insert_sql, batch_rows)
-            staged += len(batch_rows)
-            batch_rows.clear()
+    conn.execute("BEGIN")  # staging in one transaction of the temp database: no journal sync per chunk
+    try:
+        while True:
+            chunk = list(islice(it, CHUNK))
+            if not chunk:
+                break
+            conn.executemany(insert_sql, chunk)
+            staged += len(chunk)
             if progress:
                 progress(staged)
-    if batch_rows:
-        conn.executemany(insert_sql, batch_rows)
-        staged += len(batch_rows)
-    if progress:
-        progress(staged)
+        flush_rejects()
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
     result.read = getattr(source, "read", 0)
     result.unknown_columns = list(getattr(source, "unknown_columns", []))
     result.sha256 = source.sha256
+    present = [c for c in cols if c in getattr(source, "merge_columns", set())]
 
-    if stage_cols is not None:
+    if staged:
         _reject_duplicates(conn, kind, reject)
     flush_rejects()
     result.rejected = conn.execute("SELECT count(DISTINCT line) FROM temp.kq_rejects").fetchone()[0]
     result.rejects = [Reject(l, f, v, r, c) for l, f, v, r, c in conn.execute(
         "SELECT line, field, value, reason, column_name FROM temp.kq_rejects ORDER BY line, rowid")]
     if strict and result.rejected:
-        conn.execute("DROP TABLE IF EXISTS temp.kq_stage")
         return result
 
     from .storage import write_transaction
@@ -338,12 +665,12 @@ def run_import(db, source: Source, kind_name: str, *, strict: bool = False, mapp
         cur = conn.execute(
             "INSERT INTO batches (kind, source, sha256, format, encoding, sheet, read, inserted, updated, unchanged,"
             " rejected, unknown_columns, started_at, finished_at) VALUES (?,?,?,?,?,?,?,0,0,0,?,?,?,?)",
-            (kind_name, source.name, result.sha256, source.format, source.encoding, source.sheet, result.read,
+            (kind.name, source.name, result.sha256, source.format, source.encoding, source.sheet, result.read,
              result.rejected, json.dumps(result.unknown_columns, ensure_ascii=False), started, started))
         batch_id = cur.lastrowid
-        if stage_cols is not None:
-            result.inserted, result.updated, result.unchanged = _merge(conn, kind, stage_cols, batch_id)
-            if kind_name in ("designations", "metrics") and "name" in stage_cols:
+        if staged:
+            result.inserted, result.updated, result.unchanged = _merge(conn, kind, present, batch_id)
+            if kind.name in ("designations", "metrics", "visits") and "name" in present:
                 before = conn.total_changes
                 conn.execute("INSERT OR IGNORE INTO enterprises (uscc, name, batch_id) "
                              "SELECT uscc, name, ? FROM temp.kq_stage WHERE name IS NOT NULL AND name != '' "
@@ -354,8 +681,6 @@ def run_import(db, source: Source, kind_name: str, *, strict: bool = False, mapp
         conn.execute("UPDATE batches SET inserted=?, updated=?, unchanged=?, finished_at=? WHERE id=?",
                      (result.inserted, result.updated, result.unchanged, _now(), batch_id))
     result.batch, result.written = batch_id, True
-    conn.execute("DROP TABLE IF EXISTS temp.kq_stage")
-    conn.execute("DROP TABLE IF EXISTS temp.kq_rejects")
     return result
 
 
@@ -368,36 +693,55 @@ def _store(value):
 
 
 def _reject_duplicates(conn, kind: Kind, reject) -> None:
+    """A second row with the same key in one file is rejected, naming the line of the first.
+
+    An index built once over the staged keys (a sort) is cheaper than grouping an unindexed table,
+    and the merge then reads the staged rows in key order, which appends to the table's key index.
+    """
     keys = ", ".join(_q(k) for k in kind.key)
-    on = " AND ".join(f"s.{_q(k)} IS d.{_q(k)}" for k in kind.key)
-    dups = conn.execute(
-        f"SELECT s._line, d.first FROM temp.kq_stage s JOIN (SELECT {keys}, min(_line) AS first FROM temp.kq_stage "
-        f"GROUP BY {keys} HAVING count(*) > 1) d ON {on} WHERE s._line > d.first").fetchall()
-    if not dups:
+    conn.execute("DROP INDEX IF EXISTS temp.kq_stage_key")
+    conn.execute(f"CREATE INDEX temp.kq_stage_key ON kq_stage ({keys})")
+    groups = conn.execute(f"SELECT min(_line), {keys} FROM temp.kq_stage GROUP BY {keys} HAVING count(*) > 1").fetchall()
+    if not groups:
         return
-    conn.executemany("DELETE FROM temp.kq_stage WHERE _line = ?", [(l,) for l, _ in dups])
     label = "+".join(kind.key)
-    for line, first in dups:
-        reject(Reject(line, label, None, f"duplicate {label}: the same record is on line {first}"))
+    same = " AND ".join(f"{_q(k)} IS ?" for k in kind.key)
+    drop = []
+    for first, *key in groups:
+        shown = "/".join("" if k is None else str(k) for k in key)
+        for (line,) in conn.execute(f"SELECT _line FROM temp.kq_stage WHERE {same} AND _line > ?", (*key, first)):
+            drop.append((line,))
+            reject(Reject(line, label, shown, f"duplicate {label}: the same record is on line {first}"))
+    conn.executemany("DELETE FROM temp.kq_stage WHERE _line = ?", drop)
 
 
 def _merge(conn, kind: Kind, cols: list[str], batch_id: int) -> tuple[int, int, int]:
-    """Upsert the staged rows; returns (inserted, updated, unchanged)."""
+    """Upsert the staged rows in key order; returns (inserted, updated, unchanged).
+
+    A row counts as updated only when one of the columns the file speaks for changed; its
+    ``batch_id`` then becomes this batch. Into an empty table it is a plain ordered insert.
+    """
     table = _q(kind.table)
     staged = conn.execute("SELECT count(*) FROM temp.kq_stage").fetchone()[0]
-    before_rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    empty = conn.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
+    before_rows = 0 if empty else conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     data_cols = [c for c in cols if c not in kind.key]
     col_list = ", ".join(_q(c) for c in cols)
-    sql = f"INSERT INTO {table} ({col_list}, batch_id) SELECT {col_list}, ? FROM temp.kq_stage WHERE true"
-    if data_cols:
+    order = ", ".join(_q(k) for k in kind.key)
+    sql = f"INSERT INTO {table} ({col_list}, batch_id) SELECT {col_list}, ? FROM temp.kq_stage WHERE true ORDER BY {order}"
+    if empty:
+        pass  # duplicates were removed from the stage: nothing can conflict
+    elif data_cols:
         sets = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in data_cols)
         changed = " OR ".join(f"{table}.{_q(c)} IS NOT excluded.{_q(c)}" for c in data_cols)
-        sql += f" ON CONFLICT ({', '.join(_q(k) for k in kind.key)}) DO UPDATE SET {sets}, batch_id = excluded.batch_id WHERE {changed}"
+        sql += f" ON CONFLICT ({order}) DO UPDATE SET {sets}, batch_id = excluded.batch_id WHERE {changed}"
     else:
         sql += " ON CONFLICT DO NOTHING"
     before = conn.total_changes
     conn.execute(sql, (batch_id,))
     changes = conn.total_changes - before
+    if empty:
+        return changes, 0, staged - changes
     inserted = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before_rows
     return inserted, changes - inserted, staged - changes
 

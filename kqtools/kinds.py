@@ -33,13 +33,28 @@ def header_key(header: str) -> str:
     return F.lookup_key(text)
 
 
+MEMO_LIMIT = 50_000  # distinct raw strings remembered per field (dates, codes, enumerations repeat a lot)
+
+
 @dataclass
 class Field:
     name: str
     convert: Callable[[Any], Any]
     values: dict[str, Any] | None = None   # enumeration aliases: lookup_key(raw) -> canonical
+    memo: dict | None = None               # raw string -> canonical value, for converters worth caching
 
     def __call__(self, raw):
+        memo = self.memo
+        if memo is not None and raw.__class__ is str:
+            value = memo.get(raw)
+            if value is None:
+                value = self._convert(raw)
+                if len(memo) < MEMO_LIMIT and value.__class__ is not list:
+                    memo[raw] = value
+            return value
+        return self._convert(raw)
+
+    def _convert(self, raw):
         if self.values is None:
             return self.convert(raw)
         if isinstance(raw, (list, tuple)) or self.convert is F.to_list:
@@ -100,6 +115,7 @@ def _text(raw):
     return F.to_text(raw)
 
 
+MEMO_CONVERTERS = frozenset({"date", "code", "term"})
 CONVERTERS = {
     None: _text, "uscc": _uscc, "date": F.to_date, "number": F.to_number, "integer": F.to_integer,
     "boolean": F.to_boolean, "list": F.to_list, "code": F.to_code, "term": _term,
@@ -123,7 +139,9 @@ def get_kind(name: str) -> Kind:
             other, other_field = prop["x-values-from"].split(".")
             values = {F.lookup_key(k): (v if isinstance(v, str) else v[other_field])
                       for k, v in load_schema(other)["properties"][other_field]["x-values"].items()}
-        fields[fname] = Field(fname, CONVERTERS[prop.get("x-convert")], values)
+        convert = prop.get("x-convert")
+        memo = {} if (values is not None or convert in MEMO_CONVERTERS) else None
+        fields[fname] = Field(fname, CONVERTERS[convert], values, memo)
         for alias in [fname, *prop.get("x-aliases", [])]:
             headers.setdefault(header_key(alias), fname)
     validate = fastjsonschema.compile(schema)
@@ -158,4 +176,8 @@ def specialist_defaults(rec: dict, schema: dict) -> None:
 
 COMPLETE: dict[str, Callable[[dict, dict], None]] = {
     "designations": designation_defaults, "credit": credit_defaults, "specialists": specialist_defaults,
+}
+# columns the completion functions (or a schema default) fill in even when the file has no such column
+DERIVED: dict[str, tuple[str, ...]] = {
+    "designations": ("level", "expires_on"), "credit": ("record_key",), "specialists": ("active",),
 }

@@ -19,6 +19,7 @@ from typing import IO, Iterator
 from .fields import to_text
 
 SNIFF_BYTES = 1 << 16
+TEXT_BLOCK = 1 << 20  # characters decoded at a time
 FORMATS = ("csv", "tsv", "xlsx", "json", "jsonl")
 _EXT = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
         ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -168,15 +169,37 @@ def _decode_guard(rows, name):
                           f"of a later block; the file mixes encodings (use --encoding)") from None
 
 
+def _text_blocks(text, name):
+    """The text in blocks of whole lines (as StringIO), checked for NUL characters a block at a time:
+    cheaper than looking at every row, and a NUL means a binary file, not CSV."""
+    carry, lines_before = "", 0
+    while True:
+        block = text.read(TEXT_BLOCK)
+        if not block:
+            if carry:
+                yield io.StringIO(carry, newline="")
+            return
+        if "\x00" in block:
+            line = lines_before + carry.count("\n") + block[:block.index("\x00")].count("\n") + 1
+            raise SourceError(f"{name}: line {line}: NUL bytes; this is a binary file, not CSV")
+        cut = block.rfind("\n") + 1
+        if not cut:
+            carry += block
+            continue
+        chunk, carry = carry + block[:cut], block[cut:]
+        lines_before += chunk.count("\n")
+        yield io.StringIO(chunk, newline="")
+
+
 def _csv_rows(text, name, delimiter):
     def gen():
-        reader = csv.reader(text, delimiter=delimiter, strict=False)
+        from itertools import chain
+
+        reader = csv.reader(chain.from_iterable(_text_blocks(text, name)), delimiter=delimiter, strict=False)
         start = 1
         try:
             for cells in reader:
                 line, start = start, reader.line_num + 1
-                if "\x00" in "".join(cells):
-                    raise SourceError(f"{name}: line {line}: NUL bytes; this is a binary file, not CSV")
                 yield line, cells
         except csv.Error as exc:
             raise SourceError(f"{name}: line {reader.line_num}: {exc}") from None
