@@ -165,8 +165,15 @@ def _decode_guard(rows, name):
     try:
         yield from rows
     except UnicodeDecodeError as exc:
-        raise SourceError(f"{name}: bytes that are not valid {exc.encoding} text after byte {exc.start} "
-                          f"of a later block; the file mixes encodings (use --encoding)") from None
+        hint = "use --encoding"
+        if exc.encoding.replace("_", "-").lower().startswith("utf-8"):
+            sample = exc.object[exc.start:exc.start + 64]
+            try:
+                sample.decode("gb18030")
+                hint = "the start of the file is plain ASCII, the rest looks like GBK: run again with --encoding gb18030"
+            except UnicodeDecodeError:
+                pass
+        raise SourceError(f"{name}: bytes that are not valid {exc.encoding} text further into the file; {hint}") from None
 
 
 def _text_blocks(text, name):
