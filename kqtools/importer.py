@@ -23,7 +23,7 @@ from .kinds import COMPLETE, DERIVED, MEMO_LIMIT, Kind, get_kind, header_key
 from .uscc import ALPHABET as _ALPHABET
 from .uscc import ORG_WEIGHTS as _OW
 from .uscc import WEIGHTS as _W17
-from .readers import Source, SourceError, header_text, is_blank
+from .readers import RowError, Source, SourceError, header_text, is_blank
 
 CHUNK = 20_000
 # the credit-code fast path inlined in generated row functions (kqtools.uscc has the full rules)
@@ -479,10 +479,19 @@ def records(source: Source, kind: Kind, mapping: dict | None = None,
     rows = iter(source.rows)
     source.read = 0  # type: ignore[attr-defined]
     first = next(rows, None)
+    broken = []
+    while first is not None and isinstance(first[1], RowError):  # JSONL lines that are not objects
+        broken.append(first)
+        first = next(rows, None)
     if first is None:
+        if broken:
+            line, why = broken[0]
+            raise SourceError(f"{source.name}: line {line}: {why}; no line is a JSON object")
         raise SourceError(f"{source.name}: empty file")
+    for line, why in broken:
+        reject(Reject(line, None, None, why))
     if isinstance(first[1], dict):
-        yield from _dict_records(source, kind, mapping, reject, first, rows)
+        yield from _dict_records(source, kind, mapping, reject, first, rows, len(broken))
         return
     # tabular: the header is the first row (within the first few) that names at least two fields
     scanned, chosen = [], None
@@ -533,14 +542,20 @@ def records(source: Source, kind: Kind, mapping: dict | None = None,
             continue
         yield out
     source.read = read  # type: ignore[attr-defined]
+    if not read:
+        raise SourceError(f"{source.name}: line {header_line}: a header and no data rows below it")
 
 
-def _dict_records(source, kind, mapping, reject, first, rows):
+def _dict_records(source, kind, mapping, reject, first, rows, broken=0):
     compiled: dict[tuple, Callable] = {}
     unknown: dict[str, None] = {}
     merge: set[str] = set()
     read = 0
     for line, obj in _chain(first, rows):
+        if obj.__class__ is RowError:
+            read += 1
+            reject(Reject(line, None, None, obj))
+            continue
         keys = tuple(obj)
         convert = compiled.get(keys)
         if convert is None:
@@ -559,7 +574,7 @@ def _dict_records(source, kind, mapping, reject, first, rows):
                 reject(e)
             continue
         yield out
-    source.read = read  # type: ignore[attr-defined]
+    source.read = read + broken  # type: ignore[attr-defined]
     source.unknown_columns = list(unknown)  # type: ignore[attr-defined]
     source.merge_columns = merge  # type: ignore[attr-defined]
     source.header = []

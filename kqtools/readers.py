@@ -21,7 +21,7 @@ from .fields import to_text
 SNIFF_BYTES = 1 << 16
 TEXT_BLOCK = 1 << 20  # characters decoded at a time
 FORMATS = ("csv", "tsv", "xlsx", "json", "jsonl")
-_EXT = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
+_EXT = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx",
         ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 csv.field_size_limit(16 * 1024 * 1024)
 
@@ -104,6 +104,8 @@ def detect_encoding(head: bytes, complete: bool) -> str:
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    if len(head) >= 4 and head.count(0) * 3 > len(head):  # UTF-16 without a BOM: every other byte is 0
+        return "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=complete)
         return "utf-8"
@@ -213,18 +215,23 @@ def _csv_rows(text, name, delimiter):
     return _decode_guard(gen(), name)
 
 
+class RowError(str):
+    """Yielded instead of cells for a line that cannot be read (a broken JSONL line): a per-row reject."""
+
+
 def _jsonl_rows(text, name):
     def gen():
-        header_sent = False
         for line_no, line in enumerate(text, start=1):
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise SourceError(f"{name}: line {line_no}, column {exc.colno}: not JSON: {exc.msg}") from None
+                yield line_no, RowError(f"not JSON ({exc.msg}, column {exc.colno})")
+                continue
             if not isinstance(obj, dict):
-                raise SourceError(f"{name}: line {line_no}: expected one JSON object per line")
+                yield line_no, RowError(f"expected one JSON object per line, got {type(obj).__name__}")
+                continue
             yield line_no, obj
     return _decode_guard(gen(), name)
 
@@ -240,7 +247,8 @@ def _json_rows(text, name):
             if len(lists) == 1:
                 data = lists[0]  # {"data": [...]} as many systems export
         if not isinstance(data, list):
-            raise SourceError(f"{name}: expected a JSON array of objects")
+            what = "an object" if isinstance(data, dict) else type(data).__name__
+            raise SourceError(f"{name}: expected a JSON array of objects, got {what}")
         for i, obj in enumerate(data, start=1):
             if not isinstance(obj, dict):
                 raise SourceError(f"{name}: item {i}: expected an object, got {type(obj).__name__}")

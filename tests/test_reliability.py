@@ -1,0 +1,246 @@
+"""Reliability: killed imports, concurrent imports, and a corpus of bad files.
+
+Real subprocesses, files on disk. Nothing here is timed; the sizes only make the windows wide enough.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import run_kq
+from kqtools.uscc import ALPHABET, make_uscc
+
+A, B = "91110108551385082Q", "91310000631696382C"
+
+
+def codes(n: int, seed: int):
+    rnd = random.Random(seed)
+    seen = set()
+    while len(seen) < n:
+        org = "".join(rnd.choice(ALPHABET) for _ in range(8))
+        code = make_uscc("91", f"3205{rnd.randrange(100):02d}", org)
+        if code not in seen:
+            seen.add(code)
+            yield code
+
+
+def write_firms(path: Path, n: int, seed: int = 1, bad_every: int = 0) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write("统一社会信用代码,企业名称,所属区域,企业规模,成立日期,注册地址,联系电话\n")
+        for i, code in enumerate(codes(n, seed)):
+            if bad_every and i % bad_every == 0:
+                code = code[:-1] + ("0" if code[-1] != "0" else "1")
+            fh.write(f"{code},苏州第{seed}-{i}号科技有限公司,高新区,{'规上' if i % 3 else '规下'},"
+                     f"2010/{i % 12 + 1}/{i % 28 + 1},工业园区星湖街{i}号,0512-6{i:07d}\n")
+    return path
+
+
+def dump_hash(db_path: Path) -> str:
+    """A digest of every table's content (the schema and all rows, in a stable order)."""
+    conn = sqlite3.connect(db_path)
+    try:
+        h = hashlib.sha256()
+        for line in conn.iterdump():
+            h.update(line.encode())
+        return h.hexdigest()
+    finally:
+        conn.close()
+
+
+def kq_env(db_path):
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "KQ_DB": str(db_path)}
+    return env
+
+
+# ------------------------------------------------------------------ SIGKILL
+@pytest.mark.parametrize("phase", ["reading", "writing"])
+def test_sigkill_mid_import_leaves_db_as_before(tmp_path, phase):
+    db_path = tmp_path / "kq.db"
+    small = write_firms(tmp_path / "small.csv", 50, seed=7)
+    assert run_kq("import", "enterprises", small, db=db_path).returncode == 0
+    before = dump_hash(db_path)
+    big = write_firms(tmp_path / "big.csv", 150_000, seed=8)
+    proc = subprocess.Popen([sys.executable, "-m", "kqtools", "import", "enterprises", str(big)],
+                            env=kq_env(db_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wal = Path(str(db_path) + "-wal")
+    wal_start = wal.stat().st_size if wal.exists() else 0
+    deadline = time.time() + 120
+    killed = False
+    while time.time() < deadline and proc.poll() is None:
+        if phase == "reading" and time.time() > deadline - 118.5:
+            proc.send_signal(signal.SIGKILL)  # about 1.5 s in: still converting and staging rows
+            killed = True
+            break
+        if phase == "writing" and wal.exists() and wal.stat().st_size > wal_start + 2_000_000:
+            proc.send_signal(signal.SIGKILL)  # the big upsert transaction is writing into the WAL
+            killed = True
+            break
+        time.sleep(0.01)
+    proc.wait()
+    if not killed:
+        pytest.skip("the import finished before it could be killed")
+    assert proc.returncode == -signal.SIGKILL
+    assert dump_hash(db_path) == before
+    # a re-run completes
+    r = run_kq("import", "enterprises", big, "-f", "json", db=db_path)
+    assert r.returncode == 0, r
+    assert r.json()["inserted"] == 150_000
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM enterprises").fetchone()[0] == 150_050
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+
+
+# ------------------------------------------------------------------ concurrency
+def test_two_imports_and_a_reader_at_the_same_time(tmp_path):
+    db_path = tmp_path / "kq.db"
+    assert run_kq("init", db=db_path).returncode == 0
+    f1 = write_firms(tmp_path / "one.csv", 30_000, seed=1)
+    f2 = write_firms(tmp_path / "two.csv", 30_000, seed=2)
+    metrics = tmp_path / "metrics.csv"
+    with open(metrics, "w", encoding="utf-8") as fh:
+        fh.write("统一社会信用代码,年度,营业收入\n")
+        for i, code in enumerate(codes(20_000, 3)):
+            fh.write(f"{code},2024,{i}\n")
+    env = kq_env(db_path)
+    procs = [subprocess.Popen([sys.executable, "-m", "kqtools", "import", kind, str(f), "-f", "json"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for kind, f in (("enterprises", f1), ("enterprises", f2), ("metrics", metrics))]
+    reads = 0
+    reader_errors = []
+    while any(p.poll() is None for p in procs):
+        r = run_kq("imports", "-f", "jsonl", db=db_path)
+        reads += 1
+        if r.returncode != 0:
+            reader_errors.append(r.stderr)
+    outs = [p.communicate() for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+        assert b"locked" not in err
+    assert not reader_errors and reads >= 1
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM enterprises").fetchone()[0] == 60_000
+    assert conn.execute("SELECT count(*) FROM metrics").fetchone()[0] == 20_000
+    assert conn.execute("SELECT count(*) FROM batches").fetchone()[0] == 3
+    conn.close()
+
+
+# ------------------------------------------------------------------ bad files
+def _xlsx(path, write):
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path))
+    write(wb.add_worksheet())
+    wb.close()
+    return path
+
+
+def _truncated_xlsx(path):
+    good = _xlsx(path.with_name("good.xlsx"), lambda ws: [ws.write_row(i, 0, [A, f"甲{i}"]) for i in range(200)])
+    data = good.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def _corrupt_zip(path):
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("hello.txt", "not a workbook")
+    return path
+
+
+def _formula_xlsx(path):
+    def write(ws):
+        ws.write_row(0, 0, ["统一社会信用代码", "企业名称"])
+        ws.write_formula(1, 0, '=CONCATENATE("9111","0108551385082Q")')  # no cached value: reads as 0
+        ws.write(1, 1, "甲公司")
+        ws.write_formula(2, 0, "=A2", None, B)  # cached value is a valid code
+        ws.write_formula(2, 1, '=HYPERLINK("http://x","乙")', None, "乙公司")
+    return _xlsx(path, write)
+
+
+BAD_FILES = {
+    # name: (builder, expected exit code, words expected on stderr)
+    "empty.csv": (lambda p: p.write_bytes(b""), 2, "empty"),
+    "blank.csv": (lambda p: p.write_bytes(b"\n\n  \n"), 2, "empty"),
+    "header_only.csv": (lambda p: p.write_text("统一社会信用代码,企业名称\n", encoding="utf-8"), 2, "no data rows"),
+    "junk.csv": (lambda p: p.write_bytes(bytes(random.Random(1).randrange(256) for _ in range(5000))), 2, "junk.csv"),
+    "junk.bin": (lambda p: p.write_bytes(b"\x7fELF" + bytes(range(256)) * 20), 2, "junk.bin"),
+    "truncated.xlsx": (_truncated_xlsx, 2, "xlsx"),
+    "notbook.xlsx": (_corrupt_zip, 2, "xlsx"),
+    "old.xls": (lambda p: p.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600), 2, ".xlsx"),
+    "latin1.csv": (lambda p: p.write_bytes("uscc,name\n91110108551385082Q,Caf\xe9,x\n".encode("latin-1")), 2, "encoding"),
+    "ragged.csv": (lambda p: p.write_text(f"uscc,name\n{A},甲,多余,更多\n{B},乙\n", encoding="utf-8"), 1, "line 2"),
+    "short_rows.csv": (lambda p: p.write_text(f"uscc,name,district\n{A}\n{B},乙\n", encoding="utf-8"), 1, "line 2"),
+    "long_cell.csv": (lambda p: p.write_text(f"uscc,name\n{A},{'长' * 10_000}\n{B},乙\n", encoding="utf-8"), 1,
+                      "longer than 200"),
+    "formula.xlsx": (_formula_xlsx, 1, "line 2"),
+    "cmd.csv": (lambda p: p.write_text(f"uscc,name\n{A},\"=cmd|' /C calc'!A0\"\n{B},乙\n", encoding="utf-8"), 1,
+                "formula"),
+    "dup_headers.csv": (lambda p: p.write_text(f"统一社会信用代码,企业名称,信用代码\n{A},甲,{A}\n", encoding="utf-8"), 2,
+                        "all map to field 'uscc'"),
+    "title_only.csv": (lambda p: p.write_text("2024年度企业名单\n", encoding="utf-8"), 2, "no header row"),
+    "title_only.xlsx": (lambda p: _xlsx(p, lambda ws: ws.write(0, 0, "2024年度企业名单")), 2, "no header row"),
+    "object.json": (lambda p: p.write_text('{"uscc": "x", "name": "y"}', encoding="utf-8"), 2, "got an object"),
+    "scalar.json": (lambda p: p.write_text("42", encoding="utf-8"), 2, "got int"),
+    "broken.json": (lambda p: p.write_text('[{"uscc": "x",', encoding="utf-8"), 2, "not JSON"),
+    "broken_line.jsonl": (lambda p: p.write_text(
+        f'{{"uscc": "{A}", "name": "甲"}}\n{{"uscc": "{B}", "name": \n[1, 2]\n', encoding="utf-8"), 1, "line 2"),
+    "csv_as.jsonl": (lambda p: p.write_text(f"uscc,name\n{A},甲\n", encoding="utf-8"), 2, "no line is a JSON object"),
+    "nul.csv": (lambda p: p.write_bytes(f"uscc,name\n{A},甲\x00\n".encode()), 2, "NUL"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_file_gives_one_line_error_or_row_rejects(kq, tmp_path, db_path, name):
+    build, code, words = BAD_FILES[name]
+    path = tmp_path / name
+    build(path)
+    r = kq("import", "enterprises", path)
+    assert r.returncode == code, r
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    assert words in r.stderr, r.stderr
+    if code == 2:
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert r.stderr.startswith("kq: error: ") and name in r.stderr
+        assert r.stdout == ""
+
+
+def test_rejected_rows_of_bad_files_leave_good_rows(kq, tmp_path, db_path):
+    BAD_FILES["ragged.csv"][0](tmp_path / "ragged.csv")
+    r = kq("import", "enterprises", tmp_path / "ragged.csv", "-f", "json")
+    assert (r.json()["inserted"], r.json()["rejected"]) == (1, 1)
+    _formula_xlsx(tmp_path / "f.xlsx")
+    r = kq("import", "enterprises", tmp_path / "f.xlsx", "-f", "json")
+    # line 2: a formula without a cached value reads as 0; line 3: the cached values are used
+    assert (r.json()["inserted"], r.json()["updated"], r.json()["rejected"]) == (0, 1, 1)
+    assert "f.xlsx: line 2" in r.stderr
+
+
+def test_utf16_files_import(kq, tmp_path, db_path):
+    """Excel's "Unicode text" export is UTF-16 with a BOM and tabs; without the BOM it is still recognised."""
+    text = f"统一社会信用代码\t企业名称\n{A}\t甲公司\n{B}\t乙公司\n"
+    (tmp_path / "bom.txt").write_bytes(text.encode("utf-16"))
+    (tmp_path / "nobom.tsv").write_bytes(text.encode("utf-16-le"))
+    for name in ("bom.txt", "nobom.tsv"):
+        r = kq("import", "enterprises", tmp_path / name, "-f", "json")
+        assert r.returncode == 0, r
+        assert r.json()["encoding"].startswith("utf-16")
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT name FROM enterprises ORDER BY uscc").fetchall() == [("甲公司",), ("乙公司",)]
+    conn.close()
+
+
+def test_wrong_encoding_override_is_one_line(kq, tmp_path):
+    (tmp_path / "g.csv").write_bytes(f"统一社会信用代码,企业名称\n{A},甲公司\n".encode("gbk"))
+    r = kq("import", "enterprises", tmp_path / "g.csv", "--encoding", "utf-8")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
