@@ -272,8 +272,9 @@ def _open_xlsx(data: bytes, name: str, sheet: str | None) -> Source:
         else:
             raise SourceError(f"{name}: no sheet {sheet!r}; sheets are {', '.join(names)}")
         ws = book.get_sheet_by_name(sheet_name)
-        # sheet rows start at the first used row; count it so line numbers match Excel's
-        offset = (ws.start[0] if getattr(ws, "start", None) else 0) + 1
+        # iter_rows() yields from the sheet's first row (empty rows above the data included), so the
+        # sheet row is the position + 1 (tests/test_readers.py checks this against a real workbook)
+        offset = 1
         rows = ws.iter_rows()
     except SourceError:
         raise
