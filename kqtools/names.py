@@ -12,7 +12,7 @@ whitespace and punctuation are dropped; one or two leading region names are drop
 as at least two characters remain. ``分公司`` is kept and flagged.
 
 ``match_names`` compares cleaned names with rapidfuzz ``fuzz.ratio`` (imported lazily),
-blocking pairs by their first two and last two characters (see :func:`block_keys`).
+blocking pairs by the characters their names start with (see :func:`block_keys`).
 """
 from __future__ import annotations
 
@@ -187,18 +187,19 @@ def threshold_for(a: str, b: str, base: float, short: Sequence[tuple[int, float]
     return min(100.0, base + rise)
 
 
-def block_keys(name: str, width: int = 2) -> set[str]:
-    """Blocking keys of a cleaned name: each of its first ``width`` and last ``width`` characters.
+def block_keys(name: str, width: int = 3) -> set[str]:
+    """Blocking keys of a cleaned name: every pair of characters, in order, among its first ``width``.
 
-    Two names are compared when they share a key. A pair that shares no key has at least
-    ``width`` unmatched characters at each end, so its ratio is at most
-    100·(1 − 2·width/(len(a)+len(b))): with width 2, below 90 unless the two names have 40
-    characters or more together. Blocking therefore loses nothing at the default threshold
-    for real cleaned names (see docs/lists.md).
+    科达科技 -> {科达, 科科, 达科}. Two names are compared when they share a key. At a threshold
+    of 90, two names with fewer than 20 characters together can only match when one is the
+    other with at most one character inserted or deleted; such a pair always shares a key, so
+    blocking loses nothing there (longer pairs could be missed only when two of their first
+    three characters differ). Names of one or two characters are their own key.
     """
-    keys = {"^" + ch for ch in name[:width]}
-    keys.update("$" + ch for ch in name[-width:])
-    return keys
+    head = name[:width]
+    if len(head) <= 2:
+        return {head} if head else set()
+    return {head[i] + head[j] for i in range(len(head)) for j in range(i + 1, len(head))}
 
 
 @dataclass
@@ -213,62 +214,52 @@ class NameIndex:
     """Cleaned list names blocked by :func:`block_keys`, ready for many queries."""
     names: list[str]
     blocks: dict[str, list[int]] = field(default_factory=dict)
-    exact: dict[str, list[int]] = field(default_factory=dict)
-    width: int = 2
+    width: int = 3
 
     @classmethod
-    def build(cls, names: Sequence[str], width: int = 2) -> "NameIndex":
+    def build(cls, names: Sequence[str], width: int = 3) -> "NameIndex":
         idx = cls(list(names), width=width)
         for i, name in enumerate(idx.names):
             if not name:
                 continue
-            idx.exact.setdefault(name, []).append(i)
             for key in block_keys(name, width):
                 idx.blocks.setdefault(key, []).append(i)
         return idx
 
 
-def match_names(queries: Sequence[str], index: NameIndex, base: float,
+def match_names(queries: Sequence[str], index: "NameIndex", base: float,
                 short: Sequence[tuple[int, float]] = (), limit: int = 5) -> list[NameHit]:
     """Every (query, list name) pair scoring at least its threshold, best first per query.
 
-    Exact equal cleaned names are found by a dict; the rest by rapidfuzz ``process.extract``
-    over the query's blocks (one C++ call per block), with ``score_cutoff`` so low pairs
-    stop early. ``limit`` caps hits per query.
+    Each query is compared, by one rapidfuzz ``process.extract`` call with ``score_cutoff``,
+    with the list names that share a blocking key with it (:func:`block_keys`).
+    ``limit`` caps hits per query.
     """
     from rapidfuzz import fuzz, process
 
-    floor = base
-    by_query: dict[int, dict[int, float]] = {}
-    # group queries by block key so each block's choice list is built once
-    groups: dict[str, list[int]] = {}
+    names, blocks, width = index.names, index.blocks, index.width
+    extract, ratio = process.extract, fuzz.ratio
+    hits: list[NameHit] = []
     for qi, q in enumerate(queries):
         if not q:
             continue
-        for ci in index.exact.get(q, ()):
-            by_query.setdefault(qi, {})[ci] = 100.0
-        for key in block_keys(q, index.width):
-            if key in index.blocks:
-                groups.setdefault(key, []).append(qi)
-    for key, qis in groups.items():
-        members = index.blocks[key]
-        choices = [index.names[i] for i in members]
-        for qi in qis:
-            q = queries[qi]
-            found = by_query.get(qi)
-            for _, score, pos in process.extract(q, choices, scorer=fuzz.ratio, processor=None,
-                                                 score_cutoff=floor, limit=None):
-                ci = members[pos]
-                if found is not None and ci in found:
-                    continue
-                if score >= threshold_for(q, index.names[ci], base, short):
-                    if found is None:
-                        found = by_query.setdefault(qi, {})
-                    found[ci] = score
-    hits = []
-    for qi in sorted(by_query):
-        best = sorted(by_query[qi].items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-        hits.extend(NameHit(qi, ci, score) for ci, score in best)
+        cands: set[int] = set()
+        for key in block_keys(q, width):
+            members = blocks.get(key)
+            if members:
+                cands.update(members)
+        if not cands:
+            continue
+        cand = list(cands)
+        found = []
+        for _, score, pos in extract(q, [names[i] for i in cand], scorer=ratio, processor=None,
+                                     score_cutoff=base, limit=None):
+            ci = cand[pos]
+            if short and score < threshold_for(q, names[ci], base, short):
+                continue
+            found.append((-score, ci))
+        found.sort()
+        hits.extend(NameHit(qi, ci, -neg) for neg, ci in found[:limit])
     return hits
 
 

@@ -28,7 +28,7 @@ class Settings:
     threshold: float = 90.0
     short: tuple[tuple[int, float], ...] = ((2, 10.0), (4, 5.0))
     max_hits: int = 5
-    block_width: int = 2
+    block_width: int = 3
     cleaner: N.Cleaner | None = None
 
 
@@ -40,7 +40,7 @@ def settings_from_rules(data: dict, threshold: float | None = None) -> Settings:
     return Settings(
         threshold=float(threshold if threshold is not None else s.get("threshold", 90)),
         short=tuple((int(x["max_length"]), float(x["raise_by"])) for x in s.get("short_names", ())),
-        max_hits=int(s.get("max_hits_per_row", 5)), block_width=int(s.get("block_width", 2)), cleaner=cleaner)
+        max_hits=int(s.get("max_hits_per_row", 5)), block_width=int(s.get("block_width", 3)), cleaner=cleaner)
 
 
 @dataclass

@@ -20,8 +20,11 @@ def _now() -> str:
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":"))
+
+
 def _dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return _ENCODER.encode(value)
 
 
 # ---------------------------------------------------------------- reading
@@ -65,16 +68,17 @@ def _records(rows) -> Iterable[C.Record]:
 def records_in_scope(db, lr: C.ListRules, as_of: dt.date, effects: Iterable[str]) -> Iterable[C.Record]:
     """Records that rules with these effects might make effective on ``as_of`` (a superset)."""
     effects = set(effects)
-    seen_sql = set()
+    clauses, params, seen = [], [], set()
     for rule in lr.rules:
         if rule.effect not in effects:
             continue
-        sql, params = scope_sql(C.scope(rule, as_of, lr))
-        key = (sql, tuple(params))
-        if key in seen_sql:
-            continue
-        seen_sql.add(key)
-        yield from _records(db.conn.execute(f"{_REC_SELECT} WHERE {sql}", params))
+        sql, p = scope_sql(C.scope(rule, as_of, lr))
+        if (sql, tuple(p)) not in seen:
+            seen.add((sql, tuple(p)))
+            clauses.append(f"({sql})")
+            params += p
+    if clauses:  # one pass over the table, whatever the number of rules
+        yield from _records(db.conn.execute(f"{_REC_SELECT} WHERE {' OR '.join(clauses)}", params))
 
 
 def facts_for(db, usccs: Iterable[str]) -> dict[str, C.Facts]:
@@ -265,15 +269,16 @@ def build_lists(db, as_of: dt.date | None = None, rules_name: str | None = None)
              sum(c[0] for c in counts.values()), sum(c[1] for c in counts.values()),
              len(applied_b) + len(applied_w), _dumps(problems) if problems else None))
         version = cur.lastrowid
-        for lst in C.LISTS:
+        for lst in C.LISTS:  # in key order: appends to the primary-key b-tree instead of random inserts
             conn.executemany(
                 "INSERT INTO list_entries (version, list, uscc, name, since, until, reasons, override_id)"
                 " VALUES (?,?,?,?,?,?,?,?)",
                 ((version, lst, e.uscc, e.name, C.iso(e.since), C.iso(e.until), _dumps(e.reasons), e.override_id)
-                 for e in new[lst].values()))
+                 for _, e in sorted(new[lst].items())))
         conn.executemany(
             "INSERT INTO list_changes (version, list, uscc, name, change, why) VALUES (?,?,?,?,?,?)",
-            ((version, lst, u, name_of(lst, u), change, _dumps(why)) for lst, u, change, why in changes))
+            ((version, lst, u, name_of(lst, u), change, _dumps(why) if change == "left" else None)
+             for lst, u, change, why in sorted(changes, key=lambda c: (c[0], c[1]))))
     return {
         "version": version, "as_of": as_of.isoformat(), "whitelist": len(white), "blacklist": len(black),
         "entered": sum(c[0] for c in counts.values()), "left": sum(c[1] for c in counts.values()),

@@ -29,8 +29,7 @@ CREATE TABLE list_entries (
     reasons TEXT NOT NULL,
     override_id INTEGER,           -- the override that added or kept this entry, if any
     PRIMARY KEY (version, list, uscc)
-) WITHOUT ROWID;
-CREATE INDEX list_entries_uscc ON list_entries(uscc, version);
+);
 
 -- What changed in each version against the version before it.
 CREATE TABLE list_changes (
@@ -39,9 +38,9 @@ CREATE TABLE list_changes (
     uscc TEXT NOT NULL,
     name TEXT,
     change TEXT NOT NULL,          -- entered | left
-    why TEXT NOT NULL,             -- JSON list: the new entry's reasons, or why it left
+    why TEXT,                      -- left: JSON list of why it left; entered: NULL (the entry's reasons say why)
     PRIMARY KEY (version, list, uscc)
-) WITHOUT ROWID;
+);
 
 -- Manual decisions: applied by every later build while active (not revoked, as-of date < until).
 CREATE TABLE list_overrides (
