@@ -1,0 +1,296 @@
+"""Database glue for the resource-utilization evaluation: load a year's inputs, store and read runs.
+
+The arithmetic lives in :mod:`kqtools.scoring`; this module only moves data. A run reads
+its inputs with one query, scores them in memory, and writes every result with one
+``executemany`` inside one write transaction: a failed run leaves nothing behind.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import json
+import sqlite3
+from itertools import count, repeat
+
+from .. import scoring as S
+from . import write_transaction
+
+RESULT_COLUMNS = ("run_id", "pos", "uscc", "name", "district", "group_id", "rank", "base_score", "bonus_points",
+                  "score", "grade_by_rank", "grade", "bonus_reason", "veto_reason", "not_graded_reason",
+                  *S.METRIC_FIELDS, "incident", "size_class", "metrics_batch_id", "enterprise_batch_id",
+                  "designation_batch_ids")
+_LOAD = ("SELECT m.uscc, coalesce(e.name, m.name), e.district, e.industry_code, e.size_class, e.founded_on, "
+         "m.incident, " + ", ".join(f"m.{f}" for f in S.METRIC_FIELDS) + ", m.batch_id, e.batch_id "
+         "FROM metrics m LEFT JOIN enterprises e ON e.uscc = m.uscc WHERE m.year = ?")
+_M_BATCH, _E_BATCH = len(S.FIRM_FIELDS), len(S.FIRM_FIELDS) + 1
+
+
+class ScoringError(Exception):
+    """A one-line reason why scoring or a lookup cannot be done (no metrics, unknown run...)."""
+
+
+def load_method(rules_name: str | None = None):
+    """(Rules, Method) for a preset name or rule file; raises :class:`kqtools.rules.RulesError`."""
+    from ..rules import load_rules
+
+    rules = load_rules("scoring", rules_name)
+    return rules, method_from_rules(rules)
+
+
+def method_from_rules(rules):
+    from ..rules import RulesError
+
+    try:
+        return S.compile_rules(rules.data)
+    except S.ScoringRulesError as exc:
+        raise RulesError(f"{rules.name}: {exc}") from None
+
+
+def load_inputs(db, year: int) -> list[tuple]:
+    """The year's firm rows in :data:`kqtools.scoring.FIRM_FIELDS` order, then the metrics and
+    enterprises batch ids."""
+    return db.conn.execute(_LOAD, (year,)).fetchall()
+
+
+def load_designations(db, method, year: int) -> list[dict]:
+    first, last = S.bonus_window(year, method.bonus_window_years)
+    cur = db.conn.execute(
+        "SELECT uscc, kind, level, recognized_on, certificate_no, batch_id FROM designations "
+        "WHERE kind = ? AND recognized_on BETWEEN ? AND ?", (method.bonus_kind, first, last))
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur]
+
+
+def blacklist_for(db, method) -> tuple[set[str], list[str]]:
+    """(codes to veto, notes). Uses kqtools.storage.lists when it is installed; else vetoes nobody."""
+    if not method.veto_blacklist:
+        return set(), ["blacklist veto off in the rules"]
+    try:
+        from .lists import latest_blacklist
+    except ImportError:
+        return set(), ["blacklist veto on, but credit lists are not available: nobody vetoed"]
+    try:
+        codes = set(latest_blacklist(db))
+    except sqlite3.OperationalError as exc:
+        return set(), [f"blacklist veto on, but the credit lists cannot be read ({exc}): nobody vetoed"]
+    version = None
+    try:
+        from .lists import latest_version
+
+        version = latest_version(db)
+    except (ImportError, sqlite3.OperationalError):
+        pass
+    if isinstance(version, dict):
+        version = version.get("version", version.get("id"))
+    if not codes:
+        if version is None:
+            return codes, ["blacklist veto on, but no credit list has been built yet (kq lists build): nobody vetoed"]
+        return codes, [f"blacklist veto on: credit list version {version} blacklists nobody"]
+    where = f"credit list version {version}" if version is not None else "the latest credit list"
+    return codes, [f"blacklist veto on: {len(codes)} firms on the blacklist of {where}"]
+
+
+def run_scoring(db, year: int, rules_name: str | None = None) -> dict:
+    """Score every firm with metrics for ``year``, store the run, return its summary.
+
+    Summary keys: run, year, rules, rules_sha256, created_at, firms, counts (grade -> firms),
+    the same counts as top-level keys A, B, C, D, T (or the rule file's grades), groups
+    (group -> grade -> firms), skipped, notes. Raises :class:`kqtools.rules.RulesError` for
+    an unusable rule file and :class:`ScoringError` when there are no metrics for the year.
+    """
+    rules, method = load_method(rules_name)
+    conn = db.conn
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # a million small tuples: the cyclic collector would rescan them again and again
+    try:
+        rows = load_inputs(db, year)
+        if not rows:
+            raise ScoringError(f"no metrics for {year}: import them first (kq import metrics FILE)")
+        designations = load_designations(db, method, year)
+        blacklist, notes = blacklist_for(db, method)
+        result = S.score_firms(rows, designations, method, year, blacklist=blacklist, detail=False)
+        del rows
+        if result.skipped:
+            notes.append(f"{result.skipped} firms with metrics fit no group and were left out (unmatched = skip)")
+        created = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        benchmarks = {g: [m.as_dict() for m in marks] for g, marks in result.benchmarks.items()}
+        with write_transaction(db):
+            run_id = conn.execute(
+                "INSERT INTO scoring_runs (year, rules_name, rules_text, rules_sha256, created_at, firms, counts, "
+                "group_counts, benchmarks, skipped, notes) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (year, rules.name, rules.text, rules.sha256, created, len(result), json.dumps(result.counts),
+                 json.dumps(result.group_counts), json.dumps(benchmarks), result.skipped,
+                 json.dumps(notes, ensure_ascii=False))).lastrowid
+            conn.executemany(
+                f"INSERT INTO scoring_results ({', '.join(RESULT_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(RESULT_COLUMNS))})",
+                _result_params(run_id, result))
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    summary = {"run": run_id, "year": year, "rules": rules.name, "rules_sha256": rules.sha256,
+               "created_at": created, "firms": len(result), "counts": dict(result.counts)}
+    summary.update(result.counts)
+    summary.update({"groups": result.group_counts, "skipped": result.skipped, "notes": notes})
+    return summary
+
+
+def _result_params(run_id: int, result: S.Scoring):
+    t = result.table
+    rows = t["row"]
+    inputs = [[r[i] for r in rows] for i in range(7, 7 + len(S.METRIC_FIELDS))]
+    batches = [",".join(map(str, b)) if b else None for b in t["bonus_batches"]]
+    return zip(repeat(run_id), count(1), t["uscc"], [r[1] for r in rows], [r[2] for r in rows], t["group"],
+               t["rank"], t["base_score"], t["bonus_points"], t["score"], t["grade_by_rank"], t["grade"],
+               t["bonus_reason"], t["veto_reason"], t["not_graded_reason"], *inputs,
+               [r[6] for r in rows], [r[4] for r in rows], [r[_M_BATCH] if len(r) > _M_BATCH else None for r in rows],
+               [r[_E_BATCH] if len(r) > _E_BATCH else None for r in rows], batches)
+
+
+# ---------------------------------------------------------------- reading runs
+_RUN_COLUMNS = ("id", "year", "rules_name", "rules_sha256", "created_at", "firms", "counts", "group_counts",
+                "benchmarks", "skipped", "notes")
+
+
+def _run_dict(row) -> dict:
+    d = dict(zip(_RUN_COLUMNS, row))
+    for k in ("counts", "group_counts", "benchmarks", "notes"):
+        d[k] = json.loads(d[k])
+    return d
+
+
+def get_run(db, run_id: int | None = None, year: int | None = None) -> dict:
+    """A run by id, else the latest run of ``year``, else the latest run; :class:`ScoringError` if none."""
+    sql = f"SELECT {', '.join(_RUN_COLUMNS)} FROM scoring_runs"
+    if run_id is not None:
+        row = db.conn.execute(sql + " WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise ScoringError(f"no scoring run {run_id} (kq score runs lists them)")
+    elif year is not None:
+        row = db.conn.execute(sql + " WHERE year = ? ORDER BY id DESC LIMIT 1", (year,)).fetchone()
+        if row is None:
+            raise ScoringError(f"no scoring run for {year} yet (kq score run --year {year})")
+    else:
+        row = db.conn.execute(sql + " ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            raise ScoringError("no scoring run yet (kq score run --year YEAR)")
+    return _run_dict(row)
+
+
+def list_runs(db) -> list[dict]:
+    return [_run_dict(r) for r in db.conn.execute(f"SELECT {', '.join(_RUN_COLUMNS)} FROM scoring_runs ORDER BY id")]
+
+
+SHOW_COLUMNS = ("rank", "uscc", "name", "district", "group_id", "base_score", "bonus_points", "score",
+                "grade_by_rank", "grade", "bonus_reason", "veto_reason", "not_graded_reason")
+
+
+def results(db, run_id: int, *, district: str | None = None, grade: str | None = None,
+            top: int | None = None):
+    """The run's results in display order, as dicts (``group_id`` shown as ``group``)."""
+    where, params = ["run_id = ?"], [run_id]
+    if district is not None:
+        where.append("district = ?")
+        params.append(district)
+    if grade is not None:
+        where.append("grade = ?")
+        params.append(grade)
+    if top is not None:
+        where.append("rank <= ?")
+        params.append(top)
+    cur = db.conn.execute(f"SELECT {', '.join(SHOW_COLUMNS)} FROM scoring_results WHERE {' AND '.join(where)} "
+                          "ORDER BY pos", params)
+    for row in cur:
+        d = dict(zip(SHOW_COLUMNS, row))
+        d["group"] = d.pop("group_id")
+        yield d
+
+
+def result_for(db, run_id: int, uscc: str) -> dict | None:
+    cur = db.conn.execute("SELECT * FROM scoring_results WHERE run_id = ? AND uscc = ?", (run_id, uscc))
+    row = cur.fetchone()
+    return None if row is None else dict(zip([d[0] for d in cur.description], row))
+
+
+def explain(db, uscc: str, *, year: int | None = None, run_id: int | None = None) -> dict:
+    """Everything behind one firm's grade in a run (the latest of ``year`` by default).
+
+    ``{"run": {...}, "result": {...stored row...}, "group_size": n, "indicators": [per-indicator rows],
+    "batches": [{"id", "kind", "source", "started_at", "what"}]}``
+    """
+    from ..rules import Rules
+
+    run = get_run(db, run_id, year)
+    res = result_for(db, run["id"], uscc)
+    if res is None:
+        raise ScoringError(f"{uscc}: not in scoring run {run['id']} ({run['year']}): no metrics for that year"
+                           " or not a known code")
+    text = db.conn.execute("SELECT rules_text FROM scoring_runs WHERE id = ?", (run["id"],)).fetchone()[0]
+    fmt_json = text.lstrip().startswith("{")
+    from ..rules import parse
+
+    data = parse(text, "json" if fmt_json else "toml", run["rules_name"])
+    method = method_from_rules(Rules("scoring", run["rules_name"], text, data, run["rules_sha256"]))
+    indicators = []
+    group_size = None
+    group = next((g for g in method.groups if g.id == res["group_id"]), None)
+    if group is not None and res["grade"] != S.NOT_GRADED:
+        marks = [S.GroupBenchmark(**m) for m in run["benchmarks"][group.id]]
+        row = tuple(res.get(f) for f in S.FIRM_FIELDS)
+        indicators = S.explain_indicators(group, row, marks)
+        group_size = sum(run["group_counts"].get(group.id, {}).values())
+    wanted = [(res["metrics_batch_id"], "metrics"), (res["enterprise_batch_id"], "enterprise")]
+    for b in (res["designation_batch_ids"] or "").split(","):
+        if b:
+            wanted.append((int(b), "designation (bonus)"))
+    batches = []
+    for batch_id, what in wanted:
+        if batch_id is None:
+            continue
+        b = db.conn.execute("SELECT id, kind, source, sha256, started_at FROM batches WHERE id = ?",
+                            (batch_id,)).fetchone()
+        batches.append({"id": batch_id, "what": what, "kind": b[1] if b else None,
+                        "source": b[2] if b else "(batch no longer in the database)",
+                        "sha256": b[3] if b else None, "started_at": b[4] if b else None})
+    return {"run": run, "result": res, "group_size": group_size, "indicators": indicators, "batches": batches}
+
+
+DIFF_COLUMNS = ("uscc", "name", "group_a", "group_b", "rank_a", "rank_b", "score_a", "score_b", "grade_a",
+                "grade_b", "change")
+
+
+def diff(db, run_a: int, run_b: int):
+    """Firms whose grade or rank differ between two runs (or that are in one run only)."""
+    get_run(db, run_a)
+    get_run(db, run_b)
+    sql = """
+    SELECT a.uscc, coalesce(b.name, a.name), a.group_id, b.group_id, a.rank, b.rank, a.score, b.score,
+           a.grade, b.grade
+      FROM scoring_results a LEFT JOIN scoring_results b ON b.run_id = :b AND b.uscc = a.uscc
+     WHERE a.run_id = :a AND (b.uscc IS NULL OR a.grade IS NOT b.grade OR a.rank IS NOT b.rank
+                              OR a.group_id IS NOT b.group_id)
+    UNION ALL
+    SELECT b.uscc, b.name, NULL, b.group_id, NULL, b.rank, NULL, b.score, NULL, b.grade
+      FROM scoring_results b LEFT JOIN scoring_results a ON a.run_id = :a AND a.uscc = b.uscc
+     WHERE b.run_id = :b AND a.uscc IS NULL
+    ORDER BY 1
+    """
+    for row in db.conn.execute(sql, {"a": run_a, "b": run_b}):
+        d = dict(zip(DIFF_COLUMNS, row))
+        d["change"] = _change(d)
+        yield d
+
+
+def _change(d: dict) -> str:
+    if d["grade_a"] is None:
+        return "only in B"
+    if d["grade_b"] is None:
+        return "only in A"
+    parts = []
+    if d["grade_a"] != d["grade_b"]:
+        parts.append(f"grade {d['grade_a']} -> {d['grade_b']}")
+    if d["group_a"] != d["group_b"]:
+        parts.append(f"group {d['group_a']} -> {d['group_b']}")
+    if d["rank_a"] != d["rank_b"]:
+        parts.append(f"rank {d['rank_a']} -> {d['rank_b']}")
+    return "; ".join(parts)
