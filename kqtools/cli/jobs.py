@@ -108,6 +108,8 @@ def _nothing_due_fast(digest: str, now_iso: str, channels: list[str]) -> bool:
                      conn.execute("SELECT job_id, spec_sha256, next_check FROM job_state")}
             if not R.nothing_due(json.loads(row[0]), state, now_iso):
                 return False
+            if conn.execute("SELECT 1 FROM outbox WHERE status = 'sending' LIMIT 1").fetchone():
+                return False          # being sent now, or stuck: the full path reports stuck ones
             if channels:
                 marks = ",".join("?" * len(channels))
                 if conn.execute(f"SELECT 1 FROM outbox WHERE status = 'pending' AND channel IN ({marks}) LIMIT 1",
@@ -230,8 +232,10 @@ def list_(jobs_dir, now):
 @_now_option
 @click.option("--job", "only", multiple=True, metavar="ID", help="Only this job (repeatable).")
 @click.option("--no-deliver", is_flag=True, help="Produce messages into the outbox but do not send them.")
+@click.option("--full", is_flag=True, help="Skip the start-up shortcut: read every spec and check every job "
+                                           "against the database (slower; the result is the same).")
 @output_options
-def run_due(jobs_dir, now, only, no_deliver):
+def run_due(jobs_dir, now, only, no_deliver, full):
     """Run every occurrence that has fallen due and is not claimed yet; then deliver pending messages.
 
     An occurrence runs if its fire time is at or before now and within the job's misfire grace; when
@@ -242,7 +246,7 @@ def run_due(jobs_dir, now, only, no_deliver):
 
     moment = _moment(now)
     digest = R.files_digest(jobs_dir)     # before reading the specs: an edit in between shows up next time
-    if not only and _nothing_due_fast(digest, R.utc_iso(moment), _configured_channels(no_deliver)):
+    if not only and not full and _nothing_due_fast(digest, R.utc_iso(moment), _configured_channels(no_deliver)):
         info("nothing due")
         return OK
     specs, problems = _load(jobs_dir)
