@@ -22,6 +22,7 @@ eligible specialist can take stays unassigned, with the reason.
 from __future__ import annotations
 
 import heapq
+from operator import itemgetter
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
@@ -236,8 +237,8 @@ def plan(firms: Iterable, specialists: Sequence[Specialist], policy: Policy,
     spec_by_id = {s.id: s for s in specialists}
     elig = _Eligibility(policy, specialists)
     limit = {s.id: load_limit(s) for s in specialists}
-    kept: dict[str, list[tuple[str, str, object]]] = {}   # sid -> [(assigned_on, uscc, firm)]
-    pending: dict[tuple, list[tuple[object, str]]] = {}   # group key -> [(firm, reason)]
+    kept: dict[str, list] = {}                              # sid -> firms it keeps
+    pending: dict[tuple, list[tuple]] = {}                  # group key -> [(uscc, firm, reason)]
     changes: list[Change] = []
     counts = {"assign": 0, "move": 0, "release": 0, "unassigned": 0}
     in_scope = 0
@@ -245,19 +246,27 @@ def plan(firms: Iterable, specialists: Sequence[Specialist], policy: Policy,
     for uscc, name, spec_id, assigned_on in out_of_scope:
         if policy.release_out_of_scope:
             changes.append(Change(uscc, name, spec_id, None, "out of scope: no current designation", "release"))
-        else:
-            kept.setdefault(spec_id, []).append((assigned_on or "", uscc, None))
+        else:   # kept as is; a stand-in firm record that is never re-placed
+            kept.setdefault(spec_id, []).append(Firm(uscc, name, None, None, None, spec_id, assigned_on))
+    stand_ins = {id(f) for fs in kept.values() for f in fs}
 
     key_of = elig.key
-    id_set = elig.id_set
+    groups: dict[tuple, tuple] = {}      # (district, kinds, industry) as read -> (group key, eligible ids)
     for firm in firms:
         in_scope += 1
-        uscc, _, district, kinds_raw, industry_code, spec_id, assigned_on = firm
-        district = norm_district(district)
-        key = key_of(district, kinds_raw, industry_code)
+        raw = (firm[2], firm[3], firm[4])
+        group = groups.get(raw)
+        if group is None:
+            key = key_of(norm_district(firm[2]), firm[3], firm[4])
+            group = groups[raw] = (key, elig.id_set(key))
+        spec_id = firm[5]
         if spec_id is not None:
-            if spec_id in id_set(key):
-                kept.setdefault(spec_id, []).append((assigned_on or "", uscc, firm))
+            if spec_id in group[1]:
+                bucket = kept.get(spec_id)
+                if bucket is None:
+                    kept[spec_id] = [firm]
+                else:
+                    bucket.append(firm)
                 continue
             spec = spec_by_id.get(spec_id)
             if spec is None:
@@ -265,30 +274,31 @@ def plan(firms: Iterable, specialists: Sequence[Specialist], policy: Policy,
             elif not spec.active:
                 reason = f"specialist {spec_id} inactive"
             else:
-                reason = (policy.why_not(spec, district, _kinds(kinds_raw), industry_code)
+                reason = (policy.why_not(spec, norm_district(firm[2]), _kinds(firm[3]), firm[4])
                           or f"specialist {spec_id} not eligible")
                 reason = reason.replace(f"specialist {spec_id} ", f"specialist {spec_id} no longer eligible: ", 1)
         else:
             reason = "new in scope"
-        pending.setdefault(key, []).append((firm, reason))
+        pending.setdefault(group[0], []).append((firm[0], firm, reason))
 
     loads: dict[str, int] = {}
     kept_total = 0
     for sid, items in kept.items():
         cap = limit.get(sid, float("inf"))
         if len(items) > cap:
-            items.sort()
-            n = len(items)
-            for assigned_on, uscc, firm in items[int(cap):]:
-                if firm is None:   # out of scope but kept by the rule file: release instead
-                    changes.append(Change(uscc, None, sid, None, f"specialist {sid} over capacity ({n} > {cap})",
-                                          "release"))
+            # keep the longest-standing assignments; the most recent ones (ties: highest code) move
+            items.sort(key=lambda f: (f[6] or "", f[0]))
+            n, cap = len(items), int(cap)
+            reason = f"specialist {sid} over capacity ({n} > {cap})"
+            for firm in items[cap:]:
+                if id(firm) in stand_ins:   # out of scope, kept by the rule file: released instead
+                    changes.append(Change(firm[0], firm[1], sid, None, reason, "release"))
                     continue
                 key = key_of(norm_district(firm[2]), firm[3], firm[4])
-                pending.setdefault(key, []).append((firm, f"specialist {sid} over capacity ({n} > {int(cap)})"))
-            items = items[:int(cap)]
+                pending.setdefault(key, []).append((firm[0], firm, reason))
+            items = items[:cap]
         loads[sid] = len(items)
-        kept_total += sum(1 for it in items if it[2] is not None)
+        kept_total += len(items) - (sum(1 for f in items if id(f) in stand_ins) if stand_ins else 0)
 
     for s in specialists:
         loads.setdefault(s.id, 0)
@@ -298,12 +308,12 @@ def plan(firms: Iterable, specialists: Sequence[Specialist], policy: Policy,
     for key in order:
         ids = elig.ids(key)
         items = pending[key]
-        items.sort(key=lambda it: it[0][0])
+        items.sort()       # by uscc (unique): deterministic whatever order the firms came in
         if policy.method == "round_robin":
             chosen = _round_robin(items, ids, loads, limit)
         else:
             chosen = _fewest(items, ids, loads, limit)
-        for (firm, reason), sid in zip(items, chosen):
+        for (_, firm, reason), sid in zip(items, chosen):
             uscc, name, current = firm[0], firm[1], firm[5]
             if sid is not None:
                 changes.append(Change(uscc, name, current, sid, reason, "move" if current else "assign"))
@@ -316,7 +326,7 @@ def plan(firms: Iterable, specialists: Sequence[Specialist], policy: Policy,
 
     for c in changes:
         counts[c.action] += 1
-    changes.sort(key=lambda c: c.uscc)
+    changes.sort(key=itemgetter(0))
     return Plan(changes, loads, in_scope, kept_total, counts)
 
 

@@ -154,3 +154,57 @@ def test_coverage_hand_count(fixture_db):
     rows26 = {(r["group"], r["key"]): r for r in coverage(fixture_db, 2026, today=D(2026, 1, 10))}
     assert (rows26[("total", "")]["visited"], rows26[("total", "")]["share"]) == (2, 0.4)
     assert rows26[("specialist", "S1")]["visited"] == 1 and rows26[("specialist", "S1")]["short_by"] == 0
+
+
+# ---------------------------------------------------------------- the commands
+def test_visits_log_validates_and_writes(fixture_db, kq):
+    r = kq("visits", "log", C.lower(), "--by", "S2", "--on", "2026/1/2", "--channel", "上门", "--note", "研发费用加计扣除咨询")
+    assert r.returncode == 0, r
+    row = fixture_db.conn.execute("SELECT uscc, specialist_id, visited_on, channel, note, name FROM visits "
+                                  "WHERE uscc = ?", (C,)).fetchone()
+    assert row == (C, "S2", "2026-01-02", "上门", "研发费用加计扣除咨询", "常州丙材料有限公司")
+    assert C not in {x["uscc"] for x in kq("visits", "due", "--as-of", "2026-01-05").jsonl()}
+    # the same visit twice: needs attention, nothing new written
+    r = kq("visits", "log", C, "--by", "S2", "--on", "2026-01-02")
+    assert r.returncode == 1 and "already recorded" in r.stderr
+    # a visit by someone who is not the firm's specialist is kept, with a warning
+    r = kq("visits", "log", C, "--by", "S1", "--on", "2026-01-03")
+    assert r.returncode == 0 and "assigned to S2" in r.stderr
+    assert fixture_db.conn.execute("SELECT count(*) FROM visits WHERE uscc = ?", (C,)).fetchone()[0] == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    ([A[:-1] + ("0" if A[-1] != "0" else "1"), "--by", "S1"], "check character"),
+    ([A, "--by", "S9"], "no specialist with id"),
+    ([A, "--by", "S1", "--on", "2999-01-01"], "in the future"),
+    ([A, "--by", "S1", "--on", "2026-13-45"], "--on"),
+])
+def test_visits_log_rejects_bad_input(fixture_db, kq, args, message):
+    before = fixture_db.conn.execute("SELECT count(*) FROM visits").fetchone()[0]
+    r = kq("visits", "log", *args)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+    assert fixture_db.conn.execute("SELECT count(*) FROM visits").fetchone()[0] == before
+
+
+def test_visits_due_and_coverage_commands(fixture_db, kq):
+    r = kq("visits", "due", "--as-of", "2026-01-05")
+    assert r.returncode == 0
+    rows = {x["uscc"]: x for x in r.jsonl()}
+    assert set(rows) == {B, C, E, G} and rows[B]["days_since_last_visit"] == 5
+    assert "2026Q1" in r.stderr
+    assert {x["uscc"] for x in kq("visits", "due", "--as-of", "2026-01-05", "--specialist", "S2").jsonl()} == {C, E}
+    r = kq("visits", "coverage", "--year", "2025")
+    assert r.returncode == 0
+    total = r.jsonl()[0]
+    assert (total["group"], total["firms"], total["visited"], total["share"], total["met"]) == ("total", 5, 3, 0.6, True)
+    assert "3 of 5" in r.stderr and "goal 30%" in r.stderr
+
+
+def test_coverage_goal_from_rule_file(fixture_db, kq, tmp_path):
+    from kqtools.rules import load_rules
+
+    rules = tmp_path / "goal.toml"
+    rules.write_text(load_rules("assignment").text.replace("yearly_coverage_goal = 0.30",
+                                                           "yearly_coverage_goal = 0.80"), encoding="utf-8")
+    total = kq("visits", "coverage", "--year", "2025", "--rules", rules).jsonl()[0]
+    assert total["goal"] == 0.8 and total["met"] is False and total["short_by"] == 1

@@ -11,18 +11,24 @@ Public for other parts of kqtools (reminder jobs):
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import json
+import gc
 from typing import Iterable
 
-from ..assignment import Change, Firm, Plan, Policy, Specialist, plan, specialist_from_row
+from ..assignment import ALL_KINDS, Change, Firm, Plan, Policy, Specialist, plan, specialist_from_row
 from . import write_transaction
 
+BULK_CACHE_KIB = 128 * 1024
 _CURRENT = "{p}recognized_on <= :as_of AND ({p}expires_on IS NULL OR {p}expires_on = '' OR {p}expires_on >= :as_of)"
 
 
 class AssignmentError(ValueError):
     """A one-line problem the CLI shows as an error (unknown specialist, invalid code...)."""
+
+
+class DuplicateVisit(AssignmentError):
+    """The same visit (firm, specialist, day) is already recorded."""
 
 
 def load_policy(rules: str | None = None):
@@ -56,8 +62,10 @@ def _scope_sql(policy: Policy, select: str, tail: str = "") -> tuple[str, dict]:
     kinds = sorted(policy.scope_kinds)
     marks = ", ".join(f":k{i}" for i in range(len(kinds)))
     params = {f"k{i}": k for i, k in enumerate(kinds)}
-    sql = (f"SELECT {select} FROM (SELECT uscc, group_concat(DISTINCT kind) AS kinds, max(name) AS dname "
-           f"FROM designations WHERE {_CURRENT.format(p='')} GROUP BY uscc HAVING max(kind IN ({marks})) = 1) d "
+    # every kind in scope (the default): no HAVING, the covering index alone answers
+    having = "" if policy.scope_kinds >= set(ALL_KINDS) else f" HAVING max(kind IN ({marks})) = 1"
+    sql = (f"SELECT {select} FROM (SELECT uscc, group_concat(kind) AS kinds "
+           f"FROM designations WHERE {_CURRENT.format(p='')} GROUP BY uscc{having}) d "
            f"LEFT JOIN enterprises e ON e.uscc = d.uscc {tail}")
     return sql, params
 
@@ -66,7 +74,7 @@ def in_scope_firms(db, as_of, policy: Policy | None = None) -> list[Firm]:
     """In-scope firms with their current assignment, sorted by uscc."""
     policy = _policy(policy)
     sql, params = _scope_sql(
-        policy, "d.uscc, coalesce(e.name, d.dname), e.district, d.kinds, e.industry_code, a.specialist_id, "
+        policy, "d.uscc, e.name, e.district, d.kinds, e.industry_code, a.specialist_id, "
                 "a.assigned_on", "LEFT JOIN assignments a ON a.uscc = d.uscc ORDER BY d.uscc")
     params["as_of"] = _iso(as_of)
     return [Firm._make(row) for row in db.conn.execute(sql, params)]
@@ -104,6 +112,26 @@ def plan_assignment(db, as_of, policy: Policy) -> Plan:
 def run_assign(db, as_of: dt.date, *, rules: str | None = None, dry_run: bool = False):
     """Plan and (unless ``dry_run``) apply the assignment. Returns (Plan, run_id or None, Rules)."""
     rule_file, policy = load_policy(rules)
+    with _bulk(db):
+        return _run_assign(db, as_of, rule_file, policy, dry_run)
+
+
+@contextlib.contextmanager
+def _bulk(db):
+    """Millions of small objects: no cyclic GC passes meanwhile, and a bigger page cache."""
+    enabled = gc.isenabled()
+    gc.disable()
+    old_cache = db.conn.execute("PRAGMA cache_size").fetchone()[0]
+    db.conn.execute(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        db.conn.execute(f"PRAGMA cache_size = {old_cache}")
+        if enabled:
+            gc.enable()
+
+
+def _run_assign(db, as_of, rule_file, policy, dry_run):
     if dry_run:
         return plan_assignment(db, as_of, policy), None, rule_file
     started = _now()
@@ -126,14 +154,18 @@ def run_assign(db, as_of: dt.date, *, rules: str | None = None, dry_run: bool = 
 def apply_changes(conn, changes: Iterable[Change], as_of: str, run_id: int | None) -> None:
     """Write changes to ``assignments`` and ``assignment_history`` (caller holds the transaction)."""
     now = _now()
-    released, upserts, history = [], [], []
+    released, inserts, upserts, history = [], [], [], []
     for ch in changes:
         if ch.to_specialist is None:
             released.append((ch.uscc,))
+        elif ch.from_specialist is None:
+            inserts.append((ch.uscc, ch.to_specialist, as_of, ch.reason, run_id))
         else:
             upserts.append((ch.uscc, ch.to_specialist, as_of, ch.reason, run_id))
         history.append((run_id, ch.uscc, ch.from_specialist, ch.to_specialist, as_of, now, ch.reason))
     conn.executemany("DELETE FROM assignments WHERE uscc = ?", released)
+    conn.executemany("INSERT INTO assignments (uscc, specialist_id, assigned_on, reason, run_id) VALUES (?,?,?,?,?)",
+                     inserts)
     conn.executemany(
         "INSERT INTO assignments (uscc, specialist_id, assigned_on, reason, run_id) VALUES (?,?,?,?,?) "
         "ON CONFLICT (uscc) DO UPDATE SET specialist_id = excluded.specialist_id, "
@@ -195,12 +227,16 @@ def due_visits(db, as_of: dt.date, policy: Policy | None = None) -> list[dict]:
     specialist), days_since_last_visit (None if never), period ('2026Q1'), period_ends_on.
     Sorted by specialist, then district, then uscc; firms without a specialist last.
     """
+    with _bulk(db):
+        return _due_visits(db, as_of, _policy(policy))
+
+
+def _due_visits(db, as_of, policy: Policy) -> list[dict]:
     from .. import visits as V
 
-    policy = _policy(policy)
     as_of_iso = _iso(as_of)
     sql, params = _scope_sql(
-        policy, "d.uscc, coalesce(e.name, d.dname) AS name, e.district, a.specialist_id, s.name, s.email",
+        policy, "d.uscc, e.name AS name, e.district, a.specialist_id, s.name, s.email",
         "LEFT JOIN assignments a ON a.uscc = d.uscc LEFT JOIN specialists s ON s.id = a.specialist_id")
     params["as_of"] = as_of_iso
     keys = ("uscc", "name", "district", "specialist_id", "specialist_name", "specialist_email")
@@ -276,7 +312,7 @@ def log_visit(db, uscc: str, specialist_id: str, on: dt.date, channel: str | Non
         exists = conn.execute("SELECT 1 FROM visits WHERE uscc = ? AND specialist_id = ? AND visited_on = ?",
                               (code, spec[0], row["visited_on"])).fetchone()
         if exists:
-            raise AssignmentError(f"visit of {code} by {spec[0]} on {row['visited_on']} is already recorded")
+            raise DuplicateVisit(f"visit of {code} by {spec[0]} on {row['visited_on']} is already recorded")
         conn.execute("INSERT INTO visits (uscc, specialist_id, visited_on, name, channel, note) "
                      "VALUES (:uscc, :specialist_id, :visited_on, :name, :channel, :note)", row)
     row["warnings"] = warnings

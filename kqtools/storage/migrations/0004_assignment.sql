@@ -26,7 +26,7 @@ CREATE TABLE assignments (
     assigned_on TEXT NOT NULL,     -- date this specialist took the firm (the run's as_of)
     reason TEXT,                   -- why: 'new in scope', 'specialist S01 inactive', 'manual', ...
     run_id INTEGER REFERENCES assignment_runs(id)
-);
+) WITHOUT ROWID;
 CREATE INDEX assignments_specialist ON assignments(specialist_id);
 
 -- Every change of `assignments`: from_specialist NULL = first assignment, to_specialist NULL = released.
@@ -42,3 +42,7 @@ CREATE TABLE assignment_history (
 );
 CREATE INDEX assignment_history_uscc ON assignment_history(uscc, effective_on);
 CREATE INDEX assignment_history_run ON assignment_history(run_id);
+
+-- Scope ("firms holding a current designation") read straight from one covering index:
+-- `kq assign` and `kq visits due` group designations by firm without touching the table.
+CREATE INDEX designations_current ON designations(uscc, recognized_on, expires_on, kind);

@@ -1,0 +1,246 @@
+"""``kq specialists``, ``kq assign``, ``kq assignments``, ``kq visits``: service specialists (服务专员).
+
+Thin layer: parse, call :mod:`kqtools.storage.assignment`, render. See docs/specialists.md.
+"""
+from __future__ import annotations
+
+import click
+
+from .common import ATTENTION, OK, KqError, date_arg, db_option, emit, get_db, info, output_options
+
+DEMO_DATE = "2026-01-05"
+CHANGE_COLUMNS = ["uscc", "name", "from_specialist", "to_specialist", "reason", "action"]
+ASSIGNMENT_COLUMNS = ["uscc", "name", "district", "specialist_id", "specialist_name", "assigned_on"]
+DUE_COLUMNS = ["uscc", "name", "district", "specialist_id", "specialist_name", "last_visited_on",
+               "days_since_last_visit", "period", "period_ends_on"]
+COVERAGE_COLUMNS = ["group", "key", "name", "firms", "visited", "share", "goal", "met", "short_by"]
+
+
+def _today():
+    import datetime as dt
+
+    return dt.date.today()
+
+
+def _rules_error(exc) -> KqError:
+    return KqError(str(exc))
+
+
+# ---------------------------------------------------------------- kq specialists
+@click.group()
+def specialists():
+    """Service specialists (服务专员): import with `kq import specialists FILE`.
+
+    \b
+    kq specialists list          id, name, department, districts, load, capacity, active
+    """
+
+
+@specialists.command("list")
+@db_option
+@output_options
+def list_():
+    """Specialists with the kinds they serve, their load (firms assigned) and capacity."""
+    from ..storage.assignment import specialists_with_load
+
+    rows = specialists_with_load(get_db())
+    emit(rows, ["id", "name", "department", "districts", "serves", "load", "capacity", "active"])
+    return OK
+
+
+# ---------------------------------------------------------------- kq assign
+@click.command()
+@click.option("--rules", "rules_name", metavar="FILE", default=None,
+              help="Assignment rule file (default: the shipped one; see kq rules show assignment).")
+@click.option("--as-of", "as_of", metavar="DATE", default=None, help="Judge designations on this date (default today).")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the summary (on stderr), not every change.")
+@db_option
+@output_options
+def assign(rules_name, as_of, dry_run, quiet):
+    """Assign every in-scope firm without an active, eligible specialist.
+
+    Existing assignments stay unless the specialist is inactive, gone, no longer eligible or over
+    capacity. Prints each change (uscc, name, from_specialist, to_specialist, reason, action) and
+    each firm nobody eligible can take (action 'unassigned'). Exit 1 when a firm stays unassigned.
+    """
+    from ..rules import RulesError
+    from ..storage.assignment import run_assign
+
+    day = date_arg(as_of, "--as-of") or _today()
+    db = get_db()
+    try:
+        plan, run_id, rule_file = run_assign(db, day, rules=rules_name, dry_run=dry_run)
+    except RulesError as exc:
+        raise _rules_error(exc) from None
+    if not quiet:
+        emit((c._asdict() for c in plan.changes), CHANGE_COLUMNS)
+    c = plan.counts
+    unassigned = len(plan.unassigned)
+    where = "dry run: nothing written" if dry_run else (f"run {run_id}" if run_id else "nothing to change")
+    info(f"assign as of {day.isoformat()} ({rule_file.name}, {plan_method(rule_file)}): {plan.in_scope} in scope, "
+         f"{plan.kept} kept, {c['assign']} assigned, {c['move']} moved, {c['release']} released, "
+         f"{unassigned} unassigned ({where})")
+    if unassigned:
+        info(f"{unassigned} firm(s) have no eligible specialist with room: see the rows with to_specialist empty")
+    return ATTENTION if unassigned else OK
+
+
+def plan_method(rule_file) -> str:
+    return rule_file.data.get("strategy", {}).get("method", "fewest")
+
+
+# ---------------------------------------------------------------- kq assignments
+@click.group()
+def assignments():
+    """Who serves which firm.
+
+    \b
+    kq assignments show [--specialist ID] [--district D] [-o by-specialist.xlsx]
+    kq assignments history USCC
+    """
+
+
+@assignments.command()
+@click.option("--specialist", metavar="ID", default=None, help="Only this specialist's firms.")
+@click.option("--district", metavar="D", default=None, help="Only firms in this district.")
+@db_option
+@output_options
+def show(specialist, district):
+    """Current assignments; with -o FILE.xlsx one sheet per specialist."""
+    from ..storage.assignment import assignment_rows
+
+    rows = assignment_rows(get_db(), specialist, district)
+    sheets = {}
+    for r in rows:
+        title = f"{r['specialist_id']} {r['specialist_name'] or ''}".strip()
+        sheets.setdefault(title, (ASSIGNMENT_COLUMNS, []))[1].append(r)
+    emit(rows, ASSIGNMENT_COLUMNS, sheets=sheets or None)
+    return OK
+
+
+@assignments.command()
+@click.argument("uscc")
+@db_option
+@output_options
+def history(uscc):
+    """Every assignment change of one firm, with date and reason."""
+    from ..storage.assignment import history_rows
+    from ..uscc import normalize
+
+    rows = history_rows(get_db(), normalize(uscc))
+    emit(rows, ["effective_on", "changed_at", "from_specialist", "to_specialist", "reason", "run_id"])
+    return OK
+
+
+# ---------------------------------------------------------------- kq visits
+@click.group()
+def visits():
+    """Visits to firms (走访): log one, list the visits due, yearly coverage.
+
+    \b
+    kq visits log USCC --by S01 [--on 2026-01-05] [--channel 上门] [--note ...]
+    kq visits due [--as-of DATE]
+    kq visits coverage [--year 2025]
+    Bulk: kq import visits FILE (uscc, specialist_id, visited_on, channel, note).
+    """
+
+
+@visits.command()
+@click.argument("uscc")
+@click.option("--by", "by", metavar="ID", required=True, help="Specialist id (工号).")
+@click.option("--on", "on", metavar="DATE", default=None, help="Visit date (default today).")
+@click.option("--channel", default=None, help="上门 / 电话 / 座谈 / ...")
+@click.option("--note", default=None, help="What was discussed, requests raised.")
+@db_option
+def log(uscc, by, on, channel, note):
+    """Record one visit to a firm."""
+    from ..storage.assignment import AssignmentError, DuplicateVisit, log_visit
+
+    day = date_arg(on, "--on") or _today()
+    try:
+        row = log_visit(get_db(), uscc, by, day, channel, note)
+    except DuplicateVisit as exc:
+        raise KqError(str(exc), exit_code=ATTENTION) from None
+    except AssignmentError as exc:
+        raise KqError(str(exc)) from None
+    for w in row.pop("warnings"):
+        info(f"kq: warning: {w}")
+    info(f"logged visit of {row['uscc']} {row['name'] or ''} by {row['specialist_id']} on {row['visited_on']}")
+    return OK
+
+
+@visits.command()
+@click.option("--as-of", "as_of", metavar="DATE", default=None, help="Default today.")
+@click.option("--rules", "rules_name", metavar="FILE", default=None, help="Assignment rule file (scope, period).")
+@click.option("--specialist", metavar="ID", default=None, help="Only this specialist's firms.")
+@db_option
+@output_options
+def due(as_of, rules_name, specialist):
+    """In-scope firms not visited in the current quarter, with specialist and days since the last visit."""
+    from ..rules import RulesError
+    from ..storage.assignment import due_visits, load_policy
+
+    day = date_arg(as_of, "--as-of") or _today()
+    try:
+        _, policy = load_policy(rules_name)
+    except RulesError as exc:
+        raise _rules_error(exc) from None
+    rows = due_visits(get_db(), day, policy)
+    if specialist:
+        rows = [r for r in rows if r["specialist_id"] == specialist]
+    emit(rows, DUE_COLUMNS)
+    if rows:
+        info(f"{len(rows)} firm(s) not yet visited in {rows[0]['period']} (ends {rows[0]['period_ends_on']})")
+    return OK
+
+
+@visits.command()
+@click.option("--year", type=int, default=None, help="Default: this year.")
+@click.option("--rules", "rules_name", metavar="FILE", default=None, help="Assignment rule file (the goal).")
+@db_option
+@output_options
+def coverage(year, rules_name):
+    """Share of served firms visited in the year against the goal (30%), in total, by specialist, by district."""
+    from ..rules import RulesError
+    from ..storage.assignment import coverage as cov, load_policy
+
+    today = _today()
+    try:
+        _, policy = load_policy(rules_name)
+    except RulesError as exc:
+        raise _rules_error(exc) from None
+    if year is not None and not 1900 <= year <= 2200:
+        raise click.BadParameter(f"{year} is not a plausible year", param_hint="--year")
+    rows = cov(get_db(), year or today.year, today, policy)
+    emit(rows, COVERAGE_COLUMNS)
+    total = rows[0]
+    info(f"{total['year']}: {total['visited']} of {total['firms']} served firms visited "
+         f"({total['share']:.0%}, goal {total['goal']:.0%}) as of {total['as_of']}")
+    return OK
+
+
+# ---------------------------------------------------------------- kq demo
+def demo_step(db, echo):
+    """Assign the demo firms and show the visits due on a fixed date."""
+    import datetime as dt
+
+    from .. import output
+    from ..storage.assignment import due_visits, run_assign
+
+    day = dt.date.fromisoformat(DEMO_DATE)
+    plan, run_id, _ = run_assign(db, day)
+    c = plan.counts
+    echo(f"kq assign --as-of {DEMO_DATE}: {plan.in_scope} firms in scope, {c['assign']} assigned, "
+         f"{len(plan.unassigned)} without an eligible specialist")
+    for ch in plan.unassigned[:3]:
+        echo(f"    {ch.uscc} {ch.name or ''}: {ch.reason}")
+    rows = due_visits(db, day)
+    echo(f"kq visits due --as-of {DEMO_DATE}: {len(rows)} firms not yet visited this quarter")
+    if rows:
+        text = output.to_string(rows[:8], ["uscc", "name", "specialist_name", "last_visited_on",
+                                           "days_since_last_visit"], "table")
+        for line in text.rstrip("\n").splitlines():
+            echo("  " + line)
+        if len(rows) > 8:
+            echo(f"  ... and {len(rows) - 8} more (kq visits due --as-of {DEMO_DATE})")

@@ -1,0 +1,226 @@
+"""`kq assign`, `kq assignments`, `kq specialists list` through real subprocesses on a real database file."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import import_rows, write_csv
+from kqtools.assignment import Policy, specialist_from_row
+from kqtools.rules import load_rules
+from kqtools.uscc import make_uscc
+
+AS_OF = "2026-01-05"
+SPEC_HEADER = ["工号", "姓名", "处室", "负责区域", "服务企业类型", "服务上限", "邮箱", "在岗"]
+SPECS = [
+    ["S01", "张三", "高新技术处", "湖塘镇、牛塘镇", "", "4", "zs@example.cn", "是"],
+    ["S02", "李四", "高新技术处", "湖塘镇", "", "", "ls@example.cn", "是"],
+    ["S03", "王五", "中小企业服务处", "牛塘镇|湖塘镇", "", "3", "ww@example.cn", "是"],
+    ["S04", "赵六", "社会发展处", "湖塘镇", "", "", "zl@example.cn", "是"],
+    ["S05", "孙八", "高新技术处", "湖塘镇", "", "", "", "1"],
+]
+
+
+def code(i: int) -> str:
+    return make_uscc("91", "320412", f"{i:08d}")
+
+
+def firm(i, district, industry="C3911"):
+    return {"uscc": code(i), "name": f"常州{i:02d}科技有限公司", "district": district, "industry_code": industry}
+
+
+@pytest.fixture
+def world(tmp_path, kq, db):
+    """12 high-tech firms (湖塘镇 8, 牛塘镇 4), 3 tech SMEs, 1 medical firm, 1 firm in a district nobody covers."""
+    firms = [firm(i, "湖塘镇" if i < 8 else "牛塘镇") for i in range(12)]
+    firms += [firm(20 + i, "牛塘镇") for i in range(3)]
+    firms += [firm(30, "湖塘镇", "C2710"), firm(40, "雪堰镇")]
+    import_rows(db, "enterprises", firms)
+    des = [{"uscc": code(i), "kind": "hte", "recognized_on": "2024-11-06"} for i in range(12)]
+    des += [{"uscc": code(20 + i), "kind": "tsme", "recognized_on": "2025-05-01", "expires_on": "2026-04-30"}
+            for i in range(3)]
+    des += [{"uscc": code(30), "kind": "tsme", "recognized_on": "2025-05-01", "expires_on": "2026-04-30"},
+            {"uscc": code(40), "kind": "hte", "recognized_on": "2024-11-06"},
+            # an expired designation: this firm is out of scope
+            {"uscc": code(50), "name": "常州过期有限公司", "kind": "hte", "recognized_on": "2021-01-01"}]
+    import_rows(db, "designations", des)
+    path = write_csv(tmp_path / "专员.csv", SPEC_HEADER, SPECS)
+    r = kq("import", "specialists", path)
+    assert r.returncode == 0, r
+    return tmp_path
+
+
+def current(db) -> dict:
+    return dict(db.conn.execute("SELECT uscc, specialist_id FROM assignments"))
+
+
+def check_invariants(db, as_of=AS_OF):
+    """Every assignment is to an active, eligible specialist within capacity."""
+    policy = Policy.from_rules(load_rules("assignment").data)
+    cur = db.conn.execute("SELECT * FROM specialists")
+    cols = [d[0] for d in cur.description]
+    specs = {row[0]: specialist_from_row(dict(zip(cols, row))) for row in cur}
+    rows = db.conn.execute(
+        "SELECT a.uscc, a.specialist_id, e.district, e.industry_code, "
+        "(SELECT group_concat(kind) FROM designations d WHERE d.uscc = a.uscc AND d.recognized_on <= ? "
+        " AND (d.expires_on IS NULL OR d.expires_on >= ?)) FROM assignments a "
+        "LEFT JOIN enterprises e ON e.uscc = a.uscc", (as_of, as_of)).fetchall()
+    load = {}
+    for uscc, sid, district, industry, kinds in rows:
+        assert policy.eligible(specs[sid], district, (kinds or "").split(","), industry), (uscc, sid)
+        load[sid] = load.get(sid, 0) + 1
+    for sid, n in load.items():
+        assert specs[sid].capacity is None or n <= specs[sid].capacity
+
+
+def test_assign_everyone_eligible_within_capacity_and_reports_the_rest(world, kq, db):
+    r = kq("assign", "--as-of", AS_OF)
+    assert r.returncode == 1, r            # one firm nobody may take: needs attention
+    rows = {x["uscc"]: x for x in r.jsonl()}
+    assert set(rows) == {code(i) for i in [*range(12), 20, 21, 22, 30, 40]}
+    # 雪堰镇 is covered by nobody: reported with the reason, not assigned
+    lost = rows[code(40)]
+    assert lost["to_specialist"] is None and lost["action"] == "unassigned"
+    assert "雪堰镇" in lost["reason"]
+    assert code(40) not in current(db)
+    # the out-of-scope firm is not assigned; the medical SME goes to 社会发展处 or 中小企业服务处
+    assert code(50) not in current(db)
+    assert current(db)[code(30)] in {"S03", "S04"}
+    # columns a clerk reads
+    assert set(lost) >= {"uscc", "name", "from_specialist", "to_specialist", "reason"}
+    assert rows[code(0)]["name"] == "常州00科技有限公司" and rows[code(0)]["reason"] == "new in scope"
+    check_invariants(db)
+    # 牛塘镇 high-tech firms: only S01 (cap 4) covers them; S03 takes the SMEs
+    assert all(current(db)[code(i)] == "S01" for i in range(8, 12))
+    assert all(current(db)[code(20 + i)] == "S03" for i in range(3))
+    assert "in scope" in r.stderr and "1 unassigned" in r.stderr
+    history = db.conn.execute("SELECT count(*), min(reason), min(changed_at) FROM assignment_history").fetchone()
+    assert history[0] == 16 and history[1] == "new in scope" and history[2]
+
+
+def test_rerun_changes_nothing(world, kq, db):
+    kq("assign", "--as-of", AS_OF)
+    before = (current(db), db.conn.execute("SELECT count(*) FROM assignment_history").fetchone()[0],
+              db.conn.execute("SELECT count(*) FROM assignment_runs").fetchone()[0])
+    r = kq("assign", "--as-of", AS_OF)
+    assert [x["action"] for x in r.jsonl()] == ["unassigned"]       # only the report of the lost firm
+    assert "0 assigned, 0 moved, 0 released" in r.stderr and "nothing to change" in r.stderr
+    after = (current(db), db.conn.execute("SELECT count(*) FROM assignment_history").fetchone()[0],
+             db.conn.execute("SELECT count(*) FROM assignment_runs").fetchone()[0])
+    assert after == before
+
+
+def test_dry_run_writes_nothing(world, kq, db):
+    r = kq("assign", "--as-of", AS_OF, "--dry-run")
+    assert len([x for x in r.jsonl() if x["to_specialist"]]) == 16
+    assert "dry run" in r.stderr
+    assert current(db) == {}
+    assert db.conn.execute("SELECT count(*) FROM assignment_history").fetchone()[0] == 0
+
+
+def test_deactivating_moves_only_that_specialists_firms(world, kq, db):
+    kq("assign", "--as-of", AS_OF)
+    before = current(db)
+    s02 = {u for u, s in before.items() if s == "S02"}
+    assert s02
+    specs = [row[:] for row in SPECS]
+    specs[1][7] = "否"                      # S02 leaves: re-import with active false
+    r = kq("import", "specialists", write_csv(world / "专员2.csv", SPEC_HEADER, specs))
+    assert r.returncode == 0, r
+    r = kq("assign", "--as-of", AS_OF)
+    moved = [x for x in r.jsonl() if x["action"] == "move"]
+    assert {x["uscc"] for x in moved} == s02
+    assert all(x["from_specialist"] == "S02" and x["reason"] == "specialist S02 inactive" for x in moved)
+    after = current(db)
+    assert "S02" not in after.values()
+    assert {u: s for u, s in after.items() if u not in s02} == {u: s for u, s in before.items() if u not in s02}
+    check_invariants(db)
+    # S01 (cap 4) is full with 牛塘镇: S02's 湖塘镇 high-tech firms all go to S05
+    assert {x["to_specialist"] for x in moved} == {"S05"}
+    assert [x["action"] for x in r.jsonl() if x["action"] != "move"] == ["unassigned"]
+    hist = db.conn.execute("SELECT from_specialist, to_specialist, reason FROM assignment_history "
+                           "WHERE from_specialist = 'S02'").fetchall()
+    assert len(hist) == len(s02) and all(h[2].startswith("specialist S02 inactive") for h in hist)
+
+
+def test_lowered_capacity_moves_the_newest_firms(world, kq, db):
+    kq("assign", "--as-of", AS_OF)
+    specs = [row[:] for row in SPECS]
+    specs[0][5] = "2"                       # S01: 4 -> 2
+    specs[0][3] = "湖塘镇、牛塘镇、雪堰镇"
+    specs.append(["S06", "钱七", "高新技术处", "牛塘镇", "", "", "", "是"])
+    kq("import", "specialists", write_csv(world / "专员3.csv", SPEC_HEADER, specs))
+    r = kq("assign", "--as-of", AS_OF)
+    rows = r.jsonl()
+    over = [x for x in rows if x["reason"].startswith("specialist S01 over capacity")]
+    assert len(over) == 2 and all(x["to_specialist"] == "S06" for x in over)
+    check_invariants(db)
+    # 雪堰镇 is now covered, but S01 is full: still reported
+    assert next(x for x in rows if x["uscc"] == code(40))["reason"].startswith("all 1 eligible")
+    assert r.returncode == 1
+
+
+def test_out_of_scope_assignment_is_released(world, kq, db):
+    kq("assign", "--as-of", AS_OF)
+    assert current(db)[code(20)] == "S03"
+    r = kq("assign", "--as-of", "2026-05-01")          # the tech-SME registrations ran out on 04-30
+    rel = {x["uscc"]: x for x in r.jsonl() if x["action"] == "release"}
+    assert set(rel) == {code(20), code(21), code(22), code(30)}
+    assert rel[code(20)]["reason"].startswith("out of scope")
+    assert code(20) not in current(db)
+
+
+def test_custom_rules_and_bad_rules(world, kq, db, tmp_path):
+    text = load_rules("assignment").text.replace('method = "fewest"', 'method = "round_robin"')
+    text = text.replace('empty_districts = "all"', 'empty_districts = "none"')
+    good = tmp_path / "rr.toml"
+    good.write_text(text, encoding="utf-8")
+    r = kq("assign", "--as-of", AS_OF, "--rules", good, "--dry-run")
+    assert r.returncode == 1 and "round_robin" in r.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('"round_robin"', '"random"'), encoding="utf-8")
+    r = kq("assign", "--rules", bad)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "strategy.method" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = kq("rules", "show", "assignment")
+    assert r.returncode == 0 and "yearly_coverage_goal" in r.stdout
+
+
+def test_assignments_show_filters_and_xlsx(world, kq, db, tmp_path):
+    kq("assign", "--as-of", AS_OF)
+    r = kq("assignments", "show", "--specialist", "S01")
+    rows = r.jsonl()
+    assert rows and all(x["specialist_id"] == "S01" and x["specialist_name"] == "张三" for x in rows)
+    assert set(rows[0]) >= {"uscc", "name", "district", "specialist_id", "specialist_name", "assigned_on"}
+    assert rows[0]["assigned_on"] == AS_OF
+    r = kq("assignments", "show", "--district", "牛塘镇")
+    assert {x["district"] for x in r.jsonl()} == {"牛塘镇"} and len(r.jsonl()) == 7
+    out = tmp_path / "服务专员.xlsx"
+    r = kq("assignments", "show", "-o", out)
+    assert r.returncode == 0, r
+    from python_calamine import CalamineWorkbook
+
+    book = CalamineWorkbook.from_path(str(out))
+    assert book.sheet_names == sorted(book.sheet_names) and "S01 张三" in book.sheet_names
+    s01 = book.get_sheet_by_name("S01 张三").to_python()
+    assert s01[0][:4] == ["uscc", "name", "district", "specialist_id"]
+    assert len(s01) - 1 == sum(1 for s in current(db).values() if s == "S01")
+    r = kq("assignments", "history", code(0))
+    assert r.jsonl()[0]["to_specialist"] and r.jsonl()[0]["reason"] == "new in scope"
+
+
+def test_specialists_list_shows_load(world, kq, db):
+    kq("assign", "--as-of", AS_OF)
+    rows = {x["id"]: x for x in kq("specialists", "list").jsonl()}
+    loads = {}
+    for s in current(db).values():
+        loads[s] = loads.get(s, 0) + 1
+    assert {k: v["load"] for k, v in rows.items()} == {k: loads.get(k, 0) for k in rows}
+    assert rows["S01"]["capacity"] == 4 and rows["S02"]["capacity"] is None
+    assert rows["S01"]["districts"] == "湖塘镇、牛塘镇" and rows["S01"]["active"] is True
+    assert rows["S01"]["department"] == "高新技术处" and "hte" in rows["S01"]["serves"]
+
+
+def test_assign_on_an_empty_database(kq):
+    r = kq("assign")
+    assert r.returncode == 0 and r.stdout == "" and "0 in scope" in r.stderr
