@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -53,6 +54,7 @@ class Duration:
         return f"{self.n}{self.unit}"
 
 
+@functools.lru_cache(maxsize=65536)
 def add_months(d: dt.date, months: int) -> dt.date:
     """Same day ``months`` later (or earlier); the 31st becomes the month's last day."""
     y, m = divmod(d.month - 1 + months, 12)
@@ -65,8 +67,13 @@ def to_date(value) -> dt.date | None:
         return None
     if isinstance(value, dt.date):
         return value
+    return _parse_date(str(value)[:10])
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_date(text: str) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(str(value)[:10])
+        return dt.date.fromisoformat(text)
     except ValueError:
         return None
 
