@@ -126,20 +126,6 @@ def spec_files(jobs_dir: str | None) -> list[tuple[str, object]]:
     return found
 
 
-def files_signature(jobs_dir: str | None) -> tuple:
-    """What the daemon polls to notice edited, added or removed spec files (names, sizes, mtimes)."""
-    sig = []
-    for layer, entry in spec_files(jobs_dir):
-        try:
-            st = os.stat(str(entry))
-            sig.append((str(entry), st.st_mtime_ns, st.st_size))
-        except OSError:
-            sig.append((str(entry), 0, 0))
-    if jobs_dir:
-        sig.append(("dir", jobs_dir, Path(jobs_dir).is_dir()))
-    return tuple(sig)
-
-
 def files_digest(jobs_dir: str | None) -> str:
     """sha256 over the deployment directory's path and every spec file's layer, name and bytes.
 

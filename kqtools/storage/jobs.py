@@ -554,7 +554,7 @@ def serve(db_path: str, jobs_dir: str | None, stop, log, poll: float = 10.0, ret
     """``kq scheduler``: APScheduler in the background, this thread waits for ``stop`` (an Event).
 
     One APScheduler job per enabled spec fires at the spec's trigger and goes through the same claim
-    path as ``run-due``; a watcher job polls the spec files (names, sizes, mtimes) every ``poll``
+    path as ``run-due``; a watcher job polls the spec files (a digest of names and contents) every ``poll``
     seconds and reschedules what changed; every ``retry_every`` seconds everything due is run (failed
     runs retried within grace) and pending messages are delivered. One worker thread: runs never
     overlap inside the daemon, and other processes are kept out by the claims. On ``stop`` the
@@ -607,7 +607,7 @@ def serve(db_path: str, jobs_dir: str | None, stop, log, poll: float = 10.0, ret
         with_db(work)
 
     def reload(sched):
-        sig = R.files_signature(jobs_dir)
+        sig = R.files_digest(jobs_dir)      # content, not mtimes: an edit within the same second counts too
         if sig == state["sig"]:
             return False
         specs, problems = R.load_specs(jobs_dir)
