@@ -284,11 +284,14 @@ def test_a_failed_run_is_recorded_and_retried_by_the_next_run_within_grace(kq, d
     assert [(x["status"], x["attempts"]) for x in r.jsonl()] == [("failed", 2)]
     # the administrator fixes the spec; the next run within grace retries the same occurrence
     write_spec(jobs, "lists-rebuild.toml", 'id = "lists-rebuild"\naction = "lists-rebuild"\n'
-               'trigger = { cron = "0 2 * * *" }\nmisfire_grace = "6h"\n')
-    r = kq("jobs", "run-due", "--jobs-dir", jobs, "--now", "2026-01-05T03:00+08:00")
+               'trigger = { cron = "0 2 * * *" }\nmisfire_grace = "6h"\nrecipients = ["zhb@kq.test"]\n')
+    r = kq("jobs", "run-due", "--jobs-dir", jobs, "--now", "2026-01-05T03:00+08:00", "--no-deliver")
     assert r.returncode == 0, r
     assert [(x["fire_time"], x["status"], x["attempts"]) for x in r.jsonl()] == [("2026-01-04T18:00:00Z", "done", 3)]
-    assert kq("jobs", "run-due", "--jobs-dir", jobs, "--now", "2026-01-05T03:05+08:00").stdout == ""
+    [summary] = outbox(db_path)
+    assert summary["recipient"] == "zhb@kq.test" and summary["subject"] == "【kq】信用名单已重建(2026-01-05)"
+    assert "whitelist" in summary["body"] and "rules_sha256" in summary["body"]
+    assert kq("jobs", "run-due", "--jobs-dir", jobs, "--now", "2026-01-05T03:05+08:00", "--no-deliver").stdout == ""
 
 
 def test_a_run_abandoned_by_a_killed_process_is_taken_over(kq, db, db_path, tmp_path):

@@ -310,6 +310,12 @@ def _table_exists(db, name: str) -> bool:
         is not None
 
 
+def _compact(result) -> dict:
+    """An action's summary as stored with the run and mailed: long lists become their length."""
+    result = result if isinstance(result, dict) else {"result": result}
+    return {k: (len(v) if isinstance(v, (list, tuple, dict)) and len(v) > 10 else v) for k, v in result.items()}
+
+
 def _missing(what: str, exc: Exception) -> ActionError:
     return ActionError(f"{what} is not available in this installation ({type(exc).__name__}: {exc})")
 
@@ -373,8 +379,7 @@ def action_lists_rebuild(db, spec, fire_local: dt.datetime):
         from .lists import build_lists
     except ImportError as exc:
         raise _missing("lists-rebuild needs kqtools.storage.lists.build_lists", exc) from None
-    result = build_lists(db, as_of=fire_local.date(), rules_name=spec.params.get("rules"))
-    result = result if isinstance(result, dict) else {"result": result}
+    result = _compact(build_lists(db, as_of=fire_local.date(), rules_name=spec.params.get("rules")))
     to = _fixed(db, spec)
     messages = [R.summary_message(spec.id, f"信用名单已重建({fire_local.date().isoformat()})", result, to)] \
         if (to or "webhook" in spec.channels) else []
@@ -388,9 +393,7 @@ def action_score_run(db, spec, fire_local: dt.datetime):
     except ImportError as exc:
         raise _missing("score-run needs kqtools.storage.scoring.run_scoring", exc) from None
     year = int(spec.params.get("year") or fire_local.year - 1)
-    result = run_scoring(db, year, rules_name=spec.params.get("rules"))
-    result = result if isinstance(result, dict) else {"result": result}
-    result = {"year": year, **result}
+    result = {"year": year, **_compact(run_scoring(db, year, rules_name=spec.params.get("rules")))}
     to = _fixed(db, spec)
     messages = [R.summary_message(spec.id, f"{year} 年度亩均评价已计算", result, to)] \
         if (to or "webhook" in spec.channels) else []
