@@ -5,11 +5,13 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+_NEUTRAL_DIR = tempfile.mkdtemp(prefix="kq-tests-")
 
 
 class KqResult:
@@ -34,8 +36,10 @@ def run_kq(*args, db=None, input=None, env=None, cwd=None, timeout=120) -> KqRes
         full_env["KQ_DB"] = str(db)
     if isinstance(input, str):
         input = input.encode("utf-8")
+    # run from a neutral directory: `python -m` puts the working directory first on sys.path, and the
+    # tests are meant to exercise the installed package, not the source tree beside them
     proc = subprocess.run([sys.executable, "-m", "kqtools", *map(str, args)], input=input, capture_output=True,
-                          env=full_env, cwd=cwd, timeout=timeout)
+                          env=full_env, cwd=cwd or _NEUTRAL_DIR, timeout=timeout)
     return KqResult(subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode("utf-8", "replace"),
                                                 proc.stderr.decode("utf-8", "replace")))
 
