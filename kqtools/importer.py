@@ -13,26 +13,16 @@ import datetime as dt
 import json
 import re
 from itertools import islice
-from operator import mul
 from typing import Any
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from . import fields as F
 from .kinds import COMPLETE, DERIVED, MEMO_LIMIT, Kind, get_kind, header_key
-from .uscc import ALPHABET as _ALPHABET
-from .uscc import ORG_WEIGHTS as _OW
-from .uscc import WEIGHTS as _W17
+from .uscc import is_valid_clean
 from .readers import RowError, Source, SourceError, header_text, is_blank
 
 CHUNK = 20_000
-# the credit-code fast path inlined in generated row functions (kqtools.uscc has the full rules)
-_USCC_CLEAN = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}").fullmatch
-_T31 = bytes(_ALPHABET.index(chr(i)) if chr(i) in _ALPHABET else 0 for i in range(256))
-_T36 = bytes(int(chr(i), 36) if chr(i).isascii() and chr(i).isalnum() and chr(i).upper() == chr(i) else 0
-             for i in range(256))
-_W18 = _W17 + (1,)
-_ORGCHK = {r: ("0" if r == 0 else "X" if r == 1 else str(11 - r)) for r in range(11)}
 CACHE_KIB = 32 * 1024        # page cache of the main database during an import
 TEMP_CACHE_KIB = 16 * 1024   # page cache of the staging table
 HEADER_SCAN_ROWS = 10
@@ -212,9 +202,8 @@ def compile_row(kind: Kind, plan: Plan) -> Callable[[list, int], tuple | list]:
     props = kind.schema["properties"]
     width = max([idx + 1 for _, idx in plan.fields] + [i + 1 for i, _ in plan.unknown] + [0])
     env: dict = {"EMPTY": F.EMPTY, "_BAD": _BAD, "_MISS": _MISS, "_json_dumps": json.dumps,
-                 "_extra_json": _extra_json, "_extra_text": _extra_text, "enc": _encode_basestring(), "mul": mul,
-                 "USCC_CLEAN": _USCC_CLEAN, "T31": _T31, "T36": _T36, "W18": _W18, "OW": _OW, "ORGCHK": _ORGCHK,
-                 "MEMO_LIMIT": MEMO_LIMIT}
+                 "_extra_json": _extra_json, "_extra_text": _extra_text, "enc": _encode_basestring(),
+                 "USCC_FAST": is_valid_clean, "MEMO_LIMIT": MEMO_LIMIT}
     src = ["def row(cells, line):",
            f"    if len(cells) < {width}:",
            f"        cells = [*cells, *([None] * ({width} - len(cells)))]",
@@ -253,9 +242,7 @@ def compile_row(kind: Kind, plan: Plan) -> Callable[[list, int], tuple | list]:
             src += [f"    {v} = MEMO{k}.get(raw, _MISS) if raw.__class__ is str else _MISS",
                     f"    if {v} is _MISS:", *slow]
         elif prop.get("x-convert") == "uscc":
-            src += ["    if (raw.__class__ is str and len(raw) == 18 and USCC_CLEAN(raw)"
-                    " and not sum(map(mul, raw.encode().translate(T31), W18)) % 31"
-                    " and ORGCHK[sum(map(mul, raw.encode().translate(T36)[8:16], OW)) % 11] == raw[16]):",
+            src += ["    if USCC_FAST(raw):",
                     f"        {v} = raw",
                     "    else:", *slow]
         else:
@@ -644,17 +631,18 @@ def _run(db, conn, kind, source, result, started, strict, mapping, progress):
     conn.execute(f"CREATE TEMP TABLE kq_stage (_line INTEGER PRIMARY KEY, {', '.join(_q(c) for c in cols)})")
     insert_sql = f"INSERT INTO temp.kq_stage VALUES ({', '.join('?' * (len(cols) + 1))})"
     staged = 0
-    it = records(source, kind, mapping, reject)
     conn.execute("BEGIN")  # staging in one transaction of the temp database: no journal sync per chunk
     try:
-        while True:
-            chunk = list(islice(it, CHUNK))
-            if not chunk:
-                break
-            conn.executemany(insert_sql, chunk)
-            staged += len(chunk)
-            if progress:
-                progress(staged)
+        # Reading and converting (Python, holds the GIL) runs in a thread while this one stages the
+        # previous chunk (SQLite releases the GIL while it steps): the two overlap on two cores.
+        for chunk, chunk_rejects in _chunks_in_thread(records, source, kind, mapping):
+            for r in chunk_rejects:
+                reject(r)
+            if chunk:
+                conn.executemany(insert_sql, chunk)
+                staged += len(chunk)
+                if progress:
+                    progress(staged)
         flush_rejects()
         conn.execute("COMMIT")
     except BaseException:
@@ -697,6 +685,58 @@ def _run(db, conn, kind, source, result, started, strict, mapping, progress):
                      (result.inserted, result.updated, result.unchanged, _now(), batch_id))
     result.batch, result.written = batch_id, True
     return result
+
+
+def _chunks_in_thread(records_fn, source, kind, mapping):
+    """Yield ``(rows, rejects)`` chunks produced by ``records_fn`` in a worker thread.
+
+    The worker stops when the consumer goes away; its exceptions (SourceError, ...) are re-raised
+    here, in the consumer, so the caller sees them exactly as without the thread.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=3)
+    stop = threading.Event()
+    done = object()
+
+    def put(item):
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work():
+        pending: list[Reject] = []
+        try:
+            it = records_fn(source, kind, mapping, pending.append)
+            while True:
+                chunk = list(islice(it, CHUNK))
+                rejects, pending[:] = pending[:], []
+                if not chunk and not rejects:
+                    break
+                if not put((chunk, rejects)):
+                    return
+            put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(exc)
+
+    worker = threading.Thread(target=work, name="kq-import-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
 
 
 def _store(value):

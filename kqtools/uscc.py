@@ -20,6 +20,30 @@ _SCI = re.compile(r"^\d(\.\d+)?E\+?\d+$")
 _FULL = re.compile(r"^[0-9A-Z]{18}$")
 
 
+# The fast check used on the import path, with C-level int() parsing doing the weighted sums:
+# - mod 31: the weights are 3**i, and 34 = 3 (mod 31), so reading the first 17 values (as base-36
+#   digit characters) reversed as a base-34 number gives the weighted sum mod 31;
+# - GB 11714 (mod 11): the weights 3 7 9 10 5 8 4 2 are 2 * 2**(7-i) (mod 11), and 13 = 2 (mod 11),
+#   so the 8 values taken mod 11, read as a base-13 number, give half the weighted sum mod 11.
+# Bytes outside the alphabet become '~', which int() refuses (ValueError): the slow path explains.
+_DIGITS36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_T31 = bytes(ord(_DIGITS36[ALPHABET.index(chr(i))]) if chr(i) in ALPHABET else ord("~") for i in range(256))
+_T11 = bytes(ord(_DIGITS36[int(chr(i), 36) % 11]) if chr(i) in ALPHABET else ord("~") for i in range(256))
+_EXPECT31 = tuple(ALPHABET[(31 - r) % 31] for r in range(31))
+_EXPECT11 = tuple("0" if r == 0 else "X" if r == 1 else str(11 - r) for r in range(11))
+
+
+def is_valid_clean(raw) -> bool:
+    """True when ``raw`` is already a clean, valid 18-character code (no normalization needed)."""
+    try:
+        b = raw.encode("ascii")
+        return (len(b) == 18 and b[2:8].isdigit()
+                and _EXPECT31[int(b[16::-1].translate(_T31), 34) % 31] == raw[17]
+                and _EXPECT11[2 * int(b[8:16].translate(_T11), 13) % 11] == raw[16])
+    except (AttributeError, ValueError):  # not a str; not ASCII; a symbol outside the alphabet
+        return False
+
+
 def normalize(raw: object) -> str:
     """NFKC (full-width to half-width), upper case, drop spaces, hyphens and quotes."""
     if raw is None:
@@ -61,6 +85,8 @@ def looks_like_resident_id(code: str) -> bool:
 
 def check_uscc(raw: object, allowed: frozenset | set = frozenset()) -> tuple[str, str | None]:
     """Validate one code. ``allowed`` holds confirmed codes that fail the check (pre-2016 Xiamen)."""
+    if is_valid_clean(raw):  # fast path: a clean, valid code
+        return raw, None
     if isinstance(raw, float):
         return (repr(raw), "Excel turned this code into a number; format the column as text and export again")
     code = normalize(raw)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kqtools.uscc import (ALPHABET, WEIGHTS, check_char, check_registration_number, check_uscc,
+from kqtools.uscc import (ALPHABET, WEIGHTS, check_char, check_registration_number, check_uscc, is_valid_clean,
                           looks_like_resident_id, make_uscc, normalize, org_check_char)
 
 VALID = ["91110108551385082Q", "9144030071526726XG", "91310000631696382C", "121200004013590816",
@@ -152,3 +152,18 @@ def test_registration_number_mod_11_10():
     else:
         pytest.fail("no check digit found")
     assert sum(check_registration_number(body + x) for x in "0123456789") == 1
+
+
+@settings(max_examples=500)
+@given(codes, st.integers(0, 17), replacement, st.booleans())
+def test_fast_check_agrees_with_the_full_rules(code, pos, ch, mutate):
+    """is_valid_clean (int() parsing in bases 34 and 13) accepts exactly the clean codes check_uscc accepts."""
+    raw = code[:pos] + ch + code[pos + 1:] if mutate else code
+    full = check_uscc(raw)
+    assert is_valid_clean(raw) == (full == (raw, None))
+
+
+@pytest.mark.parametrize("raw", [None, 12345, 9.13205e17, "", "9111010855138508 Q", "91110108551385082Q\n",
+                                 "９１１１０１０８５５１３８５０８２Ｑ", "91110108551385082q", "91 110108551385082Q"])
+def test_fast_check_refuses_anything_needing_normalization(raw):
+    assert not is_valid_clean(raw)
