@@ -33,6 +33,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
+from operator import add
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
 METRIC_FIELDS = ("land_mu", "revenue", "tax", "value_added", "energy_tce", "electricity_kwh",
@@ -470,35 +471,48 @@ def missing_note(ind: Indicator, num, den, mark: GroupBenchmark) -> str:
 def _score_group(g: Group, rows: list, bonuses: dict, method: Method, year: int, blacklist, detail: bool) -> tuple:
     n = len(rows)
     ndigits = method.decimals
+    tie = sorted((k for k, ind in enumerate(g.indicators) if ind.id in method.tie_break),
+                 key=lambda k: method.tie_break.index(g.indicators[k].id))
     value_cols, ratio_cols, point_cols, marks = [], [], [], []
+    tie_values: dict[int, list] = {}
     flagged: dict[int, list] = {}
+    totals = [0] * n
     for k, ind in enumerate(g.indicators):
         values, nums, dens = indicator_values(ind, rows)
         mark = group_benchmark(ind, values, nums, dens)
         ratios, _, bench_note = indicator_ratios(ind, values, mark)
         weight = ind.weight
+        points = [weight * x for x in ratios]
+        totals = list(map(add, totals, points))   # the same additions, in the same order, as sum(points)
+        marks.append(mark)
+        if k in tie:
+            tie_values[k] = values
+        if not detail:
+            continue
         value_cols.append(values)
         ratio_cols.append(ratios)
-        point_cols.append([weight * x for x in ratios])
-        marks.append(mark)
-        if detail and mark.usable < n:
+        point_cols.append(points)
+        if mark.usable < n:
             for i, v in enumerate(values):
                 if v is None:
                     flagged.setdefault(i, [None] * len(g.indicators))[k] = missing_note(ind, nums[i], dens[i], mark)
-        if detail and bench_note:
+        if bench_note:
             for i in range(n):
                 notes = flagged.setdefault(i, [None] * len(g.indicators))
                 notes[k] = f"{notes[k]}; {bench_note}" if notes[k] else bench_note
-    base = [round(t, ndigits) for t in map(sum, zip(*point_cols))] if n else []
+    base = [round(t, ndigits) for t in totals]
+    del totals
     usccs = [r[0] for r in rows]
     got = [bonuses.get(u) for u in usccs]
     bonus_pts = [b.points if b is not None else 0.0 for b in got]
     scores = [round(s + p, ndigits) if p else s for s, p in zip(base, bonus_pts)]
-    tie = sorted((k for k, ind in enumerate(g.indicators) if ind.id in method.tie_break),
-                 key=lambda k: method.tie_break.index(g.indicators[k].id))
-    tie_cols = [[-v if v is not None else math.inf for v in value_cols[k]] for k in tie]
-    keys = list(zip([-s for s in scores], [-b for b in base], *tie_cols, usccs))
-    order = sorted(range(n), key=keys.__getitem__)
+    # score desc, base desc, tie-break values desc (missing last), uscc asc: sort by uscc, then a stable
+    # descending sort on the rest (Python keeps the order of equal keys, also with reverse=True)
+    order = sorted(range(n), key=usccs.__getitem__)
+    tie_cols = [[v if v is not None else -math.inf for v in tie_values[k]] for k in tie]
+    keys = list(zip(scores, base, *tie_cols))
+    order.sort(key=keys.__getitem__, reverse=True)
+    del keys, tie_cols
 
     grades = method.grades
     gbr: list = []
@@ -518,8 +532,8 @@ def _score_group(g: Group, rows: list, bonuses: dict, method: Method, year: int,
         if incident and rows[i][6]:
             why = f"major safety or environmental incident in {year}: grade {method.veto_grade}"
         if black and usccs[i] in black:
-            add = f"on the credit blacklist: grade {method.veto_grade}"
-            why = f"{why}; {add}" if why else add
+            listed = f"on the credit blacklist: grade {method.veto_grade}"
+            why = f"{why}; {listed}" if why else listed
         if why:
             vetoes[position[i]] = why
     for i, b in enumerate(got):

@@ -15,13 +15,10 @@ from itertools import count, repeat
 from .. import scoring as S
 from . import write_transaction
 
-RESULT_COLUMNS = ("run_id", "pos", "uscc", "name", "district", "group_id", "rank", "base_score", "bonus_points",
+RESULT_COLUMNS = ("run_id", "pos", "uscc", "group_id", "rank", "base_score", "bonus_points",
                   "score", "grade_by_rank", "grade", "bonus_reason", "veto_reason", "not_graded_reason",
                   *S.METRIC_FIELDS, "incident", "size_class", "metrics_batch_id", "enterprise_batch_id",
                   "designation_batch_ids")
-_LOAD = ("SELECT m.uscc, coalesce(e.name, m.name), e.district, e.industry_code, e.size_class, e.founded_on, "
-         "m.incident, " + ", ".join(f"m.{f}" for f in S.METRIC_FIELDS) + ", m.batch_id, e.batch_id "
-         "FROM metrics m LEFT JOIN enterprises e ON e.uscc = m.uscc WHERE m.year = ?")
 _M_BATCH, _E_BATCH = len(S.FIRM_FIELDS), len(S.FIRM_FIELDS) + 1
 
 
@@ -46,10 +43,22 @@ def method_from_rules(rules):
         raise RulesError(f"{rules.name}: {exc}") from None
 
 
-def load_inputs(db, year: int) -> list[tuple]:
+def load_inputs(db, year: int, method=None) -> list[tuple]:
     """The year's firm rows in :data:`kqtools.scoring.FIRM_FIELDS` order, then the metrics and
-    enterprises batch ids."""
-    return db.conn.execute(_LOAD, (year,)).fetchall()
+    enterprises batch ids: one query. Fields the rules never read are loaded as NULL (less memory
+    for a million rows); name and district are read from enterprises when results are shown."""
+    used = {"land_mu"}
+    if method is None:
+        used.update(S.METRIC_FIELDS)
+    else:
+        for g in method.groups:
+            used.update(g.inputs)
+    metric_cols = ", ".join(f"m.{f}" if f in used else "NULL" for f in S.METRIC_FIELDS)
+    industry = "e.industry_code" if method is None or method.industry_codes else "NULL"
+    founded = "e.founded_on" if method is None or method.min_years_since_founding else "NULL"
+    sql = (f"SELECT m.uscc, NULL, NULL, {industry}, e.size_class, {founded}, m.incident, {metric_cols}, "
+           "m.batch_id, e.batch_id FROM metrics m LEFT JOIN enterprises e ON e.uscc = m.uscc WHERE m.year = ?")
+    return db.conn.execute(sql, (year,)).fetchall()
 
 
 def load_designations(db, method, year: int) -> list[dict]:
@@ -103,7 +112,7 @@ def run_scoring(db, year: int, rules_name: str | None = None) -> dict:
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a million small tuples: the cyclic collector would rescan them again and again
     try:
-        rows = load_inputs(db, year)
+        rows = load_inputs(db, year, method)
         if not rows:
             raise ScoringError(f"no metrics for {year}: import them first (kq import metrics FILE)")
         designations = load_designations(db, method, year)
@@ -140,10 +149,10 @@ def _result_params(run_id: int, result: S.Scoring):
     rows = t["row"]
     inputs = [[r[i] for r in rows] for i in range(7, 7 + len(S.METRIC_FIELDS))]
     batches = [",".join(map(str, b)) if b else None for b in t["bonus_batches"]]
-    return zip(repeat(run_id), count(1), t["uscc"], [r[1] for r in rows], [r[2] for r in rows], t["group"],
-               t["rank"], t["base_score"], t["bonus_points"], t["score"], t["grade_by_rank"], t["grade"],
-               t["bonus_reason"], t["veto_reason"], t["not_graded_reason"], *inputs,
-               [r[6] for r in rows], [r[4] for r in rows], [r[_M_BATCH] if len(r) > _M_BATCH else None for r in rows],
+    return zip(repeat(run_id), count(1), t["uscc"], t["group"], t["rank"], t["base_score"], t["bonus_points"],
+               t["score"], t["grade_by_rank"], t["grade"], t["bonus_reason"], t["veto_reason"],
+               t["not_graded_reason"], *inputs, [r[6] for r in rows], [r[4] for r in rows],
+               [r[_M_BATCH] if len(r) > _M_BATCH else None for r in rows],
                [r[_E_BATCH] if len(r) > _E_BATCH else None for r in rows], batches)
 
 
@@ -183,23 +192,25 @@ def list_runs(db) -> list[dict]:
 
 SHOW_COLUMNS = ("rank", "uscc", "name", "district", "group_id", "base_score", "bonus_points", "score",
                 "grade_by_rank", "grade", "bonus_reason", "veto_reason", "not_graded_reason")
+_SHOW_SELECT = ", ".join(f"e.{c}" if c in ("name", "district") else f"r.{c}" for c in SHOW_COLUMNS)
 
 
 def results(db, run_id: int, *, district: str | None = None, grade: str | None = None,
             top: int | None = None):
-    """The run's results in display order, as dicts (``group_id`` shown as ``group``)."""
-    where, params = ["run_id = ?"], [run_id]
+    """The run's results in display order, as dicts (``group_id`` shown as ``group``); name and
+    district as the enterprises table has them now."""
+    where, params = ["r.run_id = ?"], [run_id]
     if district is not None:
-        where.append("district = ?")
+        where.append("e.district = ?")
         params.append(district)
     if grade is not None:
-        where.append("grade = ?")
+        where.append("r.grade = ?")
         params.append(grade)
     if top is not None:
-        where.append("rank <= ?")
+        where.append("r.rank <= ?")
         params.append(top)
-    cur = db.conn.execute(f"SELECT {', '.join(SHOW_COLUMNS)} FROM scoring_results WHERE {' AND '.join(where)} "
-                          "ORDER BY pos", params)
+    cur = db.conn.execute(f"SELECT {_SHOW_SELECT} FROM scoring_results r LEFT JOIN enterprises e ON e.uscc = r.uscc "
+                          f"WHERE {' AND '.join(where)} ORDER BY r.pos", params)
     for row in cur:
         d = dict(zip(SHOW_COLUMNS, row))
         d["group"] = d.pop("group_id")
@@ -207,7 +218,8 @@ def results(db, run_id: int, *, district: str | None = None, grade: str | None =
 
 
 def result_for(db, run_id: int, uscc: str) -> dict | None:
-    cur = db.conn.execute("SELECT * FROM scoring_results WHERE run_id = ? AND uscc = ?", (run_id, uscc))
+    cur = db.conn.execute("SELECT r.*, e.name, e.district FROM scoring_results r "
+                          "LEFT JOIN enterprises e ON e.uscc = r.uscc WHERE r.run_id = ? AND r.uscc = ?", (run_id, uscc))
     row = cur.fetchone()
     return None if row is None else dict(zip([d[0] for d in cur.description], row))
 
@@ -264,13 +276,13 @@ def diff(db, run_a: int, run_b: int):
     get_run(db, run_a)
     get_run(db, run_b)
     sql = """
-    SELECT a.uscc, coalesce(b.name, a.name), a.group_id, b.group_id, a.rank, b.rank, a.score, b.score,
+    SELECT a.uscc, (SELECT name FROM enterprises e WHERE e.uscc = a.uscc), a.group_id, b.group_id, a.rank, b.rank, a.score, b.score,
            a.grade, b.grade
       FROM scoring_results a LEFT JOIN scoring_results b ON b.run_id = :b AND b.uscc = a.uscc
      WHERE a.run_id = :a AND (b.uscc IS NULL OR a.grade IS NOT b.grade OR a.rank IS NOT b.rank
                               OR a.group_id IS NOT b.group_id)
     UNION ALL
-    SELECT b.uscc, b.name, NULL, b.group_id, NULL, b.rank, NULL, b.score, NULL, b.grade
+    SELECT b.uscc, (SELECT name FROM enterprises e WHERE e.uscc = b.uscc), NULL, b.group_id, NULL, b.rank, NULL, b.score, NULL, b.grade
       FROM scoring_results b LEFT JOIN scoring_results a ON a.run_id = :a AND a.uscc = b.uscc
      WHERE b.run_id = :b AND a.uscc IS NULL
     ORDER BY 1

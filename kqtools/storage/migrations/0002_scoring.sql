@@ -25,9 +25,7 @@ CREATE INDEX scoring_runs_year ON scoring_runs(year, id);
 CREATE TABLE scoring_results (
     run_id INTEGER NOT NULL REFERENCES scoring_runs(id) ON DELETE CASCADE,
     pos INTEGER NOT NULL,          -- 1-based display position within the run
-    uscc TEXT NOT NULL,
-    name TEXT,                     -- enterprises.name at run time (else metrics.name)
-    district TEXT,                 -- enterprises.district at run time
+    uscc TEXT NOT NULL,            -- name and district are shown from enterprises (one row per firm)
     group_id TEXT,                 -- rule-file group id; for class T the group the firm would be in, if any
     rank INTEGER,                  -- 1-based rank within the group (NULL for class T); ties broken, so distinct
     base_score REAL,               -- Σ weight × min(value / benchmark, cap), rounded to the rules' decimals
@@ -38,7 +36,8 @@ CREATE TABLE scoring_results (
     bonus_reason TEXT,             -- which designation gave which bonus (level, recognition date, certificate)
     veto_reason TEXT,              -- incident / blacklist veto, if any
     not_graded_reason TEXT,        -- why class T
-    land_mu REAL,                  -- raw inputs: metrics of the year as scored (万元, 亩, tce, t, persons)
+    land_mu REAL,                  -- raw inputs: metrics of the year as scored (万元, 亩, tce, t, persons);
+                                   -- NULL for a metric the run's rules do not read
     revenue REAL,
     tax REAL,
     value_added REAL,
