@@ -292,7 +292,7 @@ def plan(firms: Iterable, specialists: Sequence[Specialist], policy: Policy,
             reason = f"specialist {sid} over capacity ({n} > {cap})"
             for firm in items[cap:]:
                 if id(firm) in stand_ins:   # out of scope, kept by the rule file: released instead
-                    changes.append(Change(firm[0], firm[1], sid, None, reason, "release"))
+                    changes.append(Change(firm[0], firm[1], sid, None, f"out of scope; {reason}", "release"))
                     continue
                 key = key_of(norm_district(firm[2]), firm[3], firm[4])
                 pending.setdefault(key, []).append((firm[0], firm, reason))

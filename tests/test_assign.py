@@ -224,3 +224,14 @@ def test_specialists_list_shows_load(world, kq, db):
 def test_assign_on_an_empty_database(kq):
     r = kq("assign")
     assert r.returncode == 0 and r.stdout == "" and "0 in scope" in r.stderr
+
+
+def test_demo_step_assigns_and_shows_visits_due(world, db):
+    from kqtools.cli.specialists import demo_step
+
+    lines = []
+    demo_step(db, lines.append)
+    text = "\n".join(lines)
+    assert "17 firms in scope, 16 assigned, 1 without an eligible specialist" in text
+    assert "雪堰镇" in text and "kq visits due --as-of 2026-01-05: 17 firms" in text
+    assert len(current(db)) == 16

@@ -37,13 +37,20 @@ def specialists():
 
 
 @specialists.command("list")
+@click.option("--rules", "rules_name", metavar="FILE", default=None,
+              help="Assignment rule file whose department mapping fills `serves` (default: shipped).")
 @db_option
 @output_options
-def list_():
+def list_(rules_name):
     """Specialists with the kinds they serve, their load (firms assigned) and capacity."""
-    from ..storage.assignment import specialists_with_load
+    from ..rules import RulesError
+    from ..storage.assignment import load_policy, specialists_with_load
 
-    rows = specialists_with_load(get_db())
+    try:
+        _, policy = load_policy(rules_name)
+    except RulesError as exc:
+        raise _rules_error(exc) from None
+    rows = specialists_with_load(get_db(), policy)
     emit(rows, ["id", "name", "department", "districts", "serves", "load", "capacity", "active"])
     return OK
 
@@ -215,6 +222,9 @@ def coverage(year, rules_name):
     rows = cov(get_db(), year or today.year, today, policy)
     emit(rows, COVERAGE_COLUMNS)
     total = rows[0]
+    if not total["firms"]:
+        info(f"no firm had a specialist on {total['as_of']}: coverage counts the firms assigned by kq assign "
+             f"on that date (kq assignments history USCC shows when a firm was assigned)")
     info(f"{total['year']}: {total['visited']} of {total['firms']} served firms visited "
          f"({total['share']:.0%}, goal {total['goal']:.0%}) as of {total['as_of']}")
     return OK

@@ -70,14 +70,15 @@ def _scope_sql(policy: Policy, select: str, tail: str = "") -> tuple[str, dict]:
     return sql, params
 
 
-def in_scope_firms(db, as_of, policy: Policy | None = None) -> list[Firm]:
-    """In-scope firms with their current assignment, sorted by uscc."""
+def in_scope_firms(db, as_of, policy: Policy | None = None, raw: bool = False) -> list:
+    """In-scope firms with their current assignment, as :class:`Firm` (``raw``: plain tuples); any order."""
     policy = _policy(policy)
     sql, params = _scope_sql(
         policy, "d.uscc, e.name, e.district, d.kinds, e.industry_code, a.specialist_id, "
-                "a.assigned_on", "LEFT JOIN assignments a ON a.uscc = d.uscc ORDER BY d.uscc")
+                "a.assigned_on", "LEFT JOIN assignments a ON a.uscc = d.uscc")
     params["as_of"] = _iso(as_of)
-    return [Firm._make(row) for row in db.conn.execute(sql, params)]
+    rows = db.conn.execute(sql, params).fetchall()
+    return rows if raw else [Firm._make(row) for row in rows]
 
 
 def in_scope_usccs(db, as_of, policy: Policy | None = None) -> list[str]:
@@ -104,8 +105,8 @@ def _out_of_scope(db, as_of, policy: Policy, assigned_in_scope: int) -> list[tup
 
 
 def plan_assignment(db, as_of, policy: Policy) -> Plan:
-    firms = in_scope_firms(db, as_of, policy)
-    assigned = sum(1 for f in firms if f.specialist_id is not None)
+    firms = in_scope_firms(db, as_of, policy, raw=True)
+    assigned = sum(1 for f in firms if f[5] is not None)
     return plan(firms, load_specialists(db), policy, _out_of_scope(db, as_of, policy, assigned))
 
 
@@ -176,9 +177,10 @@ def apply_changes(conn, changes: Iterable[Change], as_of: str, run_id: int | Non
 
 
 # ---------------------------------------------------------------- reading
-def specialists_with_load(db) -> list[dict]:
+def specialists_with_load(db, policy: Policy | None = None) -> list[dict]:
+    """Specialists with what they serve (own kinds, else the department mapping) and their load."""
     loads = dict(db.conn.execute("SELECT specialist_id, count(*) FROM assignments GROUP BY specialist_id"))
-    policy = load_policy()[1]
+    policy = _policy(policy)
     out = []
     for s in load_specialists(db):
         kinds, prefixes = policy.served(s)
