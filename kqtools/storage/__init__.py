@@ -71,22 +71,31 @@ def current_version(db: sqlite_utils.Database) -> int:
     return db.conn.execute("PRAGMA user_version").fetchone()[0]
 
 
+def applied_versions(db: sqlite_utils.Database) -> set[int]:
+    """Versions recorded in ``schema_migrations`` (empty for a new database)."""
+    try:
+        return {v for v, in db.conn.execute("SELECT version FROM schema_migrations")}
+    except sqlite3.OperationalError:  # no such table: nothing applied yet
+        return set()
+
+
 def apply_migrations(db: sqlite_utils.Database) -> list[str]:
-    """Apply the migrations newer than ``PRAGMA user_version``; each in its own transaction."""
-    pending = [m for m in migrations() if m[0] > current_version(db)]
+    """Apply every migration not yet recorded in ``schema_migrations``, in order, each in its own
+    transaction. A migration numbered below one already applied (two branches landing in either
+    order) is still applied; ``PRAGMA user_version`` holds the highest version applied."""
+    done = applied_versions(db)
+    pending = [m for m in migrations() if m[0] not in done]
     applied = []
-    if not pending:
-        return applied
     for version, name, sql in pending:
         with write_transaction(db):
-            if current_version(db) >= version:  # another process got here first
+            if version in applied_versions(db):  # another process got here first
                 continue
             for statement in _split_sql(sql):
                 db.conn.execute(statement)
             db.conn.execute(
                 "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, datetime('now'))",
                 (version, name))
-            db.conn.execute(f"PRAGMA user_version = {version}")
+            db.conn.execute(f"PRAGMA user_version = {max(version, current_version(db))}")
         applied.append(f"{version:04d}_{name}")
     return applied
 
