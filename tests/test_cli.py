@@ -15,7 +15,7 @@ HEAVY = ("apscheduler", "sqlalchemy", "python_calamine", "xlsxwriter", "openpyxl
 FIRMS = [
     ["91110108551385082Q", "北京示例科技有限公司", "湖东街道", "C3911", "规上", "2015/3/1"],
     ["9144030071526726XG", "深圳示例电子有限公司", "湖西街道", "C3976", "规下", "2024年7月1日"],
-    ["91310000631696382C", "=HYPERLINK(\"http://x\")", "湖东街道", "C2710", "规上", "2010-05-05"],
+    ["91310000631696382C", "@上海示例医药有限公司", "湖东街道", "C2710", "规上", "2010-05-05"],
 ]
 HEADER = ["统一社会信用代码", "企业名称", "所属区域", "行业代码", "企业规模", "成立日期"]
 
@@ -76,9 +76,9 @@ def test_output_formats_and_csv_file_for_excel(kq, tmp_path):
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel shows Chinese correctly
     cells = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     names = [c[1] for c in cells[1:]]
-    assert "'=HYPERLINK(\"http://x\")" in names  # CSV injection neutralized
+    assert "'@上海示例医药有限公司" in names  # CSV injection neutralized
     stdout_csv = kq("enterprises", "list", "-f", "csv").stdout
-    assert '"=HYPERLINK(""http://x"")"' in stdout_csv  # pipelines get the data as it is
+    assert ",@上海示例医药有限公司," in stdout_csv  # pipelines get the data as it is
 
 
 def test_xlsx_output_is_a_real_workbook(kq, tmp_path):
@@ -90,7 +90,7 @@ def test_xlsx_output_is_a_real_workbook(kq, tmp_path):
     rows = python_calamine.CalamineWorkbook.from_path(str(out)).get_sheet_by_index(0).to_python()
     assert rows[0][:2] == ["uscc", "name"]
     assert sorted(r[0] for r in rows[1:]) == sorted(f[0] for f in FIRMS)
-    assert "'=HYPERLINK(\"http://x\")" in [r[1] for r in rows[1:]]
+    assert "'@上海示例医药有限公司" in [r[1] for r in rows[1:]]
 
 
 def test_unknown_output_extension_is_one_line_error(kq, tmp_path):
@@ -167,3 +167,26 @@ def test_rules_show_prints_the_shipped_defaults_for_copying():
     assert r.returncode == 0
     unknown = run_kq("rules", "show", "nonsense")
     assert unknown.returncode == 2 and "kq rules list" in unknown.stderr
+
+
+def test_a_migration_that_lands_after_a_higher_one_is_still_applied(db_path):
+    """Two capabilities landing in either order: a database at version 5 still gets 0002."""
+    from kqtools.storage import applied_versions, migrations, open_db
+
+    db = open_db(str(db_path))
+    all_versions = {v for v, _, _ in migrations()}
+    assert applied_versions(db) == all_versions
+    lowest_feature = sorted(all_versions)[1]
+    name = next(n for v, n, _ in migrations() if v == lowest_feature)
+    db.conn.execute("DELETE FROM schema_migrations WHERE version = ?", [lowest_feature])
+    tables = [t for t in db.table_names()]
+    # drop what that migration created, as if it had never run
+    created = [line.split()[2] for line in next(sql for v, _, sql in migrations() if v == lowest_feature).splitlines()
+               if line.upper().startswith("CREATE TABLE ")]
+    for table in created:
+        db.conn.execute(f"DROP TABLE {table}")
+    db.conn.close()
+    again = open_db(str(db_path))
+    assert applied_versions(again) == all_versions
+    assert set(created) <= set(again.table_names()) and created, name
+    assert len(tables) == len(again.table_names())

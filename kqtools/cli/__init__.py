@@ -30,7 +30,7 @@ COMMANDS = {
     "assignments": ("kqtools.cli.specialists", "assignments", "Show who serves which firm."),
     "visits": ("kqtools.cli.specialists", "visits", "Log visits; visits due; yearly coverage."),
     "jobs": ("kqtools.cli.jobs", "jobs", "Reminder jobs: list, run-due, run, history, check."),
-    "outbox": ("kqtools.cli.jobs", "outbox", "Messages produced by jobs: list, ack."),
+    "outbox": ("kqtools.cli.jobs", "outbox", "Messages produced by jobs: list, ack, retry."),
     "scheduler": ("kqtools.cli.jobs", "scheduler", "Run the reminder scheduler in the foreground."),
     "demo": ("kqtools.cli.demo", "demo", "Load the bundled demo data and run the main jobs on it."),
 }
