@@ -33,7 +33,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from operator import add
+from operator import add, itemgetter
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
 METRIC_FIELDS = ("land_mu", "revenue", "tax", "value_added", "energy_tce", "electricity_kwh",
@@ -415,20 +415,23 @@ def classify(rows: Iterable[Sequence], method: Method, year: int):
     return members, t_firms, skipped
 
 
-def indicator_values(ind: Indicator, rows: Sequence[Sequence]) -> tuple[list, list, list]:
-    """(values, numerators, denominators) of one indicator; a value is None when unusable."""
-    nums = [r[_IDX[ind.numerator]] for r in rows]
+def indicator_values(ind: Indicator, rows: Sequence[Sequence]) -> list:
+    """The indicator's value for each row (one pass); None when unusable: an input missing, the
+    denominator zero or negative, or the numerator negative."""
+    ni = _IDX[ind.numerator]
     if ind.denominator is None:
-        dens = [1.0] * len(nums)
-        values = [n if n is not None and n >= 0 else None for n in nums]
-    else:
-        dens = [r[_IDX[ind.denominator]] for r in rows]
-        values = [n / d if n is not None and d is not None and d > 0 and n >= 0 else None
-                  for n, d in zip(nums, dens)]
-    return values, nums, dens
+        return [n if (n := r[ni]) is not None and n >= 0 else None for r in rows]
+    di = _IDX[ind.denominator]
+    return [n / d if (n := r[ni]) is not None and (d := r[di]) is not None and d > 0 and n >= 0 else None
+            for r in rows]
 
 
-def group_benchmark(ind: Indicator, values: Sequence, nums: Sequence, dens: Sequence) -> GroupBenchmark:
+def indicator_inputs(ind: Indicator, row: Sequence) -> tuple:
+    """(numerator, denominator) of one row; the denominator is 1 for an indicator without one."""
+    return row[_IDX[ind.numerator]], (row[_IDX[ind.denominator]] if ind.denominator else 1)
+
+
+def group_benchmark(ind: Indicator, values: Sequence, rows: Sequence[Sequence]) -> GroupBenchmark:
     """The benchmark of one indicator in one group; sums are exact (math.fsum), so row order never matters."""
     usable = [v for v in values if v is not None]
     n = len(usable)
@@ -436,8 +439,9 @@ def group_benchmark(ind: Indicator, values: Sequence, nums: Sequence, dens: Sequ
     if isinstance(ind.benchmark, (int, float)):
         return GroupBenchmark(ind.id, "fixed", float(ind.benchmark), mean, n)
     if ind.benchmark == "group_pooled":
-        sden = math.fsum(d for d, v in zip(dens, values) if v is not None)
-        snum = math.fsum(x for x, v in zip(nums, values) if v is not None)
+        pairs = [indicator_inputs(ind, r) for r, v in zip(rows, values) if v is not None]
+        sden = math.fsum(d for _, d in pairs)
+        snum = math.fsum(x for x, _ in pairs)
         return GroupBenchmark(ind.id, "group_pooled", snum / sden if n and sden > 0 else None, mean, n)
     return GroupBenchmark(ind.id, "group_average", mean, mean, n)
 
@@ -447,6 +451,7 @@ def indicator_ratios(ind: Indicator, values: Sequence, mark: GroupBenchmark) -> 
 
     ratio = min(value / benchmark, cap); an unusable value gets 0 or, with ``missing =
     "group_average"``, the ratio of the group mean. A missing or zero benchmark gives 0 to all.
+    Points are ``weight * ratio``.
     """
     bench, cap = mark.benchmark, ind.cap
     if bench is None or bench <= 0:
@@ -458,6 +463,16 @@ def indicator_ratios(ind: Indicator, values: Sequence, mark: GroupBenchmark) -> 
             fill = cap
     ratios = [(x if (x := v / bench) < cap else cap) if v is not None else fill for v in values]
     return ratios, fill, None
+
+
+def add_points(totals: list, ind: Indicator, values: Sequence, mark: GroupBenchmark) -> list:
+    """``totals[i] + weight * ratio[i]`` in one pass: the same arithmetic as :func:`indicator_ratios`."""
+    bench, cap, w = mark.benchmark, ind.cap, ind.weight
+    if bench is None or bench <= 0:
+        return [t + 0.0 for t in totals]
+    fill = w * (indicator_ratios(ind, (), mark)[1])
+    return [t + w * (x if (x := v / bench) < cap else cap) if v is not None else t + fill
+            for t, v in zip(totals, values)]
 
 
 def missing_note(ind: Indicator, num, den, mark: GroupBenchmark) -> str:
@@ -478,24 +493,23 @@ def _score_group(g: Group, rows: list, bonuses: dict, method: Method, year: int,
     flagged: dict[int, list] = {}
     totals = [0] * n
     for k, ind in enumerate(g.indicators):
-        values, nums, dens = indicator_values(ind, rows)
-        mark = group_benchmark(ind, values, nums, dens)
-        ratios, _, bench_note = indicator_ratios(ind, values, mark)
-        weight = ind.weight
-        points = [weight * x for x in ratios]
-        totals = list(map(add, totals, points))   # the same additions, in the same order, as sum(points)
+        values = indicator_values(ind, rows)
+        mark = group_benchmark(ind, values, rows)
+        totals = add_points(totals, ind, values, mark)   # the same additions, in the same order, as sum(points)
         marks.append(mark)
         if k in tie:
             tie_values[k] = values
         if not detail:
             continue
+        ratios, _, bench_note = indicator_ratios(ind, values, mark)
         value_cols.append(values)
         ratio_cols.append(ratios)
-        point_cols.append(points)
+        point_cols.append([ind.weight * x for x in ratios])
         if mark.usable < n:
             for i, v in enumerate(values):
                 if v is None:
-                    flagged.setdefault(i, [None] * len(g.indicators))[k] = missing_note(ind, nums[i], dens[i], mark)
+                    num, den = indicator_inputs(ind, rows[i])
+                    flagged.setdefault(i, [None] * len(g.indicators))[k] = missing_note(ind, num, den, mark)
         if bench_note:
             for i in range(n):
                 notes = flagged.setdefault(i, [None] * len(g.indicators))
@@ -521,46 +535,41 @@ def _score_group(g: Group, rows: list, bonuses: dict, method: Method, year: int,
         limit = math.ceil(upto * n / 100)
         gbr.extend([grade] * (limit - before))
         before = limit
+    if n > 1:
+        pick = itemgetter(*order)                     # reorder a column in C
+    else:
+        def pick(c):
+            return tuple(c[i] for i in order)
+    rows, usccs, base, scores, bonus_pts, got = (pick(c) for c in (rows, usccs, base, scores, bonus_pts, got))
     final = list(gbr)
     vetoes: list = [None] * n
-    position = {i: p for p, i in enumerate(order)} if n else {}
-    veto_index = grades.index(method.veto_grade)
-    incident = method.veto_incident
-    black = method.veto_blacklist and blacklist
-    for i in range(n) if (incident or black) else ():
-        why = None
-        if incident and rows[i][6]:
-            why = f"major safety or environmental incident in {year}: grade {method.veto_grade}"
-        if black and usccs[i] in black:
-            listed = f"on the credit blacklist: grade {method.veto_grade}"
-            why = f"{why}; {listed}" if why else listed
-        if why:
-            vetoes[position[i]] = why
-    for i, b in enumerate(got):
-        if b is not None and b.uplift:
-            p = position[i]
-            final[p] = grades[max(0, grades.index(gbr[p]) - b.uplift)]
-    for p, why in enumerate(vetoes):
-        if why:
-            final[p] = method.veto_grade
+    veto_grade = method.veto_grade
+    if method.veto_incident:
+        for p in [p for p, r in enumerate(rows) if r[6]]:
+            vetoes[p] = f"major safety or environmental incident in {year}: grade {veto_grade}"
+    if method.veto_blacklist and blacklist:
+        for p in [p for p, u in enumerate(usccs) if u in blacklist]:
+            listed = f"on the credit blacklist: grade {veto_grade}"
+            vetoes[p] = f"{vetoes[p]}; {listed}" if vetoes[p] else listed
+    for p in [p for p, b in enumerate(got) if b is not None and b.uplift]:
+        final[p] = grades[max(0, grades.index(gbr[p]) - got[p].uplift)]
+    for p in [p for p, why in enumerate(vetoes) if why]:
+        final[p] = veto_grade
     counts = dict.fromkeys(grades, 0)
-    for grade in final:
-        counts[grade] += 1
-
-    def col(c):
-        return [c[i] for i in order]
+    for grade in grades:
+        counts[grade] = final.count(grade)
 
     part = {
-        "uscc": col(usccs), "group": [g.id] * n, "rank": list(range(1, n + 1)), "base_score": col(base),
-        "bonus_points": col(bonus_pts), "score": col(scores), "grade_by_rank": gbr, "grade": final,
-        "bonus_reason": [got[i].reason if got[i] is not None else None for i in order],
+        "uscc": usccs, "group": [g.id] * n, "rank": range(1, n + 1), "base_score": base,
+        "bonus_points": bonus_pts, "score": scores, "grade_by_rank": gbr, "grade": final,
+        "bonus_reason": [b.reason if b is not None else None for b in got],
         "veto_reason": vetoes, "not_graded_reason": [None] * n,
-        "values": col(list(zip(*value_cols))) if detail else [None] * n,
-        "ratios": col(list(zip(*ratio_cols))) if detail else [None] * n,
-        "points": col(list(zip(*point_cols))) if detail else [None] * n,
+        "values": pick(list(zip(*value_cols))) if detail else [None] * n,
+        "ratios": pick(list(zip(*ratio_cols))) if detail else [None] * n,
+        "points": pick(list(zip(*point_cols))) if detail else [None] * n,
         "flags": [tuple(flagged[i]) if i in flagged else None for i in order] if detail else [None] * n,
-        "bonus_batches": [got[i].batch_ids if got[i] is not None else () for i in order],
-        "row": col(rows),
+        "bonus_batches": [b.batch_ids if b is not None else () for b in got],
+        "row": rows,
     }
     return part, marks, counts
 
@@ -612,14 +621,15 @@ def explain_indicators(group: Group, row: Sequence, marks: Sequence[GroupBenchma
     with the same functions :func:`score_firms` uses (so the points add up to the stored base score)."""
     out = []
     for ind, mark in zip(group.indicators, marks):
-        values, nums, dens = indicator_values(ind, [row])
+        values = indicator_values(ind, [row])
+        num, den = indicator_inputs(ind, row)
         ratios, _, bench_note = indicator_ratios(ind, values, mark)
-        note = missing_note(ind, nums[0], dens[0], mark) if values[0] is None else ""
+        note = missing_note(ind, num, den, mark) if values[0] is None else ""
         if bench_note:
             note = f"{note}; {bench_note}" if note else bench_note
-        inputs = {ind.numerator: nums[0]}
+        inputs = {ind.numerator: num}
         if ind.denominator:
-            inputs[ind.denominator] = dens[0]
+            inputs[ind.denominator] = den
         out.append({"item": ind.id, "label": ind.label,
                     "formula": f"{ind.numerator} / {ind.denominator}" if ind.denominator else ind.numerator,
                     "inputs": inputs, "value": values[0], "benchmark": mark.benchmark, "benchmark_kind": mark.kind,

@@ -10,7 +10,7 @@ import datetime as dt
 import gc
 import json
 import sqlite3
-from itertools import count, repeat
+from itertools import count
 
 from .. import scoring as S
 from . import write_transaction
@@ -145,15 +145,16 @@ def run_scoring(db, year: int, rules_name: str | None = None) -> dict:
 
 
 def _result_params(run_id: int, result: S.Scoring):
+    """One parameter tuple per result, in RESULT_COLUMNS order (a generator: nothing is held twice)."""
     t = result.table
-    rows = t["row"]
-    inputs = [[r[i] for r in rows] for i in range(7, 7 + len(S.METRIC_FIELDS))]
-    batches = [",".join(map(str, b)) if b else None for b in t["bonus_batches"]]
-    return zip(repeat(run_id), count(1), t["uscc"], t["group"], t["rank"], t["base_score"], t["bonus_points"],
-               t["score"], t["grade_by_rank"], t["grade"], t["bonus_reason"], t["veto_reason"],
-               t["not_graded_reason"], *inputs, [r[6] for r in rows], [r[4] for r in rows],
-               [r[_M_BATCH] if len(r) > _M_BATCH else None for r in rows],
-               [r[_E_BATCH] if len(r) > _E_BATCH else None for r in rows], batches)
+    m0, m9 = 7, 7 + len(S.METRIC_FIELDS)
+    return ((run_id, pos, uscc, group, rank, base, bonus, score, gbr, grade, br, vr, ngr, *r[m0:m9], r[6], r[4],
+             r[_M_BATCH] if len(r) > _M_BATCH else None, r[_E_BATCH] if len(r) > _E_BATCH else None,
+             ",".join(map(str, batches)) if batches else None)
+            for pos, uscc, group, rank, base, bonus, score, gbr, grade, br, vr, ngr, batches, r in zip(
+                count(1), t["uscc"], t["group"], t["rank"], t["base_score"], t["bonus_points"], t["score"],
+                t["grade_by_rank"], t["grade"], t["bonus_reason"], t["veto_reason"], t["not_graded_reason"],
+                t["bonus_batches"], t["row"]))
 
 
 # ---------------------------------------------------------------- reading runs
