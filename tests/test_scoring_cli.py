@@ -236,3 +236,17 @@ def test_run_scoring_contract_for_scheduled_jobs(park):
     assert s["counts"] == {"A": 3, "B": 6, "C": 5, "D": 0, "T": 3}
     assert json.dumps(s, ensure_ascii=False)
     assert run_scoring(park, 2025, "huangyan")["run"] == 2
+
+
+def test_json_rule_file_and_explain_of_its_run(kq, park, tmp_path):
+    import tomllib
+
+    data = tomllib.loads(kq("rules", "show", "scoring").stdout)
+    data["groups"][0]["indicators"][0]["weight"] = 60
+    path = tmp_path / "规则.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    r = kq("score", "run", "--year", "2025", "--rules", path)
+    assert r.returncode == 0, r
+    rows = {x["item"]: x for x in kq("score", "explain", code(5)).jsonl()}
+    assert rows["tax_per_mu"]["weight"] == 60
+    assert rows["tax_per_mu"]["points"] == pytest.approx(60 * rows["tax_per_mu"]["ratio"])
