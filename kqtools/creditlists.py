@@ -21,7 +21,7 @@ import datetime as dt
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 BLACKLIST, WHITELIST = "blacklist", "whitelist"
 LISTS = (WHITELIST, BLACKLIST)
@@ -83,9 +83,8 @@ def iso(d: dt.date | None) -> str | None:
 
 
 # ---------------------------------------------------------------- plain data
-@dataclass(slots=True)
-class Record:
-    """One row of credit_records (dates as ISO text, as stored)."""
+class Record(NamedTuple):
+    """One row of credit_records (dates as ISO text, as stored). A tuple: cheap to make by the million."""
     uscc: str
     source: str
     record_key: str = ""
@@ -101,8 +100,7 @@ class Record:
     note: str | None = None
 
 
-@dataclass(slots=True)
-class Designation:
+class Designation(NamedTuple):
     uscc: str
     name: str | None
     kind: str
@@ -410,6 +408,9 @@ def fire(records: Iterable[Record], lr: ListRules, as_of: dt.date, effects: Sequ
 
 
 def _entry_from_hits(uscc: str, hits: list[Hit], name: str | None = None) -> Entry:
+    if len(hits) == 1:
+        h = hits[0]
+        return Entry(uscc, name or h.record.name, h.start, h.end, [record_reason(h.rule, h.record, h.start, h.end)])
     since = min(h.start for h in hits)
     until = None if any(h.end is None for h in hits) else max(h.end for h in hits)  # type: ignore[type-var]
     hits = sorted(hits, key=lambda h: (h.start, h.rule.id, h.record.record_key))

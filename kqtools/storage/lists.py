@@ -12,7 +12,10 @@ from typing import Iterable
 from .. import creditlists as C
 from . import write_transaction
 
-_REC_SELECT = "SELECT " + ", ".join(C.RECORD_COLUMNS) + " FROM credit_records"
+# the firm's name from the enterprise register when it is there, else as the credit record gives it
+_REC_SELECT = ("SELECT " + ", ".join("coalesce(e.name, c.name)" if col == "name" else f"c.{col}"
+                                     for col in C.RECORD_COLUMNS)
+               + " FROM credit_records c LEFT JOIN enterprises e ON e.uscc = c.uscc")
 _DES_SELECT = "SELECT " + ", ".join(C.DESIGNATION_COLUMNS) + " FROM designations"
 
 
@@ -29,31 +32,31 @@ def _dumps(value) -> str:
 
 # ---------------------------------------------------------------- reading
 def scope_sql(s: C.Scope) -> tuple[str, list]:
-    """SQL WHERE clause for a :class:`kqtools.creditlists.Scope`."""
-    where, params = ["source = ?"], [s.source]
+    """SQL WHERE clause for a :class:`kqtools.creditlists.Scope` (columns of ``credit_records c``)."""
+    where, params = ["c.source = ?"], [s.source]
     if s.grades:
-        where.append(f"grade IN ({', '.join('?' * len(s.grades))})")
+        where.append(f"c.grade IN ({', '.join('?' * len(s.grades))})")
         params += s.grades
     if s.severities:
-        where.append(f"severity IN ({', '.join('?' * len(s.severities))})")
+        where.append(f"c.severity IN ({', '.join('?' * len(s.severities))})")
         params += s.severities
     if s.by_year:
-        where.append("year <= ?")
+        where.append("c.year <= ?")
         params.append(s.year_max)
         if s.year_min is not None:
-            where.append("year >= ?")
+            where.append("c.year >= ?")
             params.append(s.year_min)
     else:
-        where.append("started_on <= ?")
+        where.append("c.started_on <= ?")
         params.append(s.as_of)
         if s.start_after is not None:
-            where.append("started_on > ?")
+            where.append("c.started_on > ?")
             params.append(s.start_after)
     if s.open_or_after is not None:
-        cond = "(ended_on IS NULL OR ended_on = '' OR ended_on > ?"
+        cond = "(c.ended_on IS NULL OR c.ended_on = '' OR c.ended_on > ?"
         params.append(s.open_or_after)
         if s.recent_after is not None:
-            cond += " OR started_on > ?"
+            cond += " OR c.started_on > ?"
             params.append(s.recent_after)
         where.append(cond + ")")
     return " AND ".join(where), params
@@ -88,7 +91,7 @@ def facts_for(db, usccs: Iterable[str]) -> dict[str, C.Facts]:
     if not codes:
         return facts
     arg = json.dumps(codes)
-    for rec in _records(db.conn.execute(f"{_REC_SELECT} WHERE uscc IN (SELECT value FROM json_each(?))", [arg])):
+    for rec in _records(db.conn.execute(f"{_REC_SELECT} WHERE c.uscc IN (SELECT value FROM json_each(?))", [arg])):
         facts[rec.uscc].records.append(rec)
     for row in db.conn.execute(f"{_DES_SELECT} WHERE uscc IN (SELECT value FROM json_each(?))", [arg]):
         facts[row[0]].designations.append(C.Designation(*row))
@@ -246,13 +249,16 @@ def build_lists(db, as_of: dt.date | None = None, rules_name: str | None = None)
             changes.append((lst, u, "left", C.left_why(lst, old[lst][u], as_of, ov, fails)))
 
     # names: the enterprise register first, then what the records say
-    codes = set(white) | set(black) | {u for _, u, _, _ in changes}
-    names = names_for(db, codes)
+    # (records already carry the register's name; look up only what is still missing)
+    for u, entry in white.items():
+        if entry.name is None and u in facts:
+            entry.name = next((r.name for r in facts[u].records if r.name), None) or next(
+                (d.name for d in facts[u].designations if d.name), None)
+    missing = {u for lst in C.LISTS for u, e in new[lst].items() if not e.name}
+    names = names_for(db, missing | {u for lst, u, change, _ in changes if change == "left"})
     for lst in C.LISTS:
-        for u, entry in new[lst].items():
-            entry.name = names.get(u) or entry.name or (facts[u].designations[0].name if u in facts and facts[u].designations else None)
-            if entry.name is None and lst == C.WHITELIST and u in facts:
-                entry.name = next((r.name for r in facts[u].records if r.name), None)
+        for u in missing & set(new[lst]):
+            new[lst][u].name = names.get(u) or new[lst][u].name
 
     def name_of(lst, u):
         if u in new[lst]:
