@@ -273,23 +273,27 @@ DIFF_COLUMNS = ("uscc", "name", "group_a", "group_b", "rank_a", "rank_b", "score
 
 
 def diff(db, run_a: int, run_b: int):
-    """Firms whose grade or rank differ between two runs (or that are in one run only)."""
+    """Firms whose grade, group or rank differ between two runs (or that are in one run only), by uscc.
+
+    Both runs are read into memory once (results have no index by uscc: it would slow every run down).
+    """
     get_run(db, run_a)
     get_run(db, run_b)
-    sql = """
-    SELECT a.uscc, (SELECT name FROM enterprises e WHERE e.uscc = a.uscc), a.group_id, b.group_id, a.rank, b.rank, a.score, b.score,
-           a.grade, b.grade
-      FROM scoring_results a LEFT JOIN scoring_results b ON b.run_id = :b AND b.uscc = a.uscc
-     WHERE a.run_id = :a AND (b.uscc IS NULL OR a.grade IS NOT b.grade OR a.rank IS NOT b.rank
-                              OR a.group_id IS NOT b.group_id)
-    UNION ALL
-    SELECT b.uscc, (SELECT name FROM enterprises e WHERE e.uscc = b.uscc), NULL, b.group_id, NULL, b.rank, NULL, b.score, NULL, b.grade
-      FROM scoring_results b LEFT JOIN scoring_results a ON a.run_id = :a AND a.uscc = b.uscc
-     WHERE b.run_id = :b AND a.uscc IS NULL
-    ORDER BY 1
-    """
-    for row in db.conn.execute(sql, {"a": run_a, "b": run_b}):
-        d = dict(zip(DIFF_COLUMNS, row))
+
+    def load(run_id):
+        return {r[0]: r[1:] for r in db.conn.execute(
+            "SELECT uscc, group_id, rank, score, grade FROM scoring_results WHERE run_id = ?", (run_id,))}
+
+    a, b = load(run_a), load(run_b)
+    name_of = db.conn.cursor()
+    for uscc in sorted(a.keys() | b.keys()):
+        x, y = a.get(uscc), b.get(uscc)
+        if x is not None and y is not None and (x[0], x[1], x[3]) == (y[0], y[1], y[3]):
+            continue
+        x, y = x or (None,) * 4, y or (None,) * 4
+        name = name_of.execute("SELECT name FROM enterprises WHERE uscc = ?", (uscc,)).fetchone()
+        d = {"uscc": uscc, "name": name[0] if name else None, "group_a": x[0], "group_b": y[0], "rank_a": x[1],
+             "rank_b": y[1], "score_a": x[2], "score_b": y[2], "grade_a": x[3], "grade_b": y[3]}
         d["change"] = _change(d)
         yield d
 
