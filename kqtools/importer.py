@@ -22,9 +22,8 @@ from .kinds import COMPLETE, DERIVED, MEMO_LIMIT, Kind, get_kind, header_key
 from .uscc import is_valid_clean
 from .readers import RowError, Source, SourceError, header_text, is_blank
 
-CHUNK = 20_000
-CACHE_KIB = 32 * 1024        # page cache of the main database during an import
-TEMP_CACHE_KIB = 16 * 1024   # page cache of the staging table
+CHUNK = 5_000
+CACHE_KIB = 32 * 1024        # page cache of the database during an import
 HEADER_SCAN_ROWS = 10
 
 
@@ -587,9 +586,14 @@ def run_import(db, source: Source, kind_name: str, *, strict: bool = False, mapp
                progress: Callable[[int], None] | None = None) -> ImportResult:
     """Import one source into the database; see the module docstring for the guarantees.
 
-    Rows are converted and checked first, into a TEMP staging table (no lock on the database);
-    duplicates of a key within the file are found there; only then one ``BEGIN IMMEDIATE``
-    transaction records the batch and upserts the staged rows.
+    Rows are read and converted in a worker thread; valid rows are upserted chunk by chunk inside
+    one ``BEGIN IMMEDIATE`` transaction (taken when the first chunk is ready), which commits only
+    at the end: a killed import, an unusable source or ``--strict`` with rejects leaves nothing.
+
+    Each table row records ``seen_batch``/``seen_line`` (the last import that listed it, and where)
+    and ``batch_id`` (the last import that changed it). A row whose key this import has already
+    written (``seen_batch`` = this batch) is not overwritten: that is how a second row with the
+    same key in one file is found, without holding the file's keys in memory.
     """
     kind = get_kind(kind_name)
     conn = db.conn
@@ -598,145 +602,131 @@ def run_import(db, source: Source, kind_name: str, *, strict: bool = False, mapp
     allow_codes(r[0] for r in conn.execute("SELECT uscc FROM uscc_allowlist"))
     result = ImportResult(kind=kind_name, source=source.name, format=source.format, encoding=source.encoding,
                           sheet=source.sheet)
-    started = _now()
-    # PRAGMAs for this import only: a bigger page cache for the big upsert (restored at the end)
     old_cache = conn.execute("PRAGMA cache_size").fetchone()[0]
-    conn.execute(f"PRAGMA cache_size = {-CACHE_KIB}")
-    conn.execute(f"PRAGMA temp.cache_size = {-TEMP_CACHE_KIB}")
+    conn.execute(f"PRAGMA cache_size = {-CACHE_KIB}")  # for this import only
     try:
-        return _run(db, conn, kind, source, result, started, strict, mapping, progress)
+        return _run(conn, kind, source, result, strict, mapping, progress)
     finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         conn.execute(f"PRAGMA cache_size = {old_cache}")
-        conn.execute("DROP TABLE IF EXISTS temp.kq_stage")
         conn.execute("DROP TABLE IF EXISTS temp.kq_rejects")
 
 
-def _run(db, conn, kind, source, result, started, strict, mapping, progress):
+def _run(conn, kind, source, result, strict, mapping, progress):
+    started = _now()
     conn.execute("DROP TABLE IF EXISTS temp.kq_rejects")
     conn.execute("CREATE TEMP TABLE kq_rejects (line INTEGER, field TEXT, value TEXT, reason TEXT, column_name TEXT)")
-    pending_rejects: list[tuple] = []
-
-    def reject(r: Reject):
-        pending_rejects.append((r.line, r.field, r.value, r.reason, r.column))
-        if len(pending_rejects) >= CHUNK:
-            flush_rejects()
+    pending: list[tuple] = []
 
     def flush_rejects():
-        if pending_rejects:
-            conn.executemany("INSERT INTO temp.kq_rejects VALUES (?,?,?,?,?)", pending_rejects)
-            pending_rejects.clear()
+        if pending:
+            conn.executemany("INSERT INTO temp.kq_rejects VALUES (?,?,?,?,?)", pending)
+            pending.clear()
 
     cols = stage_columns(kind)
-    conn.execute("DROP TABLE IF EXISTS temp.kq_stage")
-    conn.execute(f"CREATE TEMP TABLE kq_stage (_line INTEGER PRIMARY KEY, {', '.join(_q(c) for c in cols)})")
-    insert_sql = f"INSERT INTO temp.kq_stage VALUES ({', '.join('?' * (len(cols) + 1))})"
-    staged = 0
-    conn.execute("BEGIN")  # staging in one transaction of the temp database: no journal sync per chunk
-    try:
-        # Reading and converting (Python, holds the GIL) runs in a thread while this one stages the
-        # previous chunk (SQLite releases the GIL while it steps): the two overlap on two cores.
-        for chunk, chunk_rejects in _chunks_in_thread(records, source, kind, mapping):
-            for r in chunk_rejects:
-                reject(r)
-            if chunk:
-                conn.executemany(insert_sql, chunk)
-                staged += len(chunk)
-                if progress:
-                    progress(staged)
-        flush_rejects()
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    table = _q(kind.table)
+    key_pos = [cols.index(k) + 1 for k in kind.key]
+    batch_id = max_rowid = None
+    statements: dict[frozenset, str] = {}
+    valid = duplicates = 0
+    for chunk, chunk_rejects in _chunks(records, source, kind, mapping):
+        pending.extend((r.line, r.field, r.value, r.reason, r.column) for r in chunk_rejects)
+        if batch_id is None:
+            conn.execute("BEGIN IMMEDIATE")
+            batch_id = conn.execute(
+                "INSERT INTO batches (kind, source, sha256, format, encoding, sheet, read, inserted, updated, unchanged,"
+                " rejected, unknown_columns, started_at, finished_at) VALUES (?,?,'',?,?,?,0,0,0,0,0,'[]',?,?)",
+                (kind.name, source.name, source.format, source.encoding, source.sheet, started, started)).lastrowid
+            max_rowid = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
+        if len(pending) >= CHUNK:
+            flush_rejects()
+        if not chunk:
+            continue
+        present = frozenset(getattr(source, "merge_columns", ())) or frozenset(cols)
+        sql = statements.get(present)
+        if sql is None:
+            sql = statements[present] = _upsert_sql(kind, cols, present, batch_id)
+        before = conn.total_changes
+        conn.executemany(sql, chunk)
+        valid += len(chunk)
+        if conn.total_changes - before < len(chunk):  # some keys were already written by this import
+            duplicates += _reject_duplicates(conn, kind, chunk, key_pos, batch_id, pending)
+        if progress:
+            progress(valid)
+    flush_rejects()
     result.read = getattr(source, "read", 0)
     result.unknown_columns = list(getattr(source, "unknown_columns", []))
     result.sha256 = source.sha256
-    present = [c for c in cols if c in getattr(source, "merge_columns", set())]
-
-    if staged:
-        _reject_duplicates(conn, kind, reject)
-    flush_rejects()
     result.rejected = conn.execute("SELECT count(DISTINCT line) FROM temp.kq_rejects").fetchone()[0]
     result.rejects = [Reject(l, f, v, r, c) for l, f, v, r, c in conn.execute(
         "SELECT line, field, value, reason, column_name FROM temp.kq_rejects ORDER BY line, rowid")]
-    if strict and result.rejected:
-        return result
-
-    from .storage import write_transaction
-
-    with write_transaction(db):
-        cur = conn.execute(
+    if batch_id is None:  # nothing at all came out of the source (every row rejected, or none)
+        if strict and result.rejected:
+            return result
+        conn.execute("BEGIN IMMEDIATE")
+        batch_id = conn.execute(
             "INSERT INTO batches (kind, source, sha256, format, encoding, sheet, read, inserted, updated, unchanged,"
-            " rejected, unknown_columns, started_at, finished_at) VALUES (?,?,?,?,?,?,?,0,0,0,?,?,?,?)",
-            (kind.name, source.name, result.sha256, source.format, source.encoding, source.sheet, result.read,
-             result.rejected, json.dumps(result.unknown_columns, ensure_ascii=False), started, started))
-        batch_id = cur.lastrowid
-        if staged:
-            result.inserted, result.updated, result.unchanged = _merge(conn, kind, present, batch_id)
-            if kind.name in ("designations", "metrics", "visits") and "name" in present:
-                before = conn.total_changes
-                conn.execute("INSERT OR IGNORE INTO enterprises (uscc, name, batch_id) "
-                             "SELECT uscc, name, ? FROM temp.kq_stage WHERE name IS NOT NULL AND name != '' "
-                             "GROUP BY uscc", (batch_id,))
-                result.new_enterprises = conn.total_changes - before
-        conn.execute("INSERT INTO rejects (batch_id, line, field, value, reason) "
-                     "SELECT ?, line, field, value, reason FROM temp.kq_rejects", (batch_id,))
-        conn.execute("UPDATE batches SET inserted=?, updated=?, unchanged=?, finished_at=? WHERE id=?",
-                     (result.inserted, result.updated, result.unchanged, _now(), batch_id))
+            " rejected, unknown_columns, started_at, finished_at) VALUES (?,?,'',?,?,?,0,0,0,0,0,'[]',?,?)",
+            (kind.name, source.name, source.format, source.encoding, source.sheet, started, started)).lastrowid
+        max_rowid = 0
+    if strict and result.rejected:
+        conn.execute("ROLLBACK")
+        return result
+    result.inserted = conn.execute(f"SELECT count(*) FROM {table} WHERE rowid > ?", (max_rowid,)).fetchone()[0]
+    result.updated = 0 if not max_rowid else conn.execute(
+        f"SELECT count(*) FROM {table} WHERE rowid <= ? AND batch_id = ?", (max_rowid, batch_id)).fetchone()[0]
+    result.unchanged = valid - duplicates - result.inserted - result.updated
+    if kind.name in ("designations", "metrics", "visits") and "name" in getattr(source, "merge_columns", ()):
+        before = conn.total_changes
+        conn.execute(f"INSERT OR IGNORE INTO enterprises (uscc, name, batch_id, seen_batch) "
+                     f"SELECT uscc, name, ?, ? FROM {table} WHERE seen_batch = ? AND name IS NOT NULL AND name != '' "
+                     f"GROUP BY uscc", (batch_id, batch_id, batch_id))
+        result.new_enterprises = conn.total_changes - before
+    conn.execute("INSERT INTO rejects (batch_id, line, field, value, reason) "
+                 "SELECT ?, line, field, value, reason FROM temp.kq_rejects ORDER BY line, rowid", (batch_id,))
+    conn.execute("UPDATE batches SET sha256=?, read=?, inserted=?, updated=?, unchanged=?, rejected=?, "
+                 "unknown_columns=?, finished_at=? WHERE id=?",
+                 (result.sha256, result.read, result.inserted, result.updated, result.unchanged, result.rejected,
+                  json.dumps(result.unknown_columns, ensure_ascii=False), _now(), batch_id))
+    conn.execute("COMMIT")
     result.batch, result.written = batch_id, True
     return result
 
 
-def _chunks_in_thread(records_fn, source, kind, mapping):
-    """Yield ``(rows, rejects)`` chunks produced by ``records_fn`` in a worker thread.
+def _upsert_sql(kind: Kind, cols: list[str], present: frozenset, batch_id: int) -> str:
+    """INSERT of one staged tuple ``(line, *cols)``; on a key conflict, update the columns this source
+    speaks for, unless this import already wrote the row (then it is a duplicate: left alone)."""
+    table = _q(kind.table)
+    keys = ", ".join(_q(k) for k in kind.key)
+    data = [c for c in cols if c in present and c not in kind.key]
+    col_list = ", ".join(_q(c) for c in cols)
+    params = ", ".join("?" * len(cols))
+    b = int(batch_id)
+    sql = (f"INSERT INTO {table} (seen_line, {col_list}, batch_id, seen_batch) VALUES (?, {params}, {b}, {b}) "
+           f"ON CONFLICT ({keys}) DO UPDATE SET ")
+    sets = [f"{_q(c)} = excluded.{_q(c)}" for c in data]
+    changed = " OR ".join(f"{table}.{_q(c)} IS NOT excluded.{_q(c)}" for c in data) or "false"
+    sets += [f"batch_id = CASE WHEN {changed} THEN {b} ELSE {table}.batch_id END",
+             "seen_batch = excluded.seen_batch", "seen_line = excluded.seen_line"]
+    # SET evaluates every right-hand side against the old row, so the CASE sees the old values
+    return sql + ", ".join(sets) + f" WHERE {table}.seen_batch IS NOT {b}"
 
-    The worker stops when the consumer goes away; its exceptions (SourceError, ...) are re-raised
-    here, in the consumer, so the caller sees them exactly as without the thread.
+
+def _chunks(records_fn, source, kind, mapping):
+    """``(rows, rejects)`` chunks of the valid staging tuples and the rejects met while reading them.
+
+    (A reader thread overlapping SQLite was tried: SQLite releases the GIL on every row, and
+    getting it back from a busy converting thread cost more than the overlap won.)
     """
-    import queue
-    import threading
-
-    q: queue.Queue = queue.Queue(maxsize=3)
-    stop = threading.Event()
-    done = object()
-
-    def put(item):
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work():
-        pending: list[Reject] = []
-        try:
-            it = records_fn(source, kind, mapping, pending.append)
-            while True:
-                chunk = list(islice(it, CHUNK))
-                rejects, pending[:] = pending[:], []
-                if not chunk and not rejects:
-                    break
-                if not put((chunk, rejects)):
-                    return
-            put(done)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            put(exc)
-
-    worker = threading.Thread(target=work, name="kq-import-reader", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join(timeout=5)
+    pending: list[Reject] = []
+    it = records_fn(source, kind, mapping, pending.append)
+    while True:
+        chunk = list(islice(it, CHUNK))
+        rejects, pending[:] = pending[:], []
+        if not chunk and not rejects:
+            return
+        yield chunk, rejects
 
 
 def _store(value):
@@ -747,58 +737,22 @@ def _store(value):
     return value
 
 
-def _reject_duplicates(conn, kind: Kind, reject) -> None:
-    """A second row with the same key in one file is rejected, naming the line of the first.
-
-    An index built once over the staged keys (a sort) is cheaper than grouping an unindexed table,
-    and the merge then reads the staged rows in key order, which appends to the table's key index.
-    """
-    keys = ", ".join(_q(k) for k in kind.key)
-    conn.execute("DROP INDEX IF EXISTS temp.kq_stage_key")
-    conn.execute(f"CREATE INDEX temp.kq_stage_key ON kq_stage ({keys})")
-    groups = conn.execute(f"SELECT min(_line), {keys} FROM temp.kq_stage GROUP BY {keys} HAVING count(*) > 1").fetchall()
-    if not groups:
-        return
-    label = "+".join(kind.key)
-    same = " AND ".join(f"{_q(k)} IS ?" for k in kind.key)
-    drop = []
-    for first, *key in groups:
-        shown = "/".join("" if k is None else str(k) for k in key)
-        for (line,) in conn.execute(f"SELECT _line FROM temp.kq_stage WHERE {same} AND _line > ?", (*key, first)):
-            drop.append((line,))
-            reject(Reject(line, label, shown, f"duplicate {label}: the same record is on line {first}"))
-    conn.executemany("DELETE FROM temp.kq_stage WHERE _line = ?", drop)
-
-
-def _merge(conn, kind: Kind, cols: list[str], batch_id: int) -> tuple[int, int, int]:
-    """Upsert the staged rows in key order; returns (inserted, updated, unchanged).
-
-    A row counts as updated only when one of the columns the file speaks for changed; its
-    ``batch_id`` then becomes this batch. Into an empty table it is a plain ordered insert.
-    """
+def _reject_duplicates(conn, kind: Kind, chunk: list[tuple], key_pos: list[int], batch_id: int,
+                       pending: list) -> int:
+    """Find the rows of ``chunk`` that an earlier row of this import already wrote; reject each,
+    naming the line of the first. Runs only for chunks where some upsert changed nothing."""
     table = _q(kind.table)
-    staged = conn.execute("SELECT count(*) FROM temp.kq_stage").fetchone()[0]
-    empty = conn.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
-    before_rows = 0 if empty else conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    data_cols = [c for c in cols if c not in kind.key]
-    col_list = ", ".join(_q(c) for c in cols)
-    order = ", ".join(_q(k) for k in kind.key)
-    sql = f"INSERT INTO {table} ({col_list}, batch_id) SELECT {col_list}, ? FROM temp.kq_stage WHERE true ORDER BY {order}"
-    if empty:
-        pass  # duplicates were removed from the stage: nothing can conflict
-    elif data_cols:
-        sets = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in data_cols)
-        changed = " OR ".join(f"{table}.{_q(c)} IS NOT excluded.{_q(c)}" for c in data_cols)
-        sql += f" ON CONFLICT ({order}) DO UPDATE SET {sets}, batch_id = excluded.batch_id WHERE {changed}"
-    else:
-        sql += " ON CONFLICT DO NOTHING"
-    before = conn.total_changes
-    conn.execute(sql, (batch_id,))
-    changes = conn.total_changes - before
-    if empty:
-        return changes, 0, staged - changes
-    inserted = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before_rows
-    return inserted, changes - inserted, staged - changes
+    where = " AND ".join(f"{_q(k)} IS ?" for k in kind.key)
+    label = "+".join(kind.key)
+    found = 0
+    for row in chunk:
+        key = [row[i] for i in key_pos]
+        hit = conn.execute(f"SELECT seen_line FROM {table} WHERE {where} AND seen_batch = ?", (*key, batch_id)).fetchone()
+        if hit and hit[0] != row[0]:
+            found += 1
+            shown = "/".join("" if k is None else str(k) for k in key)
+            pending.append((row[0], label, shown, f"duplicate {label}: the same record is on line {hit[0]}", None))
+    return found
 
 
 def _now() -> str:

@@ -182,3 +182,30 @@ def test_text_formula_in_csv_is_rejected(db):
     r = load_csv(db, "enterprises", f'信用代码,企业名称\n{A},"=cmd|\' /C calc\'!A0"\n{B},乙\n')
     assert r.inserted == 1 and r.rejected == 1
     assert r.rejects[0].field == "name" and "formula" in r.rejects[0].reason
+
+
+def test_duplicate_of_an_unchanged_row_is_rejected_and_first_wins(db):
+    load_csv(db, "enterprises", f"信用代码,企业名称\n{A},甲\n")
+    r = load_csv(db, "enterprises", f"信用代码,企业名称\n{A},甲\n{A},甲（改名）\n{B},乙\n{B},乙2\n{B},乙3\n")
+    assert (r.inserted, r.updated, r.unchanged, r.rejected) == (1, 0, 1, 3)
+    assert [(x.line, x.reason) for x in r.rejects] == [
+        (3, "duplicate uscc: the same record is on line 2"), (5, "duplicate uscc: the same record is on line 4"),
+        (6, "duplicate uscc: the same record is on line 4")]
+    assert dict(db.execute("SELECT uscc, name FROM enterprises").fetchall()) == {A: "甲", B: "乙"}
+
+
+def test_rows_know_the_batch_and_line_that_listed_them(db):
+    first = load_csv(db, "enterprises", f"信用代码,企业名称\n{A},甲\n{B},乙\n")
+    second = load_csv(db, "enterprises", f"信用代码,企业名称\n{B},乙（新）\n{A},甲\n")
+    got = {u: rest for u, *rest in db.execute("SELECT uscc, batch_id, seen_batch, seen_line FROM enterprises")}
+    assert got[A] == [first.batch, second.batch, 3]   # unchanged: still from the first batch, listed in the second
+    assert got[B] == [second.batch, second.batch, 2]
+
+
+def test_duplicates_across_chunks(db, monkeypatch):
+    import kqtools.importer as importer
+
+    monkeypatch.setattr(importer, "CHUNK", 2)
+    r = load_csv(db, "enterprises", f"信用代码,企业名称\n{A},甲\n{B},乙\n{C},丙\n{A},甲2\n{C},丙2\n")
+    assert (r.inserted, r.rejected) == (3, 2)
+    assert [x.line for x in r.rejects] == [5, 6]

@@ -1,6 +1,7 @@
 -- 0001 core: import batches, rejected rows and the six imported kinds.
 -- Money is in 万元 (10,000 yuan); dates are ISO text (YYYY-MM-DD); booleans are 0/1.
--- Every imported row carries batch_id: the import batch that last inserted or changed it.
+-- Every imported row carries batch_id: the import batch that last inserted or changed it, and
+-- seen_batch/seen_line: the last import batch that listed it (changed or not) and the row's line there.
 -- Columns a file had but no schema knows are kept as a JSON object in `extra`.
 
 CREATE TABLE schema_migrations (
@@ -51,7 +52,9 @@ CREATE TABLE enterprises (
     contact TEXT,
     phone TEXT,
     extra TEXT,
-    batch_id INTEGER REFERENCES batches(id)
+    batch_id INTEGER REFERENCES batches(id),   -- last import that inserted or changed the row
+    seen_batch INTEGER,            -- last import that listed the row (changed or not)
+    seen_line INTEGER              -- its line in that import's source
 );
 CREATE INDEX enterprises_district ON enterprises(district);
 
@@ -67,7 +70,9 @@ CREATE TABLE designations (
     certificate_no TEXT,
     batch TEXT,                    -- the issuing batch (批次) as printed on the list
     extra TEXT,
-    batch_id INTEGER REFERENCES batches(id),
+    batch_id INTEGER REFERENCES batches(id),   -- last import that inserted or changed the row
+    seen_batch INTEGER,            -- last import that listed the row (changed or not)
+    seen_line INTEGER,             -- its line in that import's source
     PRIMARY KEY (uscc, kind, level, recognized_on)
 );
 CREATE INDEX designations_kind ON designations(kind, level);
@@ -88,7 +93,9 @@ CREATE TABLE metrics (
     employees REAL,
     incident INTEGER,              -- major safety or environmental incident in the year
     extra TEXT,
-    batch_id INTEGER REFERENCES batches(id),
+    batch_id INTEGER REFERENCES batches(id),   -- last import that inserted or changed the row
+    seen_batch INTEGER,            -- last import that listed the row (changed or not)
+    seen_line INTEGER,             -- its line in that import's source
     PRIMARY KEY (uscc, year)
 );
 CREATE INDEX metrics_year ON metrics(year);
@@ -111,7 +118,9 @@ CREATE TABLE credit_records (
     issuer TEXT,
     note TEXT,
     extra TEXT,
-    batch_id INTEGER REFERENCES batches(id),
+    batch_id INTEGER REFERENCES batches(id),   -- last import that inserted or changed the row
+    seen_batch INTEGER,            -- last import that listed the row (changed or not)
+    seen_line INTEGER,             -- its line in that import's source
     PRIMARY KEY (uscc, source, record_key)
 );
 
@@ -127,7 +136,9 @@ CREATE TABLE specialists (
     phone TEXT,
     active INTEGER NOT NULL DEFAULT 1,
     extra TEXT,
-    batch_id INTEGER REFERENCES batches(id)
+    batch_id INTEGER REFERENCES batches(id),   -- last import that inserted or changed the row
+    seen_batch INTEGER,            -- last import that listed the row (changed or not)
+    seen_line INTEGER              -- its line in that import's source
 );
 
 -- 走访记录.
@@ -139,7 +150,9 @@ CREATE TABLE visits (
     channel TEXT,
     note TEXT,
     extra TEXT,
-    batch_id INTEGER REFERENCES batches(id),
+    batch_id INTEGER REFERENCES batches(id),   -- last import that inserted or changed the row
+    seen_batch INTEGER,            -- last import that listed the row (changed or not)
+    seen_line INTEGER,             -- its line in that import's source
     PRIMARY KEY (uscc, specialist_id, visited_on)
 );
 CREATE INDEX visits_date ON visits(visited_on);
