@@ -181,3 +181,43 @@ COMPLETE: dict[str, Callable[[dict, dict], None]] = {
 DERIVED: dict[str, tuple[str, ...]] = {
     "designations": ("level", "expires_on"), "credit": ("record_key",), "specialists": ("active",),
 }
+
+
+# ---------------------------------------------------------------- documentation
+def reference_markdown() -> str:
+    """The header and value aliases of every kind as Markdown (docs/import.md embeds this text;
+    ``python -m kqtools.kinds`` prints it, and a test checks that the document is up to date)."""
+    out = []
+    for name in KINDS:
+        schema = load_schema(name)
+        required = set(schema.get("required", []))
+        out.append(f"### {name} ({schema.get('title', name)})\n")
+        out.append(f"Table `{schema['x-table']}`, key: {' + '.join(schema['x-key'])}.\n")
+        out.append("| field | read as | headers accepted (besides the field name) | values accepted |")
+        out.append("| --- | --- | --- | --- |")
+        for fname, prop in schema["properties"].items():
+            star = "\\*" if fname in required else ""
+            how = prop.get("x-convert") or ("list" if prop.get("type") == "array" else
+                                            "enumeration" if "x-values" in prop else "text")
+            if "description" in prop and len(prop["description"]) < 12:
+                how += f" ({prop['description']})"
+            aliases = ", ".join(prop.get("x-aliases", []))
+            values = ""
+            if "x-values" in prop:
+                groups: dict[str, list[str]] = {}
+                for raw, canon in prop["x-values"].items():
+                    label = canon if isinstance(canon, str) else " + ".join(f"{k}={v}" for k, v in canon.items())
+                    if raw != label:
+                        groups.setdefault(label or "''", []).append(raw)
+                values = "; ".join(f"{label} ← {', '.join(raws)}" for label, raws in groups.items())
+            elif "x-values-from" in prop:
+                values = f"as {prop['x-values-from']}"
+            elif "enum" in prop:
+                values = ", ".join(map(str, prop["enum"]))
+            out.append(f"| {fname}{star} | {how} | {aliases} | {values} |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(reference_markdown())

@@ -209,3 +209,13 @@ def test_duplicates_across_chunks(db, monkeypatch):
     r = load_csv(db, "enterprises", f"信用代码,企业名称\n{A},甲\n{B},乙\n{C},丙\n{A},甲2\n{C},丙2\n")
     assert (r.inserted, r.rejected) == (3, 2)
     assert [x.line for x in r.rejects] == [5, 6]
+
+
+def test_docs_reference_matches_the_schemas():
+    from pathlib import Path
+
+    from kqtools.kinds import reference_markdown
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "import.md").read_text(encoding="utf-8")
+    generated = doc.split("<!-- generated:begin -->\n", 1)[1].split("<!-- generated:end -->", 1)[0]
+    assert generated.strip() == reference_markdown().strip(), "run: python -m kqtools.kinds, paste into docs/import.md"
