@@ -244,3 +244,19 @@ def test_wrong_encoding_override_is_one_line(kq, tmp_path):
     (tmp_path / "g.csv").write_bytes(f"统一社会信用代码,企业名称\n{A},甲公司\n".encode("gbk"))
     r = kq("import", "enterprises", tmp_path / "g.csv", "--encoding", "utf-8")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_database_locked_past_the_timeout_is_one_line(tmp_path):
+    db_path = tmp_path / "kq.db"
+    assert run_kq("init", db=db_path).returncode == 0
+    src = write_firms(tmp_path / "f.csv", 10)
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock and does not let go
+    try:
+        r = run_kq("import", "enterprises", src, db=db_path, env={"KQ_BUSY_TIMEOUT_MS": "300"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert r.returncode == 2, r
+    assert len(r.stderr.strip().splitlines()) == 1 and "locked" in r.stderr and "nothing imported" in r.stderr
+    assert run_kq("import", "enterprises", src, db=db_path).returncode == 0

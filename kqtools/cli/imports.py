@@ -57,6 +57,14 @@ def import_(kind, source, source_format, encoding, sheet, maps, strict, rejects_
         raise KqError(str(exc)) from None
     except UnicodeDecodeError as exc:
         raise KqError(f"{source}: not valid {exc.encoding} text (use --encoding)") from None
+    except MemoryError:
+        raise KqError(f"{source}: out of memory while reading; split the file") from None
+    except Exception as exc:  # sqlite3.OperationalError: locked past the busy timeout, disk full, ...
+        import sqlite3
+
+        if isinstance(exc, sqlite3.Error):
+            raise KqError(f"{source}: database error, nothing imported: {exc}") from None
+        raise
     finally:
         if progress:
             progress.close()
