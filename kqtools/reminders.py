@@ -185,6 +185,14 @@ def parse_spec_text(text: str, fmt: str, name: str) -> dict:
 
 def resolve_spec(data: dict, name: str) -> JobSpec:
     """Validate a parsed spec and fill in the defaults; semantic checks the schema cannot make."""
+    trigger = data.get("trigger")
+    if isinstance(trigger, dict):
+        kinds = [k for k in ("cron", "every", "at") if k in trigger]
+        unknown = sorted(set(trigger) - {"cron", "every", "at", "start", "timezone"})
+        if len(kinds) != 1 or unknown:
+            got = ", ".join(sorted(trigger)) or "nothing"
+            raise SpecError(f"{name}: trigger: give exactly one of cron = \"0 9 * * mon\", every = \"6h\" "
+                            f"(with optional start) or at = \"2026-12-01T09:00\", plus an optional timezone (got {got})")
     _validate(data, name)
     trigger = dict(data["trigger"])
     tz = trigger.get("timezone") or DEFAULT_TZ
@@ -263,9 +271,21 @@ def zone(name: str):
     return ZoneInfo(name)
 
 
+_CLERK_DATETIME = re.compile(
+    r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]*(\d{1,2})[:时](\d{2})(?:[:分](\d{2}))?秒?)?(.*)$")
+
+
 def local_datetime(text: str, tz: str) -> dt.datetime:
-    """An ISO date-time; naive ones are read in ``tz``."""
-    value = dt.datetime.fromisoformat(text.strip())
+    """An ISO date-time, or one typed as a clerk would (2026/1/5 9:05, 2026年1月5日 9:05);
+    naive ones are read in ``tz``."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", text).strip()
+    m = _CLERK_DATETIME.match(text)
+    if m:
+        y, mo, d, h, mi, sec, rest = m.groups()
+        text = f"{int(y):04d}-{int(mo):02d}-{int(d):02d}T{int(h or 0):02d}:{int(mi or 0):02d}:{int(sec or 0):02d}{rest.strip()}"
+    value = dt.datetime.fromisoformat(text)
     return value if value.tzinfo else value.replace(tzinfo=zone(tz))
 
 
@@ -274,11 +294,10 @@ def parse_now(text: str | None, tz: str = DEFAULT_TZ) -> dt.datetime:
     if not text:
         return dt.datetime.now(dt.timezone.utc)
     try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
-            return dt.datetime.combine(dt.date.fromisoformat(text.strip()), dt.time(), zone(tz))
         return local_datetime(text, tz)
     except ValueError:
-        raise ValueError(f"not an ISO date-time: {text!r} (e.g. 2026-01-05T09:05+08:00)") from None
+        raise ValueError(f"not a date-time: {text!r} (e.g. 2026-01-05T09:05+08:00, 2026/1/5 9:05 or "
+                         "2026年1月5日 9:05)") from None
 
 
 def utc_iso(value: dt.datetime) -> str:
