@@ -65,7 +65,7 @@ def cli(ctx, db_path, debug):
 
     \b
     Exit codes: 0 done; 1 done, but rows were rejected or something needs attention;
-    2 usage error or unusable input.
+    2 usage error or unusable input; 141 the reader of a pipe stopped early (| head).
     """
     if db_path:
         ctx.meta["kq.db"] = db_path
@@ -87,7 +87,14 @@ def main(argv=None):
         code = 130
     except BrokenPipeError:
         _quiet_broken_pipe()
-        code = 0
+        code = BROKEN_PIPE
+    except SystemExit as exc:
+        from click.utils import PacifyFlushWrapper
+
+        if not isinstance(sys.stdout, PacifyFlushWrapper):  # click's own EPIPE handling marks stdout so
+            raise
+        _quiet_broken_pipe()
+        code = BROKEN_PIPE
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into one line
@@ -99,11 +106,15 @@ def main(argv=None):
         sys.stdout.flush()
     except BrokenPipeError:
         _quiet_broken_pipe()
+        code = BROKEN_PIPE
     sys.exit(code)
 
 
+BROKEN_PIPE = 141  # 128 + SIGPIPE, what `cat file | head` gives under `set -o pipefail`
+
+
 def _quiet_broken_pipe():
-    """``kq ... | head``: stop quietly (see the Python docs on SIGPIPE)."""
+    """``kq ... | head``: stop quietly, no message, exit 141 (see the Python docs on SIGPIPE)."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -47,14 +47,26 @@ def db_option(f):
     return wrapper
 
 
+def chosen_db_path() -> str:
+    """``--db`` / ``$KQ_DB`` / ``./kq.db``; its directory must exist (a typo must not create folders)."""
+    from pathlib import Path
+
+    from ..storage import db_path
+
+    path = db_path(click.get_current_context().meta.get("kq.db"))
+    parent = Path(path).parent
+    if path != ":memory:" and not parent.is_dir():
+        raise KqError(f"{path}: directory {parent} does not exist (a mistyped --db or $KQ_DB?)")
+    return path
+
+
 def get_db(migrate: bool = True):
     """Open the database chosen by ``--db`` / ``$KQ_DB``; created and migrated on first use."""
     import sqlite3
 
     from ..storage import open_db
 
-    ctx = click.get_current_context()
-    path = ctx.meta.get("kq.db") or os.environ.get("KQ_DB")
+    path = chosen_db_path()
     try:
         return open_db(path, migrate=migrate)
     except sqlite3.DatabaseError as exc:

@@ -44,6 +44,8 @@ def demo(db_path):
     from ..readers import open_table
     from ..storage import open_db
 
+    if not Path(db_path).resolve().parent.is_dir():
+        raise KqError(f"{db_path}: directory {Path(db_path).parent} does not exist")
     for suffix in ("", "-wal", "-shm"):
         Path(db_path + suffix).unlink(missing_ok=True)
     db = open_db(db_path)
@@ -62,8 +64,10 @@ def demo(db_path):
         enc = f", {result.encoding}" if result.encoding else ""
         echo(f"  imported {kind:<13} from {name:<20} ({result.format}{enc}): {result.read} read, "
              f"{result.inserted} inserted, {result.rejected} rejected")
-        for r in result.rejects[:3]:
+        for r in result.rejects[:10]:
             echo(f"    line {r.line}: {r.field or 'row'}: {r.reason}")
+        if len(result.rejects) > 10:
+            echo(f"    … and {len(result.rejects) - 10} more (kq --db {db_path} rejects {result.batch})")
     for step in STEPS:
         module, attr = step.split(":")
         try:

@@ -13,7 +13,6 @@ import os
 import re
 import sqlite3
 from importlib import resources
-from pathlib import Path
 
 import sqlite_utils
 
@@ -53,8 +52,6 @@ def connect(path: str) -> sqlite3.Connection:
 def open_db(path: str | None = None, migrate: bool = True) -> sqlite_utils.Database:
     """Open (and create on first use) the database, in WAL mode, migrated to the latest version."""
     path = db_path(path)
-    if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = connect(path)
     if path != ":memory:":
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
