@@ -115,6 +115,9 @@ def test_enterprise_filters_accept_chinese_values(kq, tmp_path):
         "91110108551385082Q", "91310000631696382C"}
     bad = kq("enterprises", "list", "--level", "宇宙级")
     assert bad.returncode == 2 and "unknown value" in bad.stderr
+    giants = kq("enterprises", "list", "--kind", '专精特新"小巨人"')  # a kind and a level at once
+    assert giants.returncode == 0 and [r["uscc"] for r in giants.jsonl()] == ["9144030071526726XG"]
+    assert [r["uscc"] for r in kq("enterprises", "list", "--size", "规下").jsonl()] == ["9144030071526726XG"]
 
 
 def test_show_gathers_designations_metrics_and_credit(kq, tmp_path):
@@ -129,6 +132,32 @@ def test_show_gathers_designations_metrics_and_credit(kq, tmp_path):
     assert shown["credit"][0]["source"] == "tax_rating"
     missing = kq("enterprises", "show", "121200004013590816")
     assert missing.returncode == 1 and "no such firm" in missing.stderr
+    out = tmp_path / "firm.xlsx"
+    assert kq("enterprises", "show", "91110108551385082Q", "-o", out).returncode == 0
+    import python_calamine
+
+    book = python_calamine.CalamineWorkbook.from_path(str(out))
+    assert book.sheet_names == ["enterprise", "designations", "metrics", "credit"]
+    assert book.get_sheet_by_name("metrics").to_python()[1][0] == 2025
+
+
+def test_show_a_firm_known_only_from_a_credit_list(kq, tmp_path):
+    """A blacklisted firm outside the register can still be looked up, with its records."""
+    kq("import", "credit", write_csv(tmp_path / "c.csv", ["统一社会信用代码", "企业名称", "信用类型", "列入日期"],
+                                     [["121200004013590816", "外地失信有限公司", "失信被执行人", "2025/3/1"]]))
+    shown = kq("enterprises", "show", "121200004013590816")
+    assert shown.returncode == 0
+    record = shown.json()
+    assert record["enterprise"]["name"] == "外地失信有限公司" and "register" in record["enterprise"]["note"]
+    assert record["credit"][0]["source"] == "dishonest_debtor"
+
+
+def test_a_mistyped_db_directory_is_an_error_not_a_new_folder(tmp_path):
+    target = tmp_path / "no" / "such" / "dir" / "kq.db"
+    for args in (["init"], ["enterprises", "list"], ["demo", "--db", target]):
+        r = run_kq("--db", target, *args)
+        assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "no").exists()
 
 
 def test_check_uscc_arguments_and_stdin():
@@ -156,15 +185,22 @@ def test_broken_pipe_exits_quietly(kq, tmp_path):
     firms = [[make_uscc("91", "320500", f"{i:08d}"), f"示例公司{i}"] for i in range(3000)]
     kq("import", "enterprises", write_csv(tmp_path / "f.csv", ["uscc", "name"], firms + rows))
     env_db = str(tmp_path / "kq.db")
-    proc = subprocess.run(f"{sys.executable} -m kqtools --db {env_db} enterprises list | head -n 1",
-                          shell=True, capture_output=True, text=True)
-    assert proc.stdout.count("\n") == 1
-    assert "Traceback" not in proc.stderr and "Error" not in proc.stderr
+    codes = tmp_path / "codes.txt"
+    codes.write_text("\n".join(f[0] for f in firms) + "\n")
+    for command in ("enterprises list", "check-uscc -"):
+        proc = subprocess.run(["bash", "-c", f"{sys.executable} -m kqtools --db {env_db} {command} < {codes} | head -n 1;"
+                               " echo rc=${PIPESTATUS[0]} >&2"], capture_output=True, text=True)
+        assert proc.stdout.count("\n") == 1
+        assert "Traceback" not in proc.stderr and "Error" not in proc.stderr
+        assert proc.stderr.strip() == "rc=141"  # 128 + SIGPIPE, never 1 ("needs attention")
 
 
 def test_rules_show_prints_the_shipped_defaults_for_copying():
     r = run_kq("rules", "list")
     assert r.returncode == 0
+    assert "scoring-huaian-2024" in r.stdout.split()
+    short = run_kq("rules", "show", "huaian-2024")  # the name --rules takes works here too
+    assert short.returncode == 0 and short.stdout == run_kq("rules", "show", "scoring-huaian-2024").stdout
     unknown = run_kq("rules", "show", "nonsense")
     assert unknown.returncode == 2 and "kq rules list" in unknown.stderr
 

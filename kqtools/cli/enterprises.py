@@ -20,7 +20,7 @@ def enterprises():
 @click.option("--district", help="Only this district (所属区域).")
 @click.option("--kind", help="Only firms with a current designation of this kind (zjtx, hte, tsme, ... or 高新技术企业).")
 @click.option("--level", help="With --kind: only this level (national, provincial, city, district or 国家级…).")
-@click.option("--size", "size_class", type=click.Choice(["above", "below"]), help="Above (规上) or below (规下) designated size.")
+@click.option("--size", "size_class", metavar="above|below", help="Above (规上) or below (规下) designated size.")
 @click.option("--name", "name_like", metavar="TEXT", help="Name contains TEXT.")
 @click.option("--as-of", "as_of", metavar="DATE", help="Which designations count as current (default today).")
 @click.option("--limit", type=int, default=None, help="At most N firms.")
@@ -32,7 +32,10 @@ def list_(district, kind, level, size_class, name_like, as_of, limit):
 
     as_of = (date_arg(as_of, "--as-of") or dt.date.today()).isoformat()
     kind = _enum("designations", "kind", kind) if kind else None
+    if isinstance(kind, dict):  # 专精特新"小巨人" names a kind and a level at once
+        kind, level = kind["kind"], level or kind["level"]
     level = _enum("designations", "level", level) if level else None
+    size_class = _enum("enterprises", "size_class", size_class) if size_class else None
     where, params = [], {"as_of": as_of}
     if district:
         where.append("e.district = :district")
@@ -74,15 +77,17 @@ def _enum(kind: str, field: str, value: str) -> str:
     try:
         return get_kind(kind).fields[field](value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=f"--{field}") from None
+        hint = {"size_class": "--size"}.get(field, f"--{field}")
+        raise click.BadParameter(str(exc), param_hint=hint) from None
 
 
 @enterprises.command()
 @click.argument("uscc")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default=None,
-              help="table (default on a terminal) or json (default otherwise).")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "jsonl"]), default=None,
+              help="table (default on a terminal) or json (default otherwise; one object).")
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE: .json, or .xlsx with one sheet per section.")
 @db_option
-def show(uscc, fmt):
+def show(uscc, fmt, output):
     """Everything known about one firm: designations, metrics by year, credit records."""
     from ..uscc import check_uscc
 
@@ -90,37 +95,69 @@ def show(uscc, fmt):
     db = get_db()
     firm = next(db.query("SELECT e.*, b.source AS batch_source FROM enterprises e "
                          "LEFT JOIN batches b ON b.id = e.batch_id WHERE e.uscc = ?", [code]), None)
-    if firm is None:
-        hint = f" ({error})" if error else ""
-        raise KqError(f"{uscc}: no such firm in the database{hint}", exit_code=ATTENTION)
     record = {
-        "enterprise": firm,
         "designations": list(db.query(
-            "SELECT kind, level, recognized_on, expires_on, certificate_no, batch, batch_id FROM designations "
+            "SELECT kind, level, recognized_on, expires_on, certificate_no, batch, name, batch_id FROM designations "
             "WHERE uscc = ? ORDER BY recognized_on DESC", [code])),
         "metrics": list(db.query(
             "SELECT year, land_mu, revenue, tax, value_added, energy_tce, electricity_kwh, emissions_t, rd_expense, "
-            "employees, incident, batch_id FROM metrics WHERE uscc = ? ORDER BY year DESC", [code])),
+            "employees, incident, name, batch_id FROM metrics WHERE uscc = ? ORDER BY year DESC", [code])),
         "credit": list(db.query(
-            "SELECT source, grade, year, started_on, ended_on, severity, term_years, reference, note, batch_id "
+            "SELECT source, grade, year, started_on, ended_on, severity, term_years, reference, note, name, batch_id "
             "FROM credit_records WHERE uscc = ? ORDER BY coalesce(started_on, year) DESC", [code])),
     }
+    if firm is None:
+        names = [r["name"] for rows in record.values() for r in rows if r.get("name")]
+        if not names and not any(record.values()):
+            hint = f" ({error})" if error else ""
+            raise KqError(f"{uscc}: no such firm in the database{hint}", exit_code=ATTENTION)
+        # known only from a list (a credit record, a designation): show what the lists say
+        firm = {"uscc": code, "name": names[0] if names else None,
+                "note": "not in the enterprise register; known from imported lists only"}
+    record = {"enterprise": firm, **record}
+    if output:
+        return _write_show(record, output)
     fmt = fmt or ("table" if sys.stdout.isatty() else "json")
-    if fmt == "json":
+    if fmt in ("json", "jsonl"):
         import json
 
         click.echo(json.dumps(record, ensure_ascii=False, default=str))
         return OK
-    from .. import output
+    from .. import output as out_mod
 
     out = click.get_text_stream("stdout")
-    output.render([{"field": k, "value": v} for k, v in firm.items() if v not in (None, "")],
-                  ["field", "value"], "table", out)
+    out_mod.render([{"field": k, "value": v} for k, v in firm.items() if v not in (None, "")],
+                   ["field", "value"], "table", out)
     for section in ("designations", "metrics", "credit"):
         rows = record[section]
         out.write(f"\n{section} ({len(rows)})\n")
         if rows:
-            output.render(rows, list(rows[0]), "table", out)
+            out_mod.render(rows, list(rows[0]), "table", out)
+    return OK
+
+
+def _write_show(record: dict, path: str) -> int:
+    import json
+
+    from .. import output as out_mod
+
+    try:
+        fmt = out_mod.format_for_path(path)
+        if fmt == "xlsx":
+            firm = record["enterprise"]
+            sheets = {"enterprise": (["field", "value"], [{"field": k, "value": v} for k, v in firm.items()])}
+            for section in ("designations", "metrics", "credit"):
+                rows = record[section]
+                sheets[section] = (list(rows[0]) if rows else ["(none)"], rows)
+            out_mod.write_xlsx(path, sheets)
+        elif fmt == "json":
+            with open(path, "w", encoding="utf-8") as fh:
+                json.dump(record, fh, ensure_ascii=False, indent=1, default=str)
+        else:
+            raise ValueError(f"{path}: a firm's record is written as .json or .xlsx (one sheet per section)")
+    except (ValueError, OSError) as exc:
+        raise KqError(str(exc)) from None
+    info(f"wrote {record['enterprise']['uscc']} to {path}")
     return OK
 
 

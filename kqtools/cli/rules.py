@@ -33,11 +33,17 @@ def show(name):
     """Print a shipped rule file (scoring, lists, assignment, or a preset such as scoring-huaian-2024)."""
     from ..rules import RULE_KINDS, RulesError, read_text
 
-    kind = next((k for k in RULE_KINDS if name == k or name.startswith(k + "-")), None)
-    if kind is None:
+    from ..rules import shipped
+
+    presets = shipped()
+    # a preset by its full name (scoring-huaian-2024) or, as --rules takes it, its short one (huaian-2024)
+    full = name if name in presets else next(
+        (f"{k}-{name}" for k in RULE_KINDS if f"{k}-{name}" in presets), None)
+    if full is None:
         raise KqError(f"unknown rule file {name!r}; see kq rules list")
+    kind = next(k for k in RULE_KINDS if full == k or full.startswith(k + "-"))
     try:
-        _, text, _ = read_text(kind, name)
+        _, text, _ = read_text(kind, full)
     except RulesError as exc:
         raise KqError(str(exc)) from None
     click.echo(text, nl=not text.endswith("\n"))
