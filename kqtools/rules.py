@@ -71,7 +71,8 @@ def validate(kind: str, data: dict, name: str) -> None:
 
     from .kinds import load_schema
 
-    schema = load_schema(f"{kind}-rules")
+    # schemas/<kind>-rules.schema.json, except the lists rules: schemas/list-rules.schema.json (issue 4)
+    schema = load_schema({"lists": "list-rules"}.get(kind, f"{kind}-rules"))
     validator = jsonschema.Draft7Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:

@@ -125,6 +125,29 @@ def test_cli_errors_are_one_line(kq, tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
 
 
+def test_lists_show_diff_and_override_take_the_chinese_list_names(kq, db):
+    seed(db)
+    assert kq("lists", "build", "--as-of", "2026-06-30").returncode == 0
+    black = kq("lists", "show", "黑名单").jsonl()
+    assert {e["uscc"] for e in black} == {DEBTOR, PENALTY}
+    assert [e["uscc"] for e in kq("lists", "show", "白名单").jsonl()] == [GOOD]
+    r = kq("lists", "override", "add", "黑名单", OTHER, "--reason", "区市场监管局通报", "--operator", "王科员")
+    assert r.returncode == 0 and r.json()["list"] == "blacklist"
+
+
+def test_an_override_that_has_already_expired_is_refused(kq, db):
+    seed(db)
+    yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    for until in (yesterday, dt.date.today().isoformat(), "2020-01-01"):
+        r = kq("lists", "override", "add", "blacklist", OTHER, "--reason", "x", "--until", until, "--operator", "a")
+        assert r.returncode == 2 and "not in the future" in r.stderr, r
+        assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert db.execute("SELECT count(*) FROM list_overrides").fetchone()[0] == 0
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    r = kq("lists", "override", "add", "blacklist", OTHER, "--reason", "x", "--until", tomorrow, "--operator", "a")
+    assert r.returncode == 0 and r.json()["until"] == tomorrow
+
+
 def test_rules_show_lists_prints_the_defaults_with_every_duration(kq):
     r = kq("rules", "show", "lists")
     assert r.returncode == 0

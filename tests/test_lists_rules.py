@@ -221,3 +221,14 @@ def test_durations_round_trip_and_never_shrink(n, days, d):
         dur = C.Duration(n, unit)
         assert dur.add(d) >= d
         assert C.Duration.parse(str(dur)) == dur
+
+
+def test_the_lists_rules_are_validated_by_schemas_list_rules():
+    import pytest
+
+    from kqtools.kinds import load_schema
+    from kqtools.rules import RulesError, validate
+
+    assert load_schema("list-rules")["$id"].endswith("/list-rules.schema.json")
+    with pytest.raises(RulesError, match="tax"):
+        validate("lists", {"rules": []}, "x.toml")

@@ -179,3 +179,14 @@ def test_cleaning_never_fails_and_never_returns_empty_for_a_real_name(raw):
     assert isinstance(c.name, str)
     if any(ch.isalnum() for ch in raw):
         assert c.name
+
+
+def test_screen_against_takes_the_chinese_list_names(kq, db, tmp_path):
+    build(db)
+    src = write_csv(tmp_path / "a.csv", ["统一社会信用代码", "企业名称"], [[HUAWEI, "北京华为科技有限公司"]])
+    r = kq("screen", src, "--against", "黑名单")
+    assert r.returncode == 1 and r.jsonl()[0]["verdict"] == "listed" and "against blacklist" in r.stderr
+    r = kq("screen", src, "--against", "白名单")
+    assert r.returncode == 0 and "against whitelist" in r.stderr
+    r = kq("screen", src, "--against", "灰名单")
+    assert r.returncode == 2 and "Traceback" not in r.stderr

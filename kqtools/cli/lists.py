@@ -8,7 +8,19 @@ import click
 
 from .common import ATTENTION, OK, KqError, date_arg, db_option, emit, get_db, info, open_source, output_options, summary
 
-LIST_CHOICE = click.Choice(["whitelist", "blacklist"])
+
+class ListChoice(click.Choice):
+    """whitelist | blacklist, also typed in Chinese: 白名单 | 黑名单."""
+
+    ALIASES = {"白名单": "whitelist", "黑名单": "blacklist"}
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str):
+            value = self.ALIASES.get(value.strip(), value.strip())
+        return super().convert(value, param, ctx)
+
+
+LIST_CHOICE = ListChoice(["whitelist", "blacklist"])
 SHOW_COLUMNS = ["uscc", "name", "since", "until", "reasons", "override", "version", "details"]
 DIFF_COLUMNS = ["uscc", "name", "change", "reasons", "since", "until", "from_version", "to_version", "details"]
 OVERRIDE_COLUMNS = ["id", "list", "action", "uscc", "name", "reason", "operator", "created_at", "until", "status"]
@@ -174,6 +186,12 @@ def _override_cmd(action):
         if not reason.strip():
             raise KqError("--reason must say why")
         day = date_arg(until, "--until")
+        if day is not None:
+            import datetime as dt
+
+            if day <= dt.date.today():
+                raise KqError(f"--until {day.isoformat()} is not in the future: the override would never apply "
+                              "(give a later date, or leave --until out for no expiry)")
         db = get_db()
         uscc, problem = check_uscc(code, allowed_codes(db))
         if problem:
