@@ -630,7 +630,7 @@ def _run(conn, kind, source, result, strict, mapping, progress):
     batch_id = max_rowid = None
     statements: dict[frozenset, str] = {}
     valid = duplicates = 0
-    for chunk, chunk_rejects in _chunks(records, source, kind, mapping):
+    for chunk, chunk_rejects in _chunk_source(source, kind, mapping):
         pending.extend((r.line, r.field, r.value, r.reason, r.column) for r in chunk_rejects)
         if batch_id is None:
             conn.execute("BEGIN IMMEDIATE")
@@ -727,6 +727,94 @@ def _chunks(records_fn, source, kind, mapping):
         if not chunk and not rejects:
             return
         yield chunk, rejects
+
+
+FORK_MIN_BYTES = 4 << 20  # a CSV/TSV file at least this big is read and checked in a second process
+
+
+def _chunk_source(source, kind, mapping):
+    """The chunks of a source: read and checked in this process, or, for a big CSV/TSV file on a
+    machine with more than one core, in a forked reader process while this one writes."""
+    import os
+
+    raw = getattr(getattr(source, "_hasher", None), "raw", None)
+    try:
+        big = (source.format in ("csv", "tsv") and raw is not None and hasattr(os, "fork")
+               and os.environ.get("KQ_IMPORT_FORK", "1") != "0" and (os.cpu_count() or 1) > 1
+               and os.fstat(raw.fileno()).st_size >= FORK_MIN_BYTES)
+    except (OSError, ValueError, AttributeError):  # stdin pipe, BytesIO, closed file
+        big = False
+    if big:
+        return _chunks_forked(source, kind, mapping)
+    return _chunks(records, source, kind, mapping)
+
+
+def _chunks_forked(source, kind, mapping):
+    """:func:`_chunks` run in a forked child that sends pickled chunks through a pipe.
+
+    Reading, decoding and checking rows is Python (one core); binding and writing them is SQLite
+    (the other core). The child never touches the database. Its SourceError comes back as one;
+    if this process dies, the child's next send fails and it exits.
+    """
+    import multiprocessing
+    import signal
+
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+
+    def child():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+        receiver.close()
+        try:
+            for chunk, rejects in _chunks(records, source, kind, mapping):
+                sender.send(("rows", chunk, rejects, getattr(source, "merge_columns", None)))
+            sender.send(("done", {"read": getattr(source, "read", 0), "header": source.header,
+                                  "header_line": source.header_line, "sha256": source.sha256,
+                                  "unknown_columns": getattr(source, "unknown_columns", []),
+                                  "merge_columns": getattr(source, "merge_columns", set())}))
+        except SourceError as exc:
+            _send_quietly(sender, ("source-error", str(exc)))
+        except BaseException as exc:  # noqa: BLE001 - reported by the parent as one line
+            _send_quietly(sender, ("error", f"{type(exc).__name__}: {exc}"))
+        finally:
+            sender.close()
+
+    proc = ctx.Process(target=child, name="kq-import-reader", daemon=True)
+    proc.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                msg = receiver.recv()
+            except EOFError:
+                raise RuntimeError("the import's reader process ended without a result") from None
+            if msg[0] == "rows":
+                if msg[3] is not None:
+                    source.merge_columns = msg[3]
+                yield msg[1], msg[2]
+            elif msg[0] == "done":
+                info = msg[1]
+                source.read, source.header, source.header_line = info["read"], info["header"], info["header_line"]
+                source.unknown_columns, source.merge_columns = info["unknown_columns"], info["merge_columns"]
+                source._digest = info["sha256"]
+                return
+            elif msg[0] == "source-error":
+                raise SourceError(msg[1])
+            else:
+                raise RuntimeError(msg[1])
+    finally:
+        receiver.close()
+        proc.join(timeout=2)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join()
+
+
+def _send_quietly(conn, msg):
+    try:
+        conn.send(msg)
+    except (OSError, ValueError):
+        pass
 
 
 def _store(value):

@@ -260,3 +260,43 @@ def test_database_locked_past_the_timeout_is_one_line(tmp_path):
     assert r.returncode == 2, r
     assert len(r.stderr.strip().splitlines()) == 1 and "locked" in r.stderr and "nothing imported" in r.stderr
     assert run_kq("import", "enterprises", src, db=db_path).returncode == 0
+
+
+def _import_file(db, path, **kw):
+    from kqtools.importer import run_import
+    from kqtools.readers import open_table
+
+    with open(path, "rb") as fh:
+        return run_import(db, open_table(fh, str(path)), "enterprises", **kw)
+
+
+def test_forked_reader_gives_the_same_result(db, tmp_path, monkeypatch):
+    import kqtools.importer as importer
+
+    src = write_firms(tmp_path / "f.csv", 3000, bad_every=500)
+    with open(src, "a", encoding="utf-8") as fh:
+        fh.write(list(codes(2, 1))[1] + ",重复,高新区,规上,2010/1/1,x,y\n")  # duplicate of line 3
+    monkeypatch.setattr(importer, "FORK_MIN_BYTES", 0)
+    forked = _import_file(db, src)
+    monkeypatch.setenv("KQ_IMPORT_FORK", "0")
+    again = _import_file(db, src)
+    assert (forked.read, forked.inserted, forked.rejected) == (3001, 2994, 7)
+    assert [r.line for r in forked.rejects] == [r.line for r in again.rejects]
+    assert forked.rejects[-1].reason == "duplicate uscc: the same record is on line 3"
+    assert forked.sha256 == again.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
+    assert forked.unknown_columns == again.unknown_columns == []
+    assert (again.unchanged, again.inserted) == (2994, 0)
+
+
+def test_forked_reader_passes_source_errors_back(db, tmp_path, monkeypatch):
+    import kqtools.importer as importer
+    from kqtools.readers import SourceError
+
+    monkeypatch.setattr(importer, "FORK_MIN_BYTES", 0)
+    src = write_firms(tmp_path / "f.csv", 2000)
+    with open(src, "ab") as fh:
+        fh.write(b"\x00\x01\x02 binary tail\n")
+    with pytest.raises(SourceError, match="NUL"):
+        _import_file(db, src)
+    assert db.execute("SELECT count(*) FROM enterprises").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM batches").fetchone()[0] == 0
