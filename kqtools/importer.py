@@ -1,26 +1,26 @@
-"""The import pipeline: raw rows -> canonical records -> validated -> staged -> merged.
+"""The import pipeline: raw rows -> header plan -> generated row check -> upsert, in one transaction.
 
 Like beancount's loader, bad rows are *data*: every problem becomes a
 :class:`Reject` (line, column, field, value, reason), all of them are reported
 together, and valid rows are never held back by invalid ones (unless ``strict``).
 
-Nothing reaches the real tables until the final merge, which runs in one
-``BEGIN IMMEDIATE`` transaction: a killed import leaves the database as it was.
+Valid rows are written inside one ``BEGIN IMMEDIATE`` transaction that commits only
+at the end: a killed import, an unusable source or ``--strict`` with rejects leaves
+the database exactly as it was.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import re
-from itertools import islice
-from typing import Any
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from itertools import islice
+from typing import Any, Callable, Iterable
 
 from . import fields as F
 from .kinds import COMPLETE, DERIVED, MEMO_LIMIT, Kind, get_kind, header_key
-from .uscc import is_valid_clean
 from .readers import RowError, Source, SourceError, header_text, is_blank
+from .uscc import is_valid_clean
 
 CHUNK = 5_000
 CACHE_KIB = 32 * 1024        # page cache of the database during an import
@@ -130,19 +130,6 @@ class _Bad:
 
 
 _BAD = _Bad()
-
-
-def _err(errs, line, fname, raw, reason, column):
-    if errs is None:
-        errs = []
-    errs.append(Reject(line, fname, None if raw is None else F.to_text(raw)[:200], reason, column))
-    return errs
-
-
-def _json_str(value: str) -> str:
-    from json.encoder import encode_basestring  # the C encoder, same output as json.dumps(ensure_ascii=False)
-
-    return encode_basestring(value)
 
 
 def _extra_text(value) -> str:

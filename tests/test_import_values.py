@@ -19,11 +19,6 @@ def load_csv(db, kind, text, mapping=None, encoding="utf-8"):
     return run_import(db, src, kind, mapping=mapping)
 
 
-def rows(db, sql, *params):
-    return [dict(r) for r in db.execute_returning_dicts(sql, params)] if hasattr(db, "execute_returning_dicts") \
-        else None
-
-
 def one(db, sql, *params):
     return db.execute(sql, params).fetchone()
 
