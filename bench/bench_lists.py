@@ -60,12 +60,12 @@ def _fallback_names(n, seed=1):
         yield "苏州" + "".join(rng.choice(chars) for _ in range(rng.choice((2, 3, 4)))) + rng.choice(words) + "有限公司"
 
 
-def data_sources(firms, records, designations, seed=1):
+def data_sources(firms, records, designations, seed=1, mix="realistic"):
     if have_synth():
         from kqtools import synth
 
         return (zip(synth.iter_usccs(firms, seed), synth.iter_company_names(firms, seed)),
-                synth.iter_credit_rows(firms, records, seed),
+                synth.iter_credit_rows(firms, records, seed, mix),
                 synth.iter_designation_rows(designations, firms, seed))
     rng = random.Random(seed)
     codes = list(_fallback_codes(firms, seed))
@@ -92,11 +92,11 @@ def data_sources(firms, records, designations, seed=1):
     return zip(codes, _fallback_names(firms, seed)), credit(), desig()
 
 
-def load(db, firms, records, designations):
+def load(db, firms, records, designations, mix="realistic"):
     from kqtools.kinds import credit_defaults, designation_defaults, get_kind
 
     t = time.perf_counter()
-    ents, credit, desig = data_sources(firms, records, designations)
+    ents, credit, desig = data_sources(firms, records, designations, mix=mix)
     conn = db.conn
     conn.execute("BEGIN")
     conn.executemany("INSERT INTO enterprises (uscc, name) VALUES (?, ?)", ents)
@@ -126,7 +126,7 @@ def load(db, firms, records, designations):
     n_c = conn.execute("SELECT count(*) FROM credit_records").fetchone()[0]
     n_d = conn.execute("SELECT count(*) FROM designations").fetchone()[0]
     print(f"loaded {firms:,} firms, {n_c:,} credit records, {n_d:,} designations in {time.perf_counter() - t:.1f} s "
-          f"({'kqtools.synth' if have_synth() else 'fallback generator'})")
+          f"({'kqtools.synth, ' + mix + ' mix' if have_synth() else 'fallback generator'})")
 
 
 BASELINE_SQL = """
@@ -171,17 +171,37 @@ def timed(fn, runs):
     return statistics.median(times), times, result
 
 
+def loadavg() -> str:
+    try:
+        with open("/proc/loadavg") as fh:
+            return " ".join(fh.read().split()[:3])
+    except OSError:
+        return "n/a"
+
+
 def bench_build(db, runs):
+    """build_lists and the SQL baseline, alternated run by run so both see the same machine load."""
     from kqtools.storage.lists import build_lists
 
-    med, times, result = timed(lambda: build_lists(db, AS_OF), runs)
     params = {"as_of": AS_OF.isoformat(), "latest": 2025}
-    bmed, btimes, counts = timed(lambda: dict(db.conn.execute(BASELINE_SQL, params).fetchall()), runs)
+    times, btimes, result, counts = [], [], None, None
+    for i in range(runs):
+        load_before = loadavg()
+        t = time.perf_counter()
+        result = build_lists(db, AS_OF)
+        times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        counts = dict(db.conn.execute(BASELINE_SQL, params).fetchall())
+        btimes.append(time.perf_counter() - t)
+        print(f"  run {i + 1}: build_lists {times[-1]:.2f} s, SQL baseline {btimes[-1]:.2f} s, "
+              f"ratio {times[-1] / btimes[-1]:.2f}; loadavg before {load_before}, after {loadavg()}", flush=True)
+    med, bmed = statistics.median(times), statistics.median(btimes)
     print(f"build_lists: median {med:.2f} s over {runs} runs {[round(x, 2) for x in times]}; "
           f"whitelist {result['whitelist']:,}, blacklist {result['blacklist']:,}")
     print(f"SQL baseline (code sets only): median {bmed:.2f} s {[round(x, 2) for x in btimes]}; "
           f"whitelist {counts.get('whitelist'):,}, blacklist {counts.get('blacklist'):,}")
-    print(f"ratio kqtools / baseline: {med / bmed:.2f}")
+    same = (result["whitelist"], result["blacklist"]) == (counts.get("whitelist"), counts.get("blacklist"))
+    print(f"ratio kqtools / baseline: {med / bmed:.2f} (medians); counts {'identical' if same else 'DIFFER'}")
     return med, bmed, result, counts
 
 
@@ -236,7 +256,9 @@ def main(argv=None):
     ap.add_argument("--screen", type=int, default=100_000, help="rows and list entries for the screening run")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--sample", type=int, default=200, help="queries timed for the all-pairs baseline")
-    ap.add_argument("--db", help="reuse this database file (loaded if empty)")
+    ap.add_argument("--mix", choices=("realistic", "stress"), default="realistic",
+                    help="synthetic credit mix: realistic (default: ~2%% blacklisted) or stress (~31%%)")
+    ap.add_argument("--db", help="reuse this database file (loaded if empty; keep one file per --mix)")
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--skip-screen", action="store_true")
     args = ap.parse_args(argv)
@@ -248,7 +270,7 @@ def main(argv=None):
         path = args.db or os.path.join(tempfile.mkdtemp(prefix="kq-bench-lists-"), "bench.db")
         db = open_db(path)
         if db.conn.execute("SELECT count(*) FROM enterprises").fetchone()[0] == 0:
-            load(db, args.firms, args.records, args.designations)
+            load(db, args.firms, args.records, args.designations, args.mix)
         bench_build(db, args.runs)
         if not args.db:
             db.conn.close()

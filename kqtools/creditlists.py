@@ -63,7 +63,9 @@ def add_months(d: dt.date, months: int) -> dt.date:
 
 
 def to_date(value) -> dt.date | None:
-    if value is None or value == "":
+    if type(value) is str:  # the common case: ISO text from the database
+        return _parse_date(value[:10]) if value else None
+    if value is None:
         return None
     if isinstance(value, dt.date):
         return value
@@ -256,9 +258,9 @@ class WindowProblem(ValueError):
 
 
 def record_start(rule: Rule, rec: Record, lr: ListRules) -> dt.date | None:
-    if rule.start == "publication" or (rec.source == "tax_rating" and not rec.started_on):
-        return lr.publication(int(rec.year)) if rec.year is not None else None
-    return to_date(rec.started_on)
+    if rule.start == "publication" or (rec[1] == "tax_rating" and not rec[6]):
+        return lr.publication(int(rec[5])) if rec[5] is not None else None
+    return to_date(rec[6])
 
 
 def _term(rec: Record) -> Duration | None:
@@ -369,15 +371,20 @@ class Hit:
     end: dt.date | None
 
 
+# (key, position in Record) of the record fields a reason carries, in this order
+_REASON_FIELDS = tuple((k, RECORD_COLUMNS.index(k)) for k in (
+    "reference", "year", "grade", "severity", "started_on", "ended_on", "term_years", "issuer"))
+
+
 def record_reason(rule: Rule, rec: Record, start: dt.date, end: dt.date | None) -> dict:
     """The rule that fired and the record behind it (source, dates, reference)."""
-    out = {"rule": rule.id, "source": rec.source}
-    for key in ("reference", "year", "grade", "severity", "started_on", "ended_on", "term_years", "issuer"):
-        value = getattr(rec, key)
-        if value not in (None, ""):
+    out = {"rule": rule.id, "source": rec[1]}
+    for key, i in _REASON_FIELDS:
+        value = rec[i]
+        if value is not None and value != "":
             out[key] = value
     out["from"] = start.isoformat()
-    out["to"] = iso(end)
+    out["to"] = end.isoformat() if end else None
     return out
 
 
@@ -385,25 +392,33 @@ def fire(records: Iterable[Record], lr: ListRules, as_of: dt.date, effects: Sequ
          problems: list | None = None) -> dict[str, list[Hit]]:
     """Hits (rule, record, window) effective on ``as_of``, grouped by firm."""
     hits: dict[str, list[Hit]] = {}
-    by_source = lr.by_source
+    # per source, the rules with these effects, with what they filter on (looked up once, not per record)
+    wanted = {src: tuple((rule, rule.grades, rule.severities) for rule in rules
+                         if effects is None or rule.effect in effects)
+              for src, rules in lr.by_source.items()}
+    get = wanted.get
     for rec in records:
-        rules = by_source.get(rec.source)
+        rules = get(rec[1])
         if not rules:
             continue
-        for rule in rules:
-            if effects is not None and rule.effect not in effects:
+        for rule, grades, severities in rules:
+            if grades is not None and rec[4] not in grades:
                 continue
-            if not rule.applies(rec):
+            if severities is not None and rec[8] not in severities:
                 continue
             try:
-                win = window(rule, rec, lr)
+                start, end = window(rule, rec, lr)
             except WindowProblem as exc:
                 if problems is not None:
                     problems.append({"uscc": rec.uscc, "source": rec.source, "record_key": rec.record_key,
                                      "rule": rule.id, "problem": str(exc)})
                 continue
-            if covers(win, as_of):
-                hits.setdefault(rec.uscc, []).append(Hit(rule, rec, win[0], win[1]))
+            if start <= as_of and (end is None or as_of < end):
+                found = hits.get(rec[0])
+                if found is None:
+                    hits[rec[0]] = [Hit(rule, rec, start, end)]
+                else:
+                    found.append(Hit(rule, rec, start, end))
     return hits
 
 

@@ -15,6 +15,7 @@ Command line (for ``bench/`` scripts)::
     python -m kqtools.synth enterprises 1000000 /tmp/ent.csv --seed 1
     python -m kqtools.synth metrics 1000000 /tmp/metrics.csv --year 2025
     python -m kqtools.synth names 100000 /tmp/names.txt
+    python -m kqtools.synth credit 3000000 /tmp/credit.csv --firms 1000000 [--mix stress]
 """
 from __future__ import annotations
 
@@ -304,8 +305,51 @@ def iter_designation_rows(n: int, n_firms: int | None = None, seed: int = 1) -> 
                f"{recognized[:4]}年第{1 + int(rnd() * 2)}批"]
 
 
-def iter_credit_rows(n_firms: int, n_records: int, seed: int = 1) -> Iterator[list]:
-    """``n_records`` credit records over ``n_firms`` firms; the first seven cover all seven sources."""
+# The realistic credit mix (default). Shares of *records*; in a district most credit records are
+# annual tax ratings, mostly A and B, and the records that blacklist a firm are rare:
+#   tax_rating           85.0 %  grades A 35 %, B 51 %, M 10.5 %, C 3 %, D 0.5 % by firm (a firm keeps
+#                                its grade from year to year 4 times in 5; else a fresh draw, D 0.3 %)
+#   abnormal_operation    5.0 %  half removed later
+#   admin_penalty         5.0 %  minor 60 %, general 35 %, serious 5 %
+#   commendation          4.3 %
+#   dishonest_debtor      0.5 %  7 in 10 removed later (paid up)
+#   serious_violation     0.15 % half removed later
+#   research_misconduct   0.05 % ban 1-5 years, 1 in 10 for life
+# Over 1,000,000 firms and 3,000,000 records, as of 2026-06-30 this puts about 2 % of firms on
+# the blacklist and 1 % on the whitelist (figures in bench/RESULTS-lists.md). mix="stress" keeps the earlier harsh set (70 % tax
+# ratings with half of them random grades, 30 % spread evenly over the six other sources: 31 %
+# of firms blacklisted), byte for byte as before, for worst-case benchmarks.
+CREDIT_MIXES = ("realistic", "stress")
+_REALISTIC_SOURCES = ((0.850, "tax_rating"), (0.900, "abnormal_operation"), (0.950, "admin_penalty"),
+                      (0.993, "commendation"), (0.998, "dishonest_debtor"), (0.9995, "serious_violation"),
+                      (1.0, "research_misconduct"))
+_TIER_GRADES = ((0.35, "A"), (0.86, "B"), (0.965, "M"), (0.995, "C"), (1.0, "D"))
+_FRESH_GRADES = ((0.35, "A"), (0.86, "B"), (0.967, "M"), (0.997, "C"), (1.0, "D"))
+_REMOVED = {"dishonest_debtor": 0.7, "abnormal_operation": 0.5, "serious_violation": 0.5}
+
+
+def _pick(table: tuple, r: float) -> str:
+    for bound, value in table:
+        if r < bound:
+            return value
+    return table[-1][1]
+
+
+def _firm_tier(firm: int, seed: int) -> float:
+    """A stable number in [0, 1) per firm: its usual tax grade (firms keep their grade year to year)."""
+    return ((firm * 2_654_435_761 + seed * 40_503) % 4_294_967_296) / 4_294_967_296
+
+
+def iter_credit_rows(n_firms: int, n_records: int, seed: int = 1, mix: str = "realistic") -> Iterator[list]:
+    """``n_records`` credit records over ``n_firms`` firms; the first seven cover all seven sources.
+
+    Record ``j`` belongs to firm ``j % n_firms``; its tax rating (if it is one) is for year
+    ``2025 - j // n_firms``, so keys never repeat. ``mix``: ``"realistic"`` (default, proportions
+    above) or ``"stress"`` (the earlier harsh set: a third of the firms blacklisted).
+    """
+    if mix not in CREDIT_MIXES:
+        raise ValueError(f"mix must be one of {', '.join(CREDIT_MIXES)}")
+    stress = mix == "stress"
     rng = _rng(seed, "credit")
     rnd = rng.random
     name_iter = iter_company_names(n_firms, seed)
@@ -315,20 +359,33 @@ def iter_credit_rows(n_firms: int, n_records: int, seed: int = 1) -> Iterator[li
             name_iter = iter_company_names(n_firms, seed)  # next round over the same firms
         name = next(name_iter)
         r = rnd()
-        source = CREDIT_SOURCES[j] if j < 7 else ("tax_rating" if r < 0.7 and rnd_no < 30
-                                                  else CREDIT_SOURCES[1 + int(rnd() * 6)])
+        if j < 7:
+            source = CREDIT_SOURCES[j]
+        elif stress:
+            source = "tax_rating" if r < 0.7 and rnd_no < 30 else CREDIT_SOURCES[1 + int(rnd() * 6)]
+        else:
+            source = _pick(_REALISTIC_SOURCES, r)
+            if source == "tax_rating" and rnd_no >= 30:
+                source = "admin_penalty"
         row = [uscc_at(firm, seed), name, source, "", "", "", "", "", "", "", ""]
         if source == "tax_rating":
-            row[3] = "ABBBBMCD"[int(rnd() * 8)] if rnd() < 0.5 else "A"
+            if stress:
+                row[3] = "ABBBBMCD"[int(rnd() * 8)] if rnd() < 0.5 else "A"
+            else:
+                row[3] = _pick(_TIER_GRADES, _firm_tier(firm, seed)) if rnd() < 0.8 else _pick(_FRESH_GRADES, rnd())
             row[4] = 2025 - rnd_no
         else:
             started = _date_in(rng, 2018, 2025)
             row[5] = started
             row[9] = f"苏园{source[:3].upper()}〔{started[:4]}〕{j}号"
-            if source in ("dishonest_debtor", "abnormal_operation", "serious_violation") and rnd() < 0.5:
+            if source in _REMOVED and rnd() < (0.5 if stress else _REMOVED[source]):
                 row[6] = _date_in(rng, int(started[:4]) + 1, 2026) if started[:4] < "2025" else ""
             if source == "admin_penalty":
-                row[7] = ("minor", "general", "general", "serious")[int(rnd() * 4)]
+                if stress:
+                    row[7] = ("minor", "general", "general", "serious")[int(rnd() * 4)]
+                else:
+                    x = rnd()
+                    row[7] = "minor" if x < 0.60 else "general" if x < 0.95 else "serious"
             if source == "research_misconduct":
                 row[8] = "life" if rnd() < 0.1 else str(1 + int(rnd() * 5))
             if source == "commendation":
@@ -429,8 +486,10 @@ def write_designations_csv(path, n: int, n_firms: int | None = None, seed: int =
     return _write_csv(path, DESIGNATION_COLUMNS, iter_designation_rows(n, n_firms, seed), encoding)
 
 
-def write_credit_csv(path, n_firms: int, n_records: int, seed: int = 1, encoding: str = "utf-8") -> int:
-    return _write_csv(path, CREDIT_COLUMNS, iter_credit_rows(n_firms, n_records, seed), encoding)
+def write_credit_csv(path, n_firms: int, n_records: int, seed: int = 1, encoding: str = "utf-8",
+                     mix: str = "realistic") -> int:
+    """Credit records (the realistic mix by default; ``mix="stress"`` for the harsh one)."""
+    return _write_csv(path, CREDIT_COLUMNS, iter_credit_rows(n_firms, n_records, seed, mix), encoding)
 
 
 def write_specialists_csv(path, n: int, seed: int = 1, encoding: str = "utf-8") -> int:
@@ -465,6 +524,8 @@ def main(argv=None) -> int:
     p.add_argument("--year", type=int, default=2025, help="metrics year")
     p.add_argument("--firms", type=int, default=None, help="firms behind designations/credit/visits (default n)")
     p.add_argument("--encoding", default="utf-8", help="CSV encoding, e.g. gb18030")
+    p.add_argument("--mix", choices=CREDIT_MIXES, default="realistic",
+                   help="credit: realistic proportions (default) or the harsh stress set")
     a = p.parse_args(argv)
     t0 = time.perf_counter()
     k, n, out, s = a.kind, a.n, a.out, a.seed
@@ -477,7 +538,7 @@ def main(argv=None) -> int:
     elif k == "designations":
         rows = write_designations_csv(out, n, a.firms, s, a.encoding)
     elif k == "credit":
-        rows = write_credit_csv(out, a.firms or max(1, n // 3), n, s, a.encoding)
+        rows = write_credit_csv(out, a.firms or max(1, n // 3), n, s, a.encoding, a.mix)
     elif k == "specialists":
         rows = write_specialists_csv(out, n, s, a.encoding)
     elif k == "visits":

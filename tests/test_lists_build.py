@@ -166,3 +166,19 @@ def test_a_build_writes_nothing_when_the_rule_file_is_unusable(db, tmp_path):
     with pytest.raises(RulesError):
         build_lists(db, D(2026, 6, 30), str(bad))
     assert db.execute("SELECT count(*) FROM list_versions").fetchone()[0] == 0
+
+
+def test_synthetic_credit_mix_is_realistic_and_the_stress_mix_is_kept():
+    import collections
+
+    from kqtools import synth
+
+    rows = list(synth.iter_credit_rows(10_000, 30_000, seed=3))
+    share = {k: v / len(rows) for k, v in collections.Counter(r[2] for r in rows).items()}
+    assert set(share) == set(synth.CREDIT_SOURCES)                       # every source present
+    assert 0.8 < share["tax_rating"] < 0.9
+    assert share["dishonest_debtor"] + share["serious_violation"] + share["research_misconduct"] < 0.01
+    grades = collections.Counter(r[3] for r in rows if r[2] == "tax_rating")
+    assert grades["A"] + grades["B"] > 0.8 * sum(grades.values()) and grades["D"] < 0.01 * sum(grades.values())
+    stress = list(synth.iter_credit_rows(10_000, 30_000, seed=3, mix="stress"))
+    assert sum(r[2] == "dishonest_debtor" for r in stress) > 0.04 * len(stress)
