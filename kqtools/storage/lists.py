@@ -16,6 +16,8 @@ from . import write_transaction
 _REC_SELECT = ("SELECT " + ", ".join("coalesce(e.name, c.name)" if col == "name" else f"c.{col}"
                                      for col in C.RECORD_COLUMNS)
                + " FROM credit_records c LEFT JOIN enterprises e ON e.uscc = c.uscc")
+_REC_BY_CODES = _REC_SELECT.replace(" FROM credit_records c",
+                                    " FROM json_each(?) j CROSS JOIN credit_records c ON c.uscc = j.value")
 _DES_SELECT = "SELECT " + ", ".join(C.DESIGNATION_COLUMNS) + " FROM designations"
 
 
@@ -89,8 +91,9 @@ def facts_for(db, usccs: Iterable[str]) -> dict[str, C.Facts]:
     if not codes:
         return facts
     arg = json.dumps(codes)
-    for rec in _records(db.conn.execute(f"{_REC_SELECT} WHERE c.uscc IN (SELECT value FROM json_each(?))", [arg])):
-        facts[rec.uscc].records.append(rec)
+    # the sorted codes drive the look-ups (CROSS JOIN keeps that order): primary-key probes in key order
+    for rec in _records(db.conn.execute(_REC_BY_CODES, [arg])):
+        facts[rec[0]].records.append(rec)
     for row in db.conn.execute(f"{_DES_SELECT} WHERE uscc IN (SELECT value FROM json_each(?))", [arg]):
         facts[row[0]].designations.append(C.Designation(*row))
     return facts
