@@ -330,6 +330,51 @@ def plan(firms: Iterable, specialists: Sequence[Specialist], policy: Policy,
     return Plan(changes, loads, in_scope, kept_total, counts)
 
 
+def settled(groups: Iterable[tuple], specialists: Sequence[Specialist], policy: Policy) -> Plan | None:
+    """The plan when no assignment is to change, judged on counts; None when :func:`plan` must run.
+
+    ``groups``: (district, kinds, industry_code, specialist_id, uscc, name, firms) — in-scope firms
+    with a specialist counted per identical (district, kinds, industry_code, specialist_id) with
+    ``uscc`` and ``name`` None; firms without a specialist one by one (``firms`` 1). Nothing is
+    written exactly when every assigned firm's specialist is eligible for it, nobody is above
+    capacity and every firm without a specialist has only full eligible specialists (callers
+    also check that no assignment is out of scope). Then :func:`plan` would return what this
+    returns (kept firms, the unassigned ones reported) without per-firm work on the kept ones.
+    """
+    elig = _Eligibility(policy, specialists)
+    limit = {s.id: load_limit(s) for s in specialists}
+    loads: dict[str, int] = {}
+    cache: dict[tuple, tuple] = {}
+    waiting = []
+    total = kept = 0
+    for district, kinds, industry, sid, uscc, name, n in groups:
+        total += n
+        raw = (district, kinds, industry)
+        group = cache.get(raw)
+        if group is None:
+            key = elig.key(norm_district(district), kinds, industry)
+            group = cache[raw] = (key, elig.id_set(key))
+        if sid is None:
+            waiting.append((uscc, name, group[0]))
+            continue
+        if sid not in group[1]:
+            return None
+        loads[sid] = loads.get(sid, 0) + n
+        kept += n
+    if any(n > limit.get(sid, float("inf")) for sid, n in loads.items()):
+        return None
+    changes = []
+    for uscc, name, key in waiting:
+        ids = elig.ids(key)
+        if any(loads.get(i, 0) < limit[i] for i in ids):
+            return None
+        changes.append(Change(uscc, name, None, None, elig.explain(key, full=bool(ids)), "unassigned"))
+    changes.sort(key=itemgetter(0))
+    for s in specialists:
+        loads.setdefault(s.id, 0)
+    return Plan(changes, loads, total, kept, {"assign": 0, "move": 0, "release": 0, "unassigned": len(changes)})
+
+
 def _fewest(items, ids, loads, limit) -> list[str | None]:
     """Each firm to the eligible specialist with the fewest firms (ties: lowest id)."""
     heap = [(loads[i], i) for i in ids if loads[i] < limit[i]]

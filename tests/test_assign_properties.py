@@ -5,7 +5,7 @@ import random
 
 from hypothesis import given, settings, strategies as st
 
-from kqtools.assignment import Firm, Policy, Specialist, plan
+from kqtools.assignment import Firm, Policy, Specialist, plan, settled
 from kqtools.rules import load_rules
 
 POLICY = Policy.from_rules(load_rules("assignment").data)
@@ -166,3 +166,31 @@ def test_empty_districts_rule():
     strict = Policy(**{**POLICY.__dict__, "empty_districts": "none"})
     assert not strict.eligible(s, "湖塘镇", ["hte"])
     assert not strict.eligible(Specialist("S2", department="高新技术处", districts=frozenset({"湖塘镇"})), None, ["hte"])
+
+
+def _groups(firms):
+    """Firms as the storage layer counts them for :func:`settled`."""
+    counted = {}
+    for f in firms:
+        key = (f.district, f.kinds, f.industry_code, f.specialist_id,
+               *((f.uscc, f.name) if f.specialist_id is None else (None, None)))
+        counted[key] = counted.get(key, 0) + 1
+    return [(*k, n) for k, n in counted.items()]
+
+
+@settings(max_examples=300, deadline=None)
+@given(world())
+def test_settled_on_counts_agrees_with_the_full_plan(w):
+    specs, firms, policy = w
+    p = plan(firms, specs, policy)
+    once = apply(firms, p)          # a settled world: what a re-run sees
+    for state in (firms, once):
+        quick = settled(_groups(state), specs, policy)
+        full = plan(state, specs, policy)
+        if quick is None:
+            assert full.writes != [], "settled() may only give up when something is to change"
+        else:
+            assert full.writes == []
+            assert (quick.changes, quick.loads, quick.in_scope, quick.kept, quick.counts) == \
+                (full.changes, full.loads, full.in_scope, full.kept, full.counts)
+    assert settled(_groups(once), specs, policy) is not None
