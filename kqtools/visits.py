@@ -85,15 +85,26 @@ def coverage(served: Mapping[str, tuple[str, str | None]], visited: set[str], go
     district), ``key``, ``name``, ``firms``, ``visited``, ``share`` (0..1, 4 decimals),
     ``goal``, ``met`` and ``short_by`` (visits still needed to reach the goal).
     """
+    counted: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for uscc, (spec, district) in served.items():
+        acc = counted[(spec, district or "")]
+        acc[0] += 1
+        acc[1] += 1 if uscc in visited else 0
+    return coverage_counts(((s, d, n, v) for (s, d), (n, v) in counted.items()), goal, names)
+
+
+def coverage_counts(counts: Iterable[tuple[str, str | None, int, int]], goal: float,
+                    names: Mapping[str, str] | None = None) -> list[dict]:
+    """:func:`coverage` from counts: (specialist_id, district, served firms, of which visited) rows,
+    as a database groups them. Same rows out."""
     names = names or {}
     by_spec: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     by_district: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     total = [0, 0]
-    for uscc, (spec, district) in served.items():
-        hit = 1 if uscc in visited else 0
+    for spec, district, firms, seen in counts:
         for acc in (by_spec[spec], by_district[district or ""], total):
-            acc[0] += 1
-            acc[1] += hit
+            acc[0] += firms
+            acc[1] += seen
 
     def row(group, key, name, acc):
         firms, seen = acc

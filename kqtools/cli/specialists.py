@@ -193,9 +193,7 @@ def due(as_of, rules_name, specialist):
         _, policy = load_policy(rules_name)
     except RulesError as exc:
         raise _rules_error(exc) from None
-    rows = due_visits(get_db(), day, policy)
-    if specialist:
-        rows = [r for r in rows if r["specialist_id"] == specialist]
+    rows = due_visits(get_db(), day, policy, specialist=specialist or None)
     emit(rows, DUE_COLUMNS)
     if rows:
         info(f"{len(rows)} firm(s) not yet visited in {rows[0]['period']} (ends {rows[0]['period_ends_on']})")

@@ -245,63 +245,72 @@ def history_rows(db, uscc: str) -> list[dict]:
 
 
 # ---------------------------------------------------------------- visits
-def due_visits(db, as_of: dt.date, policy: Policy | None = None) -> list[dict]:
+def due_visits(db, as_of: dt.date, policy: Policy | None = None, specialist: str | None = None) -> list[dict]:
     """In-scope firms not visited in the period (quarter by default) containing ``as_of``.
 
     Keys: uscc, name, district, specialist_id, specialist_name, specialist_email (None when the
     firm has no specialist), last_visited_on (ISO, latest visit on or before as_of, any
     specialist), days_since_last_visit (None if never), period ('2026Q1'), period_ends_on.
     Sorted by specialist, then district, then uscc; firms without a specialist last.
+    ``specialist``: only that specialist's firms.
+
+    One query: the period window comes from :func:`kqtools.visits.period_bounds`; a firm is due
+    when its latest visit on or before ``as_of`` (if any) lies before the period's first day
+    (the rule of :func:`kqtools.visits.due`, here in SQL so a million firms stay in SQLite).
     """
-    with _bulk(db):
-        return _due_visits(db, as_of, _policy(policy))
-
-
-def _due_visits(db, as_of, policy: Policy) -> list[dict]:
     from .. import visits as V
 
-    as_of_iso = _iso(as_of)
-    sql, params = _scope_sql(
-        policy, "d.uscc, e.name AS name, e.district, a.specialist_id, s.name, s.email",
-        "LEFT JOIN assignments a ON a.uscc = d.uscc LEFT JOIN specialists s ON s.id = a.specialist_id")
-    params["as_of"] = as_of_iso
-    keys = ("uscc", "name", "district", "specialist_id", "specialist_name", "specialist_email")
-    firms = [dict(zip(keys, row)) for row in db.conn.execute(sql, params)]
-    last = dict(db.conn.execute("SELECT uscc, max(visited_on) FROM visits WHERE visited_on <= ? GROUP BY uscc",
-                                (as_of_iso,)))
-    firms.sort(key=lambda f: (f["specialist_id"] is None, f["specialist_id"] or "", f["district"] or "", f["uscc"]))
+    policy = _policy(policy)
     as_of_date = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(as_of)
-    return V.due(firms, last, as_of_date, policy.period_months)
+    start, end = V.period_bounds(as_of_date, policy.period_months)
+    label = V.period_label(as_of_date, policy.period_months)
+    sql, params = _scope_sql(
+        policy, "d.uscc, e.name, e.district, a.specialist_id, s.name, s.email, v.last, "
+                "CAST(julianday(:as_of) - julianday(v.last) AS INTEGER), :label, :end",
+        "LEFT JOIN assignments a ON a.uscc = d.uscc LEFT JOIN specialists s ON s.id = a.specialist_id "
+        "LEFT JOIN (SELECT uscc, max(visited_on) AS last FROM visits WHERE visited_on <= :as_of GROUP BY uscc) v "
+        "ON v.uscc = d.uscc WHERE (v.last IS NULL OR v.last < :start)"
+        + (" AND a.specialist_id = :specialist" if specialist is not None else "")
+        + " ORDER BY a.specialist_id IS NULL, coalesce(a.specialist_id, ''), coalesce(e.district, ''), d.uscc")
+    params.update(as_of=as_of_date.isoformat(), start=start.isoformat(), end=end.isoformat(), label=label,
+                  specialist=specialist)
+    keys = ("uscc", "name", "district", "specialist_id", "specialist_name", "specialist_email",
+            "last_visited_on", "days_since_last_visit", "period", "period_ends_on")
+    with _bulk(db):
+        return [dict(zip(keys, row)) for row in db.conn.execute(sql, params)]
 
 
 def served_on(db, day) -> dict[str, str]:
     """uscc -> specialist id of the assignments in force on ``day``, rebuilt from the history."""
-    served: dict[str, str | None] = {}
-    for uscc, to in db.conn.execute(
-            "SELECT uscc, to_specialist FROM assignment_history WHERE effective_on <= ? "
-            "ORDER BY uscc, effective_on, id", (_iso(day),)):
-        served[uscc] = to
-    return {u: s for u, s in served.items() if s is not None}
+    return dict(db.conn.execute(f"SELECT uscc, to_specialist FROM ({_SERVED}) WHERE to_specialist IS NOT NULL",
+                                {"ref": _iso(day)}))
+
+
+# the latest change of each firm on or before :ref (ties on the day: the later row)
+_SERVED = ("SELECT h.uscc, h.to_specialist FROM assignment_history h WHERE h.effective_on <= :ref AND NOT EXISTS "
+           "(SELECT 1 FROM assignment_history n WHERE n.uscc = h.uscc AND n.effective_on <= :ref AND "
+           "(n.effective_on > h.effective_on OR (n.effective_on = h.effective_on AND n.id > h.id)))")
 
 
 def coverage(db, year: int, today: dt.date | None = None, policy: Policy | None = None) -> list[dict]:
     """Share of served firms visited in ``year`` against the goal, in total, by specialist, by district.
 
     Served firms: those with a specialist at the end of the year (for the current year: today),
-    per the assignment history. A visit by any specialist counts.
+    per the assignment history. A visit by any specialist counts. Counted in one query
+    (served firms per specialist and district, and how many of them were visited).
     """
     from .. import visits as V
 
     policy = _policy(policy)
     today = today or dt.date.today()
     ref = min(dt.date(year, 12, 31), today)
-    served = served_on(db, ref)
-    districts = dict(db.conn.execute("SELECT uscc, district FROM enterprises WHERE uscc IN "
-                                     "(SELECT uscc FROM assignment_history)"))
-    visited = {r[0] for r in db.conn.execute(
-        "SELECT DISTINCT uscc FROM visits WHERE visited_on BETWEEN ? AND ?", (f"{year}-01-01", f"{year}-12-31"))}
+    counts = db.conn.execute(
+        f"SELECT s.to_specialist, coalesce(e.district, ''), count(*), "
+        f"sum(EXISTS (SELECT 1 FROM visits v WHERE v.uscc = s.uscc AND v.visited_on BETWEEN :y0 AND :y1)) "
+        f"FROM ({_SERVED}) s LEFT JOIN enterprises e ON e.uscc = s.uscc WHERE s.to_specialist IS NOT NULL "
+        f"GROUP BY 1, 2", {"ref": ref.isoformat(), "y0": f"{year}-01-01", "y1": f"{year}-12-31"}).fetchall()
     names = dict(db.conn.execute("SELECT id, name FROM specialists"))
-    rows = V.coverage({u: (s, districts.get(u)) for u, s in served.items()}, visited, policy.coverage_goal, names)
+    rows = V.coverage_counts(counts, policy.coverage_goal, names)
     for r in rows:
         r["year"] = year
         r["as_of"] = ref.isoformat()
