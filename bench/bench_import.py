@@ -72,13 +72,14 @@ def _fallback_csv(path, n, seed=1):
                      f"苏州工业园区星湖街{i % 400}号,张三,1381234{i % 10000:04d},{rnd.randrange(50, 20000)}\n")
 
 
-def run(cmd: list[str], cleanup: list[Path]) -> tuple[float, float, int]:
+def run(cmd: list[str], cleanup: list[Path], env: dict | None = None) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds, peak RSS in MB) of one child process."""
     for p in cleanup:
         for suffix in ("", "-wal", "-shm"):
             Path(str(p) + suffix).unlink(missing_ok=True)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, **(env or {})})
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -89,10 +90,10 @@ def run(cmd: list[str], cleanup: list[Path]) -> tuple[float, float, int]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
 
 
-def measure(label: str, cmd: list[str], runs: int, cleanup: list[Path]) -> dict:
+def measure(label: str, cmd: list[str], runs: int, cleanup: list[Path], env: dict | None = None) -> dict:
     walls, cpus, rss = [], [], []
     for i in range(runs):
-        w, c, m = run(cmd, cleanup)
+        w, c, m = run(cmd, cleanup, env)
         walls.append(w), cpus.append(c), rss.append(m)
         print(f"  {label:<13} run {i + 1}: {w:7.2f} s wall, {c:7.2f} s CPU, {m:4d} MB peak", flush=True)
     return {"label": label, "wall": statistics.median(walls), "cpu": statistics.median(cpus), "rss": max(rss),
@@ -117,6 +118,8 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--sqlite-utils-runs", type=int, default=3, help="0 skips sqlite-utils (about 95 s a run)")
     ap.add_argument("--xlsx-rows", type=int, default=100_000, help="0 skips the XLSX benchmark")
+    ap.add_argument("--single-process-too", action="store_true",
+                    help="also measure kq with KQ_IMPORT_FORK=0 (reader and writer in one process)")
     ap.add_argument("--workdir", help="keep data here (default: a temporary directory, removed afterwards)")
     args = ap.parse_args(argv)
 
@@ -134,9 +137,11 @@ def main(argv=None) -> int:
                         "--pk", "uscc"]
         bare = [PY, "-c", BARE, str(csv_path), str(db)]
         print(f"\nCSV, {args.rows:,} rows x 11 columns (interleaved runs)")
-        results = {"kq": [], "bare": [], "sqlite-utils": []}
+        results = {"kq": [], "kq-1process": [], "bare": [], "sqlite-utils": []}
         for i in range(args.runs):
             results["kq"].append(measure("kq", kq, 1, [db]))
+            if args.single_process_too:
+                results["kq-1process"].append(measure("kq-1process", kq, 1, [db], {"KQ_IMPORT_FORK": "0"}))
             results["bare"].append(measure("bare", bare, 1, [db]))
             if i < args.sqlite_utils_runs:
                 results["sqlite-utils"].append(measure("sqlite-utils", sqlite_utils, 1, [db]))
