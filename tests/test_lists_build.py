@@ -70,17 +70,19 @@ def test_versions_are_kept_and_changes_say_why(db):
 
 def test_override_survives_a_rebuild_and_expires_on_its_date(kq, db):
     seed(db)
-    r = kq("lists", "override", "add", "blacklist", OTHER, "--reason", "区市场监管局通报", "--until", "2026-12-31",
+    # relative to today: an override whose --until is already past is refused
+    until = D.today() + dt.timedelta(days=60)
+    r = kq("lists", "override", "add", "blacklist", OTHER, "--reason", "区市场监管局通报", "--until", until.isoformat(),
            "--operator", "王科员")
     assert r.returncode == 0, r
     kq("lists", "override", "remove", "blacklist", DEBTOR, "--reason", "已履行完毕, 法院证明", "--operator", "王科员")
     for _ in range(2):                                    # rebuild: still applied
-        assert kq("lists", "build", "--as-of", "2026-12-30").returncode == 0
+        assert kq("lists", "build", "--as-of", (until - dt.timedelta(days=1)).isoformat()).returncode == 0
         shown = {e["uscc"]: e for e in kq("lists", "show", "blacklist").jsonl()}
         assert OTHER in shown and DEBTOR not in shown
         assert shown[OTHER]["override"] == 1 and "区市场监管局通报" in shown[OTHER]["reasons"]
-        assert shown[OTHER]["until"] == "2026-12-31"
-    kq("lists", "build", "--as-of", "2026-12-31")         # the override's own date: no longer applied
+        assert shown[OTHER]["until"] == until.isoformat()
+    kq("lists", "build", "--as-of", until.isoformat())         # the override's own date: no longer applied
     shown = {e["uscc"] for e in kq("lists", "show", "blacklist").jsonl()}
     assert OTHER not in shown and DEBTOR not in shown     # the removal has no expiry
     diff = {e["uscc"]: e for e in kq("lists", "diff", "blacklist").jsonl()}
