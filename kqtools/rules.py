@@ -3,7 +3,8 @@
 ``load_rules("scoring", "huaian-2024")`` finds a shipped preset by name
 (``kqtools/rules/scoring-huaian-2024.toml``); ``load_rules("scoring", "my.toml")``
 reads a file; no argument gives the shipped default (``kqtools/rules/scoring.toml``).
-Every rule file is validated against ``schemas/<kind>-rules.schema.json``.
+Every rule file is validated against its schema: ``schemas/scoring-rules.schema.json``,
+``schemas/list-rules.schema.json`` or ``schemas/assignment-rules.schema.json``.
 """
 from __future__ import annotations
 
