@@ -21,7 +21,6 @@ eligible specialist can take stays unassigned, with the reason.
 """
 from __future__ import annotations
 
-import heapq
 from operator import itemgetter
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, NamedTuple, Sequence
@@ -376,51 +375,55 @@ def settled(groups: Iterable[tuple], specialists: Sequence[Specialist], policy: 
 
 
 def _fewest(items, ids, loads, limit) -> list[str | None]:
-    """Each firm to the eligible specialist with the fewest firms (ties: lowest id)."""
-    heap = [(loads[i], i) for i in ids if loads[i] < limit[i]]
-    heapq.heapify(heap)
-    out = []
-    for _ in items:
-        while heap:
-            load, sid = heap[0]
-            now = loads[sid]
-            if now != load:                  # load changed through another group: refresh
-                if now < limit[sid]:
-                    heapq.heapreplace(heap, (now, sid))
-                else:
-                    heapq.heappop(heap)
-                continue
-            break
-        if not heap:
-            out.append(None)
-            continue
-        sid = heap[0][1]
-        loads[sid] += 1
-        if loads[sid] < limit[sid]:
-            heapq.heapreplace(heap, (loads[sid], sid))
-        else:
-            heapq.heappop(heap)
-        out.append(sid)
+    """Each firm to the eligible specialist with the fewest firms (ties: lowest id).
+
+    Firm by firm this is "take the smallest (load, id)"; here it is done a level at a time
+    (water-filling): the specialists at the lowest load take one firm each in id order, round
+    after round, until one of them reaches the next load level present or a capacity. Same
+    sequence, built with list operations instead of a heap operation per firm.
+    """
+    need = len(items)
+    out: list[str | None] = []
+    avail = sorted((loads[i], i) for i in ids if loads[i] < limit[i])
+    members: list[str] = []
+    pos, level = 0, 0
+    while need and (members or pos < len(avail)):
+        if not members:
+            level = avail[pos][0]
+        while pos < len(avail) and avail[pos][0] == level:
+            members.append(avail[pos][1])
+            pos += 1
+        members.sort()
+        upto = min(avail[pos][0] if pos < len(avail) else float("inf"), min(limit[m] for m in members))
+        need, level = _rounds(members, upto - level, need, loads, out), upto
+        members = [m for m in members if loads[m] < limit[m]]
+    out.extend([None] * need)
     return out
 
 
 def _round_robin(items, ids, loads, limit) -> list[str | None]:
     """Eligible specialists in turn, by id, skipping full ones."""
-    out = []
-    pos = 0
-    n = len(ids)
-    for _ in items:
-        chosen = None
-        for step in range(n):
-            sid = ids[(pos + step) % n]
-            if loads[sid] < limit[sid]:
-                chosen = sid
-                pos = (pos + step + 1) % n
-                break
-        if chosen is not None:
-            loads[chosen] += 1
-        out.append(chosen)
+    need = len(items)
+    out: list[str | None] = []
+    members = [i for i in ids if loads[i] < limit[i]]
+    while need and members:
+        need = _rounds(members, min(limit[m] - loads[m] for m in members), need, loads, out)
+        members = [m for m in members if loads[m] < limit[m]]
+    out.extend([None] * need)
     return out
+
+
+def _rounds(members: list[str], rounds, need: int, loads: dict, out: list) -> int:
+    """Up to ``rounds`` rounds of one firm to each of ``members`` in order, at most ``need`` firms;
+    appends the choices to ``out``, updates ``loads`` and returns the firms still to place."""
+    width = len(members)
+    take = need if rounds == float("inf") else min(need, int(rounds) * width)
+    full, rest = divmod(take, width)
+    out.extend(members * full)
+    out.extend(members[:rest])
+    for k, m in enumerate(members):
+        loads[m] += full + (k < rest)
+    return need - take
 
 
 def specialist_from_row(row: Mapping) -> Specialist:

@@ -194,3 +194,48 @@ def test_settled_on_counts_agrees_with_the_full_plan(w):
             assert (quick.changes, quick.loads, quick.in_scope, quick.kept, quick.counts) == \
                 (full.changes, full.loads, full.in_scope, full.kept, full.counts)
     assert settled(_groups(once), specs, policy) is not None
+
+
+def _fewest_one_by_one(n, ids, loads, limit):
+    """Reference: each firm to the smallest (load, id) with room."""
+    out = []
+    for _ in range(n):
+        room = [(loads[i], i) for i in ids if loads[i] < limit[i]]
+        if not room:
+            out.append(None)
+            continue
+        sid = min(room)[1]
+        loads[sid] += 1
+        out.append(sid)
+    return out
+
+
+def _round_robin_one_by_one(n, ids, loads, limit):
+    """Reference: specialists in turn by id, skipping full ones."""
+    out, pos = [], 0
+    for _ in range(n):
+        chosen = None
+        for step in range(len(ids)):
+            sid = ids[(pos + step) % len(ids)]
+            if loads[sid] < limit[sid]:
+                chosen, pos = sid, (pos + step + 1) % len(ids)
+                break
+        if chosen is not None:
+            loads[chosen] += 1
+        out.append(chosen)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.one_of(st.none(), st.integers(0, 9))), max_size=7),
+       st.integers(0, 40))
+def test_level_at_a_time_placement_equals_one_by_one(specs, n):
+    from kqtools.assignment import _fewest, _round_robin
+
+    ids = [f"S{i}" for i in range(len(specs))]
+    limit = {i: float("inf") if cap is None else cap for i, (_, cap) in zip(ids, specs)}
+    start = {i: load for i, (load, _) in zip(ids, specs)}
+    for fast, slow in ((_fewest, _fewest_one_by_one), (_round_robin, _round_robin_one_by_one)):
+        a, b = dict(start), dict(start)
+        assert fast(range(n), ids, a, limit) == slow(n, ids, b, limit)
+        assert a == b

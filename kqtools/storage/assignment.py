@@ -185,12 +185,22 @@ def apply_changes(conn, changes: Iterable[Change], as_of: str, run_id: int | Non
             released.append((ch.uscc,))
         elif ch.from_specialist is None:
             inserts.append((ch.uscc, ch.to_specialist, as_of, ch.reason, run_id))
+            continue        # its history row is copied from `assignments` below
         else:
             upserts.append((ch.uscc, ch.to_specialist, as_of, ch.reason, run_id))
         history.append((run_id, ch.uscc, ch.from_specialist, ch.to_specialist, as_of, now, ch.reason))
     conn.executemany("DELETE FROM assignments WHERE uscc = ?", released)
     conn.executemany("INSERT INTO assignments (uscc, specialist_id, assigned_on, reason, run_id) VALUES (?,?,?,?,?)",
                      inserts)
+    if inserts:
+        # first assignments: one history row each, copied in SQLite (the run's rows are exactly these so far;
+        # with no run id, the codes say which)
+        if run_id is not None:
+            conn.execute("INSERT INTO assignment_history (run_id, uscc, from_specialist, to_specialist, effective_on, "
+                         "changed_at, reason) SELECT run_id, uscc, NULL, specialist_id, assigned_on, ?, reason "
+                         "FROM assignments WHERE run_id = ? ORDER BY uscc", (now, run_id))
+        else:
+            history.extend((None, i[0], None, i[1], as_of, now, i[3]) for i in inserts)
     conn.executemany(
         "INSERT INTO assignments (uscc, specialist_id, assigned_on, reason, run_id) VALUES (?,?,?,?,?) "
         "ON CONFLICT (uscc) DO UPDATE SET specialist_id = excluded.specialist_id, "
