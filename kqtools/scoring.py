@@ -42,6 +42,7 @@ METRIC_FIELDS = ("land_mu", "revenue", "tax", "value_added", "energy_tce", "elec
 FIRM_FIELDS = ("uscc", "name", "district", "industry_code", "size_class", "founded_on", "incident") + METRIC_FIELDS
 _IDX = {f: i for i, f in enumerate(FIRM_FIELDS)}
 NOT_GRADED = "T"
+_INF = math.inf
 
 
 class ScoringRulesError(ValueError):
@@ -417,13 +418,15 @@ def classify(rows: Iterable[Sequence], method: Method, year: int):
 
 def indicator_values(ind: Indicator, rows: Sequence[Sequence]) -> list:
     """The indicator's value for each row (one pass); None when unusable: an input missing, the
-    denominator zero or negative, or the numerator negative."""
+    denominator zero or negative, the numerator negative, or the value not finite (a tiny
+    denominator overflows the quotient to infinity, which would make the group mean infinite
+    and the ratios NaN)."""
     ni = _IDX[ind.numerator]
     if ind.denominator is None:
-        return [n if (n := r[ni]) is not None and n >= 0 else None for r in rows]
+        return [n if (n := r[ni]) is not None and 0 <= n < _INF else None for r in rows]
     di = _IDX[ind.denominator]
-    return [n / d if (n := r[ni]) is not None and (d := r[di]) is not None and d > 0 and n >= 0 else None
-            for r in rows]
+    return [v if (n := r[ni]) is not None and (d := r[di]) is not None and d > 0 and n >= 0 and (v := n / d) < _INF
+            else None for r in rows]
 
 
 def indicator_inputs(ind: Indicator, row: Sequence) -> tuple:
@@ -435,15 +438,40 @@ def group_benchmark(ind: Indicator, values: Sequence, rows: Sequence[Sequence]) 
     """The benchmark of one indicator in one group; sums are exact (math.fsum), so row order never matters."""
     usable = [v for v in values if v is not None]
     n = len(usable)
-    mean = math.fsum(usable) / n if n else None
+    mean = _exact_mean(usable) if n else None
     if isinstance(ind.benchmark, (int, float)):
         return GroupBenchmark(ind.id, "fixed", float(ind.benchmark), mean, n)
     if ind.benchmark == "group_pooled":
         pairs = [indicator_inputs(ind, r) for r, v in zip(rows, values) if v is not None]
-        sden = math.fsum(d for _, d in pairs)
-        snum = math.fsum(x for x, _ in pairs)
-        return GroupBenchmark(ind.id, "group_pooled", snum / sden if n and sden > 0 else None, mean, n)
+        pooled = None
+        if n:
+            nums, dens = [x for x, _ in pairs], [d for _, d in pairs]
+            snum, sden = _exact_sum(nums), _exact_sum(dens)
+            if snum is None or sden is None:       # beyond the float range: Σnum ÷ Σden = mean(num) ÷ mean(den)
+                snum, sden = math.fsum([x / n for x in nums]), math.fsum([d / n for d in dens])
+            if sden > 0 and (q := snum / sden) < _INF:
+                pooled = q
+        return GroupBenchmark(ind.id, "group_pooled", pooled, mean, n)
     return GroupBenchmark(ind.id, "group_average", mean, mean, n)
+
+
+def _exact_mean(xs: Sequence[float]) -> float:
+    """The mean of finite non-negative floats, from an exact sum (math.fsum): the same whatever their
+    order. Sums beyond the float range are taken over x / n instead (also exact, so also order-free)."""
+    n = len(xs)
+    total = _exact_sum(xs)
+    if total is not None:
+        return total / n
+    return math.fsum([x / n for x in xs])
+
+
+def _exact_sum(xs: Sequence[float]) -> float | None:
+    """math.fsum (exact, so independent of the order), or None when the sum is beyond the float range."""
+    try:
+        total = math.fsum(xs)
+    except OverflowError:
+        return None
+    return total if total < _INF else None
 
 
 def indicator_ratios(ind: Indicator, values: Sequence, mark: GroupBenchmark) -> tuple[list, float | None, str | None]:
@@ -595,11 +623,13 @@ def _input_problem(ind: Indicator, num, den) -> str:
     if num is None:
         return f"no {ind.numerator}"
     if ind.denominator is None:
-        return f"{ind.numerator} is negative ({_num(num)})"
+        return f"{ind.numerator} is negative ({_num(num)})" if num < 0 else f"{ind.numerator} is {num!r}"
     if den is None:
         return f"no {ind.denominator}"
     if den <= 0:
         return f"{ind.denominator} is {_num(den)}"
+    if num >= 0:
+        return f"{ind.numerator} / {ind.denominator} = {_num(num)} / {_num(den)} is too large to be a number"
     return f"{ind.numerator} is negative ({_num(num)})"
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import random
 
 import pytest
@@ -360,3 +361,37 @@ def test_results_do_not_depend_on_input_row_order(firms, rnd, group_average):
 
 def test_firm_row_fills_missing_keys():
     assert firm_row({"uscc": "X"})[0] == "X" and firm_row({"uscc": "X"})[7] is None
+
+
+# ---------------------------------------------------------------- overflow (found by the order property)
+def _finite(x):
+    return x is None or isinstance(x, str) or math.isfinite(x)
+
+
+def test_a_quotient_beyond_the_float_range_is_unusable_not_nan():
+    # rd_expense 4 / revenue 2.2e-308 overflows to infinity: it must not make the group mean infinite
+    # and every ratio NaN (NaN is unequal to itself and breaks the ranking); it is flagged and gets 0 points.
+    firms = _with_codes([{"size_class": "above"}, {"size_class": "above"},
+                         {"size_class": "above", "revenue": 2.2250738585072014e-308, "rd_expense": 4.0}])
+    rule = rules(missing="group_average")
+    a = score_dicts(firms, [], rule, YEAR)
+    b = score_dicts(firms[::-1], [], rule, YEAR)
+    assert a.results == b.results
+    for r in a.results:
+        assert all(map(_finite, (r.base_score, r.score, *r.ratios, *r.points)))
+    odd = by(a)["F002"]
+    assert any(flag and "too large" in flag for flag in odd.flags)
+    assert all(m.benchmark is None or math.isfinite(m.benchmark) for m in a.benchmarks["above"])
+
+
+def test_group_sums_beyond_the_float_range_give_a_finite_benchmark():
+    firms = [firm(f"F{i}", tax=1e308, land=1.0) for i in range(3)] + [firm("SMALL", tax=1.0, land=1.0)]
+    for benchmark in ("group_average", "group_pooled"):
+        data = rules()
+        for ind in data["groups"][0]["indicators"]:
+            ind["benchmark"] = benchmark
+        a = score_dicts(firms, [], data, YEAR)
+        b = score_dicts(firms[::-1], [], data, YEAR)
+        assert a.results == b.results and a.benchmarks == b.benchmarks
+        assert all(math.isfinite(m.benchmark) for m in a.benchmarks["above"])
+        assert by(a)["F0"].rank < by(a)["SMALL"].rank
