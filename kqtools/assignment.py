@@ -250,6 +250,7 @@ def plan(firms: Iterable, specialists: Sequence[Specialist], policy: Policy,
     stand_ins = {id(f) for fs in kept.values() for f in fs}
 
     key_of = elig.key
+    new: dict[tuple, list] = {}                              # group key -> firms new in scope
     groups: dict[tuple, tuple] = {}      # (district, kinds, industry) as read -> (group key, eligible ids)
     for firm in firms:
         in_scope += 1
@@ -276,8 +277,13 @@ def plan(firms: Iterable, specialists: Sequence[Specialist], policy: Policy,
                 reason = (policy.why_not(spec, norm_district(firm[2]), _kinds(firm[3]), firm[4])
                           or f"specialist {spec_id} not eligible")
                 reason = reason.replace(f"specialist {spec_id} ", f"specialist {spec_id} no longer eligible: ", 1)
-        else:
-            reason = "new in scope"
+        else:           # new in scope: the common case, kept apart without a reason per firm
+            fresh = new.get(group[0])
+            if fresh is None:
+                new[group[0]] = [firm]
+            else:
+                fresh.append(firm)
+            continue
         pending.setdefault(group[0], []).append((firm[0], firm, reason))
 
     loads: dict[str, int] = {}
@@ -303,15 +309,25 @@ def plan(firms: Iterable, specialists: Sequence[Specialist], policy: Policy,
         loads.setdefault(s.id, 0)
 
     # Most constrained groups first (fewest eligible specialists), then by key text: deterministic.
-    order = sorted(pending, key=lambda k: (len(elig.ids(k)), k[0] or "", sorted(k[1]), sorted(k[2])))
+    place = _round_robin if policy.method == "round_robin" else _fewest
+    order = sorted({*pending, *new}, key=lambda k: (len(elig.ids(k)), k[0] or "", sorted(k[1]), sorted(k[2])))
     for key in order:
         ids = elig.ids(key)
+        if key not in pending:          # only new firms: one list comprehension for those placed
+            items = new[key]
+            items.sort(key=itemgetter(0))     # by uscc (unique): deterministic whatever the input order
+            chosen = place(items, ids, loads, limit)
+            placed = len(chosen) - chosen.count(None)
+            changes.extend([Change(f[0], f[1], None, sid, "new in scope", "assign")
+                            for f, sid in zip(items, chosen[:placed])])
+            if placed < len(items):
+                why = elig.explain(key, full=bool(ids))
+                changes.extend([Change(f[0], f[1], None, None, why, "unassigned") for f in items[placed:]])
+            continue
         items = pending[key]
-        items.sort()       # by uscc (unique): deterministic whatever order the firms came in
-        if policy.method == "round_robin":
-            chosen = _round_robin(items, ids, loads, limit)
-        else:
-            chosen = _fewest(items, ids, loads, limit)
+        items.extend((f[0], f, "new in scope") for f in new.get(key, ()))
+        items.sort(key=itemgetter(0))       # by uscc (unique): deterministic whatever order the firms came in
+        chosen = place(items, ids, loads, limit)
         for (_, firm, reason), sid in zip(items, chosen):
             uscc, name, current = firm[0], firm[1], firm[5]
             if sid is not None:

@@ -20,6 +20,8 @@ from ..assignment import ALL_KINDS, Change, Firm, Plan, Policy, Specialist, plan
 from . import write_transaction
 
 BULK_CACHE_KIB = 128 * 1024
+BULK_INSERTS = 50_000
+ASSIGNMENTS_SPECIALIST_INDEX = "CREATE INDEX assignments_specialist ON assignments(specialist_id)"   # as in 0004
 _CURRENT = "{p}recognized_on <= :as_of AND ({p}expires_on IS NULL OR {p}expires_on = '' OR {p}expires_on >= :as_of)"
 
 
@@ -190,8 +192,16 @@ def apply_changes(conn, changes: Iterable[Change], as_of: str, run_id: int | Non
             upserts.append((ch.uscc, ch.to_specialist, as_of, ch.reason, run_id))
         history.append((run_id, ch.uscc, ch.from_specialist, ch.to_specialist, as_of, now, ch.reason))
     conn.executemany("DELETE FROM assignments WHERE uscc = ?", released)
+    # a first assignment of many firms: building the specialist index once afterwards (one sort) is
+    # cheaper than a million inserts at random places in it
+    rebuild = len(inserts) >= BULK_INSERTS and \
+        len(inserts) >= conn.execute("SELECT count(*) FROM assignments").fetchone()[0]
+    if rebuild:
+        conn.execute("DROP INDEX IF EXISTS assignments_specialist")
     conn.executemany("INSERT INTO assignments (uscc, specialist_id, assigned_on, reason, run_id) VALUES (?,?,?,?,?)",
                      inserts)
+    if rebuild:
+        conn.execute(ASSIGNMENTS_SPECIALIST_INDEX)
     if inserts:
         # first assignments: one history row each, copied in SQLite (the run's rows are exactly these so far;
         # with no run id, the codes say which)
