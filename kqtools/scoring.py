@@ -548,13 +548,7 @@ def _score_group(g: Group, rows: list, bonuses: dict, method: Method, year: int,
     got = [bonuses.get(u) for u in usccs]
     bonus_pts = [b.points if b is not None else 0.0 for b in got]
     scores = [round(s + p, ndigits) if p else s for s, p in zip(base, bonus_pts)]
-    # score desc, base desc, tie-break values desc (missing last), uscc asc: sort by uscc, then a stable
-    # descending sort on the rest (Python keeps the order of equal keys, also with reverse=True)
-    order = sorted(range(n), key=usccs.__getitem__)
-    tie_cols = [[v if v is not None else -math.inf for v in tie_values[k]] for k in tie]
-    keys = list(zip(scores, base, *tie_cols))
-    order.sort(key=keys.__getitem__, reverse=True)
-    del keys, tie_cols
+    order = rank_order(scores, base, [tie_values[k] for k in tie], usccs)
 
     grades = method.grades
     gbr: list = []
@@ -600,6 +594,31 @@ def _score_group(g: Group, rows: list, bonuses: dict, method: Method, year: int,
         "row": rows,
     }
     return part, marks, counts
+
+
+def rank_order(scores: Sequence[float], base: Sequence[float], tie_cols: Sequence[Sequence], usccs: Sequence[str]) -> list:
+    """Row indexes in rank order: score desc, base score desc, tie-break values desc (missing last),
+    uscc asc. One sort on the float scores (fast); only runs of equal scores are then sorted on the
+    rest: by uscc, then a stable descending sort on (base, tie values) — the same order as one sort
+    on the whole key, since Python keeps the order of equal keys, also with reverse=True."""
+    n = len(scores)
+    order = sorted(range(n), key=scores.__getitem__, reverse=True)
+    ranked = [scores[i] for i in order]
+    same = [i for i, (a, b) in enumerate(zip(ranked, ranked[1:]), 1) if a == b]   # ranked[i] == ranked[i-1]
+    if not same:
+        return order
+    ties = [[v if v is not None else -math.inf for v in col] for col in tie_cols]
+    k = 0
+    while k < len(same):
+        lo = same[k] - 1
+        while k + 1 < len(same) and same[k + 1] == same[k] + 1:
+            k += 1
+        hi = same[k] + 1
+        k += 1
+        run = sorted(order[lo:hi], key=usccs.__getitem__)
+        run.sort(key=lambda i: (base[i], *(col[i] for col in ties)), reverse=True)
+        order[lo:hi] = run
+    return order
 
 
 def _first(item):

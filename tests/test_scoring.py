@@ -395,3 +395,18 @@ def test_group_sums_beyond_the_float_range_give_a_finite_benchmark():
         assert a.results == b.results and a.benchmarks == b.benchmarks
         assert all(math.isfinite(m.benchmark) for m in a.benchmarks["above"])
         assert by(a)["F0"].rank < by(a)["SMALL"].rank
+
+
+small = st.sampled_from([0.0, 1.0, 2.5, 3.0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(small, small, st.one_of(st.none(), small), st.text("ABC", min_size=1, max_size=3)),
+                max_size=30, unique_by=lambda r: r[3]))
+def test_rank_order_is_the_order_of_one_sort_on_the_whole_key(rows):
+    from kqtools.scoring import rank_order
+
+    scores, base, tie, usccs = ([r[k] for r in rows] for k in range(4))
+    expected = sorted(range(len(rows)), key=usccs.__getitem__)
+    expected.sort(key=lambda i: (scores[i], base[i], tie[i] if tie[i] is not None else -math.inf), reverse=True)
+    assert rank_order(scores, base, [tie], usccs) == expected
