@@ -725,11 +725,14 @@ def _chunk_source(source, kind, mapping):
     import os
 
     raw = getattr(getattr(source, "_hasher", None), "raw", None)
+    choice = os.environ.get("KQ_IMPORT_FORK", "auto")
     try:
-        big = (source.format in ("csv", "tsv") and raw is not None and hasattr(os, "fork")
-               and os.environ.get("KQ_IMPORT_FORK", "1") != "0" and (os.cpu_count() or 1) > 1
+        big = (source.format in ("csv", "tsv") and raw is not None and hasattr(os, "fork") and choice != "0"
                and os.fstat(raw.fileno()).st_size >= FORK_MIN_BYTES)
-    except (OSError, ValueError, AttributeError):  # stdin pipe, BytesIO, closed file
+        # a second process only pays when a core is idle: on a busy machine the pickling costs more
+        # than the overlap wins (bench/RESULTS-import.md); KQ_IMPORT_FORK=1 forces it
+        big = big and (choice == "1" or os.getloadavg()[0] <= (os.cpu_count() or 1) - 1)
+    except (OSError, ValueError, AttributeError):  # stdin pipe, BytesIO, closed file, no loadavg
         big = False
     if big:
         return _chunks_forked(source, kind, mapping)

@@ -277,6 +277,7 @@ def test_forked_reader_gives_the_same_result(db, tmp_path, monkeypatch):
     with open(src, "a", encoding="utf-8") as fh:
         fh.write(list(codes(2, 1))[1] + ",重复,高新区,规上,2010/1/1,x,y\n")  # duplicate of line 3
     monkeypatch.setattr(importer, "FORK_MIN_BYTES", 0)
+    monkeypatch.setenv("KQ_IMPORT_FORK", "1")
     forked = _import_file(db, src)
     monkeypatch.setenv("KQ_IMPORT_FORK", "0")
     again = _import_file(db, src)
@@ -293,6 +294,7 @@ def test_forked_reader_passes_source_errors_back(db, tmp_path, monkeypatch):
     from kqtools.readers import SourceError
 
     monkeypatch.setattr(importer, "FORK_MIN_BYTES", 0)
+    monkeypatch.setenv("KQ_IMPORT_FORK", "1")
     src = write_firms(tmp_path / "f.csv", 2000)
     with open(src, "ab") as fh:
         fh.write(b"\x00\x01\x02 binary tail\n")
