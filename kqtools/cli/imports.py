@@ -31,7 +31,7 @@ def parse_mapping(pairs) -> dict[str, str]:
 @click.option("--map", "maps", multiple=True, metavar="HEADER=field", help="Map a header to a field (repeatable).")
 @click.option("--strict", is_flag=True, help="Write nothing if any row is rejected.")
 @click.option("--rejects", "rejects_path", metavar="FILE", help="Write rejected rows to FILE (CSV: line,column,field,value,reason).")
-@click.option("-f", "--format-output", "fmt", type=click.Choice(["table", "json"]), default=None,
+@click.option("-f", "--format-output", "fmt", type=click.Choice(["table", "json", "jsonl"]), default=None,
               help="Summary format (default: table on a terminal, json otherwise).")
 @db_option
 def import_(kind, source, source_format, encoding, sheet, maps, strict, rejects_path, fmt):
@@ -43,10 +43,15 @@ def import_(kind, source, source_format, encoding, sheet, maps, strict, rejects_
     Rows are upserted by key; every rejected row is reported with its line and reason.
     Exit 0: nothing rejected; 1: some rows rejected; 2: the source is unusable.
     """
-    from ..importer import run_import
+    from ..importer import UnknownField, resolve_mapping, run_import
+    from ..kinds import get_kind
     from ..readers import SourceError, open_table
 
     mapping = parse_mapping(maps)
+    try:
+        resolve_mapping(get_kind(kind), mapping)
+    except UnknownField as exc:
+        raise KqError(str(exc)) from None
     db = get_db()
     stream = open_source(source)
     progress = _progress(source) if sys.stderr.isatty() else None
@@ -97,7 +102,7 @@ def _print_summary(summary: dict, fmt: str | None):
     from .common import stdout_is_tty
 
     fmt = fmt or ("table" if stdout_is_tty() else "json")
-    if fmt == "json":
+    if fmt in ("json", "jsonl"):
         click.echo(json.dumps(summary, ensure_ascii=False))
         return
     from .. import output

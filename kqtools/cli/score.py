@@ -46,8 +46,8 @@ def _errors(fn):
 @click.option("--year", type=click.IntRange(1990, 2100), required=True, help="Evaluation year (metrics.year).")
 @click.option("--rules", "rules_name", metavar="NAME|FILE",
               help="Rule preset (scoring, huaian-2024, huangyan) or a TOML/JSON rule file (default: scoring).")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default=None,
-              help="Summary format (default: table on a terminal, json otherwise).")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json", "jsonl"]), default=None,
+              help="Summary format (default: table on a terminal, one JSON object otherwise).")
 @db_option
 @_errors
 def run(year, rules_name, fmt):
