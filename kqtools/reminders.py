@@ -160,27 +160,20 @@ def _validate(data: dict, name: str) -> None:
     try:
         _validator(data)
     except Exception:  # fastjsonschema.JsonSchemaException: find the clearest message with jsonschema
-        import jsonschema
+        from .rules import schema_problem
 
         schema = json.loads(resources.files("kqtools.schemas").joinpath("job.schema.json").read_text("utf-8"))
-        errors = list(jsonschema.Draft7Validator(schema).iter_errors(data))
-        if not errors:
-            raise SpecError(f"{name}: does not match schemas/job.schema.json") from None
-        best = jsonschema.exceptions.best_match(errors)
-        where = ".".join(str(p) for p in best.absolute_path) or "(top level)"
-        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        raise SpecError(f"{name}: {where}: {best.message}{more}") from None
+        raise SpecError(schema_problem(schema, data, name)
+                        or f"{name}: does not match schemas/job.schema.json") from None
 
 
 def parse_spec_text(text: str, fmt: str, name: str) -> dict:
-    import tomllib
+    from .rules import RulesError, parse
 
     try:
-        return json.loads(text) if fmt == "json" else tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{name}: not valid TOML: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"{name}: line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}") from None
+        return parse(text, fmt, name)
+    except RulesError as exc:
+        raise SpecError(str(exc)) from None
 
 
 def resolve_spec(data: dict, name: str) -> JobSpec:

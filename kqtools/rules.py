@@ -67,20 +67,27 @@ def parse(text: str, fmt: str, name: str) -> dict:
         raise RulesError(f"{name}: line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}") from None
 
 
-def validate(kind: str, data: dict, name: str) -> None:
+def schema_problem(schema: dict, data, name: str) -> str | None:
+    """The clearest problem of ``data`` against a JSON Schema as one line (``NAME: path: message``),
+    or ``None`` when it is valid. Shared by rule files and job specs."""
     import jsonschema
 
+    errors = list(jsonschema.Draft7Validator(schema).iter_errors(data))
+    if not errors:
+        return None
+    best = jsonschema.exceptions.best_match(errors)
+    where = ".".join(str(p) for p in best.absolute_path) or "(top level)"
+    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+    return f"{name}: {where}: {best.message}{more}"
+
+
+def validate(kind: str, data: dict, name: str) -> None:
     from .kinds import load_schema
 
     # schemas/<kind>-rules.schema.json, except the lists rules: schemas/list-rules.schema.json (issue 4)
-    schema = load_schema({"lists": "list-rules"}.get(kind, f"{kind}-rules"))
-    validator = jsonschema.Draft7Validator(schema)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        e = errors[0]
-        where = ".".join(str(p) for p in e.absolute_path) or "(top level)"
-        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        raise RulesError(f"{name}: {where}: {e.message}{more}")
+    problem = schema_problem(load_schema({"lists": "list-rules"}.get(kind, f"{kind}-rules")), data, name)
+    if problem:
+        raise RulesError(problem)
 
 
 def load_rules(kind: str, name: str | None = None) -> Rules:
