@@ -90,6 +90,8 @@ def check_uscc(raw: object, allowed: frozenset | set = frozenset()) -> tuple[str
     if isinstance(raw, float):
         return (repr(raw), "Excel turned this code into a number; format the column as text and export again")
     code = normalize(raw)
+    if is_valid_clean(code):  # full-width, lower case or spaces around a valid code (even one like 0E00...)
+        return code, None
     if not code:
         return code, "empty credit code"
     if _SCI.match(code):
