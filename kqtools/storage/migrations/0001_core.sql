@@ -112,7 +112,7 @@ CREATE TABLE credit_records (
     started_on TEXT,
     ended_on TEXT,                 -- removed / repaired on; empty = still in force
     severity TEXT,                 -- minor / general / serious
-    term_years REAL,               -- ban term; 0 = for life
+    term_years REAL,               -- ban term: a number of years, or the text 'life'
     amount REAL,
     reference TEXT,
     issuer TEXT,
