@@ -79,9 +79,27 @@ class Plan:
         return [f for f, _ in self.fields]
 
 
+class UnknownField(ValueError):
+    """A ``--map HEADER=field`` whose target is not a field of the kind (nor an alias of one)."""
+
+
+def resolve_mapping(kind: Kind, mapping: dict[str, str] | None) -> dict[str, str]:
+    """``{header: target}`` -> ``{header_key(header): field}``; the target may be the field's name or
+    any header alias of it (``地址`` -> ``address``). An unknown target raises :class:`UnknownField`."""
+    out = {}
+    for header, target in (mapping or {}).items():
+        key = header_key(target)
+        fname = target if target in kind.fields else key if key in kind.fields else kind.headers.get(key)
+        if fname is None:
+            raise UnknownField(f"--map {header}={target}: {kind.name} has no field {target!r}; "
+                               f"fields: {', '.join(kind.fields)}")
+        out[header_key(header)] = fname
+    return out
+
+
 def plan_header(kind: Kind, header: list, mapping: dict[str, str] | None = None) -> tuple[Plan, int, dict]:
     """Map header cells to fields; returns the plan and how many cells matched a field."""
-    extra_map = {header_key(k): v for k, v in (mapping or {}).items()}
+    extra_map = resolve_mapping(kind, mapping)
     names = [header_text(h) for h in header]
     by_field: dict[str, list[int]] = {}
     unknown = []
@@ -133,7 +151,7 @@ _BAD = _Bad()
 
 
 def _extra_text(value) -> str:
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, dict)):
         return json.dumps(value, ensure_ascii=False)
     return F.to_text(value)
 
@@ -315,8 +333,15 @@ def _field_checker(kind: Kind, fname: str, column: str, simple: bool):
     default = prop.get("default")
     memo = {} if (simple and fld.memo is not None) else None  # raw text -> checked value, for this import
     convert = fld._convert if memo is not None else fld
+    is_list = prop.get("type") == "array"
 
     def check(raw, line):
+        if raw.__class__ is list or raw.__class__ is dict:  # JSON arrays and objects
+            if raw.__class__ is dict or not is_list:
+                shown = json.dumps(raw, ensure_ascii=False)[:200]
+                got = "an object" if raw.__class__ is dict else "a list"
+                want = "a list of values" if is_list else "a single value"
+                return _BAD, [Reject(line, fname, shown, f"expected {want}, got {got}", column)]
         if raw is None or (raw.__class__ is str and raw.strip() in F.EMPTY):
             value = None
         elif is_text:
@@ -332,7 +357,8 @@ def _field_checker(kind: Kind, fname: str, column: str, simple: bool):
             if has_default:
                 value = default
             elif required and simple:
-                return _BAD, [Reject(line, fname, None, f"required value missing: {fname}", column)]
+                shown = raw.strip() if raw.__class__ is str else ""  # '', or a placeholder such as 无
+                return _BAD, [Reject(line, fname, shown, f"required value missing: {fname}", column)]
         if value is not None:
             for test, reason in checks:
                 if test(value):
@@ -411,21 +437,31 @@ def normalize_row(kind: Kind, plan: Plan, cells: list, line: int) -> tuple[dict 
 
 
 def _schema_reject(exc, rec, line, plan) -> Reject:
+    """One schema violation as a reject naming the field, its column (when it came from one) and
+    the value ('' when missing)."""
     path = getattr(exc, "name", "") or ""
     fname = path.split(".", 1)[1] if path.startswith("data.") else None
     message = getattr(exc, "message", str(exc))
     rule = getattr(exc, "rule", "")
-    value = rec.get(fname) if fname else None
     if rule == "required" or "must contain" in message:
         missing = message.split("[", 1)[-1].rstrip("] properties").replace("'", "")
-        return Reject(line, missing.split(",")[0].strip() or None, None, f"required value missing: {missing}")
+        fname = missing.split(",")[0].strip() or None
+        return Reject(line, fname, "", f"required value missing: {missing}", _column_of(plan, fname))
+    column = _column_of(plan, fname)
+    value = rec.get(fname) if fname else None
+    shown = "" if value is None else value if isinstance(value, str) else F.to_text(value)
     if rule == "maxLength":
-        return Reject(line, fname, F.to_text(value)[:80] + "…", f"longer than {exc.rule_definition} characters")
+        return Reject(line, fname, shown[:80] + "…", f"longer than {exc.rule_definition} characters", column)
     if rule == "minLength" and fname == "level":
-        return Reject(line, fname, "", "level is required for 专精特新 (zjtx): national, provincial, city or district")
-    column = next((plan.header[i].strip() for f, i in plan.fields if f == fname), None)
+        return Reject(line, fname, shown, "level is required for 专精特新 (zjtx): national, provincial, city or district",
+                      column)
     reason = message.replace("data." + (fname or ""), fname or "row", 1) if fname else message
-    return Reject(line, fname, None if value is None else F.to_text(value)[:200], reason, column)
+    return Reject(line, fname, shown[:200], reason, column)
+
+
+def _column_of(plan: Plan, fname: str | None) -> str | None:
+    """The header of the column a field came from (None when the source has no such column)."""
+    return next(((plan.header[i].strip() or _col(i)) for f, i in plan.fields if f == fname), None)
 
 
 # ------------------------------------------------------------------ records from a source
@@ -443,8 +479,11 @@ def merge_columns(kind: Kind, plan: Plan) -> set[str]:
 
 
 def records(source: Source, kind: Kind, mapping: dict | None = None,
-            reject: Callable[[Reject], None] = lambda r: None) -> Iterable[tuple]:
+            reject: Callable[[Reject], None] = lambda r: None, guard=None) -> Iterable[tuple]:
     """Staging tuples ``(line, *stage_columns(kind))`` of the valid rows; invalid rows go to ``reject``.
+
+    ``guard(plan)``, when given, returns a check ``(tuple) -> list of Reject or None`` run on every
+    converted row (checks against the database, such as visits' specialist ids).
 
     Sets on ``source``: ``read`` (data rows seen; blank rows are skipped and not counted),
     ``unknown_columns`` and ``merge_columns`` (the columns this source speaks for).
@@ -462,9 +501,9 @@ def records(source: Source, kind: Kind, mapping: dict | None = None,
             raise SourceError(f"{source.name}: line {line}: {why}; no line is a JSON object")
         raise SourceError(f"{source.name}: empty file")
     for line, why in broken:
-        reject(Reject(line, None, None, why))
+        reject(Reject(line, None, "", why))
     if isinstance(first[1], dict):
-        yield from _dict_records(source, kind, mapping, reject, first, rows, len(broken))
+        yield from _dict_records(source, kind, mapping, reject, first, rows, len(broken), guard)
         return
     # tabular: the header is the first row (within the first few) that names at least two fields
     scanned, chosen = [], None
@@ -490,10 +529,13 @@ def records(source: Source, kind: Kind, mapping: dict | None = None,
     source.header_line, source.header = header_line, [h for h in plan.header]
     source.unknown_columns = [name for _, name in plan.unknown]  # type: ignore[attr-defined]
     source.merge_columns = merge_columns(kind, plan)  # type: ignore[attr-defined]
+    source.field_columns = {f: _column_of(plan, f) for f, _ in plan.fields}  # type: ignore[attr-defined]
     width = len(header)
     while width and not header_text(header[width - 1]).strip():
         width -= 1
     convert = compile_row(kind, plan)
+    if guard is not None:
+        convert = _guarded(convert, guard(plan))
     read = 0
     for line, cells in rows:
         try:
@@ -504,9 +546,10 @@ def records(source: Source, kind: Kind, mapping: dict | None = None,
                 continue
         read += 1
         if len(cells) > width and not is_blank(cells[width:]):
-            extra_cell = next(c for c in cells[width:] if not is_blank([c]))
-            reject(Reject(line, None, F.to_text(extra_cell)[:80],
-                          f"row has {len(cells)} cells but the header has {width}: a stray delimiter or a shifted row"))
+            at = next(i for i in range(width, len(cells)) if not is_blank([cells[i]]))
+            reject(Reject(line, None, F.to_text(cells[at])[:80],
+                          f"row has {len(cells)} cells but the header has {width}: a stray delimiter or a shifted row",
+                          _col(at)))
             continue
         out = convert(cells, line)
         if out.__class__ is list:
@@ -519,15 +562,16 @@ def records(source: Source, kind: Kind, mapping: dict | None = None,
         raise SourceError(f"{source.name}: line {header_line}: a header and no data rows below it")
 
 
-def _dict_records(source, kind, mapping, reject, first, rows, broken=0):
+def _dict_records(source, kind, mapping, reject, first, rows, broken=0, guard=None):
     compiled: dict[tuple, Callable] = {}
     unknown: dict[str, None] = {}
     merge: set[str] = set()
+    columns: dict[str, str | None] = {}
     read = 0
     for line, obj in _chain(first, rows):
         if obj.__class__ is RowError:
             read += 1
-            reject(Reject(line, None, None, obj))
+            reject(Reject(line, None, "", obj))
             continue
         keys = tuple(obj)
         convert = compiled.get(keys)
@@ -537,11 +581,19 @@ def _dict_records(source, kind, mapping, reject, first, rows, broken=0):
                 if len(idxs) > 1:
                     raise SourceError(f"{source.name}: line {line}: keys {', '.join(keys[i] for i in idxs)} "
                                       f"all map to field '{f}'")
-            convert = compiled[keys] = compile_row(kind, plan)
+            convert = compile_row(kind, plan)
+            if guard is not None:
+                convert = _guarded(convert, guard(plan))
+            convert = compiled[keys] = convert
             unknown.update((name, None) for _, name in plan.unknown)
             merge |= merge_columns(kind, plan)
+            for f, _ in plan.fields:
+                columns.setdefault(f, _column_of(plan, f))
+            source.field_columns = columns  # type: ignore[attr-defined]
         read += 1
-        out = convert([_json_cell(v) for v in obj.values()], line)
+        # arrays and objects go on as they are: a list field takes an array, a scalar field
+        # rejects both (_field_checker), an unknown key keeps them as JSON in ``extra``
+        out = convert(list(obj.values()), line)
         if out.__class__ is list:
             for e in out:
                 reject(e)
@@ -553,15 +605,44 @@ def _dict_records(source, kind, mapping, reject, first, rows, broken=0):
     source.header = []
 
 
+def _guarded(convert, check):
+    def row(cells, line):
+        out = convert(cells, line)
+        if out.__class__ is list:
+            return out
+        return check(out) or out
+    return row
+
+
+def visit_guard(specialist_ids, today: str):
+    """Guard for visits (see :func:`records`): the specialist must exist, the date must not be later
+    than ``today`` (ISO), as ``kq visits log`` requires."""
+    ids = frozenset(specialist_ids)
+    cols = stage_columns(get_kind("visits"))
+    sp, on = cols.index("specialist_id") + 1, cols.index("visited_on") + 1
+
+    def for_plan(plan: Plan):
+        where = {f: plan.header[i].strip() or _col(i) for f, i in plan.fields}
+
+        def check(out):
+            errs = None
+            if out[sp] not in ids:
+                errs = [Reject(out[0], "specialist_id", out[sp],
+                               f"no specialist with id {out[sp]}; import specialists first", where.get("specialist_id"))]
+            if out[on] > today:
+                e = Reject(out[0], "visited_on", out[on], f"visit date {out[on]} is in the future",
+                           where.get("visited_on"))
+                errs = [e] if errs is None else errs + [e]
+            return errs
+        return check
+    return for_plan
+
+
 def _chain(first, rows):
     yield first
     yield from rows
 
 
-def _json_cell(v):
-    if isinstance(v, (dict, list)):
-        return v if isinstance(v, list) and all(isinstance(x, str) for x in v) else json.dumps(v, ensure_ascii=False)
-    return v
 
 
 # ------------------------------------------------------------------ staging and merging
@@ -583,6 +664,7 @@ def run_import(db, source: Source, kind_name: str, *, strict: bool = False, mapp
     same key in one file is found, without holding the file's keys in memory.
     """
     kind = get_kind(kind_name)
+    resolve_mapping(kind, mapping)  # an unknown --map target fails before anything is read
     conn = db.conn
     from .kinds import allow_codes
 
@@ -617,7 +699,10 @@ def _run(conn, kind, source, result, strict, mapping, progress):
     batch_id = max_rowid = None
     statements: dict[frozenset, str] = {}
     valid = duplicates = 0
-    for chunk, chunk_rejects in _chunk_source(source, kind, mapping):
+    guard = None
+    if kind.name == "visits":  # as `kq visits log`: a known specialist, not a date in the future
+        guard = visit_guard((r[0] for r in conn.execute("SELECT id FROM specialists")), dt.date.today().isoformat())
+    for chunk, chunk_rejects in _chunk_source(source, kind, mapping, guard):
         pending.extend((r.line, r.field, r.value, r.reason, r.column) for r in chunk_rejects)
         if batch_id is None:
             conn.execute("BEGIN IMMEDIATE")
@@ -638,7 +723,8 @@ def _run(conn, kind, source, result, strict, mapping, progress):
         conn.executemany(sql, chunk)
         valid += len(chunk)
         if conn.total_changes - before < len(chunk):  # some keys were already written by this import
-            duplicates += _reject_duplicates(conn, kind, chunk, key_pos, batch_id, pending)
+            duplicates += _reject_duplicates(conn, kind, chunk, key_pos, batch_id, pending,
+                                             getattr(source, "field_columns", {}))
         if progress:
             progress(valid)
     flush_rejects()
@@ -700,14 +786,14 @@ def _upsert_sql(kind: Kind, cols: list[str], present: frozenset, batch_id: int) 
     return sql + ", ".join(sets) + f" WHERE {table}.seen_batch IS NOT {b}"
 
 
-def _chunks(records_fn, source, kind, mapping):
+def _chunks(records_fn, source, kind, mapping, guard=None):
     """``(rows, rejects)`` chunks of the valid staging tuples and the rejects met while reading them.
 
     (A reader thread overlapping SQLite was tried: SQLite releases the GIL on every row, and
     getting it back from a busy converting thread cost more than the overlap won.)
     """
     pending: list[Reject] = []
-    it = records_fn(source, kind, mapping, pending.append)
+    it = records_fn(source, kind, mapping, pending.append, guard)
     while True:
         chunk = list(islice(it, CHUNK))
         rejects, pending[:] = pending[:], []
@@ -716,95 +802,14 @@ def _chunks(records_fn, source, kind, mapping):
         yield chunk, rejects
 
 
-FORK_MIN_BYTES = 4 << 20  # a CSV/TSV file at least this big is read and checked in a second process
+def _chunk_source(source, kind, mapping, guard=None):
+    """The chunks of a source, read and checked in this process.
 
-
-def _chunk_source(source, kind, mapping):
-    """The chunks of a source: read and checked in this process, or, for a big CSV/TSV file on a
-    machine with more than one core, in a forked reader process while this one writes."""
-    import os
-
-    raw = getattr(getattr(source, "_hasher", None), "raw", None)
-    choice = os.environ.get("KQ_IMPORT_FORK", "auto")
-    try:
-        big = (source.format in ("csv", "tsv") and raw is not None and hasattr(os, "fork") and choice != "0"
-               and os.fstat(raw.fileno()).st_size >= FORK_MIN_BYTES)
-        # a second process only pays when a core is idle: on a busy machine the pickling costs more
-        # than the overlap wins (bench/RESULTS-import.md); KQ_IMPORT_FORK=1 forces it
-        big = big and (choice == "1" or os.getloadavg()[0] <= (os.cpu_count() or 1) - 1)
-    except (OSError, ValueError, AttributeError):  # stdin pipe, BytesIO, closed file, no loadavg
-        big = False
-    if big:
-        return _chunks_forked(source, kind, mapping)
-    return _chunks(records, source, kind, mapping)
-
-
-def _chunks_forked(source, kind, mapping):
-    """:func:`_chunks` run in a forked child that sends pickled chunks through a pipe.
-
-    Reading, decoding and checking rows is Python (one core); binding and writing them is SQLite
-    (the other core). The child never touches the database. Its SourceError comes back as one;
-    if this process dies, the child's next send fails and it exits.
+    (A forked reader process, checking rows on one core while this one writes on the other, was
+    tried and removed: on this shared 2-core machine it was slower in wall and CPU time, 300,000
+    rows 25.8-31.9 s against 21.0-32.6 s one-process, and it made behaviour depend on the load.)
     """
-    import multiprocessing
-    import signal
-
-    ctx = multiprocessing.get_context("fork")
-    receiver, sender = ctx.Pipe(duplex=False)
-
-    def child():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-        receiver.close()
-        try:
-            for chunk, rejects in _chunks(records, source, kind, mapping):
-                sender.send(("rows", chunk, rejects, getattr(source, "merge_columns", None)))
-            sender.send(("done", {"read": getattr(source, "read", 0), "header": source.header,
-                                  "header_line": source.header_line, "sha256": source.sha256,
-                                  "unknown_columns": getattr(source, "unknown_columns", []),
-                                  "merge_columns": getattr(source, "merge_columns", set())}))
-        except SourceError as exc:
-            _send_quietly(sender, ("source-error", str(exc)))
-        except BaseException as exc:  # noqa: BLE001 - reported by the parent as one line
-            _send_quietly(sender, ("error", f"{type(exc).__name__}: {exc}"))
-        finally:
-            sender.close()
-
-    proc = ctx.Process(target=child, name="kq-import-reader", daemon=True)
-    proc.start()
-    sender.close()
-    try:
-        while True:
-            try:
-                msg = receiver.recv()
-            except EOFError:
-                raise RuntimeError("the import's reader process ended without a result") from None
-            if msg[0] == "rows":
-                if msg[3] is not None:
-                    source.merge_columns = msg[3]
-                yield msg[1], msg[2]
-            elif msg[0] == "done":
-                info = msg[1]
-                source.read, source.header, source.header_line = info["read"], info["header"], info["header_line"]
-                source.unknown_columns, source.merge_columns = info["unknown_columns"], info["merge_columns"]
-                source._digest = info["sha256"]
-                return
-            elif msg[0] == "source-error":
-                raise SourceError(msg[1])
-            else:
-                raise RuntimeError(msg[1])
-    finally:
-        receiver.close()
-        proc.join(timeout=2)
-        if proc.is_alive():
-            proc.terminate()
-            proc.join()
-
-
-def _send_quietly(conn, msg):
-    try:
-        conn.send(msg)
-    except (OSError, ValueError):
-        pass
+    return _chunks(records, source, kind, mapping, guard)
 
 
 def _store(value):
@@ -816,12 +821,13 @@ def _store(value):
 
 
 def _reject_duplicates(conn, kind: Kind, chunk: list[tuple], key_pos: list[int], batch_id: int,
-                       pending: list) -> int:
+                       pending: list, field_columns: dict | None = None) -> int:
     """Find the rows of ``chunk`` that an earlier row of this import already wrote; reject each,
     naming the line of the first. Runs only for chunks where some upsert changed nothing."""
     table = _q(kind.table)
     where = " AND ".join(f"{_q(k)} IS ?" for k in kind.key)
     label = "+".join(kind.key)
+    column = "+".join(c for c in ((field_columns or {}).get(k) for k in kind.key) if c) or None
     found = 0
     for row in chunk:
         key = [row[i] for i in key_pos]
@@ -829,7 +835,7 @@ def _reject_duplicates(conn, kind: Kind, chunk: list[tuple], key_pos: list[int],
         if hit and hit[0] != row[0]:
             found += 1
             shown = "/".join("" if k is None else str(k) for k in key)
-            pending.append((row[0], label, shown, f"duplicate {label}: the same record is on line {hit[0]}", None))
+            pending.append((row[0], label, shown, f"duplicate {label}: the same record is on line {hit[0]}", column))
     return found
 
 

@@ -270,31 +270,25 @@ def _import_file(db, path, **kw):
         return run_import(db, open_table(fh, str(path)), "enterprises", **kw)
 
 
-def test_forked_reader_gives_the_same_result(db, tmp_path, monkeypatch):
-    import kqtools.importer as importer
-
+def test_reimporting_a_file_with_rejects_and_a_duplicate_gives_the_same_rejects(db, tmp_path):
+    # (was a test of the forked reader, which is gone: now both imports run in-process)
     src = write_firms(tmp_path / "f.csv", 3000, bad_every=500)
     with open(src, "a", encoding="utf-8") as fh:
         fh.write(list(codes(2, 1))[1] + ",重复,高新区,规上,2010/1/1,x,y\n")  # duplicate of line 3
-    monkeypatch.setattr(importer, "FORK_MIN_BYTES", 0)
-    monkeypatch.setenv("KQ_IMPORT_FORK", "1")
-    forked = _import_file(db, src)
-    monkeypatch.setenv("KQ_IMPORT_FORK", "0")
+    first = _import_file(db, src)
     again = _import_file(db, src)
-    assert (forked.read, forked.inserted, forked.rejected) == (3001, 2994, 7)
-    assert [r.line for r in forked.rejects] == [r.line for r in again.rejects]
-    assert forked.rejects[-1].reason == "duplicate uscc: the same record is on line 3"
-    assert forked.sha256 == again.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
-    assert forked.unknown_columns == again.unknown_columns == []
+    assert (first.read, first.inserted, first.rejected) == (3001, 2994, 7)
+    assert [r.line for r in first.rejects] == [r.line for r in again.rejects]
+    assert first.rejects[-1].reason == "duplicate uscc: the same record is on line 3"
+    assert first.sha256 == again.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
+    assert first.unknown_columns == again.unknown_columns == []
     assert (again.unchanged, again.inserted) == (2994, 0)
 
 
-def test_forked_reader_passes_source_errors_back(db, tmp_path, monkeypatch):
-    import kqtools.importer as importer
+def test_binary_tail_of_a_big_file_is_a_source_error_and_nothing_is_written(db, tmp_path, monkeypatch):
     from kqtools.readers import SourceError
 
-    monkeypatch.setattr(importer, "FORK_MIN_BYTES", 0)
-    monkeypatch.setenv("KQ_IMPORT_FORK", "1")
+    monkeypatch.setenv("KQ_IMPORT_FORK", "1")  # the variable that once forked a reader has no effect now
     src = write_firms(tmp_path / "f.csv", 2000)
     with open(src, "ab") as fh:
         fh.write(b"\x00\x01\x02 binary tail\n")
