@@ -21,9 +21,9 @@ DEMO_FILES = [
     ("specialists", "specialists.csv"),
     ("visits", "visits.jsonl"),
 ]
-STEPS = [
-    "kqtools.cli.score:demo_step",
+STEPS = [  # lists before scoring, so that the scoring's blacklist veto has a list to use
     "kqtools.cli.lists:demo_step",
+    "kqtools.cli.score:demo_step",
     "kqtools.cli.specialists:demo_step",
     "kqtools.cli.jobs:demo_step",
 ]
