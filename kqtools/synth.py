@@ -412,10 +412,10 @@ def iter_visit_rows(n: int, n_firms: int, n_specialists: int, seed: int = 1) -> 
     rng = _rng(seed, "visits")
     rnd = rng.random
     channels = ("上门走访", "上门走访", "电话", "线上")
-    base = dt.date(2025, 1, 1).toordinal()
+    base = dt.date(2024, 11, 1).toordinal()  # two years of visits, all in the past (future visits are rejected)
     for j in range(n):
         firm, rnd_no = j % n_firms, j // n_firms
-        day = dt.date.fromordinal(base + (rnd_no * 37 + int(rnd() * 30)) % 3650 + 0).isoformat()
+        day = dt.date.fromordinal(base + (rnd_no * 37 + int(rnd() * 30)) % 730).isoformat()
         yield [uscc_at(firm, seed), f"S{1 + int(rnd() * n_specialists):05d}", day,
                channels[int(rnd() * 4)], "了解企业研发与用地需求"]
 

@@ -128,6 +128,10 @@ def test_synth_files_have_the_requested_rows_and_import_cleanly(kq, tmp_path, ki
     assert len(rows) == n
     if "uscc" in rows[0]:
         assert all(is_valid(r["uscc"]) for r in rows)
+    if kind == "visits":  # visits name their specialists: those come first
+        staff = tmp_path / "specialists.csv"
+        synth.write_specialists_csv(staff, 50, seed=7)
+        assert kq("import", "specialists", staff).returncode == 0
     res = kq("import", kind, out, "-f", "json")
     summary = json.loads(res.stdout)
     assert res.returncode == 0 and summary["rejected"] == 0 and summary["inserted"] == n, res
