@@ -390,6 +390,22 @@ def settled(groups: Iterable[tuple], specialists: Sequence[Specialist], policy: 
     return Plan(changes, loads, total, kept, {"assign": 0, "move": 0, "release": 0, "unassigned": len(changes)})
 
 
+def in_window(window: Sequence, day: str) -> bool:
+    """True when the same designations are current on ``day`` as on the day the window was read for.
+
+    ``window``: (rec_le, rec_gt, exp_lt, exp_ge) = the latest ``recognized_on`` <= that day, the
+    earliest > it, the latest ``expires_on`` < it, the earliest >= it (None where there is none).
+    A row is current on t when ``recognized_on <= t <= expires_on`` (no expiry: open), so every row
+    is current on ``day`` exactly as on the original day when ``rec_le <= day < rec_gt`` and
+    ``exp_lt < day <= exp_ge``. ISO text compares as dates; a boundary that is not text (a date
+    stored some other way) is never trusted: False."""
+    rec_le, rec_gt, exp_lt, exp_ge = window
+    if any(b is not None and not isinstance(b, str) for b in window):
+        return False
+    return ((rec_le is None or rec_le <= day) and (rec_gt is None or day < rec_gt)
+            and (exp_lt is None or exp_lt < day) and (exp_ge is None or day <= exp_ge))
+
+
 def _fewest(items, ids, loads, limit) -> list[str | None]:
     """Each firm to the eligible specialist with the fewest firms (ties: lowest id).
 

@@ -235,3 +235,49 @@ def test_demo_step_assigns_and_shows_visits_due(world, db):
     assert "17 firms in scope, 16 assigned, 1 without an eligible specialist" in text
     assert "雪堰镇" in text and "kq visits due --as-of 2026-01-05: 17 firms" in text
     assert len(current(db)) == 16
+
+
+def _rerun_outcome(kq, db, *args):
+    r = kq("assign", "--as-of", *args)
+    runs = db.conn.execute("SELECT count(*) FROM assignment_runs").fetchone()[0]
+    return r.returncode, r.jsonl(), r.stderr.splitlines()[0], current(db), runs
+
+
+def test_settled_state_answers_a_rerun_as_the_full_pass_does(world, kq, db):
+    kq("assign", "--as-of", AS_OF)
+    full = _rerun_outcome(kq, db, AS_OF)              # judged on the whole scope, then remembered
+    assert db.conn.execute("SELECT as_of FROM assignment_state").fetchone() == (AS_OF,)
+    assert _rerun_outcome(kq, db, AS_OF) == full      # answered from the remembered state
+    assert [x["uscc"] for x in full[1]] == [code(40)] and "nothing to change" in full[2]
+    # a later day with the same designations current: the same answer
+    later = _rerun_outcome(kq, db, "2026-03-01")
+    assert later[1:] == (full[1], full[2].replace(AS_OF, "2026-03-01"), *full[3:])
+    dry = kq("assign", "--as-of", AS_OF, "--dry-run")
+    assert dry.jsonl() == full[1]
+    # forgetting the state gives the same answer again
+    db.conn.execute("DELETE FROM assignment_state")
+    assert _rerun_outcome(kq, db, AS_OF) == full
+
+
+def test_settled_state_is_not_used_once_an_input_changed(world, kq, db):
+    kq("assign", "--as-of", AS_OF)
+    kq("assign", "--as-of", AS_OF)
+    # the firm nobody covered moves to 湖塘镇 (an enterprise re-import): it is assigned now
+    import_rows(db, "enterprises", [firm(40, "湖塘镇")])
+    r = kq("assign", "--as-of", AS_OF)
+    assert [(x["uscc"], x["action"]) for x in r.jsonl()] == [(code(40), "assign")]
+    assert code(40) in current(db)
+    check_invariants(db)
+
+
+def test_settled_state_is_not_used_when_a_designation_starts_later(world, kq, db):
+    import_rows(db, "enterprises", [firm(60, "湖塘镇")])
+    import_rows(db, "designations", [{"uscc": code(60), "kind": "hte", "recognized_on": "2026-02-01"}])
+    kq("assign", "--as-of", AS_OF)
+    kq("assign", "--as-of", AS_OF)                      # settled, remembered
+    assert code(60) not in current(db)
+    r = kq("assign", "--as-of", "2026-01-31")
+    assert [x["action"] for x in r.jsonl()] == ["unassigned"]
+    r = kq("assign", "--as-of", "2026-02-01")           # the new high-tech firm enters the scope
+    assert (code(60), "assign") in [(x["uscc"], x["action"]) for x in r.jsonl()]
+    check_invariants(db, "2026-02-01")

@@ -239,3 +239,31 @@ def test_level_at_a_time_placement_equals_one_by_one(specs, n):
         a, b = dict(start), dict(start)
         assert fast(range(n), ids, a, limit) == slow(n, ids, b, limit)
         assert a == b
+
+
+DAYS = ["2025-12-31", "2026-01-01", "2026-01-02", "2026-03-31", "2026-04-01", "2026-04-30", "2026-05-01"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(DAYS), st.sampled_from([None, ""] + DAYS)), max_size=12),
+       st.sampled_from(DAYS), st.sampled_from(DAYS))
+def test_stored_window_means_the_same_designations_are_current(rows, day, other):
+    """kq assign re-uses a settled run's state on another day only inside the window read for it:
+    there exactly the same designations are current (SQL of storage.assignment, real SQLite)."""
+    import sqlite3
+
+    from kqtools.assignment import in_window
+    from kqtools.storage.assignment import _CURRENT, _WINDOW_SQL
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE designations (recognized_on TEXT NOT NULL, expires_on TEXT)")
+    conn.executemany("INSERT INTO designations VALUES (?, ?)", rows)
+    window = conn.execute(_WINDOW_SQL, {"a": day}).fetchone()
+
+    def current(d):
+        return sorted(r[0] for r in conn.execute(
+            f"SELECT rowid FROM designations WHERE {_CURRENT.format(p='')}", {"as_of": d}))
+
+    assert in_window(window, day)
+    if in_window(window, other):
+        assert current(other) == current(day)

@@ -120,10 +120,14 @@ def scope_groups(db, as_of, policy: Policy) -> list[tuple]:
     return [(*key, n) for key, n in Counter(db.conn.execute(sql, params)).items()]
 
 
-def plan_assignment(db, as_of, policy: Policy) -> Plan:
+def plan_assignment(db, as_of, policy: Policy, fingerprint: str | None = None) -> Plan:
     from ..assignment import settled
 
     specialists = load_specialists(db)
+    if fingerprint is not None:     # inputs unchanged since a settled run, and the same designations current
+        done = _stored_state(db, fingerprint, as_of, specialists)
+        if done is not None:
+            return done
     total = db.conn.execute("SELECT count(*) FROM assignments").fetchone()[0]
     if total:      # a re-run: when nothing is to change, counts per group of alike firms prove it
         groups = scope_groups(db, as_of, policy)
@@ -134,6 +138,60 @@ def plan_assignment(db, as_of, policy: Policy) -> Plan:
     firms = in_scope_firms(db, as_of, policy, raw=True)
     assigned = sum(1 for f in firms if f[5] is not None)
     return plan(firms, specialists, policy, _out_of_scope(db, as_of, policy, assigned))
+
+
+# ---------------------------------------------------------------- the settled state of the last run
+# Everything :func:`plan_assignment` reads, summed up cheaply: any import (a new batch id), any row
+# added or removed, any assignment written (history ids), any change of a specialist or the rule file.
+_FINGERPRINT_SQL = ("SELECT (SELECT max(id) FROM batches), (SELECT count(*) FROM designations), "
+                    "(SELECT max(rowid) FROM designations), (SELECT count(*) FROM enterprises), "
+                    "(SELECT max(rowid) FROM enterprises), (SELECT count(*) FROM assignments), "
+                    "(SELECT max(id) FROM assignment_history), (SELECT max(id) FROM assignment_runs)")
+# the boundaries of the as_of window with the same current designations (see assignment.in_window);
+# one pass over the covering index designations_current
+_WINDOW_SQL = ("SELECT max(CASE WHEN recognized_on <= :a THEN recognized_on END), "
+               "min(CASE WHEN recognized_on > :a THEN recognized_on END), "
+               "max(CASE WHEN expires_on <> '' AND expires_on < :a THEN expires_on END), "
+               "min(CASE WHEN expires_on <> '' AND expires_on >= :a THEN expires_on END) FROM designations")
+
+
+def inputs_fingerprint(db, rules_sha256: str) -> str | None:
+    """A digest of the inputs of ``kq assign`` (None on a database without the state table)."""
+    import hashlib
+
+    if not db.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'assignment_state'").fetchone():
+        return None
+    h = hashlib.sha256(rules_sha256.encode())
+    h.update(repr(db.conn.execute(_FINGERPRINT_SQL).fetchone()).encode())
+    for row in db.conn.execute("SELECT * FROM specialists ORDER BY id"):
+        h.update(repr(row).encode())
+    return h.hexdigest()
+
+
+def _stored_state(db, fingerprint: str, as_of, specialists) -> Plan | None:
+    from ..assignment import in_window
+
+    row = db.conn.execute("SELECT fingerprint, rec_le, rec_gt, exp_lt, exp_ge, in_scope, kept "
+                          "FROM assignment_state WHERE id = 1").fetchone()
+    if row is None or row[0] != fingerprint or not in_window(row[1:5], _iso(as_of)):
+        return None
+    changes = [Change(u, n, None, None, r, "unassigned") for u, n, r in db.conn.execute(
+        "SELECT uscc, name, reason FROM assignment_state_unassigned ORDER BY uscc")]
+    loads = dict(db.conn.execute("SELECT specialist_id, count(*) FROM assignments GROUP BY specialist_id"))
+    for s in specialists:
+        loads.setdefault(s.id, 0)
+    return Plan(changes, loads, row[5], row[6], {"assign": 0, "move": 0, "release": 0, "unassigned": len(changes)})
+
+
+def _save_state(conn, fingerprint: str, as_of: str, in_scope: int, kept: int, unassigned: list[Change]) -> None:
+    """Remember a settled outcome: a re-run on the same inputs would write nothing and report ``unassigned``."""
+    window = conn.execute(_WINDOW_SQL, {"a": as_of}).fetchone()
+    conn.execute("DELETE FROM assignment_state_unassigned")
+    conn.execute("INSERT OR REPLACE INTO assignment_state (id, fingerprint, as_of, rec_le, rec_gt, exp_lt, exp_ge, "
+                 "in_scope, kept, saved_at) VALUES (1,?,?,?,?,?,?,?,?,?)",
+                 (fingerprint, as_of, *window, in_scope, kept, _now()))
+    conn.executemany("INSERT INTO assignment_state_unassigned (uscc, name, reason) VALUES (?,?,?)",
+                     [(c.uscc, c.name, c.reason) for c in unassigned])
 
 
 def run_assign(db, as_of: dt.date, *, rules: str | None = None, dry_run: bool = False):
@@ -160,12 +218,15 @@ def _bulk(db):
 
 def _run_assign(db, as_of, rule_file, policy, dry_run):
     if dry_run:
-        return plan_assignment(db, as_of, policy), None, rule_file
+        return plan_assignment(db, as_of, policy, inputs_fingerprint(db, rule_file.sha256)), None, rule_file
     started = _now()
     with write_transaction(db) as conn:
-        p = plan_assignment(db, as_of, policy)
+        fingerprint = inputs_fingerprint(db, rule_file.sha256)
+        p = plan_assignment(db, as_of, policy, fingerprint)
         writes = p.writes
         if not writes:
+            if fingerprint is not None and not _state_is(conn, fingerprint, _iso(as_of)):
+                _save_state(conn, fingerprint, _iso(as_of), p.in_scope, p.kept, p.changes)
             return p, None, rule_file
         c = p.counts
         run_id = conn.execute(
@@ -175,7 +236,21 @@ def _run_assign(db, as_of, rule_file, policy, dry_run):
              c["move"], c["release"], len(p.unassigned), started, started)).lastrowid
         apply_changes(conn, writes, _iso(as_of), run_id)
         conn.execute("UPDATE assignment_runs SET finished_at = ? WHERE id = ?", (_now(), run_id))
+        if fingerprint is not None:
+            conn.execute("DELETE FROM assignment_state")
+            # a plan, applied, is settled (property test_sticky_and_idempotent: a second plan writes
+            # nothing); with every in-scope firm placed, its re-run reports nothing and keeps them all
+            if not p.unassigned and not any(ch.action == "unassigned" for ch in p.changes):
+                _save_state(conn, inputs_fingerprint(db, rule_file.sha256), _iso(as_of), p.in_scope, p.in_scope, [])
     return p, run_id, rule_file
+
+
+def _state_is(conn, fingerprint: str, as_of: str) -> bool:
+    """The stored state already answers a run on ``as_of`` with these inputs."""
+    from ..assignment import in_window
+
+    row = conn.execute("SELECT fingerprint, rec_le, rec_gt, exp_lt, exp_ge FROM assignment_state WHERE id = 1").fetchone()
+    return row is not None and row[0] == fingerprint and in_window(row[1:5], as_of)
 
 
 def apply_changes(conn, changes: Iterable[Change], as_of: str, run_id: int | None) -> None:

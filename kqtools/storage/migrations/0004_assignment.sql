@@ -46,3 +46,27 @@ CREATE INDEX assignment_history_run ON assignment_history(run_id);
 -- Scope ("firms holding a current designation") read straight from one covering index:
 -- `kq assign` and `kq visits due` group designations by firm without touching the table.
 CREATE INDEX designations_current ON designations(uscc, recognized_on, expires_on, kind);
+
+-- What the last `kq assign` left settled, so that a re-run with unchanged inputs need not read
+-- a million firms to find that nothing is to change. One row at most (id 1), rewritten by runs.
+-- Used only when the inputs' fingerprint is equal and the new as_of lies in the stored window.
+CREATE TABLE assignment_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    fingerprint TEXT NOT NULL,     -- rule file sha256, latest batch id, row counts/max rowids of designations,
+                                   -- enterprises, assignments and history, digest of the specialists rows
+    as_of TEXT NOT NULL,           -- the as_of of the run that left the state
+    rec_le TEXT,                   -- latest designations.recognized_on <= as_of (NULL: none)
+    rec_gt TEXT,                   -- earliest recognized_on > as_of: from then a designation starts
+    exp_lt TEXT,                   -- latest expires_on < as_of
+    exp_ge TEXT,                   -- earliest expires_on >= as_of: after it a designation ends
+    in_scope INTEGER NOT NULL,     -- firms in scope on as_of
+    kept INTEGER NOT NULL,         -- of these, firms with a valid specialist
+    saved_at TEXT NOT NULL
+);
+
+-- The firms a settled run reported as unassigned (nobody eligible with room), with the reason.
+CREATE TABLE assignment_state_unassigned (
+    uscc TEXT PRIMARY KEY,
+    name TEXT,
+    reason TEXT NOT NULL
+);
