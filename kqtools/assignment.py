@@ -335,7 +335,7 @@ def plan(firms: Iterable, specialists: Sequence[Specialist], policy: Policy,
             else:
                 why = elig.explain(key, full=bool(ids))
                 if current:
-                    changes.append(Change(uscc, name, current, None, f"{reason}; unassigned: {why}", "release"))
+                    changes.append(Change(uscc, name, current, None, f"{reason}{_UNASSIGNED}{why}", "release"))
                 else:
                     changes.append(Change(uscc, name, None, None, why, "unassigned"))
 
@@ -388,6 +388,28 @@ def settled(groups: Iterable[tuple], specialists: Sequence[Specialist], policy: 
     for s in specialists:
         loads.setdefault(s.id, 0)
     return Plan(changes, loads, total, kept, {"assign": 0, "move": 0, "release": 0, "unassigned": len(changes)})
+
+
+def after_applied(p: Plan) -> Plan | None:
+    """What :func:`plan` returns on the result of ``p`` once applied (same specialists, rule file and
+    scope): nothing to write, the firms ``p`` left without a specialist reported again as unassigned
+    with the reason why nobody took them, every other in-scope firm kept (property-tested against a
+    second plan). None when a reason cannot be told apart (a district named like the separator)."""
+    unassigned = []
+    for c in p.changes:
+        if c.action == "unassigned":
+            unassigned.append(c)
+        elif c.action == "release" and c.to_specialist is None and not c.reason.startswith("out of scope"):
+            if c.reason.count(_UNASSIGNED) != 1:
+                return None
+            why = c.reason.split(_UNASSIGNED, 1)[1]
+            unassigned.append(Change(c.uscc, c.name, None, None, why, "unassigned"))
+    unassigned.sort(key=itemgetter(0))
+    return Plan(unassigned, dict(p.loads), p.in_scope, p.in_scope - len(unassigned),
+                {"assign": 0, "move": 0, "release": 0, "unassigned": len(unassigned)})
+
+
+_UNASSIGNED = "; unassigned: "
 
 
 def in_window(window: Sequence, day: str) -> bool:

@@ -5,7 +5,7 @@ import random
 
 from hypothesis import given, settings, strategies as st
 
-from kqtools.assignment import Firm, Policy, Specialist, plan, settled
+from kqtools.assignment import Firm, Policy, Specialist, after_applied, plan, settled
 from kqtools.rules import load_rules
 
 POLICY = Policy.from_rules(load_rules("assignment").data)
@@ -106,6 +106,10 @@ def test_sticky_and_idempotent(w):
     again = plan(apply(firms, p), specs, policy)
     assert again.writes == []
     assert [c.uscc for c in again.unassigned] == [c.uscc for c in p.unassigned]
+    # what kq assign remembers after applying p is exactly what the second plan says
+    predicted = after_applied(p)
+    assert (predicted.changes, predicted.in_scope, predicted.kept, predicted.counts) == \
+        (again.changes, again.in_scope, again.kept, again.counts)
 
 
 @settings(max_examples=100, deadline=None)

@@ -217,6 +217,8 @@ def _bulk(db):
 
 
 def _run_assign(db, as_of, rule_file, policy, dry_run):
+    from ..assignment import after_applied
+
     if dry_run:
         return plan_assignment(db, as_of, policy, inputs_fingerprint(db, rule_file.sha256)), None, rule_file
     started = _now()
@@ -238,10 +240,11 @@ def _run_assign(db, as_of, rule_file, policy, dry_run):
         conn.execute("UPDATE assignment_runs SET finished_at = ? WHERE id = ?", (_now(), run_id))
         if fingerprint is not None:
             conn.execute("DELETE FROM assignment_state")
-            # a plan, applied, is settled (property test_sticky_and_idempotent: a second plan writes
-            # nothing); with every in-scope firm placed, its re-run reports nothing and keeps them all
-            if not p.unassigned and not any(ch.action == "unassigned" for ch in p.changes):
-                _save_state(conn, inputs_fingerprint(db, rule_file.sha256), _iso(as_of), p.in_scope, p.in_scope, [])
+            # a plan, applied, is settled: a second plan writes nothing and reports what after_applied says
+            again = after_applied(p)
+            if again is not None:
+                _save_state(conn, inputs_fingerprint(db, rule_file.sha256), _iso(as_of), again.in_scope, again.kept,
+                            again.changes)
     return p, run_id, rule_file
 
 
