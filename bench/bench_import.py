@@ -118,8 +118,6 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--sqlite-utils-runs", type=int, default=3, help="0 skips sqlite-utils (about 95 s a run)")
     ap.add_argument("--xlsx-rows", type=int, default=100_000, help="0 skips the XLSX benchmark")
-    ap.add_argument("--single-process-too", action="store_true",
-                    help="also measure kq with KQ_IMPORT_FORK=0 (reader and writer in one process)")
     ap.add_argument("--workdir", help="keep data here (default: a temporary directory, removed afterwards)")
     args = ap.parse_args(argv)
 
@@ -137,11 +135,9 @@ def main(argv=None) -> int:
                         "--pk", "uscc"]
         bare = [PY, "-c", BARE, str(csv_path), str(db)]
         print(f"\nCSV, {args.rows:,} rows x 11 columns (interleaved runs)")
-        results = {"kq": [], "kq-1process": [], "bare": [], "sqlite-utils": []}
+        results = {"kq": [], "bare": [], "sqlite-utils": []}
         for i in range(args.runs):
             results["kq"].append(measure("kq", kq, 1, [db]))
-            if args.single_process_too:
-                results["kq-1process"].append(measure("kq-1process", kq, 1, [db], {"KQ_IMPORT_FORK": "0"}))
             results["bare"].append(measure("bare", bare, 1, [db]))
             if i < args.sqlite_utils_runs:
                 results["sqlite-utils"].append(measure("sqlite-utils", sqlite_utils, 1, [db]))

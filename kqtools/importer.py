@@ -260,6 +260,8 @@ def compile_row(kind: Kind, plan: Plan) -> Callable[[list, int], tuple | list]:
                 "        extra = None if c in EMPTY else EXTRA_KEY + enc(c) + '}'",
                 "    elif c is None:",
                 "        extra = None",
+                "    elif c.__class__ is float:  # XLSX numbers: as to_text writes them, no quoting needed",
+                "        extra = EXTRA_KEY + '\"' + (str(int(c)) if c.is_integer() else repr(c)) + '\"}'",
                 "    else:",
                 "        extra = EXTRA_KEY + enc(_extra_text(c)) + '}'"]
     elif plan.unknown:

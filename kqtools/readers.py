@@ -283,8 +283,7 @@ def _open_xlsx(data: bytes, name: str, sheet: str | None) -> Source:
 
     def gen():
         try:
-            for i, cells in enumerate(rows):
-                yield i + offset, cells
+            yield from enumerate(rows, offset)  # (sheet row, cells), without a Python step per row
         except Exception as exc:  # noqa: BLE001
             raise SourceError(f"{name}: workbook damaged while reading ({exc})") from None
 

@@ -150,3 +150,22 @@ def test_every_kind_of_reject_carries_column_and_value(db):
 def test_broken_jsonl_line_has_an_empty_value_not_none(db):
     r = load(db, "enterprises", json.dumps({"uscc": A, "name": "甲公司"}) + "\nnot json\n", "t.jsonl")
     assert r.rejected == 1 and r.rejects[0].value == "" and r.rejects[0].line == 2
+
+
+# ---------------------------------------------------------------- XLSX number cells in unknown columns
+def test_xlsx_number_cells_in_an_unknown_column_are_kept_as_excel_shows_them(db, tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "n.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    ws.write_row(0, 0, ["统一社会信用代码", "企业名称", "注册资本"])
+    ws.write_row(1, 0, [A, "甲公司", 2778])
+    ws.write_row(2, 0, [B, "乙公司", 1.5])
+    ws.write_row(3, 0, [C, "丙公司", "500万"])
+    wb.close()
+    with open(path, "rb") as fh:
+        r = run_import(db, open_table(fh, str(path)), "enterprises")
+    assert (r.inserted, r.rejected) == (3, 0)
+    got = {u: json.loads(x) for u, x in db.execute("SELECT uscc, extra FROM enterprises")}
+    assert got == {A: {"注册资本": "2778"}, B: {"注册资本": "1.5"}, C: {"注册资本": "500万"}}
