@@ -759,9 +759,12 @@ def _run(conn, kind, source, result, strict, mapping, progress):
     if strict and result.rejected:
         conn.execute("ROLLBACK")
         return result
-    result.inserted = conn.execute(f"SELECT count(*) FROM {table} WHERE rowid > ?", (max_rowid,)).fetchone()[0]
-    result.updated = 0 if not max_rowid else conn.execute(
-        f"SELECT count(*) FROM {table} WHERE rowid <= ? AND batch_id = ?", (max_rowid, batch_id)).fetchone()[0]
+    if not max_rowid:  # the table was empty: every row not rejected as a duplicate was inserted
+        result.inserted, result.updated = valid - duplicates, 0
+    else:
+        result.inserted = conn.execute(f"SELECT count(*) FROM {table} WHERE rowid > ?", (max_rowid,)).fetchone()[0]
+        result.updated = conn.execute(
+            f"SELECT count(*) FROM {table} WHERE rowid <= ? AND batch_id = ?", (max_rowid, batch_id)).fetchone()[0]
     result.unchanged = valid - duplicates - result.inserted - result.updated
     if kind.name in ("designations", "metrics", "visits") and "name" in getattr(source, "merge_columns", ()):
         before = conn.total_changes

@@ -122,10 +122,23 @@ CONVERTERS = {
 }
 
 
+def _lazy_validator(schema: dict) -> Callable[[dict], Any]:
+    """fastjsonschema's compiled validator, compiled on first use: the simple kinds are checked by
+    generated row code and never call it, and importing and compiling it costs ~0.1 s a process."""
+    compiled = None
+
+    def validate(data):
+        nonlocal compiled
+        if compiled is None:
+            import fastjsonschema
+
+            compiled = fastjsonschema.compile(schema)
+        return compiled(data)
+    return validate
+
+
 @functools.lru_cache(maxsize=None)
 def get_kind(name: str) -> Kind:
-    import fastjsonschema
-
     if name not in KINDS:
         raise KeyError(name)
     schema = load_schema(name)
@@ -144,7 +157,7 @@ def get_kind(name: str) -> Kind:
         fields[fname] = Field(fname, CONVERTERS[convert], values, memo)
         for alias in [fname, *prop.get("x-aliases", [])]:
             headers.setdefault(header_key(alias), fname)
-    validate = fastjsonschema.compile(schema)
+    validate = _lazy_validator(schema)
     return Kind(name, schema, schema["x-table"], schema["x-key"], fields, headers, validate,
                 frozenset(f for f, p in schema["properties"].items() if p.get("type") == "array"),
                 tuple(f for f, p in schema["properties"].items()
