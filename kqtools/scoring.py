@@ -29,11 +29,10 @@ compiled once by :func:`compile_rules`; :func:`score_firms` does the year's work
 """
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from operator import add, itemgetter
+from operator import itemgetter
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
 METRIC_FIELDS = ("land_mu", "revenue", "tax", "value_added", "energy_tce", "electricity_kwh",

@@ -1,7 +1,6 @@
 """Property tests of the pure assignment rules (kqtools.assignment.plan)."""
 from __future__ import annotations
 
-import random
 
 from hypothesis import given, settings, strategies as st
 

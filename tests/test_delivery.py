@@ -10,7 +10,6 @@ import email.policy
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading

@@ -88,7 +88,7 @@ def main(argv=None):
     except BrokenPipeError:
         _quiet_broken_pipe()
         code = BROKEN_PIPE
-    except SystemExit as exc:
+    except SystemExit:
         from click.utils import PacifyFlushWrapper
 
         if not isinstance(sys.stdout, PacifyFlushWrapper):  # click's own EPIPE handling marks stdout so

@@ -10,7 +10,6 @@ Only click is imported here: ``kq --help`` must stay fast.
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from typing import Iterable, Sequence
 

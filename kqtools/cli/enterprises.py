@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .common import ATTENTION, OK, KqError, chosen_format, db_option, emit, get_db, info, output_options
+from .common import ATTENTION, OK, KqError, db_option, emit, get_db, info, output_options
 
 LIST_COLUMNS = ["uscc", "name", "district", "industry_code", "size_class", "founded_on", "designations"]
 
@@ -172,7 +172,7 @@ def check_uscc(codes, allow, reason):
 
     Exit 0 when all are valid, 1 when any is not.
     """
-    from ..uscc import check_uscc as check, normalize
+    from ..uscc import check_uscc as check
 
     if codes == ("-",):
         codes = tuple(line.strip() for line in sys.stdin if line.strip())
