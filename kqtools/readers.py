@@ -128,17 +128,20 @@ def open_table(stream: IO[bytes], name: str, fmt: str | None = None, encoding: s
     fmt = fmt or detect_format(name, head)
     if fmt == "xlsx":
         return _open_xlsx(head + stream.read(), name, sheet)
-    hasher = HashingReader(stream, head)
     if encoding is None:
         try:
             encoding = detect_encoding(head, complete)
         except SourceError as exc:
             raise SourceError(f"{name}: {exc}") from None
+        if encoding == "utf-8" and not complete and _seekable(stream):
+            # the sniffed head is only the start: GBK text may begin after a long ASCII stretch
+            encoding = _utf8_or_gb18030(stream, head)
     else:
         try:
             codecs.lookup(encoding)
         except LookupError:
             raise SourceError(f"{name}: unknown encoding {encoding!r}") from None
+    hasher = HashingReader(stream, head)
     text = io.TextIOWrapper(io.BufferedReader(hasher, 1 << 16), encoding=encoding, newline="")
     src = Source(name=name, format=fmt, encoding=encoding, _hasher=hasher)
     if fmt in ("csv", "tsv"):
@@ -150,6 +153,32 @@ def open_table(stream: IO[bytes], name: str, fmt: str | None = None, encoding: s
     else:
         raise SourceError(f"{name}: unknown format {fmt!r}")
     return src
+
+
+def _seekable(stream) -> bool:
+    try:
+        return stream.seekable()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _utf8_or_gb18030(stream, head: bytes) -> str:
+    """Check the whole of a seekable file for UTF-8 (C-speed decoding, about 0.1 s per 100 MB), then
+    rewind to where the head ended. A file that is not UTF-8 all the way through is read as GB18030."""
+    start = stream.tell()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        decoder.decode(head)
+        while True:
+            block = stream.read(1 << 20)
+            if not block:
+                decoder.decode(b"", final=True)
+                return "utf-8"
+            decoder.decode(block)
+    except UnicodeDecodeError:
+        return "gb18030"
+    finally:
+        stream.seek(start)
 
 
 def _read_upto(stream, n):

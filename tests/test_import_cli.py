@@ -6,6 +6,8 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -155,15 +157,20 @@ def test_encoding_override(kq, tmp_path, db_path):
 
 
 def test_gbk_after_a_long_ascii_prefix(kq, tmp_path, db_path):
-    """The sniffed head is ASCII (looks like UTF-8), the Chinese comes later: a one-line error, not garbage."""
+    """The sniffed head is ASCII (looks like UTF-8), the Chinese comes later. A file is checked to
+    the end and read as GBK; a pipe cannot be re-read: a one-line error that says what to do."""
     src = tmp_path / "late.csv"
     with open(src, "w", encoding="gbk", newline="") as fh:
         fh.write("uscc,name,note\n")
         fh.write(f"{A},ACME,{'x' * 70000}\n")
         fh.write(f"{B},乙公司,苏州\n")
-    r = kq("import", "enterprises", src)
-    assert r.returncode == 2
-    assert len(r.stderr.strip().splitlines()) == 1 and "--encoding gb18030" in r.stderr
+    r = kq("import", "enterprises", src, "-f", "json")
+    assert r.returncode == 0 and r.json()["encoding"] == "gb18030" and r.json()["inserted"] == 2, r
+    assert kq("enterprises", "show", B).json()["enterprise"]["name"] == "乙公司"
+    piped = subprocess.run(f"cat {src} | {sys.executable} -m kqtools --db {db_path} import enterprises -",
+                           shell=True, capture_output=True, text=True)
+    assert piped.returncode == 2
+    assert len(piped.stderr.strip().splitlines()) == 1 and "--encoding gb18030" in piped.stderr
     assert kq("import", "enterprises", src, "--encoding", "gbk").returncode == 0
 
 
