@@ -46,17 +46,21 @@ def db_option(f):
     return wrapper
 
 
-def chosen_db_path() -> str:
-    """``--db`` / ``$KQ_DB`` / ``./kq.db``; its directory must exist (a typo must not create folders)."""
+def require_db_dir(path: str) -> str:
+    """A database path whose directory exists: a mistyped --db must not create folders."""
     from pathlib import Path
 
-    from ..storage import db_path
-
-    path = db_path(click.get_current_context().meta.get("kq.db"))
     parent = Path(path).parent
     if path != ":memory:" and not parent.is_dir():
         raise KqError(f"{path}: directory {parent} does not exist (a mistyped --db or $KQ_DB?)")
     return path
+
+
+def chosen_db_path() -> str:
+    """``--db`` / ``$KQ_DB`` / ``./kq.db``, in a directory that exists."""
+    from ..storage import db_path
+
+    return require_db_dir(db_path(click.get_current_context().meta.get("kq.db")))
 
 
 def get_db(migrate: bool = True):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .common import ATTENTION, OK, KqError, info
+from .common import ATTENTION, OK, KqError, info, require_db_dir
 
 # (kind, file in fixtures/demo): the formats clerks really send
 DEMO_FILES = [
@@ -44,8 +44,7 @@ def demo(db_path):
     from ..readers import open_table
     from ..storage import open_db
 
-    if not Path(db_path).resolve().parent.is_dir():
-        raise KqError(f"{db_path}: directory {Path(db_path).parent} does not exist")
+    require_db_dir(db_path)
     for suffix in ("", "-wal", "-shm"):
         Path(db_path + suffix).unlink(missing_ok=True)
     db = open_db(db_path)
