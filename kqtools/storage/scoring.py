@@ -10,16 +10,19 @@ import datetime as dt
 import gc
 import json
 import sqlite3
-from itertools import count
+from itertools import count, repeat
 
 from .. import scoring as S
 from . import write_transaction
 
+#: Columns a run writes per firm. The raw inputs (metrics fields, incident, size class, batches of
+#: the metrics and enterprises rows) are no longer copied (migration 0006): the run records
+#: ``inputs_as_of`` and :func:`explain` reads them back from the version history.
 RESULT_COLUMNS = ("run_id", "pos", "uscc", "group_id", "rank", "base_score", "bonus_points",
                   "score", "grade_by_rank", "grade", "bonus_reason", "veto_reason", "not_graded_reason",
-                  *S.METRIC_FIELDS, "incident", "size_class", "metrics_batch_id", "enterprise_batch_id",
                   "designation_batch_ids")
-_M_BATCH, _E_BATCH = len(S.FIRM_FIELDS), len(S.FIRM_FIELDS) + 1
+#: The raw-input columns of runs stored before migration 0006 (still read by explain).
+SNAPSHOT_COLUMNS = (*S.METRIC_FIELDS, "incident", "size_class", "metrics_batch_id", "enterprise_batch_id")
 
 
 class ScoringError(Exception):
@@ -44,9 +47,13 @@ def method_from_rules(rules):
 
 
 def load_inputs(db, year: int, method=None) -> list[tuple]:
-    """The year's firm rows in :data:`kqtools.scoring.FIRM_FIELDS` order, then the metrics and
-    enterprises batch ids: one query. Fields the rules never read are loaded as NULL (less memory
-    for a million rows); name and district are read from enterprises when results are shown."""
+    """The year's firm rows in :data:`kqtools.scoring.FIRM_FIELDS` order: one query. Fields the
+    rules never read are loaded as NULL (less memory for a million rows); name and district are
+    read from enterprises when results are shown."""
+    return db.conn.execute(_load_sql(method), (year,)).fetchall()
+
+
+def _load_sql(method) -> str:
     used = {"land_mu"}
     if method is None:
         used.update(S.METRIC_FIELDS)
@@ -56,9 +63,25 @@ def load_inputs(db, year: int, method=None) -> list[tuple]:
     metric_cols = ", ".join(f"m.{f}" if f in used else "NULL" for f in S.METRIC_FIELDS)
     industry = "e.industry_code" if method is None or method.industry_codes else "NULL"
     founded = "e.founded_on" if method is None or method.min_years_since_founding else "NULL"
-    sql = (f"SELECT m.uscc, NULL, NULL, {industry}, e.size_class, {founded}, m.incident, {metric_cols}, "
-           "m.batch_id, e.batch_id FROM metrics m LEFT JOIN enterprises e ON e.uscc = m.uscc WHERE m.year = ?")
-    return db.conn.execute(sql, (year,)).fetchall()
+    return (f"SELECT m.uscc, NULL, NULL, {industry}, e.size_class, {founded}, m.incident, {metric_cols} "
+            "FROM metrics m LEFT JOIN enterprises e ON e.uscc = m.uscc WHERE m.year = ?")
+
+
+#: Tables whose highest id a run records (``scoring_runs.inputs_as_of``) to find its inputs again.
+_MARKS = ("metrics_versions", "enterprise_versions", "batches")
+
+
+def load_inputs_as_of(db, year: int, method=None) -> tuple[list[tuple], dict]:
+    """(:func:`load_inputs`, marks): the rows and the highest id of each history table, read in
+    one read transaction, so the marks say exactly which versions the rows were."""
+    conn = db.conn
+    conn.execute("BEGIN")
+    try:
+        marks = {t: conn.execute(f"SELECT coalesce(max(id), 0) FROM {t}").fetchone()[0] for t in _MARKS}
+        rows = load_inputs(db, year, method)
+    finally:
+        conn.execute("COMMIT")
+    return rows, marks
 
 
 def load_designations(db, method, year: int) -> list[dict]:
@@ -112,7 +135,7 @@ def run_scoring(db, year: int, rules_name: str | None = None) -> dict:
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a million small tuples: the cyclic collector would rescan them again and again
     try:
-        rows = load_inputs(db, year, method)
+        rows, as_of = load_inputs_as_of(db, year, method)
         if not rows:
             raise ScoringError(f"no metrics for {year}: import them first (kq import metrics FILE)")
         designations = load_designations(db, method, year)
@@ -126,10 +149,10 @@ def run_scoring(db, year: int, rules_name: str | None = None) -> dict:
         with write_transaction(db):
             run_id = conn.execute(
                 "INSERT INTO scoring_runs (year, rules_name, rules_text, rules_sha256, created_at, firms, counts, "
-                "group_counts, benchmarks, skipped, notes) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "group_counts, benchmarks, skipped, notes, inputs_as_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (year, rules.name, rules.text, rules.sha256, created, len(result), json.dumps(result.counts),
                  json.dumps(result.group_counts), json.dumps(benchmarks), result.skipped,
-                 json.dumps(notes, ensure_ascii=False))).lastrowid
+                 json.dumps(notes, ensure_ascii=False), json.dumps(as_of))).lastrowid
             conn.executemany(
                 f"INSERT INTO scoring_results ({', '.join(RESULT_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(RESULT_COLUMNS))})",
@@ -145,27 +168,26 @@ def run_scoring(db, year: int, rules_name: str | None = None) -> dict:
 
 
 def _result_params(run_id: int, result: S.Scoring):
-    """One parameter tuple per result, in RESULT_COLUMNS order (a generator: nothing is held twice)."""
+    """One parameter tuple per result, in RESULT_COLUMNS order: ``zip`` over the result columns
+    (the tuples are made in C; nothing is held twice)."""
     t = result.table
-    m0, m9 = 7, 7 + len(S.METRIC_FIELDS)
-    return ((run_id, pos, uscc, group, rank, base, bonus, score, gbr, grade, br, vr, ngr, *r[m0:m9], r[6], r[4],
-             r[_M_BATCH] if len(r) > _M_BATCH else None, r[_E_BATCH] if len(r) > _E_BATCH else None,
-             ",".join(map(str, batches)) if batches else None)
-            for pos, uscc, group, rank, base, bonus, score, gbr, grade, br, vr, ngr, batches, r in zip(
-                count(1), t["uscc"], t["group"], t["rank"], t["base_score"], t["bonus_points"], t["score"],
-                t["grade_by_rank"], t["grade"], t["bonus_reason"], t["veto_reason"], t["not_graded_reason"],
-                t["bonus_batches"], t["row"]))
+    batches = [",".join(map(str, b)) if b else None for b in t["bonus_batches"]]
+    return zip(repeat(run_id), count(1), t["uscc"], t["group"], t["rank"], t["base_score"], t["bonus_points"],
+               t["score"], t["grade_by_rank"], t["grade"], t["bonus_reason"], t["veto_reason"],
+               t["not_graded_reason"], batches)
 
 
 # ---------------------------------------------------------------- reading runs
 _RUN_COLUMNS = ("id", "year", "rules_name", "rules_sha256", "created_at", "firms", "counts", "group_counts",
-                "benchmarks", "skipped", "notes")
+                "benchmarks", "skipped", "notes", "inputs_as_of")
 
 
 def _run_dict(row) -> dict:
     d = dict(zip(_RUN_COLUMNS, row))
     for k in ("counts", "group_counts", "benchmarks", "notes"):
         d[k] = json.loads(d[k])
+    if d["inputs_as_of"] is not None:
+        d["inputs_as_of"] = json.loads(d["inputs_as_of"])
     return d
 
 
@@ -238,6 +260,8 @@ def explain(db, uscc: str, *, year: int | None = None, run_id: int | None = None
     if res is None:
         raise ScoringError(f"{uscc}: not in scoring run {run['id']} ({run['year']}): no metrics for that year"
                            " or not a known code")
+    if run["inputs_as_of"] is not None:  # a run since migration 0006: inputs from the version history
+        res.update(inputs_as_of(db, uscc, run["year"], run["inputs_as_of"]))
     text = db.conn.execute("SELECT rules_text FROM scoring_runs WHERE id = ?", (run["id"],)).fetchone()[0]
     fmt_json = text.lstrip().startswith("{")
     from ..rules import parse
@@ -266,6 +290,36 @@ def explain(db, uscc: str, *, year: int | None = None, run_id: int | None = None
                         "source": b[2] if b else "(batch no longer in the database)",
                         "sha256": b[3] if b else None, "started_at": b[4] if b else None})
     return {"run": run, "result": res, "group_size": group_size, "indicators": indicators, "batches": batches}
+
+
+_METRIC_INPUTS = (*S.METRIC_FIELDS, "incident", "batch_id")
+_ENTERPRISE_INPUTS = ("size_class", "industry_code", "founded_on", "batch_id")
+
+
+def inputs_as_of(db, uscc: str, year: int, marks: dict) -> dict:
+    """A firm's scoring inputs as a run read them, from the version history (migration 0006):
+    the metrics fields, incident, size_class, industry_code, founded_on, metrics_batch_id and
+    enterprise_batch_id. A row's values at the run are those of the first version saved after the
+    run's mark (the change that replaced them), else the current row. A current row written by a
+    batch after the run with no version saved was inserted after the run: it did not exist then."""
+    conn = db.conn
+    out = {}
+    for table, versions, key, fields, batch_key in (
+            ("metrics", "metrics_versions", ("uscc", "year"), _METRIC_INPUTS, "metrics_batch_id"),
+            ("enterprises", "enterprise_versions", ("uscc",), _ENTERPRISE_INPUTS, "enterprise_batch_id")):
+        where = " AND ".join(f"{k} = ?" for k in key)
+        params = (uscc, year)[:len(key)]
+        cols = ", ".join(fields)
+        row = conn.execute(f"SELECT {cols} FROM {versions} WHERE {where} AND id > ? ORDER BY id LIMIT 1",
+                           (*params, marks.get(versions, 0))).fetchone()
+        if row is None:
+            row = conn.execute(f"SELECT {cols} FROM {table} WHERE {where}", params).fetchone()
+            if row is not None and row[-1] is not None and row[-1] > marks.get("batches", 0):
+                row = None
+        values = dict(zip(fields, row)) if row is not None else dict.fromkeys(fields)
+        values[batch_key] = values.pop("batch_id")
+        out.update(values)
+    return out
 
 
 DIFF_COLUMNS = ("uscc", "name", "group_a", "group_b", "rank_a", "rank_b", "score_a", "score_b", "grade_a",
