@@ -32,7 +32,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from operator import itemgetter
+from itertools import compress, count, islice
+from operator import eq, itemgetter
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
 METRIC_FIELDS = ("land_mu", "revenue", "tax", "value_added", "energy_tce", "electricity_kwh",
@@ -341,8 +342,9 @@ def score_firms(rows: Iterable[Sequence], designations: Iterable[Mapping], metho
     """Score, rank and grade one year. ``rows`` are sequences in :data:`FIRM_FIELDS` order.
 
     ``blacklist``: codes vetoed when the rules enable the blacklist veto. ``detail=False`` leaves
-    the per-firm ``values``/``ratios``/``points``/``flags`` columns empty (None): faster, and
-    :func:`explain_indicators` recomputes them for one firm from its inputs and the benchmarks.
+    the per-firm ``values``/``ratios``/``points``/``flags`` columns and the graded firms' ``row``
+    empty (None): faster, and :func:`explain_indicators` recomputes them for one firm from its
+    inputs and the benchmarks.
     """
     bonuses = designation_bonuses(designations, method, year)
     members, t_firms, skipped = classify(rows, method, year)
@@ -561,13 +563,16 @@ def _score_group(g: Group, rows: list, bonuses: dict, method: Method, year: int,
     else:
         def pick(c):
             return tuple(c[i] for i in order)
-    rows, usccs, base, scores, bonus_pts, got = (pick(c) for c in (rows, usccs, base, scores, bonus_pts, got))
+    # incidents read in input order (the row tuples lie in memory in that order), then reordered as
+    # small shared ints: no pass over a million row tuples in rank order
+    incident = pick([r[6] for r in rows]) if method.veto_incident else ()
+    usccs, base, scores, bonus_pts, got = (pick(c) for c in (usccs, base, scores, bonus_pts, got))
+    rows = pick(rows) if detail else [None] * n
     final = list(gbr)
     vetoes: list = [None] * n
     veto_grade = method.veto_grade
-    if method.veto_incident:
-        for p in [p for p, r in enumerate(rows) if r[6]]:
-            vetoes[p] = f"major safety or environmental incident in {year}: grade {veto_grade}"
+    for p in compress(count(), incident):
+        vetoes[p] = f"major safety or environmental incident in {year}: grade {veto_grade}"
     if method.veto_blacklist and blacklist:
         for p in [p for p, u in enumerate(usccs) if u in blacklist]:
             listed = f"on the credit blacklist: grade {veto_grade}"
@@ -597,26 +602,30 @@ def _score_group(g: Group, rows: list, bonuses: dict, method: Method, year: int,
 
 def rank_order(scores: Sequence[float], base: Sequence[float], tie_cols: Sequence[Sequence], usccs: Sequence[str]) -> list:
     """Row indexes in rank order: score desc, base score desc, tie-break values desc (missing last),
-    uscc asc. One sort on the float scores (fast); only runs of equal scores are then sorted on the
-    rest: by uscc, then a stable descending sort on (base, tie values) — the same order as one sort
-    on the whole key, since Python keeps the order of equal keys, also with reverse=True."""
+    uscc asc. One sort on the float scores (fast); then the rows that share their score with a
+    neighbour are sorted once, all together, on (-score, -base, -tie values, uscc) and put back
+    into the places they held: the runs of equal scores keep their places, since -score orders
+    them as the first sort did. Negating a float is exact, and a missing tie value becomes +inf,
+    so this is the same order as one sort on the whole key (property-tested)."""
     n = len(scores)
     order = sorted(range(n), key=scores.__getitem__, reverse=True)
+    if n < 2:
+        return order
     ranked = [scores[i] for i in order]
-    same = [i for i, (a, b) in enumerate(zip(ranked, ranked[1:]), 1) if a == b]   # ranked[i] == ranked[i-1]
+    same = list(compress(count(1), map(eq, ranked, islice(ranked, 1, None))))   # ranked[p] == ranked[p - 1]
     if not same:
         return order
-    ties = [[v if v is not None else -math.inf for v in col] for col in tie_cols]
-    k = 0
-    while k < len(same):
-        lo = same[k] - 1
-        while k + 1 < len(same) and same[k + 1] == same[k] + 1:
-            k += 1
-        hi = same[k] + 1
-        k += 1
-        run = sorted(order[lo:hi], key=usccs.__getitem__)
-        run.sort(key=lambda i: (base[i], *(col[i] for col in ties)), reverse=True)
-        order[lo:hi] = run
+    places = sorted(set(same).union([p - 1 for p in same]))
+    tied = [order[p] for p in places]
+    inf = math.inf
+    if tie_cols:
+        keys = {i: (-scores[i], -base[i], *[inf if (v := c[i]) is None else -v for c in tie_cols], usccs[i])
+                for i in tied}
+    else:
+        keys = {i: (-scores[i], -base[i], usccs[i]) for i in tied}
+    tied.sort(key=keys.__getitem__)
+    for p, i in zip(places, tied):
+        order[p] = i
     return order
 
 

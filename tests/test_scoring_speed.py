@@ -120,7 +120,7 @@ def _store_run_as_before_0006(db, year):
         "m.tax, m.value_added, m.energy_tce, m.electricity_kwh, m.emissions_t, m.rd_expense, m.employees, "
         "m.batch_id, e.batch_id FROM metrics m LEFT JOIN enterprises e ON e.uscc = m.uscc WHERE m.year = ?",
         (year,)).fetchall()
-    s = S.score_firms(rows, load_designations(db, method, year), method, year, detail=False)
+    s = S.score_firms(rows, load_designations(db, method, year), method, year)
     marks = {g: [m.as_dict() for m in ms] for g, ms in s.benchmarks.items()}
     with write_transaction(db):
         run_id = db.conn.execute(
