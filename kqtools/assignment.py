@@ -25,6 +25,7 @@ from operator import itemgetter
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
+NEW_IN_SCOPE = "new in scope"     # the reason of a first assignment
 ALL_KINDS = ("zjtx", "hte", "tsme", "tass", "gazelle", "unicorn", "potential_unicorn", "innovative_sme")
 
 
@@ -62,11 +63,12 @@ class Change(NamedTuple):
 
 @dataclass
 class Plan:
-    changes: list[Change]
+    changes: list[Change]               # any re-iterable sequence, in uscc order
     loads: dict[str, int]                # specialist id -> firms after the plan
     in_scope: int = 0
     kept: int = 0
     counts: dict[str, int] = field(default_factory=dict)   # action -> number
+    left: list[Change] | None = None     # the unassigned firms, when known apart from ``changes``
 
     @property
     def writes(self) -> list[Change]:
@@ -75,6 +77,8 @@ class Plan:
     @property
     def unassigned(self) -> list[Change]:
         """In-scope firms left without a specialist (new ones, and released ones)."""
+        if self.left is not None:
+            return self.left
         return [c for c in self.changes if c.to_specialist is None and c.action in ("unassigned", "release")
                 and not c.reason.startswith("out of scope")]
 
@@ -310,7 +314,7 @@ def plan(firms: Iterable, specialists: Sequence[Specialist], policy: Policy,
 
     # Most constrained groups first (fewest eligible specialists), then by key text: deterministic.
     place = _round_robin if policy.method == "round_robin" else _fewest
-    order = sorted({*pending, *new}, key=lambda k: (len(elig.ids(k)), k[0] or "", sorted(k[1]), sorted(k[2])))
+    order = _placing_order(elig, {*pending, *new})
     for key in order:
         ids = elig.ids(key)
         if key not in pending:          # only new firms: one list comprehension for those placed
@@ -318,14 +322,14 @@ def plan(firms: Iterable, specialists: Sequence[Specialist], policy: Policy,
             items.sort(key=itemgetter(0))     # by uscc (unique): deterministic whatever the input order
             chosen = place(items, ids, loads, limit)
             placed = len(chosen) - chosen.count(None)
-            changes.extend([Change(f[0], f[1], None, sid, "new in scope", "assign")
+            changes.extend([Change(f[0], f[1], None, sid, NEW_IN_SCOPE, "assign")
                             for f, sid in zip(items, chosen[:placed])])
             if placed < len(items):
                 why = elig.explain(key, full=bool(ids))
                 changes.extend([Change(f[0], f[1], None, None, why, "unassigned") for f in items[placed:]])
             continue
         items = pending[key]
-        items.extend((f[0], f, "new in scope") for f in new.get(key, ()))
+        items.extend((f[0], f, NEW_IN_SCOPE) for f in new.get(key, ()))
         items.sort(key=itemgetter(0))       # by uscc (unique): deterministic whatever order the firms came in
         chosen = place(items, ids, loads, limit)
         for (_, firm, reason), sid in zip(items, chosen):
@@ -343,6 +347,87 @@ def plan(firms: Iterable, specialists: Sequence[Specialist], policy: Policy,
         counts[c.action] += 1
     changes.sort(key=itemgetter(0))
     return Plan(changes, loads, in_scope, kept_total, counts)
+
+
+def _placing_order(elig: _Eligibility, keys) -> list[tuple]:
+    """Most constrained groups first (fewest eligible specialists), then by key text: deterministic."""
+    return sorted(keys, key=lambda k: (len(elig.ids(k)), k[0] or "", sorted(k[1]), sorted(k[2])))
+
+
+class FirstRun:
+    """:func:`plan` for a scope in which no firm has a specialist yet, fed one firm at a time
+    without keeping the firms: what ``kq assign`` does on its first run over a million firms.
+
+    1. :meth:`group` (district, kinds, industry_code) of each in-scope firm, in any order: its
+       group number (alike firms share one), counting the firms per group;
+    2. :meth:`place`: the placement runs of every group, in :func:`plan`'s order and by its strategy;
+    3. :meth:`pick` (group number, uscc) of each firm again, now in uscc order: the
+       specialist, or None when nobody eligible with room can take it (:attr:`unplaced` keeps it,
+       :meth:`reason` says why).
+
+    Firm by firm the result is exactly :func:`plan`'s on the same firms with no current assignment
+    (property-tested): within a group, firms are placed in uscc order.
+    """
+
+    def __init__(self, specialists: Sequence[Specialist], policy: Policy):
+        self.policy = policy
+        self.specialists = list(specialists)
+        self.elig = _Eligibility(policy, specialists)
+        self._raw: dict[tuple, int] = {}
+        self._by_key: dict[tuple, int] = {}
+        self.keys: list[tuple] = []          # group number -> group key
+        self.sizes: list[int] = []           # group number -> firms
+        self.loads: dict[str, int] = {s.id: 0 for s in specialists}
+        self.unplaced: list[tuple] = []      # (uscc, group number) of the firms nobody can take
+        self._flat: list[list[str]] = []
+        self._next: list[int] = []
+        self._last = None
+
+    def group(self, district, kinds, industry_code) -> int:
+        raw = (district, kinds, industry_code)
+        g = self._raw.get(raw)
+        if g is None:
+            key = self.elig.key(norm_district(district), kinds, industry_code)
+            g = self._by_key.get(key)
+            if g is None:
+                g = self._by_key[key] = len(self.keys)
+                self.keys.append(key)
+                self.sizes.append(0)
+            self._raw[raw] = g
+        self.sizes[g] += 1
+        return g
+
+    @property
+    def in_scope(self) -> int:
+        return sum(self.sizes)
+
+    def place(self) -> None:
+        limit = {s.id: load_limit(s) for s in self.specialists}
+        runs_of = round_robin_runs if self.policy.method == "round_robin" else fewest_runs
+        self._flat = [[] for _ in self.keys]
+        self._next = [0] * len(self.keys)
+        for key in _placing_order(self.elig, self._by_key):
+            g = self._by_key[key]
+            runs = runs_of(self.sizes[g], self.elig.ids(key), self.loads, limit)
+            self._flat[g] = flatten(runs)
+
+    def pick(self, g: int, uscc: str) -> str | None:
+        """The specialist of the next firm of group ``g``. Firms must come in uscc order, as
+        :func:`plan` places them: anything else raises rather than give a different result."""
+        if self._last is not None and not uscc > self._last:
+            raise RuntimeError(f"firms out of uscc order ({uscc!r} after {self._last!r})")
+        self._last = uscc
+        p = self._next[g]
+        self._next[g] = p + 1
+        flat = self._flat[g]
+        if p < len(flat):
+            return flat[p]
+        self.unplaced.append((uscc, g))
+        return None
+
+    def reason(self, g: int) -> str:
+        key = self.keys[g]
+        return self.elig.explain(key, full=bool(self.elig.ids(key)))
 
 
 def settled(groups: Iterable[tuple], specialists: Sequence[Specialist], policy: Policy) -> Plan | None:
@@ -429,15 +514,28 @@ def in_window(window: Sequence, day: str) -> bool:
 
 
 def _fewest(items, ids, loads, limit) -> list[str | None]:
-    """Each firm to the eligible specialist with the fewest firms (ties: lowest id).
+    """Each firm of ``items`` to the eligible specialist with the fewest firms (ties: lowest id);
+    None for each firm nobody with room can take. The flat form of :func:`fewest_runs`."""
+    return flatten(fewest_runs(len(items), ids, loads, limit), len(items))
+
+
+def _round_robin(items, ids, loads, limit) -> list[str | None]:
+    """Eligible specialists in turn, by id, skipping full ones. The flat form of :func:`round_robin_runs`."""
+    return flatten(round_robin_runs(len(items), ids, loads, limit), len(items))
+
+
+def fewest_runs(n: int, ids, loads: dict, limit: Mapping) -> list[tuple[tuple[str, ...], int]]:
+    """Place ``n`` firms, each on the eligible specialist with the fewest firms (ties: lowest id).
 
     Firm by firm this is "take the smallest (load, id)"; here it is done a level at a time
     (water-filling): the specialists at the lowest load take one firm each in id order, round
     after round, until one of them reaches the next load level present or a capacity. Same
-    sequence, built with list operations instead of a heap operation per firm.
+    sequence, as runs: ``(members, take)`` means the next ``take`` firms go to ``members`` in
+    turn (firm ``k`` of the run to ``members[k % len(members)]``). Updates ``loads``; the firms
+    beyond the runs' total are the ones nobody with room can take.
     """
-    need = len(items)
-    out: list[str | None] = []
+    need = n
+    runs: list[tuple[tuple[str, ...], int]] = []
     avail = sorted((loads[i], i) for i in ids if loads[i] < limit[i])
     members: list[str] = []
     pos, level = 0, 0
@@ -449,32 +547,42 @@ def _fewest(items, ids, loads, limit) -> list[str | None]:
             pos += 1
         members.sort()
         upto = min(avail[pos][0] if pos < len(avail) else float("inf"), min(limit[m] for m in members))
-        need, level = _rounds(members, upto - level, need, loads, out), upto
+        need, level = _rounds(members, upto - level, need, loads, runs), upto
         members = [m for m in members if loads[m] < limit[m]]
-    out.extend([None] * need)
-    return out
+    return runs
 
 
-def _round_robin(items, ids, loads, limit) -> list[str | None]:
-    """Eligible specialists in turn, by id, skipping full ones."""
-    need = len(items)
-    out: list[str | None] = []
+def round_robin_runs(n: int, ids, loads: dict, limit: Mapping) -> list[tuple[tuple[str, ...], int]]:
+    """Place ``n`` firms on the eligible specialists in turn, by id, skipping full ones; runs as in
+    :func:`fewest_runs`."""
+    need = n
+    runs: list[tuple[tuple[str, ...], int]] = []
     members = [i for i in ids if loads[i] < limit[i]]
     while need and members:
-        need = _rounds(members, min(limit[m] - loads[m] for m in members), need, loads, out)
+        need = _rounds(members, min(limit[m] - loads[m] for m in members), need, loads, runs)
         members = [m for m in members if loads[m] < limit[m]]
-    out.extend([None] * need)
+    return runs
+
+
+def flatten(runs, n: int = 0) -> list[str | None]:
+    """The specialist of each firm placed by ``runs``, in order; padded with None to ``n`` firms."""
+    out: list[str | None] = []
+    for members, take in runs:
+        full, rest = divmod(take, len(members))
+        out.extend(members * full)
+        out.extend(members[:rest])
+    out.extend([None] * (n - len(out)))
     return out
 
 
-def _rounds(members: list[str], rounds, need: int, loads: dict, out: list) -> int:
+def _rounds(members: list[str], rounds, need: int, loads: dict, runs: list) -> int:
     """Up to ``rounds`` rounds of one firm to each of ``members`` in order, at most ``need`` firms;
-    appends the choices to ``out``, updates ``loads`` and returns the firms still to place."""
+    appends the run to ``runs``, updates ``loads`` and returns the firms still to place."""
     width = len(members)
     take = need if rounds == float("inf") else min(need, int(rounds) * width)
+    if take:
+        runs.append((tuple(members), take))
     full, rest = divmod(take, width)
-    out.extend(members * full)
-    out.extend(members[:rest])
     for k, m in enumerate(members):
         loads[m] += full + (k < rest)
     return need - take

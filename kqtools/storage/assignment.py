@@ -14,9 +14,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import json
+from operator import itemgetter
 from typing import Iterable
 
-from ..assignment import ALL_KINDS, Change, Firm, Plan, Policy, Specialist, plan, specialist_from_row
+from ..assignment import ALL_KINDS, NEW_IN_SCOPE, Change, Firm, Plan, Policy, Specialist, plan, specialist_from_row
 from . import write_transaction
 
 BULK_CACHE_KIB = 128 * 1024
@@ -61,15 +63,29 @@ def load_specialists(db) -> list[Specialist]:
 
 
 def _scope_sql(policy: Policy, select: str, tail: str = "") -> tuple[str, dict]:
-    kinds = sorted(policy.scope_kinds)
-    marks = ", ".join(f":k{i}" for i in range(len(kinds)))
-    params = {f"k{i}": k for i, k in enumerate(kinds)}
-    # every kind in scope (the default): no HAVING, the covering index alone answers
-    having = "" if policy.scope_kinds >= set(ALL_KINDS) else f" HAVING max(kind IN ({marks})) = 1"
+    having, params = _scope_having(policy, "kind")
     sql = (f"SELECT {select} FROM (SELECT uscc, group_concat(kind) AS kinds "
            f"FROM designations WHERE {_CURRENT.format(p='')} GROUP BY uscc{having}) d "
            f"LEFT JOIN enterprises e ON e.uscc = d.uscc {tail}")
     return sql, params
+
+
+def _scope_sql_ordered(policy: Policy, select: str) -> tuple[str, dict]:
+    """The scope in uscc order straight from the covering index, without a sort: one aggregate
+    query over designations ``d`` joined to ``enterprises e`` (``group_concat(d.kind)`` = kinds)."""
+    having, params = _scope_having(policy, "d.kind")
+    sql = (f"SELECT {select} FROM designations d LEFT JOIN enterprises e ON e.uscc = d.uscc "
+           f"WHERE {_CURRENT.format(p='d.')} GROUP BY d.uscc{having} ORDER BY d.uscc")
+    return sql, params
+
+
+def _scope_having(policy: Policy, column: str) -> tuple[str, dict]:
+    kinds = sorted(policy.scope_kinds)
+    marks = ", ".join(f":k{i}" for i in range(len(kinds)))
+    params = {f"k{i}": k for i, k in enumerate(kinds)}
+    # every kind in scope (the default): no HAVING, the covering index alone answers
+    having = "" if policy.scope_kinds >= set(ALL_KINDS) else f" HAVING max({column} IN ({marks})) = 1"
+    return having, params
 
 
 def in_scope_firms(db, as_of, policy: Policy | None = None, raw: bool = False) -> list:
@@ -219,33 +235,157 @@ def _bulk(db):
 def _run_assign(db, as_of, rule_file, policy, dry_run):
     from ..assignment import after_applied
 
+    day = _iso(as_of)
     if dry_run:
-        return plan_assignment(db, as_of, policy, inputs_fingerprint(db, rule_file.sha256)), None, rule_file
+        fingerprint = inputs_fingerprint(db, rule_file.sha256)
+        if _first_run(db, fingerprint, day):
+            return first_assignment(db, day, policy, None), None, rule_file
+        return plan_assignment(db, as_of, policy, fingerprint), None, rule_file
     started = _now()
     with write_transaction(db) as conn:
         fingerprint = inputs_fingerprint(db, rule_file.sha256)
+        if _first_run(db, fingerprint, day):
+            p, run_id = _run_first(db, day, rule_file, policy, fingerprint, started)
+            return p, run_id, rule_file
         p = plan_assignment(db, as_of, policy, fingerprint)
         writes = p.writes
         if not writes:
-            if fingerprint is not None and not _state_is(conn, fingerprint, _iso(as_of)):
-                _save_state(conn, fingerprint, _iso(as_of), p.in_scope, p.kept, p.changes)
+            if fingerprint is not None and not _state_is(conn, fingerprint, day):
+                _save_state(conn, fingerprint, day, p.in_scope, p.kept, p.changes)
             return p, None, rule_file
-        c = p.counts
-        run_id = conn.execute(
-            "INSERT INTO assignment_runs (as_of, rules, rules_sha256, strategy, in_scope, kept, assigned, moved, "
-            "released, unassigned, started_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (_iso(as_of), rule_file.name, rule_file.sha256, policy.method, p.in_scope, p.kept, c["assign"],
-             c["move"], c["release"], len(p.unassigned), started, started)).lastrowid
-        apply_changes(conn, writes, _iso(as_of), run_id)
-        conn.execute("UPDATE assignment_runs SET finished_at = ? WHERE id = ?", (_now(), run_id))
+        run_id = _insert_run(conn, day, rule_file, policy, started)
+        apply_changes(conn, writes, day, run_id)
+        _finish_run(conn, run_id, p)
         if fingerprint is not None:
             conn.execute("DELETE FROM assignment_state")
             # a plan, applied, is settled: a second plan writes nothing and reports what after_applied says
             again = after_applied(p)
             if again is not None:
-                _save_state(conn, inputs_fingerprint(db, rule_file.sha256), _iso(as_of), again.in_scope, again.kept,
+                _save_state(conn, inputs_fingerprint(db, rule_file.sha256), day, again.in_scope, again.kept,
                             again.changes)
     return p, run_id, rule_file
+
+
+def _insert_run(conn, day: str, rule_file, policy: Policy, started: str) -> int:
+    """The run's row, counts filled in by :func:`_finish_run` (the caller holds the transaction)."""
+    return conn.execute(
+        "INSERT INTO assignment_runs (as_of, rules, rules_sha256, strategy, in_scope, kept, assigned, moved, "
+        "released, unassigned, started_at, finished_at) VALUES (?,?,?,?,0,0,0,0,0,0,?,?)",
+        (day, rule_file.name, rule_file.sha256, policy.method, started, started)).lastrowid
+
+
+def _finish_run(conn, run_id: int, p: Plan) -> None:
+    c = p.counts
+    conn.execute("UPDATE assignment_runs SET in_scope = ?, kept = ?, assigned = ?, moved = ?, released = ?, "
+                 "unassigned = ?, finished_at = ? WHERE id = ?",
+                 (p.in_scope, p.kept, c["assign"], c["move"], c["release"], len(p.unassigned), _now(), run_id))
+
+
+# ---------------------------------------------------------------- the first run, set-based
+# No firm has a specialist yet (a new database, or after every assignment was released): the plan is
+# made on counts of alike firms (assignment.FirstRun), and SQLite writes the million rows, calling
+# back into Python once per firm for its specialist; no firm is held in Python.
+_DRY_TABLE = "kq_dry_assignments"
+
+
+def _first_run(db, fingerprint: str | None, day: str) -> bool:
+    """No assignment at all, and no settled state that already answers this run."""
+    if db.conn.execute("SELECT 1 FROM assignments LIMIT 1").fetchone() is not None:
+        return False
+    return fingerprint is None or not _state_is(db.conn, fingerprint, day)
+
+
+def _run_first(db, day: str, rule_file, policy: Policy, fingerprint: str | None, started: str):
+    """Apply a first run inside the caller's transaction. Returns (Plan, run_id or None)."""
+    conn = db.conn
+    run_id = _insert_run(conn, day, rule_file, policy, started)
+    p = first_assignment(db, day, policy, run_id)
+    if not p.counts["assign"]:      # nothing written after all: no run
+        conn.execute("DELETE FROM assignment_runs WHERE id = ?", (run_id,))
+        run_id = None
+    else:
+        _finish_run(conn, run_id, p)
+    if fingerprint is not None:
+        # settled: a second run on the same inputs writes nothing and reports the same unassigned firms
+        conn.execute("DELETE FROM assignment_state")
+        _save_state(conn, inputs_fingerprint(db, rule_file.sha256), day, p.in_scope,
+                    p.in_scope - len(p.unassigned), p.unassigned)
+    return p, run_id
+
+
+def first_assignment(db, day: str, policy: Policy, run_id: int | None) -> Plan:
+    """Place every in-scope firm on a database without assignments, written to ``assignments``
+    with history under ``run_id`` (the caller holds the transaction), or, when ``run_id`` is None
+    (a dry run), to a temporary table only. The plan's ``changes`` are read back from there."""
+    from ..assignment import FirstRun
+
+    conn = db.conn
+    fr = FirstRun(load_specialists(db), policy)
+    dry = run_id is None
+    target = f"temp.{_DRY_TABLE}" if dry else "assignments"
+    conn.create_function("kq_group", 3, fr.group)
+    conn.create_function("kq_pick", 2, fr.pick)
+    try:
+        # 1. the scope in uscc order, each firm with its group number (counted on the way)
+        sql, params = _scope_sql_ordered(
+            policy, "d.uscc AS uscc, kq_group(e.district, group_concat(d.kind), e.industry_code) AS g")
+        params["as_of"] = day
+        conn.execute("DROP TABLE IF EXISTS temp.kq_scope")
+        conn.execute(f"CREATE TEMP TABLE kq_scope AS {sql}", params)
+        # 2. the plan, on counts
+        fr.place()
+        # 3. one row per placed firm, in uscc order (rowid order of kq_scope, checked by kq_pick); OR IGNORE skips the firms
+        #    kq_pick leaves without a specialist (NULL in a NOT NULL column), which it keeps in fr.unplaced
+        if dry:
+            conn.execute(f"DROP TABLE IF EXISTS {target}")
+            conn.execute(f"CREATE TABLE {target} (uscc TEXT PRIMARY KEY, specialist_id TEXT NOT NULL, "
+                         "assigned_on TEXT NOT NULL, reason TEXT, run_id INTEGER) WITHOUT ROWID")
+        else:    # building the specialist index once afterwards (one sort) beats a million inserts into it
+            conn.execute("DROP INDEX IF EXISTS assignments_specialist")
+        conn.execute(f"INSERT OR IGNORE INTO {target} (uscc, specialist_id, assigned_on, reason, run_id) "
+                     f"SELECT uscc, kq_pick(g, uscc), ?, ?, ? FROM temp.kq_scope ORDER BY rowid",
+                     (day, NEW_IN_SCOPE, run_id))
+        if not dry:
+            conn.execute(ASSIGNMENTS_SPECIALIST_INDEX)
+            _copy_first_history(conn, run_id, _now())
+        unassigned = []
+        if fr.unplaced:
+            names = dict(conn.execute("SELECT j.value, e.name FROM json_each(?) j LEFT JOIN enterprises e "
+                                      "ON e.uscc = j.value", (json.dumps([u for u, _ in fr.unplaced]),)))
+            unassigned = [Change(uscc, names.get(uscc), None, None, fr.reason(g), "unassigned")
+                          for uscc, g in fr.unplaced]     # in uscc order already
+    finally:
+        conn.execute("DROP TABLE IF EXISTS temp.kq_scope")
+        conn.create_function("kq_group", 3, None)
+        conn.create_function("kq_pick", 2, None)
+    placed = fr.in_scope - len(unassigned)
+    return Plan(_FirstChanges(conn, target, placed, unassigned), fr.loads, fr.in_scope, 0,
+                {"assign": placed, "move": 0, "release": 0, "unassigned": len(unassigned)}, left=unassigned)
+
+
+class _FirstChanges:
+    """The changes of a first run, read back from the table written (placed firms) and merged in
+    uscc order with the firms left unassigned: a million changes are never all in memory."""
+
+    def __init__(self, conn, table: str, placed: int, unassigned: list[Change]):
+        self.conn, self.table, self.placed, self.unassigned = conn, table, placed, unassigned
+
+    def __len__(self) -> int:
+        return self.placed + len(self.unassigned)
+
+    def __iter__(self):
+        import heapq
+
+        rows = self.conn.execute(f"SELECT a.uscc, e.name, NULL, a.specialist_id, a.reason, 'assign' "
+                                 f"FROM {self.table} a LEFT JOIN enterprises e ON e.uscc = a.uscc ORDER BY a.uscc")
+        return heapq.merge(map(Change._make, rows), self.unassigned, key=itemgetter(0))
+
+
+def _copy_first_history(conn, run_id: int, now: str) -> None:
+    """First assignments: one history row each, copied in SQLite from the run's rows of ``assignments``."""
+    conn.execute("INSERT INTO assignment_history (run_id, uscc, from_specialist, to_specialist, effective_on, "
+                 "changed_at, reason) SELECT run_id, uscc, NULL, specialist_id, assigned_on, ?, reason "
+                 "FROM assignments WHERE run_id = ? ORDER BY uscc", (now, run_id))
 
 
 def _state_is(conn, fingerprint: str, as_of: str) -> bool:
@@ -284,9 +424,7 @@ def apply_changes(conn, changes: Iterable[Change], as_of: str, run_id: int | Non
         # first assignments: one history row each, copied in SQLite (the run's rows are exactly these so far;
         # with no run id, the codes say which)
         if run_id is not None:
-            conn.execute("INSERT INTO assignment_history (run_id, uscc, from_specialist, to_specialist, effective_on, "
-                         "changed_at, reason) SELECT run_id, uscc, NULL, specialist_id, assigned_on, ?, reason "
-                         "FROM assignments WHERE run_id = ? ORDER BY uscc", (now, run_id))
+            _copy_first_history(conn, run_id, now)
         else:
             history.extend((None, i[0], None, i[1], as_of, now, i[3]) for i in inserts)
     conn.executemany(
