@@ -102,7 +102,8 @@ def build_db(path: Path, specs, firms):
             c.execute("INSERT INTO designations (uscc, kind, level, recognized_on, expires_on, batch_id) "
                       "VALUES (?,?,'','2024-03-01',NULL,1)", (f.uscc, k))
     # out of scope on DAY: expired, and not yet recognized
-    c.execute("INSERT INTO enterprises (uscc, name, district, batch_id) VALUES ('91320412MA999998X', '过期', '湖塘镇', 1)")
+    c.execute("INSERT INTO enterprises (uscc, name, district, batch_id) "
+              "VALUES ('91320412MA999998X', '过期', '湖塘镇', 1)")
     c.execute("INSERT INTO designations (uscc, kind, level, recognized_on, expires_on, batch_id) "
               "VALUES ('91320412MA999998X', 'hte', '', '2020-01-01', '2025-12-31', 1)")
     c.execute("INSERT INTO designations (uscc, kind, level, recognized_on, expires_on, batch_id) "

@@ -334,8 +334,8 @@ def first_assignment(db, day: str, policy: Policy, run_id: int | None) -> Plan:
         conn.execute(f"CREATE TEMP TABLE kq_scope AS {sql}", params)
         # 2. the plan, on counts
         fr.place()
-        # 3. one row per placed firm, in uscc order (rowid order of kq_scope, checked by kq_pick); OR IGNORE skips the firms
-        #    kq_pick leaves without a specialist (NULL in a NOT NULL column), which it keeps in fr.unplaced
+        # 3. one row per placed firm, in uscc order (rowid order of kq_scope, checked by kq_pick); OR IGNORE
+        #    skips the firms kq_pick leaves without a specialist (NULL in a NOT NULL column): fr.unplaced
         if dry:
             conn.execute(f"DROP TABLE IF EXISTS {target}")
             conn.execute(f"CREATE TABLE {target} (uscc TEXT PRIMARY KEY, specialist_id TEXT NOT NULL, "
