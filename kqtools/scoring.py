@@ -549,7 +549,7 @@ def _score_group(g: Group, rows: list, bonuses: dict, method: Method, year: int,
     got = [bonuses.get(u) for u in usccs]
     bonus_pts = [b.points if b is not None else 0.0 for b in got]
     scores = [round(s + p, ndigits) if p else s for s, p in zip(base, bonus_pts)]
-    order = rank_order(scores, base, [tie_values[k] for k in tie], usccs)
+    order, scores = _rank(scores, base, [tie_values[k] for k in tie], usccs)
 
     grades = method.grades
     gbr: list = []
@@ -563,15 +563,18 @@ def _score_group(g: Group, rows: list, bonuses: dict, method: Method, year: int,
     else:
         def pick(c):
             return tuple(c[i] for i in order)
-    # incidents read in input order (the row tuples lie in memory in that order), then reordered as
-    # small shared ints: no pass over a million row tuples in rank order
-    incident = pick([r[6] for r in rows]) if method.veto_incident else ()
-    usccs, base, scores, bonus_pts, got = (pick(c) for c in (usccs, base, scores, bonus_pts, got))
+    # incidents found in input order (the row tuples lie in memory in that order): no pass over a
+    # million row tuples in rank order; then their places
+    incident = {i for i, r in enumerate(rows) if r[6]} if method.veto_incident else ()
+    incident = [p for p, i in enumerate(order) if i in incident] if incident else ()
+    usccs, bonus_pts, got = (pick(c) for c in (usccs, bonus_pts, got))
+    # base = score where no points were added (the same float), so only bonus firms read base again
+    base = [s if not b else base[i] for s, b, i in zip(scores, bonus_pts, order)]
     rows = pick(rows) if detail else [None] * n
     final = list(gbr)
     vetoes: list = [None] * n
     veto_grade = method.veto_grade
-    for p in compress(count(), incident):
+    for p in incident:
         vetoes[p] = f"major safety or environmental incident in {year}: grade {veto_grade}"
     if method.veto_blacklist and blacklist:
         for p in [p for p, u in enumerate(usccs) if u in blacklist]:
@@ -607,26 +610,27 @@ def rank_order(scores: Sequence[float], base: Sequence[float], tie_cols: Sequenc
     into the places they held: the runs of equal scores keep their places, since -score orders
     them as the first sort did. Negating a float is exact, and a missing tie value becomes +inf,
     so this is the same order as one sort on the whole key (property-tested)."""
+    return _rank(scores, base, tie_cols, usccs)[0]
+
+
+def _rank(scores, base, tie_cols, usccs) -> tuple[list, list]:
+    """(:func:`rank_order`, the scores in that order)."""
     n = len(scores)
     order = sorted(range(n), key=scores.__getitem__, reverse=True)
-    if n < 2:
-        return order
     ranked = [scores[i] for i in order]
     same = list(compress(count(1), map(eq, ranked, islice(ranked, 1, None))))   # ranked[p] == ranked[p - 1]
     if not same:
-        return order
+        return order, ranked
     places = sorted(set(same).union([p - 1 for p in same]))
     tied = [order[p] for p in places]
     inf = math.inf
-    if tie_cols:
-        keys = {i: (-scores[i], -base[i], *[inf if (v := c[i]) is None else -v for c in tie_cols], usccs[i])
-                for i in tied}
-    else:
-        keys = {i: (-scores[i], -base[i], usccs[i]) for i in tied}
-    tied.sort(key=keys.__getitem__)
-    for p, i in zip(places, tied):
+    key_cols = [[-scores[i] for i in tied], [-base[i] for i in tied]]
+    key_cols += [[inf if (v := c[i]) is None else -v for i in tied] for c in tie_cols]
+    key_cols.append([usccs[i] for i in tied])
+    # keys are distinct (uscc is), so the index after them is never compared
+    for p, (*_, i) in zip(places, sorted(zip(*key_cols, tied))):
         order[p] = i
-    return order
+    return order, ranked     # a run of tied places holds equal scores: ranked needs no change
 
 
 def _first(item):
