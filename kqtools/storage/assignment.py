@@ -22,8 +22,6 @@ from ..assignment import ALL_KINDS, NEW_IN_SCOPE, Change, Firm, Plan, Policy, Sp
 from . import write_transaction
 
 BULK_CACHE_KIB = 128 * 1024
-BULK_INSERTS = 50_000
-ASSIGNMENTS_SPECIALIST_INDEX = "CREATE INDEX assignments_specialist ON assignments(specialist_id)"   # as in 0004
 _CURRENT = "{p}recognized_on <= :as_of AND ({p}expires_on IS NULL OR {p}expires_on = '' OR {p}expires_on >= :as_of)"
 
 
@@ -340,13 +338,10 @@ def first_assignment(db, day: str, policy: Policy, run_id: int | None) -> Plan:
             conn.execute(f"DROP TABLE IF EXISTS {target}")
             conn.execute(f"CREATE TABLE {target} (uscc TEXT PRIMARY KEY, specialist_id TEXT NOT NULL, "
                          "assigned_on TEXT NOT NULL, reason TEXT, run_id INTEGER) WITHOUT ROWID")
-        else:    # building the specialist index once afterwards (one sort) beats a million inserts into it
-            conn.execute("DROP INDEX IF EXISTS assignments_specialist")
         conn.execute(f"INSERT OR IGNORE INTO {target} (uscc, specialist_id, assigned_on, reason, run_id) "
                      f"SELECT uscc, kq_pick(g, uscc), ?, ?, ? FROM temp.kq_scope ORDER BY rowid",
                      (day, NEW_IN_SCOPE, run_id))
         if not dry:
-            conn.execute(ASSIGNMENTS_SPECIALIST_INDEX)
             _copy_first_history(conn, run_id, _now())
         unassigned = []
         if fr.unplaced:
@@ -410,16 +405,8 @@ def apply_changes(conn, changes: Iterable[Change], as_of: str, run_id: int | Non
             upserts.append((ch.uscc, ch.to_specialist, as_of, ch.reason, run_id))
         history.append((run_id, ch.uscc, ch.from_specialist, ch.to_specialist, as_of, now, ch.reason))
     conn.executemany("DELETE FROM assignments WHERE uscc = ?", released)
-    # a first assignment of many firms: building the specialist index once afterwards (one sort) is
-    # cheaper than a million inserts at random places in it
-    rebuild = len(inserts) >= BULK_INSERTS and \
-        len(inserts) >= conn.execute("SELECT count(*) FROM assignments").fetchone()[0]
-    if rebuild:
-        conn.execute("DROP INDEX IF EXISTS assignments_specialist")
     conn.executemany("INSERT INTO assignments (uscc, specialist_id, assigned_on, reason, run_id) VALUES (?,?,?,?,?)",
                      inserts)
-    if rebuild:
-        conn.execute(ASSIGNMENTS_SPECIALIST_INDEX)
     if inserts:
         # first assignments: one history row each, copied in SQLite (the run's rows are exactly these so far;
         # with no run id, the codes say which)
