@@ -8,6 +8,7 @@ times; the script prints each time, the medians and the ratio.
 
     python bench/bench_score.py                 # 1,000,000 firms, 5 runs each
     python bench/bench_score.py --firms 100000 --runs 3 --db /tmp/score-bench.db
+    python bench/bench_score.py --phases        # where one run's time goes
 
 The database is built once (deterministic data, seed 7) and reused while --firms matches.
 """
@@ -145,14 +146,65 @@ def run_kq(path: str) -> tuple[float, float]:
     return elapsed, cpu
 
 
+def phases(path: str) -> None:
+    """One run of ``run_scoring``'s steps in this process, each timed (CPU and wall)."""
+    import gc
+
+    from kqtools import scoring as S
+    from kqtools.storage import open_db, write_transaction
+    from kqtools.storage import scoring as SS
+
+    marks = [("start", time.process_time(), time.perf_counter())]
+
+    def mark(label):
+        marks.append((label, time.process_time(), time.perf_counter()))
+
+    db = open_db(path)
+    rules, method = SS.load_method(None)
+    mark("open, migrate, rules")
+    gc.disable()
+    rows, as_of = SS.load_inputs_as_of(db, YEAR, method)
+    mark("load query + fetch into tuples")
+    designations = SS.load_designations(db, method, YEAR)
+    blacklist, _ = SS.blacklist_for(db, method)
+    mark("designations, blacklist")
+    members, t_firms, _ = S.classify(rows, method, YEAR)
+    mark("score: classify (scope, class T, groups)")
+    result = S.score_firms(rows, designations, method, YEAR, blacklist=blacklist, detail=False)
+    mark("score: score_firms (its own classify again, indicators, benchmarks, bonus, rank, grades, vetoes)")
+    del rows, members, t_firms
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    run_id = conn.execute("INSERT INTO scoring_runs (year, rules_name, rules_text, rules_sha256, created_at, firms, "
+                          "counts, group_counts, benchmarks, skipped, notes, inputs_as_of) "
+                          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                          (YEAR, rules.name, rules.text, rules.sha256, "bench", len(result), "{}", "{}", "{}", 0,
+                           "[]", "{}")).lastrowid
+    SS.insert_results(conn, run_id, result)
+    mark("insert: build parameters + executemany (three row shapes)")
+    conn.execute("COMMIT")
+    mark("commit (+ WAL checkpoint)")
+    del result
+    mark("free the results")
+    for (_, c0, w0), (label, c1, w1) in zip(marks, marks[1:]):
+        print(f"{label:<90} {c1 - c0:6.2f} s CPU {w1 - w0:6.2f} s wall")
+    print(f"{'total':<90} {marks[-1][1] - marks[0][1]:6.2f} s CPU {marks[-1][2] - marks[0][2]:6.2f} s wall")
+    with write_transaction(db):
+        conn.execute("DELETE FROM scoring_results")
+        conn.execute("DELETE FROM scoring_runs")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--firms", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--db", default="/tmp/kq-bench-score.db")
+    ap.add_argument("--phases", action="store_true", help="time one in-process run phase by phase")
     args = ap.parse_args()
     if firms_in(args.db) != args.firms:
         build(args.db, args.firms)
+    if args.phases:
+        return phases(args.db)
     run_kq(args.db)  # warm the page cache and apply migrations
     ours, base = [], []
     for i in range(args.runs):

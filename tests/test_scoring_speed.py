@@ -165,3 +165,33 @@ def test_runs_stored_before_0006_migrate_and_still_explain_show_and_diff(kq, db_
     assert [x["uscc"] for x in kq("score", "show", "--run", "1").jsonl()][:1] == [code(9)]
     d = {x["uscc"]: x for x in kq("score", "diff", "1", "2").jsonl()}
     assert d[code(5)]["rank_a"] > d[code(5)]["rank_b"] == 1
+
+
+def test_every_row_shape_is_stored_as_scored(town, db):
+    """Results are written by row shape (plain graded, graded with bonus/veto/batch, class T) so that
+    no NULL is bound from Python; every column must still read back as score_firms produced it."""
+    from kqtools import scoring as S
+    from kqtools.storage.scoring import RESULT_COLUMNS, load_designations, load_inputs, load_method, run_scoring
+
+    import_rows(db, "enterprises", [enterprise(30, industry="D4411"), enterprise(31, size="below")])
+    import_rows(db, "metrics", [metrics(30), metrics(31, land=1.0), {**metrics(8), "incident": True},
+                                metrics(50)])   # 50: metrics but no enterprise row (T, in no group)
+    import_rows(db, "designations", [
+        {"uscc": code(2), "kind": "zjtx", "level": "provincial", "recognized_on": "2024-06-18"},
+        {"uscc": code(4), "kind": "zjtx", "level": "national", "recognized_on": "2025-01-02"}], name="专精特新.jsonl")
+    run = run_scoring(db, 2025)["run"]
+    _, method = load_method(None)
+    s = S.score_firms(load_inputs(db, 2025, method), load_designations(db, method, 2025), method, 2025,
+                      detail=False)
+    t = s.table
+    expected = [(run, pos, *row, ",".join(map(str, b)) or None) for pos, (*row, b) in enumerate(zip(
+        t["uscc"], t["group"], t["rank"], t["base_score"], t["bonus_points"], t["score"], t["grade_by_rank"],
+        t["grade"], t["bonus_reason"], t["veto_reason"], t["not_graded_reason"], t["bonus_batches"]), 1)]
+    stored = db.conn.execute(f"SELECT {', '.join(RESULT_COLUMNS)} FROM scoring_results WHERE run_id = ? "
+                             "ORDER BY pos", (run,)).fetchall()
+    assert stored == expected
+    shapes = {(r[10] is not None, r[11] is not None, r[13] is not None, r[9]) for r in stored}
+    assert (True, False, True, "A") in shapes or (True, False, True, "B") in shapes   # bonus with its batch
+    assert any(r[11] and "incident" in r[11] for r in stored)
+    assert {r[2] for r in stored if r[9] == "T"} == {code(30), code(31), code(50)}
+    assert [r[3] for r in stored if r[2] == code(50)] == [None]
