@@ -605,32 +605,33 @@ def _score_group(g: Group, rows: list, bonuses: dict, method: Method, year: int,
 
 def rank_order(scores: Sequence[float], base: Sequence[float], tie_cols: Sequence[Sequence], usccs: Sequence[str]) -> list:
     """Row indexes in rank order: score desc, base score desc, tie-break values desc (missing last),
-    uscc asc. One sort on the float scores (fast); then the rows that share their score with a
-    neighbour are sorted once, all together, on (-score, -base, -tie values, uscc) and put back
-    into the places they held: the runs of equal scores keep their places, since -score orders
-    them as the first sort did. Negating a float is exact, and a missing tie value becomes +inf,
-    so this is the same order as one sort on the whole key (property-tested)."""
+    uscc asc. One sort on the float scores (fast); only runs of equal scores are then sorted on the
+    rest: by uscc, then a stable descending sort on (base, tie values) — the same order as one sort
+    on the whole key, since Python keeps the order of equal keys, also with reverse=True."""
     return _rank(scores, base, tie_cols, usccs)[0]
 
 
 def _rank(scores, base, tie_cols, usccs) -> tuple[list, list]:
-    """(:func:`rank_order`, the scores in that order)."""
+    """(:func:`rank_order`, the scores in that order: a run of tied places holds equal scores, so
+    the scores read for finding the runs are already the scores in rank order)."""
     n = len(scores)
     order = sorted(range(n), key=scores.__getitem__, reverse=True)
     ranked = [scores[i] for i in order]
-    same = list(compress(count(1), map(eq, ranked, islice(ranked, 1, None))))   # ranked[p] == ranked[p - 1]
+    same = list(compress(count(1), map(eq, ranked, islice(ranked, 1, None))))   # ranked[i] == ranked[i-1]
     if not same:
         return order, ranked
-    places = sorted(set(same).union([p - 1 for p in same]))
-    tied = [order[p] for p in places]
-    inf = math.inf
-    key_cols = [[-scores[i] for i in tied], [-base[i] for i in tied]]
-    key_cols += [[inf if (v := c[i]) is None else -v for i in tied] for c in tie_cols]
-    key_cols.append([usccs[i] for i in tied])
-    # keys are distinct (uscc is), so the index after them is never compared
-    for p, (*_, i) in zip(places, sorted(zip(*key_cols, tied))):
-        order[p] = i
-    return order, ranked     # a run of tied places holds equal scores: ranked needs no change
+    ties = [[v if v is not None else -math.inf for v in col] for col in tie_cols]
+    k = 0
+    while k < len(same):
+        lo = same[k] - 1
+        while k + 1 < len(same) and same[k + 1] == same[k] + 1:
+            k += 1
+        hi = same[k] + 1
+        k += 1
+        run = sorted(order[lo:hi], key=usccs.__getitem__)
+        run.sort(key=lambda i: (base[i], *(col[i] for col in ties)), reverse=True)
+        order[lo:hi] = run
+    return order, ranked
 
 
 def _first(item):
