@@ -1,8 +1,10 @@
 """Database glue for the resource-utilization evaluation: load a year's inputs, store and read runs.
 
 The arithmetic lives in :mod:`kqtools.scoring`; this module only moves data. A run reads
-its inputs with one query, scores them in memory, and writes every result with one
-``executemany`` inside one write transaction: a failed run leaves nothing behind.
+its inputs with one query, scores them in memory, and writes every result (one
+``executemany`` per row shape, :func:`insert_results`) inside one write transaction: a failed
+run leaves nothing behind. The raw inputs are not copied into the results: the version history
+of migration 0006 keeps them (:func:`inputs_as_of`).
 """
 from __future__ import annotations
 
