@@ -69,7 +69,16 @@ def test_reimport_keeps_the_old_run_explainable(kq, town, db):
     assert d[code(7)]["group_a"] == "above" and d[code(7)]["group_b"] == "below"
 
 
-def test_an_unchanged_reimport_saves_no_version_and_a_change_saves_the_old_row(town, db):
+def test_a_change_before_any_run_saves_no_version(town, db):
+    """Nothing can need the old values yet: re-imports before the first run pay nothing."""
+    import_rows(db, "metrics", [metrics(3, tax=1.5)], name="fix.jsonl")
+    import_rows(db, "enterprises", [enterprise(3, size="below")], name="fix.jsonl")
+    assert db.conn.execute("SELECT count(*) FROM metrics_versions").fetchone()[0] == 0
+    assert db.conn.execute("SELECT count(*) FROM enterprise_versions").fetchone()[0] == 0
+
+
+def test_an_unchanged_reimport_saves_no_version_and_a_change_saves_the_old_row(kq, town, db):
+    kq("score", "run", "--year", "2025")
     import_rows(db, "metrics", [metrics(i) for i in range(10)], name="again.jsonl")
     import_rows(db, "enterprises", [enterprise(i) for i in range(10)], name="again.jsonl")
     assert db.conn.execute("SELECT count(*) FROM metrics_versions").fetchone()[0] == 0

@@ -1,7 +1,7 @@
 -- 0006 scoring speed: a scoring run no longer copies its raw inputs into every result row.
 -- Instead, every change to a metrics or enterprises row keeps the values it replaces (copy on
--- write, by triggers, whichever program writes), and a run records how far that history went when
--- it read its inputs. `kq score explain` of a run then reads the version that was in force: the
+-- write, by triggers, whichever program writes) once a run exists that may have read them (for
+-- metrics: a run of that year), and a run records how far that history went when it read its inputs. `kq score explain` of a run then reads the version that was in force: the
 -- first version saved after the run's mark, or the current row when nothing changed since.
 -- Runs stored before this migration keep their inputs in scoring_results (inputs_as_of IS NULL).
 
@@ -33,12 +33,13 @@ CREATE TABLE metrics_versions (
 CREATE INDEX metrics_versions_key ON metrics_versions(uscc, year, id);
 
 CREATE TRIGGER metrics_keep_version BEFORE UPDATE ON metrics
-WHEN OLD.land_mu IS NOT NEW.land_mu OR OLD.revenue IS NOT NEW.revenue OR OLD.tax IS NOT NEW.tax
+WHEN (OLD.land_mu IS NOT NEW.land_mu OR OLD.revenue IS NOT NEW.revenue OR OLD.tax IS NOT NEW.tax
   OR OLD.value_added IS NOT NEW.value_added OR OLD.energy_tce IS NOT NEW.energy_tce
   OR OLD.electricity_kwh IS NOT NEW.electricity_kwh OR OLD.emissions_t IS NOT NEW.emissions_t
   OR OLD.rd_expense IS NOT NEW.rd_expense OR OLD.employees IS NOT NEW.employees
   OR OLD.incident IS NOT NEW.incident OR OLD.batch_id IS NOT NEW.batch_id
-  OR OLD.uscc IS NOT NEW.uscc OR OLD.year IS NOT NEW.year
+  OR OLD.uscc IS NOT NEW.uscc OR OLD.year IS NOT NEW.year)
+  AND EXISTS (SELECT 1 FROM scoring_runs WHERE year = OLD.year)   -- only a run of that year can need it
 BEGIN
     INSERT INTO metrics_versions (replaced_at, change, uscc, year, land_mu, revenue, tax, value_added, energy_tce,
                                   electricity_kwh, emissions_t, rd_expense, employees, incident, batch_id)
@@ -48,6 +49,7 @@ BEGIN
 END;
 
 CREATE TRIGGER metrics_keep_deleted BEFORE DELETE ON metrics
+WHEN EXISTS (SELECT 1 FROM scoring_runs WHERE year = OLD.year)
 BEGIN
     INSERT INTO metrics_versions (replaced_at, change, uscc, year, land_mu, revenue, tax, value_added, energy_tce,
                                   electricity_kwh, emissions_t, rd_expense, employees, incident, batch_id)
@@ -72,14 +74,16 @@ CREATE TABLE enterprise_versions (
 CREATE INDEX enterprise_versions_key ON enterprise_versions(uscc, id);
 
 CREATE TRIGGER enterprises_keep_version BEFORE UPDATE ON enterprises
-WHEN OLD.size_class IS NOT NEW.size_class OR OLD.industry_code IS NOT NEW.industry_code
-  OR OLD.founded_on IS NOT NEW.founded_on OR OLD.batch_id IS NOT NEW.batch_id OR OLD.uscc IS NOT NEW.uscc
+WHEN (OLD.size_class IS NOT NEW.size_class OR OLD.industry_code IS NOT NEW.industry_code
+  OR OLD.founded_on IS NOT NEW.founded_on OR OLD.batch_id IS NOT NEW.batch_id OR OLD.uscc IS NOT NEW.uscc)
+  AND EXISTS (SELECT 1 FROM scoring_runs)   -- only an earlier run can need the old values
 BEGIN
     INSERT INTO enterprise_versions (replaced_at, change, uscc, size_class, industry_code, founded_on, batch_id)
     VALUES (datetime('now'), 'update', OLD.uscc, OLD.size_class, OLD.industry_code, OLD.founded_on, OLD.batch_id);
 END;
 
 CREATE TRIGGER enterprises_keep_deleted BEFORE DELETE ON enterprises
+WHEN EXISTS (SELECT 1 FROM scoring_runs)
 BEGIN
     INSERT INTO enterprise_versions (replaced_at, change, uscc, size_class, industry_code, founded_on, batch_id)
     VALUES (datetime('now'), 'delete', OLD.uscc, OLD.size_class, OLD.industry_code, OLD.founded_on, OLD.batch_id);
