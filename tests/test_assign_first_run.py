@@ -162,6 +162,7 @@ def test_first_kq_assign_on_sqlite_equals_the_general_plan(w):
         # settled: a second run writes nothing and reports the same firms as unassigned
         again, again_id, _ = run_assign(db, dt.date.fromisoformat(DAY), rules=rules)
         assert again_id is None and again.writes == []
+        assert dict(again.loads) == expected.loads      # counted from `assignments` when asked
         assert [(c.uscc, c.reason) for c in again.unassigned] == [(c.uscc, c.reason) for c in expected.unassigned]
         db.conn.close()
 
