@@ -15,25 +15,11 @@ from hypothesis import given, settings, strategies as st
 
 from kqtools.assignment import FirstRun, Firm, Policy, Specialist, plan
 from kqtools.rules import load_rules
+from test_assign_properties import DISTRICTS, KINDS, POLICY, specialist_st   # the same random specialists
 
-POLICY = Policy.from_rules(load_rules("assignment").data)
-DISTRICTS = ["湖塘镇", "牛塘镇", "南夏墅街道"]
 # as clerks' files have them: a stray space, an empty cell, no enterprise record at all (None)
 RAW_DISTRICTS = DISTRICTS + [" 湖塘镇", "", None]
-KINDS = ["hte", "tass", "tsme", "zjtx", "gazelle", "innovative_sme"]
-DEPARTMENTS = ["高新技术处", "中小企业服务处", "产业促进处", "社会发展处", "办公室", None]
 DAY = "2026-01-05"
-
-specialist_st = st.builds(
-    lambda i, districts, kinds, dep, cap, active: Specialist(
-        f"S{i:02d}", f"专员{i}", dep, frozenset(districts), frozenset(kinds), cap, active),
-    st.integers(0, 20),
-    st.sets(st.sampled_from(DISTRICTS), max_size=2),
-    st.sets(st.sampled_from(KINDS), max_size=2),
-    st.sampled_from(DEPARTMENTS),
-    st.one_of(st.none(), st.integers(0, 6)),
-    st.booleans(),
-)
 
 
 @st.composite
