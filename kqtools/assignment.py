@@ -312,7 +312,6 @@ def plan(firms: Iterable, specialists: Sequence[Specialist], policy: Policy,
     for s in specialists:
         loads.setdefault(s.id, 0)
 
-    # Most constrained groups first (fewest eligible specialists), then by key text: deterministic.
     place = _round_robin if policy.method == "round_robin" else _fewest
     order = _placing_order(elig, {*pending, *new})
     for key in order:

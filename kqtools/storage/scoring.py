@@ -23,8 +23,6 @@ from . import write_transaction
 RESULT_COLUMNS = ("run_id", "pos", "uscc", "group_id", "rank", "base_score", "bonus_points",
                   "score", "grade_by_rank", "grade", "bonus_reason", "veto_reason", "not_graded_reason",
                   "designation_batch_ids")
-#: The raw-input columns of runs stored before migration 0006 (still read by explain).
-SNAPSHOT_COLUMNS = (*S.METRIC_FIELDS, "incident", "size_class", "metrics_batch_id", "enterprise_batch_id")
 
 
 class ScoringError(Exception):
