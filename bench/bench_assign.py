@@ -18,7 +18,8 @@ The targets are absolute seconds, and this machine's speed drifts by ±20 % with
 first run is paired with a reference run on its own fresh copy, alternating: a subprocess that
 writes the same rows the least any implementation must — the scope read from the same index,
 one `assignments` row per firm with a specialist picked by arithmetic, the history copied, one
-transaction — with no eligibility, capacity or balance. The ratio kq / reference says how much
+transaction, its new pages written once (rollback journal, as kq's first run) — with no
+eligibility, capacity or balance, in one process. The ratio kq / reference says how much
 the real work costs over that floor, whatever the machine's mood. `--first-only` skips the
 -o run, the visits commands and the re-run.
 """
@@ -105,6 +106,8 @@ REFERENCE = r"""
 import sqlite3, sys
 conn = sqlite3.connect(sys.argv[1], isolation_level=None)
 conn.execute("PRAGMA cache_size = -131072")
+conn.execute("PRAGMA journal_mode = DELETE")      # new pages written once, as kq's first run does
+conn.execute("PRAGMA synchronous = FULL")
 conn.execute("BEGIN IMMEDIATE")
 conn.execute("INSERT INTO assignment_runs (as_of, rules, rules_sha256, strategy, in_scope, kept, assigned, moved, "
              "released, unassigned, started_at, finished_at) VALUES ('2026-01-05', 'ref', '', 'ref', 0, 0, 0, 0, 0, "
@@ -120,6 +123,7 @@ conn.execute("INSERT INTO assignment_history (run_id, uscc, from_specialist, to_
              "changed_at, reason) SELECT run_id, uscc, NULL, specialist_id, assigned_on, datetime('now'), reason "
              "FROM assignments WHERE run_id = ? ORDER BY uscc", (run,))
 conn.execute("COMMIT")
+conn.execute("PRAGMA journal_mode = WAL")
 print(conn.execute("SELECT count(*) FROM assignments").fetchone()[0])
 """
 

@@ -101,6 +101,98 @@ def test_sigkill_mid_import_leaves_db_as_before(tmp_path, phase):
     conn.close()
 
 
+def many_firms_to_assign(db_path: Path, n: int) -> None:
+    """``n`` designated firms in three districts and ten specialists, written by SQLite itself."""
+    from kqtools.storage import open_db
+
+    db = open_db(str(db_path))
+    c = db.conn
+    c.execute("BEGIN")
+    c.execute("INSERT INTO batches (id, kind, source, sha256, format, read, inserted, updated, unchanged, rejected, "
+              "started_at, finished_at) VALUES (1, 'enterprises', 'test', '', 'csv', 0,0,0,0,0, '', '')")
+    firms = "WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < ?) "
+    c.execute(firms + "INSERT INTO enterprises (uscc, name, district, batch_id) SELECT printf('91320412MA%07dX', n), "
+              "'企业' || n, CASE n % 3 WHEN 0 THEN '湖塘镇' WHEN 1 THEN '雪堰镇' ELSE '牛塘镇' END, 1 FROM i", (n - 1,))
+    c.execute(firms + "INSERT INTO designations (uscc, kind, level, recognized_on, batch_id) "
+              "SELECT printf('91320412MA%07dX', n), 'hte', '', '2024-03-01', 1 FROM i", (n - 1,))
+    c.executemany("INSERT INTO specialists (id, name, department, districts, kinds, capacity, active) "
+                  "VALUES (?, ?, '高新技术处', ?, '[]', NULL, 1)",
+                  [(f"S{j:02d}", f"专员{j}", f'["{d}"]') for j, d in enumerate(["湖塘镇", "雪堰镇", "牛塘镇"] * 3 + ["湖塘镇"])])
+    c.execute("COMMIT")
+    c.close()
+
+
+def test_sigkill_mid_first_assign_leaves_db_as_before(tmp_path):
+    """A first kq assign writes its new pages straight into the database file (rollback journal,
+    see storage.assignment._writes_once); killed while doing so, the journal puts everything back."""
+    db_path = tmp_path / "kq.db"
+    many_firms_to_assign(db_path, 100_000)
+    before, size = dump_hash(db_path), db_path.stat().st_size
+    # a small page cache: the transaction spills pages into the file long before its commit
+    code = ("import sys, kqtools.storage.assignment as A; A.BULK_CACHE_KIB = 1024; "
+            "from kqtools.cli import main; sys.argv[0] = 'kq'; main()")
+    proc = subprocess.Popen([sys.executable, "-c", code, "assign", "-q", "--as-of", "2026-01-05"],
+                            env=kq_env(db_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    journal = Path(str(db_path) + "-journal")
+    deadline = time.time() + 120
+    killed = journaled = False
+    while time.time() < deadline and proc.poll() is None:
+        journaled = journaled or journal.exists()
+        if journaled and db_path.stat().st_size > size + 1_000_000:
+            proc.send_signal(signal.SIGKILL)    # new pages are going into the database file itself
+            killed = True
+            break
+        time.sleep(0.002)
+    proc.wait()
+    assert journaled, "the first assign never used a rollback journal"
+    if not killed:
+        pytest.skip("the first assign finished before it could be killed")
+    assert proc.returncode == -signal.SIGKILL
+    assert dump_hash(db_path) == before     # the first connection to open it rolls the journal back
+    r = run_kq("assign", "-q", "--as-of", "2026-01-05", db=db_path)
+    assert r.returncode == 0, r
+    assert "100000 assigned" in r.stderr
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("SELECT count(*) FROM assignment_history").fetchone()[0] == 100_000
+    conn.close()
+
+
+def test_a_reader_during_a_first_assign_waits_and_sees_all_of_it(tmp_path):
+    """While a first kq assign writes straight into the file, a clerk's query waits for the commit
+    (busy timeout) instead of failing, then sees every assignment."""
+    db_path = tmp_path / "kq.db"
+    many_firms_to_assign(db_path, 100_000)
+    code = ("import sys, kqtools.storage.assignment as A; A.BULK_CACHE_KIB = 1024; "
+            "from kqtools.cli import main; sys.argv[0] = 'kq'; main()")
+    proc = subprocess.Popen([sys.executable, "-c", code, "assign", "-q", "--as-of", "2026-01-05"],
+                            env=kq_env(db_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    journal = Path(str(db_path) + "-journal")
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not journal.exists():
+        time.sleep(0.002)
+    if proc.poll() is not None:
+        pytest.skip("the first assign finished before a reader could start")
+    r = run_kq("specialists", "list", "-f", "json", db=db_path)
+    proc.wait()
+    assert proc.returncode == 0
+    assert r.returncode == 0, r
+    assert sum(s["load"] for s in r.json()) == 100_000
+
+
+def test_a_first_assign_with_the_database_open_elsewhere_stays_in_wal_mode(tmp_path):
+    db_path = tmp_path / "kq.db"
+    many_firms_to_assign(db_path, 3000)
+    other = sqlite3.connect(db_path)
+    assert other.execute("SELECT count(*) FROM enterprises").fetchone()[0] == 3000   # open, between reads
+    r = run_kq("assign", "-q", "--as-of", "2026-01-05", db=db_path)
+    assert r.returncode == 0, r      # the switch to a rollback journal refused: the run went on in WAL mode
+    assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert other.execute("SELECT count(*) FROM assignments").fetchone()[0] == 3000
+    other.close()
+
+
 # ------------------------------------------------------------------ concurrency
 def test_two_imports_and_a_reader_at_the_same_time(tmp_path):
     db_path = tmp_path / "kq.db"

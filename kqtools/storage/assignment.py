@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import gc
 import json
+import sqlite3
 from collections.abc import Mapping
 from operator import itemgetter
 from typing import Iterable
@@ -253,6 +254,34 @@ def _bulk(db):
             gc.enable()
 
 
+@contextlib.contextmanager
+def _writes_once(db):
+    """A first run appends ~190 MB of new pages at a million firms. In WAL mode each page is written
+    twice, to the WAL and then by the checkpoint into the database, and synced twice; with a
+    rollback journal, pages appended to the file need no journal and are written and synced once.
+    So the first run switches the database to a rollback journal (synchronous FULL, which that mode
+    needs to be safe on power loss) and back to WAL after. SQLite allows the switch only when no
+    other connection has the database open, and refuses at once otherwise: the run then stays in
+    WAL mode. Meanwhile readers that start wait for the commit (busy timeout) instead of reading
+    the state before it."""
+    conn = db.conn
+    try:
+        switched = (conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
+                    and conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0].lower() == "delete")
+    except sqlite3.OperationalError:        # database is locked: someone else has it open
+        switched = False
+    if not switched:
+        yield
+        return
+    conn.execute("PRAGMA synchronous = FULL")
+    try:
+        yield
+    finally:
+        conn.execute("PRAGMA synchronous = NORMAL")
+        with contextlib.suppress(sqlite3.OperationalError):    # someone opened it meanwhile: open_db switches later
+            conn.execute("PRAGMA journal_mode = WAL")
+
+
 def _run_assign(db, as_of, rule_file, policy, dry_run):
     from ..assignment import after_applied
 
@@ -263,7 +292,8 @@ def _run_assign(db, as_of, rule_file, policy, dry_run):
             return first_assignment(db, day, policy, None), None, rule_file
         return plan_assignment(db, as_of, policy, fingerprint), None, rule_file
     started = _now()
-    with write_transaction(db) as conn:
+    empty = db.conn.execute("SELECT 1 FROM assignments LIMIT 1").fetchone() is None
+    with _writes_once(db) if empty else contextlib.nullcontext(), write_transaction(db) as conn:
         fingerprint = inputs_fingerprint(db, rule_file.sha256)
         if _first_run(db, fingerprint, day):
             p, run_id = _run_first(db, day, rule_file, policy, fingerprint, started)
