@@ -358,7 +358,8 @@ class FirstRun:
     without keeping the firms: what ``kq assign`` does on its first run over a million firms.
 
     1. :meth:`group` (district, kinds, industry_code) of each in-scope firm, in any order: its
-       group number (alike firms share one), counting the firms per group;
+       group number (alike firms share one), counting the firms per group (:meth:`add`: many
+       alike firms at once, counted elsewhere);
     2. :meth:`place`: the placement runs of every group, in :func:`plan`'s order and by its strategy;
     3. :meth:`pick` (group number, uscc) of each firm again, now in uscc order: the
        specialist, or None when nobody eligible with room can take it (:attr:`unplaced` keeps it,
@@ -386,14 +387,28 @@ class FirstRun:
         raw = (district, kinds, industry_code)
         g = self._raw.get(raw)
         if g is None:
-            key = self.elig.key(norm_district(district), kinds, industry_code)
-            g = self._by_key.get(key)
-            if g is None:
-                g = self._by_key[key] = len(self.keys)
-                self.keys.append(key)
-                self.sizes.append(0)
-            self._raw[raw] = g
+            g = self._number(raw)
         self.sizes[g] += 1
+        return g
+
+    def add(self, district, kinds, industry_code, firms: int) -> int:
+        """``firms`` firms of one (district, kinds, industry_code), counted elsewhere (a part of the
+        scope counted by a helper process): their group number."""
+        raw = (district, kinds, industry_code)
+        g = self._raw.get(raw)
+        if g is None:
+            g = self._number(raw)
+        self.sizes[g] += firms
+        return g
+
+    def _number(self, raw: tuple) -> int:
+        key = self.elig.key(norm_district(raw[0]), raw[1], raw[2])
+        g = self._by_key.get(key)
+        if g is None:
+            g = self._by_key[key] = len(self.keys)
+            self.keys.append(key)
+            self.sizes.append(0)
+        self._raw[raw] = g
         return g
 
     @property
@@ -423,6 +438,11 @@ class FirstRun:
             return flat[p]
         self.unplaced.append((uscc, g))
         return None
+
+    def picker(self, numbers: Sequence[int]):
+        """:meth:`pick` for firms numbered by another counter: ``numbers[i]`` is the group of its ``i``."""
+        pick = self.pick
+        return lambda i, uscc: pick(numbers[i], uscc)
 
     def reason(self, g: int) -> str:
         key = self.keys[g]

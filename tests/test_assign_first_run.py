@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import sys
 import tempfile
 from pathlib import Path
 
@@ -167,3 +168,112 @@ def test_first_run_through_the_cli_streams_every_change(kq, db_path):
     assert [x["to_specialist"] for x in rows] == ["S01", "S02", "S01", "S02", "S02", None]
     assert rows[-1]["action"] == "unassigned" and "雪堰镇" in rows[-1]["reason"]
     assert "6 in scope, 0 kept, 5 assigned" in r.stderr
+
+
+# ---------------------------------------------------------------- a large first run: ranges read at once
+# a helper that fails for the second range (part1.db) and does its job for the others
+FAIL_FIRST_HELPER = [sys.executable, "-I", "-S", "-c",
+                     "import io, runpy, sys\n"
+                     "task = sys.stdin.read()\n"
+                     "if 'part1.db' in task: sys.exit(3)\n"
+                     "sys.stdin, sys.argv = io.StringIO(task), sys.argv[1:]\n"
+                     "runpy.run_path(sys.argv[0], run_name='__main__')\n"]
+
+
+def scratch_folders() -> set:
+    return set(Path(tempfile.gettempdir()).glob("kq-assign-*"))
+
+
+@settings(max_examples=25, deadline=None)
+@given(world(), st.integers(2, 4), st.booleans())
+def test_first_run_in_ranges_equals_the_general_plan(w, parts, a_helper_fails):
+    """The scope split into uscc ranges read by helper processes, one of which may fail and have
+    its range done in process: the same changes, rows and loads as the general plan, and no
+    scratch file left behind."""
+    from kqtools.storage import assignment as A
+
+    specs, firms, policy = w
+    folders = scratch_folders()
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(A, "PARTS_MIN_DESIGNATIONS", 1)      # split even these few firms
+        if a_helper_fails:
+            mp.setattr(A, "_HELPER", FAIL_FIRST_HELPER)
+        db = build_db(Path(tmp) / "kq.db", specs, firms)
+        rules = rules_file(Path(tmp), policy)
+        expected = plan(A.in_scope_firms(db, DAY, policy, raw=True), A.load_specialists(db), policy)
+        for dry_run in (True, False):
+            p, run_id, _ = A.run_assign(db, dt.date.fromisoformat(DAY), rules=rules, dry_run=dry_run, parts=parts)
+            assert [tuple(c) for c in p.changes] == [tuple(c) for c in expected.changes]
+            assert (p.in_scope, p.counts, dict(p.loads)) == (expected.in_scope, expected.counts, expected.loads)
+            assert [name for _, name, _ in db.conn.execute("PRAGMA database_list")] == ["main", "temp"]
+        written = db.conn.execute("SELECT uscc, specialist_id FROM assignments ORDER BY uscc").fetchall()
+        assert written == [(c.uscc, c.to_specialist) for c in expected.changes if c.action == "assign"]
+        db.conn.close()
+    assert scratch_folders() == folders
+
+
+def test_split_points_cut_the_scope_into_ranges_of_alike_size(tmp_path):
+    from kqtools.storage import assignment as A
+
+    firms = [Firm(f"91320412MA{i:06d}X", f"企业{i}", "湖塘镇", "hte") for i in range(90)]
+    db = build_db(tmp_path / "kq.db", [], firms)
+    assert A._split_points(db.conn, 3) == [None, None]      # below PARTS_MIN_DESIGNATIONS: one range
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(A, "PARTS_MIN_DESIGNATIONS", 1)
+        bounds = A._split_points(db.conn, 3)
+    assert bounds[0] is None and bounds[-1] is None and len(bounds) == 4
+    assert bounds[1] < bounds[2]
+    sizes = [sum(1 for f in firms if (lo is None or f.uscc >= lo) and (hi is None or f.uscc < hi))
+             for lo, hi in zip(bounds, bounds[1:])]
+    assert sum(sizes) == 90 and max(sizes) - min(sizes) <= 2
+    db.conn.close()
+
+
+def test_scratch_folders_of_killed_runs_are_swept(tmp_path):
+    """A run killed mid-way cannot remove its scratch folder; the next large first run does."""
+    import os
+    import subprocess
+
+    from kqtools.storage.assignment import _sweep
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = tmp_path / f"kq-assign-{int(gone.stdout)}-abc"
+    alive = tmp_path / f"kq-assign-{os.getpid()}-def"
+    other = tmp_path / "kq-assign-notes"
+    for folder in (dead, alive, other):
+        folder.mkdir()
+        (folder / "part1.db").write_bytes(b"x")
+    _sweep(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name])
+
+
+def test_a_dry_run_that_an_import_overtakes_is_done_again_in_one_query(tmp_path):
+    """A dry run holds no write lock, so its helpers may read another state than this process: a
+    helper that, once done, lets another process add a firm stands for an import landing mid-run.
+    The dry run then answers on one consistent state, the new firm included."""
+    from kqtools.storage import assignment as A
+
+    specs = [Specialist("S01", "张三", "高新技术处", frozenset({"湖塘镇"}))]
+    firms = [Firm(f"91320412MA{i:06d}X", f"企业{i}", "湖塘镇", "hte") for i in range(0, 60, 2)]
+    db = build_db(tmp_path / "kq.db", specs, firms)
+    late = "91320412MA000059X"      # in the last range
+    add_firm = ("import sqlite3; c = sqlite3.connect(t['db'], timeout=30); "
+                "c.execute(\"INSERT INTO batches (kind, source, sha256, format, read, inserted, updated, unchanged, "
+                "rejected, started_at, finished_at) VALUES ('designations', 'x', '', 'csv', 1,1,0,0,0,'','')\"); "
+                f"c.execute(\"INSERT INTO designations (uscc, kind, level, recognized_on) VALUES ('{late}', 'hte', "
+                "'', '2024-03-01')\"); c.commit()")
+    helper = [sys.executable, "-I", "-S", "-c",
+              "import io, json, runpy, sys\n"
+              "task = sys.stdin.read(); t = json.loads(task)\n"
+              "sys.stdin, sys.argv = io.StringIO(task), sys.argv[1:]\n"
+              "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+              "except SystemExit:\n    pass\n"
+              f"if t['params']['hi'] is None:\n    {add_firm}\n"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(A, "PARTS_MIN_DESIGNATIONS", 1)
+        mp.setattr(A, "_HELPER", helper)
+        p, run_id, _ = A.run_assign(db, dt.date.fromisoformat(DAY), dry_run=True, parts=2)
+    assert run_id is None
+    assert late in [c.uscc for c in p.changes]
+    assert p.in_scope == len(firms) + 1 == len(p.changes)
+    db.conn.close()

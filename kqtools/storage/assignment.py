@@ -16,6 +16,7 @@ import datetime as dt
 import gc
 import json
 import sqlite3
+import sys
 from collections.abc import Mapping
 from operator import itemgetter
 from typing import Iterable
@@ -70,12 +71,14 @@ def _scope_sql(policy: Policy, select: str, tail: str = "") -> tuple[str, dict]:
     return sql, params
 
 
-def _scope_sql_ordered(policy: Policy, select: str) -> tuple[str, dict]:
+def _scope_sql_ordered(policy: Policy, select: str, lo: bool = False, hi: bool = False) -> tuple[str, dict]:
     """The scope in uscc order straight from the covering index, without a sort: one aggregate
-    query over designations ``d`` joined to ``enterprises e`` (``group_concat(d.kind)`` = kinds)."""
+    query over designations ``d`` joined to ``enterprises e`` (``group_concat(d.kind)`` = kinds);
+    ``lo``/``hi``: only firms with ``:lo`` <= uscc / uscc < ``:hi``."""
     having, params = _scope_having(policy, "d.kind")
+    where = _CURRENT.format(p="d.") + (" AND d.uscc >= :lo" if lo else "") + (" AND d.uscc < :hi" if hi else "")
     sql = (f"SELECT {select} FROM designations d LEFT JOIN enterprises e ON e.uscc = d.uscc "
-           f"WHERE {_CURRENT.format(p='d.')} GROUP BY d.uscc{having} ORDER BY d.uscc")
+           f"WHERE {where} GROUP BY d.uscc{having} ORDER BY d.uscc")
     return sql, params
 
 
@@ -232,11 +235,13 @@ def _save_state(conn, fingerprint: str, as_of: str, in_scope: int, kept: int, un
                      [(c.uscc, c.name, c.reason) for c in unassigned])
 
 
-def run_assign(db, as_of: dt.date, *, rules: str | None = None, dry_run: bool = False):
-    """Plan and (unless ``dry_run``) apply the assignment. Returns (Plan, run_id or None, Rules)."""
+def run_assign(db, as_of: dt.date, *, rules: str | None = None, dry_run: bool = False, parts: int | None = None):
+    """Plan and (unless ``dry_run``) apply the assignment. Returns (Plan, run_id or None, Rules).
+    ``parts``: scope ranges a large first run reads at once (default: :func:`default_parts`)."""
     rule_file, policy = load_policy(rules)
-    with _bulk(db):
-        return _run_assign(db, as_of, rule_file, policy, dry_run)
+    parts = default_parts() if parts is None else parts
+    with _bulk(db), _Scratch(db) as scratch:
+        return _run_assign(db, as_of, rule_file, policy, dry_run, parts, scratch)
 
 
 @contextlib.contextmanager
@@ -282,21 +287,25 @@ def _writes_once(db):
             conn.execute("PRAGMA journal_mode = WAL")
 
 
-def _run_assign(db, as_of, rule_file, policy, dry_run):
+def _run_assign(db, as_of, rule_file, policy, dry_run, parts, scratch):
     from ..assignment import after_applied
 
     day = _iso(as_of)
     if dry_run:
         fingerprint = inputs_fingerprint(db, rule_file.sha256)
         if _first_run(db, fingerprint, day):
-            return first_assignment(db, day, policy, None), None, rule_file
+            p = first_assignment(db, day, policy, None, parts, scratch)
+            if parts > 1 and inputs_fingerprint(db, rule_file.sha256) != fingerprint:
+                # without the write lock, helpers and this process may have read different states
+                p = first_assignment(db, day, policy, None)
+            return p, None, rule_file
         return plan_assignment(db, as_of, policy, fingerprint), None, rule_file
     started = _now()
     empty = db.conn.execute("SELECT 1 FROM assignments LIMIT 1").fetchone() is None
     with _writes_once(db) if empty else contextlib.nullcontext(), write_transaction(db) as conn:
         fingerprint = inputs_fingerprint(db, rule_file.sha256)
         if _first_run(db, fingerprint, day):
-            p, run_id = _run_first(db, day, rule_file, policy, fingerprint, started)
+            p, run_id = _run_first(db, day, rule_file, policy, fingerprint, started, parts, scratch)
             return p, run_id, rule_file
         p = plan_assignment(db, as_of, policy, fingerprint)
         writes = p.writes
@@ -346,11 +355,12 @@ def _first_run(db, fingerprint: str | None, day: str) -> bool:
     return fingerprint is None or not _state_is(db.conn, fingerprint, day)
 
 
-def _run_first(db, day: str, rule_file, policy: Policy, fingerprint: str | None, started: str):
+def _run_first(db, day: str, rule_file, policy: Policy, fingerprint: str | None, started: str, parts: int = 1,
+               scratch=None):
     """Apply a first run inside the caller's transaction. Returns (Plan, run_id or None)."""
     conn = db.conn
     run_id = _insert_run(conn, day, rule_file, policy, started)
-    p = first_assignment(db, day, policy, run_id)
+    p = first_assignment(db, day, policy, run_id, parts, scratch)
     if not p.counts["assign"]:      # nothing written after all: no run
         conn.execute("DELETE FROM assignment_runs WHERE id = ?", (run_id,))
         run_id = None
@@ -364,10 +374,17 @@ def _run_first(db, day: str, rule_file, policy: Policy, fingerprint: str | None,
     return p, run_id
 
 
-def first_assignment(db, day: str, policy: Policy, run_id: int | None) -> Plan:
+def first_assignment(db, day: str, policy: Policy, run_id: int | None, parts: int = 1,
+                     scratch: "_Scratch | None" = None) -> Plan:
     """Place every in-scope firm on a database without assignments, written to ``assignments``
     with history under ``run_id`` (the caller holds the transaction), or, when ``run_id`` is None
-    (a dry run), to a temporary table only. The plan's ``changes`` are read back from there."""
+    (a dry run), to a temporary table only. The plan's ``changes`` are read back from there.
+
+    With ``parts`` > 1 and a ``scratch`` (see :func:`run_assign`), the scope is read and counted in
+    that many uscc ranges at once: this process does the first, helper processes
+    (:mod:`.scope_worker`) the others, each into a scratch file. A range whose helper fails is
+    done here after all. Either way the plan is made on the summed counts, and the firms are
+    written range after range, in uscc order, as with one part."""
     from ..assignment import FirstRun
 
     conn = db.conn
@@ -375,25 +392,40 @@ def first_assignment(db, day: str, policy: Policy, run_id: int | None) -> Plan:
     dry = run_id is None
     target = f"temp.{_DRY_TABLE}" if dry else "assignments"
     conn.create_function("kq_group", 3, fr.group)
-    conn.create_function("kq_pick", 2, fr.pick)
+    bounds = _split_points(conn, parts) if scratch is not None else [None, None]
+    ranges = list(zip(bounds, bounds[1:]))
+    tables: list[tuple[str, list[int] | None]] = []     # (table, its group numbers; None: fr's own)
+    helpers: list = []
     try:
-        # 1. the scope in uscc order, each firm with its group number (counted on the way)
-        sql, params = _scope_sql_ordered(
-            policy, "d.uscc AS uscc, kq_group(e.district, group_concat(d.kind), e.industry_code) AS g")
-        params["as_of"] = day
-        conn.execute("DROP TABLE IF EXISTS temp.kq_scope")
-        conn.execute(f"CREATE TEMP TABLE kq_scope AS {sql}", params)
+        # 1. the scope in uscc order, each firm with its group number (counted on the way), by range
+        select = "d.uscc AS uscc, kq_group(e.district, group_concat(d.kind), e.industry_code) AS g"
+        helpers = [_start_helper(db, scratch, i, _part_sql(policy, select, day, lo, hi))
+                   for i, (lo, hi) in enumerate(ranges) if i]
+        for i, (lo, hi) in enumerate(ranges):
+            table = f"temp.kq_scope_{i}"
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+            if i:
+                numbers = _finish_helper(conn, fr, scratch, *helpers[i - 1])
+                if numbers is not None:
+                    tables.append((f"kq_part_{i}.kq_scope", numbers))
+                    continue
+            sql, params = _part_sql(policy, select, day, lo, hi)
+            conn.execute(f"CREATE TEMP TABLE kq_scope_{i} AS {sql}", params)
+            tables.append((table, None))
         # 2. the plan, on counts
         fr.place()
-        # 3. one row per placed firm, in uscc order (rowid order of kq_scope, checked by kq_pick); OR IGNORE
-        #    skips the firms kq_pick leaves without a specialist (NULL in a NOT NULL column): fr.unplaced
+        # 3. one row per placed firm, in uscc order (range after range, rowid order in each, checked by
+        #    kq_pick); OR IGNORE skips the firms kq_pick leaves without a specialist (NULL in a NOT NULL
+        #    column): fr.unplaced
         if dry:
             conn.execute(f"DROP TABLE IF EXISTS {target}")
             conn.execute(f"CREATE TABLE {target} (uscc TEXT PRIMARY KEY, specialist_id TEXT NOT NULL, "
                          "assigned_on TEXT NOT NULL, reason TEXT, run_id INTEGER) WITHOUT ROWID")
-        conn.execute(f"INSERT OR IGNORE INTO {target} (uscc, specialist_id, assigned_on, reason, run_id) "
-                     f"SELECT uscc, kq_pick(g, uscc), ?, ?, ? FROM temp.kq_scope ORDER BY rowid",
-                     (day, NEW_IN_SCOPE, run_id))
+        for table, numbers in tables:
+            conn.create_function("kq_pick", 2, fr.pick if numbers is None else fr.picker(numbers))
+            conn.execute(f"INSERT OR IGNORE INTO {target} (uscc, specialist_id, assigned_on, reason, run_id) "
+                         f"SELECT uscc, kq_pick(g, uscc), ?, ?, ? FROM {table} ORDER BY rowid",
+                         (day, NEW_IN_SCOPE, run_id))
         if not dry:
             _copy_first_history(conn, run_id, _now())
         unassigned = []
@@ -403,12 +435,153 @@ def first_assignment(db, day: str, policy: Policy, run_id: int | None) -> Plan:
             unassigned = [Change(uscc, names.get(uscc), None, None, fr.reason(g), "unassigned")
                           for uscc, g in fr.unplaced]     # in uscc order already
     finally:
-        conn.execute("DROP TABLE IF EXISTS temp.kq_scope")
+        for _, proc in helpers:       # still running only when this run failed
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        for i in range(len(ranges)):
+            conn.execute(f"DROP TABLE IF EXISTS temp.kq_scope_{i}")
         conn.create_function("kq_group", 3, None)
         conn.create_function("kq_pick", 2, None)
     placed = fr.in_scope - len(unassigned)
     return Plan(_FirstChanges(conn, target, placed, unassigned), fr.loads, fr.in_scope, 0,
                 {"assign": placed, "move": 0, "release": 0, "unassigned": len(unassigned)}, left=unassigned)
+
+
+# ---------------------------------------------------------------- a large first run in parallel
+# Reading and counting the scope is most of a first run's work (~40 % at a million firms) and parts
+# of it are independent: uscc ranges. Below PARTS_MIN_DESIGNATIONS rows, starting a helper costs
+# more than it saves.
+PARTS_MIN_DESIGNATIONS = 200_000
+MAX_PARTS = 4
+
+
+def default_parts() -> int:
+    """Scope ranges a large first run reads at once: one per CPU this process may use, at most 4."""
+    import os
+
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:      # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(MAX_PARTS, cpus))
+
+
+def _split_points(conn, parts: int) -> list:
+    """[None, u1, ..., None]: uscc bounds of ``parts`` ranges holding about as many designations each
+    (fewer ranges when the database is in memory, small, or the bounds coincide)."""
+    if parts < 2 or conn.execute("PRAGMA database_list").fetchone()[2] == "":
+        return [None, None]
+    n = conn.execute("SELECT count(*) FROM designations").fetchone()[0]
+    if n < PARTS_MIN_DESIGNATIONS:
+        return [None, None]
+    inner = []
+    for i in range(1, parts):
+        row = conn.execute("SELECT uscc FROM designations ORDER BY uscc LIMIT 1 OFFSET ?", (n * i // parts,)).fetchone()
+        if row and (not inner or row[0] > inner[-1]):
+            inner.append(row[0])
+    return [None, *inner, None]
+
+
+def _part_sql(policy: Policy, select: str, day: str, lo, hi) -> tuple[str, dict]:
+    """The scope query of one range ``lo`` <= uscc < ``hi`` (None: open)."""
+    sql, params = _scope_sql_ordered(policy, select, lo is not None, hi is not None)
+    params.update(as_of=day, lo=lo, hi=hi)
+    return sql, params
+
+
+class _Scratch:
+    """A folder for the helpers' scratch files, attached to the connection for the run and removed
+    after. SQLite cannot detach a database inside a transaction, so this wraps the transaction."""
+
+    def __init__(self, db):
+        self.conn, self.folder, self.attached = db.conn, None, []
+
+    def __enter__(self):
+        return self
+
+    def path(self, i: int) -> str:
+        import os
+        import tempfile
+
+        if self.folder is None:
+            _sweep(tempfile.gettempdir())
+            self.folder = tempfile.mkdtemp(prefix=f"kq-assign-{os.getpid()}-")
+        return os.path.join(self.folder, f"part{i}.db")
+
+    def attach(self, i: int) -> None:
+        self.conn.execute(f"ATTACH ? AS kq_part_{i}", (self.path(i),))
+        self.attached.append(i)
+
+    def __exit__(self, *exc):
+        import shutil
+
+        for i in self.attached:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute(f"DETACH kq_part_{i}")
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+# the helper is a standard-library script, run as a file in isolated mode (-I: no environment, no
+# working directory on sys.path; -S: no site packages), so it starts in ~20 ms
+_HELPER = [sys.executable, "-I", "-S"]
+
+
+def _sweep(folder: str) -> None:
+    """Remove the scratch folders of runs killed before they could (kq-assign-PID-*, PID gone)."""
+    import os
+    import shutil
+
+    if os.name != "posix":      # os.kill(pid, 0) probes a process only there
+        return
+    for entry in os.scandir(folder):
+        parts = entry.name.split("-")
+        if entry.name.startswith("kq-assign-") and len(parts) > 3 and parts[2].isdigit():
+            try:
+                os.kill(int(parts[2]), 0)
+            except ProcessLookupError:
+                shutil.rmtree(entry.path, ignore_errors=True)
+            except OSError:     # alive, someone else's
+                pass
+
+
+def _start_helper(db, scratch: _Scratch, i: int, query: tuple[str, dict]):
+    """A helper process reading range ``i`` into its scratch file (see :mod:`.scope_worker`)."""
+    import subprocess
+    from pathlib import Path
+
+    from . import BUSY_TIMEOUT_MS
+
+    sql, params = query
+    try:
+        task = {"db": db.conn.execute("PRAGMA database_list").fetchone()[2], "out": scratch.path(i), "sql": sql,
+                "params": params, "timeout": BUSY_TIMEOUT_MS / 1000}
+        # stderr inherited: a helper says on kq's stderr why it failed, in one line
+        proc = subprocess.Popen([*_HELPER, str(Path(__file__).with_name("scope_worker.py"))],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        proc.stdin.write(json.dumps(task).encode())
+        proc.stdin.close()
+    except OSError:     # no scratch folder, no process: the range is read here
+        return i, None
+    return i, proc
+
+
+def _finish_helper(conn, fr, scratch: _Scratch, i: int, proc) -> list[int] | None:
+    """Wait for helper ``i``; its counts merged into ``fr`` and its file attached as ``kq_part_i``:
+    its group numbers in ``fr``'s. None when it failed (its range is to be done here)."""
+    if proc is None:
+        return None
+    out = proc.stdout.read()
+    if proc.wait() != 0:
+        return None
+    try:
+        result = json.loads(out)
+        numbers = [fr.add(d, k, ind, n) for (d, k, ind), n in zip(result["keys"], result["sizes"], strict=True)]
+    except (ValueError, KeyError, TypeError):
+        return None
+    scratch.attach(i)
+    return numbers
 
 
 class _FirstChanges:
