@@ -122,30 +122,42 @@ def many_firms_to_assign(db_path: Path, n: int) -> None:
     c.close()
 
 
+def start_first_assign(db_path: Path) -> subprocess.Popen:
+    """``kq assign`` on a database without assignments, with a small page cache: the transaction
+    spills pages into the file long before its commit."""
+    code = ("import sys, kqtools.storage.assignment as A; A.BULK_CACHE_KIB = 1024; "
+            "from kqtools.cli import main; sys.argv[0] = 'kq'; main()")
+    return subprocess.Popen([sys.executable, "-c", code, "assign", "-q", "--as-of", "2026-01-05"],
+                            env=kq_env(db_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_for_pages_in_the_file(proc, db_path: Path, size: int) -> tuple[bool, bool]:
+    """(journaled, writing): a rollback journal appeared; the run is writing new pages straight into
+    the file now (False: it finished first)."""
+    journal = Path(str(db_path) + "-journal")
+    deadline = time.time() + 120
+    journaled = False
+    while time.time() < deadline and proc.poll() is None:
+        journaled = journaled or journal.exists()
+        if journaled and db_path.stat().st_size > size + 1_000_000:
+            return True, True
+        time.sleep(0.002)
+    return journaled, False
+
+
 def test_sigkill_mid_first_assign_leaves_db_as_before(tmp_path):
     """A first kq assign writes its new pages straight into the database file (rollback journal,
     see storage.assignment._writes_once); killed while doing so, the journal puts everything back."""
     db_path = tmp_path / "kq.db"
     many_firms_to_assign(db_path, 100_000)
     before, size = dump_hash(db_path), db_path.stat().st_size
-    # a small page cache: the transaction spills pages into the file long before its commit
-    code = ("import sys, kqtools.storage.assignment as A; A.BULK_CACHE_KIB = 1024; "
-            "from kqtools.cli import main; sys.argv[0] = 'kq'; main()")
-    proc = subprocess.Popen([sys.executable, "-c", code, "assign", "-q", "--as-of", "2026-01-05"],
-                            env=kq_env(db_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    journal = Path(str(db_path) + "-journal")
-    deadline = time.time() + 120
-    killed = journaled = False
-    while time.time() < deadline and proc.poll() is None:
-        journaled = journaled or journal.exists()
-        if journaled and db_path.stat().st_size > size + 1_000_000:
-            proc.send_signal(signal.SIGKILL)    # new pages are going into the database file itself
-            killed = True
-            break
-        time.sleep(0.002)
+    proc = start_first_assign(db_path)
+    journaled, writing = wait_for_pages_in_the_file(proc, db_path, size)
+    if writing:
+        proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert journaled, "the first assign never used a rollback journal"
-    if not killed:
+    if not writing:
         pytest.skip("the first assign finished before it could be killed")
     assert proc.returncode == -signal.SIGKILL
     assert dump_hash(db_path) == before     # the first connection to open it rolls the journal back
@@ -166,16 +178,10 @@ def test_a_reader_during_a_first_assign_waits_and_sees_all_of_it(tmp_path):
     db_path = tmp_path / "kq.db"
     many_firms_to_assign(db_path, 100_000)
     size = db_path.stat().st_size
-    code = ("import sys, kqtools.storage.assignment as A; A.BULK_CACHE_KIB = 1024; "
-            "from kqtools.cli import main; sys.argv[0] = 'kq'; main()")
-    proc = subprocess.Popen([sys.executable, "-c", code, "assign", "-q", "--as-of", "2026-01-05"],
-                            env=kq_env(db_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    journal = Path(str(db_path) + "-journal")
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None and not (
-            journal.exists() and db_path.stat().st_size > size + 1_000_000):
-        time.sleep(0.002)
-    if proc.poll() is not None:
+    proc = start_first_assign(db_path)
+    _, writing = wait_for_pages_in_the_file(proc, db_path, size)
+    if not writing:
+        proc.wait()
         pytest.skip("the first assign finished before a reader could start")
     r = run_kq("specialists", "list", "-f", "json", db=db_path)
     proc.wait()
