@@ -277,3 +277,25 @@ def test_a_dry_run_that_an_import_overtakes_is_done_again_in_one_query(tmp_path)
     assert late in [c.uscc for c in p.changes]
     assert p.in_scope == len(firms) + 1 == len(p.changes)
     db.conn.close()
+
+
+def test_the_helper_answers_in_ascii_whatever_the_locale(tmp_path):
+    """Chinese districts travel from the helper as JSON \\u escapes: a server whose locale is GBK
+    (or Windows' code page) reads the same bytes as a UTF-8 one."""
+    import subprocess
+
+    from kqtools.storage import assignment as A
+
+    firms = [Firm(f"91320412MA{i:06d}X", f"企业{i}", d, "hte", "C3911") for i, d in enumerate(["湖塘镇", "雪堰镇"] * 3)]
+    db = build_db(tmp_path / "kq.db", [], firms)
+    sql, params = A._part_sql(POLICY, "d.uscc AS uscc, kq_group(e.district, group_concat(d.kind), e.industry_code) "
+                                      "AS g", DAY, firms[2].uscc, None)
+    db.conn.close()
+    task = {"db": str(tmp_path / "kq.db"), "out": str(tmp_path / "part1.db"), "sql": sql, "params": params}
+    r = subprocess.run([*A._HELPER, str(Path(A.__file__).with_name("scope_worker.py"))], input=json.dumps(task).encode(),
+                       capture_output=True, env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.isascii()
+    answer = json.loads(r.stdout)
+    assert sorted(map(tuple, answer["keys"])) == [("湖塘镇", "hte", "C3911"), ("雪堰镇", "hte", "C3911")]
+    assert sum(answer["sizes"]) == 4        # the firms from the third on

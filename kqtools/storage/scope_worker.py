@@ -57,7 +57,7 @@ def main() -> int:
         print(f"kq assign: a helper process failed, its part of the scope is read in the main process "
               f"instead: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    json.dump(result, sys.stdout, ensure_ascii=False)
+    json.dump(result, sys.stdout)   # ASCII (\u escapes): the same bytes whatever the locale's encoding
     return 0
 
 
