@@ -288,8 +288,7 @@ def test_the_helper_answers_in_ascii_whatever_the_locale(tmp_path):
 
     firms = [Firm(f"91320412MA{i:06d}X", f"企业{i}", d, "hte", "C3911") for i, d in enumerate(["湖塘镇", "雪堰镇"] * 3)]
     db = build_db(tmp_path / "kq.db", [], firms)
-    sql, params = A._part_sql(POLICY, "d.uscc AS uscc, kq_group(e.district, group_concat(d.kind), e.industry_code) "
-                                      "AS g", DAY, firms[2].uscc, None)
+    sql, params = A._part_sql(POLICY, DAY, firms[2].uscc, None)
     db.conn.close()
     task = {"db": str(tmp_path / "kq.db"), "out": str(tmp_path / "part1.db"), "sql": sql, "params": params}
     r = subprocess.run([*A._HELPER, str(Path(A.__file__).with_name("scope_worker.py"))], input=json.dumps(task).encode(),

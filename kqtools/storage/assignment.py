@@ -392,24 +392,21 @@ def first_assignment(db, day: str, policy: Policy, run_id: int | None, parts: in
     dry = run_id is None
     target = f"temp.{_DRY_TABLE}" if dry else "assignments"
     conn.create_function("kq_group", 3, fr.group)
-    bounds = _split_points(conn, parts) if scratch is not None else [None, None]
-    ranges = list(zip(bounds, bounds[1:]))
+    bounds = _split_points(conn, parts) if scratch is not None and scratch.db_file else [None, None]
+    queries = [_part_sql(policy, day, lo, hi) for lo, hi in zip(bounds, bounds[1:])]
     tables: list[tuple[str, list[int] | None]] = []     # (table, its group numbers; None: fr's own)
-    helpers: list = []
+    helpers: dict = {}
     try:
         # 1. the scope in uscc order, each firm with its group number (counted on the way), by range
-        select = "d.uscc AS uscc, kq_group(e.district, group_concat(d.kind), e.industry_code) AS g"
-        helpers = [_start_helper(db, scratch, i, _part_sql(policy, select, day, lo, hi))
-                   for i, (lo, hi) in enumerate(ranges) if i]
-        for i, (lo, hi) in enumerate(ranges):
+        helpers = {i: _start_helper(scratch, i, query) for i, query in enumerate(queries) if i}
+        for i, (sql, params) in enumerate(queries):
             table = f"temp.kq_scope_{i}"
             conn.execute(f"DROP TABLE IF EXISTS {table}")
             if i:
-                numbers = _finish_helper(conn, fr, scratch, *helpers[i - 1])
+                numbers = _finish_helper(fr, scratch, i, helpers[i])
                 if numbers is not None:
                     tables.append((f"kq_part_{i}.kq_scope", numbers))
                     continue
-            sql, params = _part_sql(policy, select, day, lo, hi)
             conn.execute(f"CREATE TEMP TABLE kq_scope_{i} AS {sql}", params)
             tables.append((table, None))
         # 2. the plan, on counts
@@ -435,11 +432,11 @@ def first_assignment(db, day: str, policy: Policy, run_id: int | None, parts: in
             unassigned = [Change(uscc, names.get(uscc), None, None, fr.reason(g), "unassigned")
                           for uscc, g in fr.unplaced]     # in uscc order already
     finally:
-        for _, proc in helpers:       # still running only when this run failed
+        for proc in helpers.values():       # still running only when this run failed
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        for i in range(len(ranges)):
+        for i in range(len(queries)):
             conn.execute(f"DROP TABLE IF EXISTS temp.kq_scope_{i}")
         conn.create_function("kq_group", 3, None)
         conn.create_function("kq_pick", 2, None)
@@ -469,8 +466,8 @@ def default_parts() -> int:
 
 def _split_points(conn, parts: int) -> list:
     """[None, u1, ..., None]: uscc bounds of ``parts`` ranges holding about as many designations each
-    (fewer ranges when the database is in memory, small, or the bounds coincide)."""
-    if parts < 2 or conn.execute("PRAGMA database_list").fetchone()[2] == "":
+    (fewer ranges when the database is small or the bounds coincide)."""
+    if parts < 2:
         return [None, None]
     n = conn.execute("SELECT count(*) FROM designations").fetchone()[0]
     if n < PARTS_MIN_DESIGNATIONS:
@@ -483,19 +480,25 @@ def _split_points(conn, parts: int) -> list:
     return [None, *inner, None]
 
 
-def _part_sql(policy: Policy, select: str, day: str, lo, hi) -> tuple[str, dict]:
+# each in-scope firm with its group number from the kq_group callback (FirstRun.group, or a helper's own)
+_SCOPE_SELECT = "d.uscc AS uscc, kq_group(e.district, group_concat(d.kind), e.industry_code) AS g"
+
+
+def _part_sql(policy: Policy, day: str, lo, hi) -> tuple[str, dict]:
     """The scope query of one range ``lo`` <= uscc < ``hi`` (None: open)."""
-    sql, params = _scope_sql_ordered(policy, select, lo is not None, hi is not None)
+    sql, params = _scope_sql_ordered(policy, _SCOPE_SELECT, lo is not None, hi is not None)
     params.update(as_of=day, lo=lo, hi=hi)
     return sql, params
 
 
 class _Scratch:
     """A folder for the helpers' scratch files, attached to the connection for the run and removed
-    after. SQLite cannot detach a database inside a transaction, so this wraps the transaction."""
+    after. SQLite cannot detach a database inside a transaction, so this wraps the transaction.
+    ``db_file``: the path helpers open ("" for a database in memory: no helpers)."""
 
     def __init__(self, db):
         self.conn, self.folder, self.attached = db.conn, None, []
+        self.db_file = db.conn.execute("PRAGMA database_list").fetchone()[2]
 
     def __enter__(self):
         return self
@@ -546,8 +549,9 @@ def _sweep(folder: str) -> None:
                 pass
 
 
-def _start_helper(db, scratch: _Scratch, i: int, query: tuple[str, dict]):
-    """A helper process reading range ``i`` into its scratch file (see :mod:`.scope_worker`)."""
+def _start_helper(scratch: _Scratch, i: int, query: tuple[str, dict]):
+    """A helper process reading range ``i`` into its scratch file (see :mod:`.scope_worker`); None
+    when it could not start."""
     import subprocess
     from pathlib import Path
 
@@ -555,19 +559,19 @@ def _start_helper(db, scratch: _Scratch, i: int, query: tuple[str, dict]):
 
     sql, params = query
     try:
-        task = {"db": db.conn.execute("PRAGMA database_list").fetchone()[2], "out": scratch.path(i), "sql": sql,
-                "params": params, "timeout": BUSY_TIMEOUT_MS / 1000}
+        task = {"db": scratch.db_file, "out": scratch.path(i), "sql": sql, "params": params,
+                "timeout": BUSY_TIMEOUT_MS / 1000}
         # stderr inherited: a helper says on kq's stderr why it failed, in one line
         proc = subprocess.Popen([*_HELPER, str(Path(__file__).with_name("scope_worker.py"))],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         proc.stdin.write(json.dumps(task).encode())
         proc.stdin.close()
     except OSError:     # no scratch folder, no process: the range is read here
-        return i, None
-    return i, proc
+        return None
+    return proc
 
 
-def _finish_helper(conn, fr, scratch: _Scratch, i: int, proc) -> list[int] | None:
+def _finish_helper(fr, scratch: _Scratch, i: int, proc) -> list[int] | None:
     """Wait for helper ``i``; its counts merged into ``fr`` and its file attached as ``kq_part_i``:
     its group numbers in ``fr``'s. None when it failed (its range is to be done here)."""
     if proc is None:
