@@ -1,7 +1,6 @@
 """`kq assign`, `kq assignments`, `kq specialists list` through real subprocesses on a real database file."""
 from __future__ import annotations
 
-
 import pytest
 
 from conftest import import_rows, write_csv
