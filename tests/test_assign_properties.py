@@ -1,7 +1,6 @@
 """Property tests of the pure assignment rules (kqtools.assignment.plan)."""
 from __future__ import annotations
 
-
 from hypothesis import given, settings, strategies as st
 
 from kqtools.assignment import Firm, Policy, Specialist, after_applied, plan, settled
