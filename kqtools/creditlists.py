@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, NamedTuple, Sequence
 
+from .errors import KqtoolsError
+
 BLACKLIST, WHITELIST = "blacklist", "whitelist"
 LISTS = (WHITELIST, BLACKLIST)
 RECORD_COLUMNS = ("uscc", "source", "record_key", "name", "grade", "year", "started_on", "ended_on",
@@ -253,7 +255,7 @@ def parse_rules(data: dict) -> ListRules:
 
 
 # ---------------------------------------------------------------- windows
-class WindowProblem(ValueError):
+class WindowProblem(KqtoolsError, ValueError):
     """A record a rule applies to but whose window cannot be computed (missing date or term)."""
 
 

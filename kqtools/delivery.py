@@ -21,15 +21,17 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .errors import KqtoolsError
+
 WEBHOOK_MAX_BYTES = 2000      # WeCom text messages are limited to 2048 bytes
 DEFAULT_TIMEOUT = 20.0
 
 
-class DeliveryError(Exception):
+class DeliveryError(KqtoolsError):
     """A message could not be handed over; the text is safe to store and show (secrets masked)."""
 
 
-class ConfigError(ValueError):
+class ConfigError(KqtoolsError, ValueError):
     """A channel URL that cannot be used; the text is safe to show."""
 
 

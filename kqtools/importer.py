@@ -21,6 +21,8 @@ from . import fields as F
 from .kinds import COMPLETE, DERIVED, MEMO_LIMIT, Kind, get_kind, header_key
 from .readers import RowError, Source, SourceError, header_text, is_blank
 from .uscc import is_valid_clean
+from .clock import now_iso as _now
+from .errors import KqtoolsError
 
 CHUNK = 5_000
 CACHE_KIB = 32 * 1024        # page cache of the database during an import
@@ -79,7 +81,7 @@ class Plan:
         return [f for f, _ in self.fields]
 
 
-class UnknownField(ValueError):
+class UnknownField(KqtoolsError, ValueError):
     """A ``--map HEADER=field`` whose target is not a field of the kind (nor an alias of one)."""
 
 
@@ -865,6 +867,3 @@ def _reject_duplicates(conn, kind: Kind, chunk: list[tuple], key_pos: list[int],
             pending.append((row[0], label, shown, f"duplicate {label}: the same record is on line {hit[0]}", column))
     return found
 
-
-def _now() -> str:
-    return dt.datetime.now().astimezone().isoformat(timespec="seconds")

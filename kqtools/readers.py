@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import IO, Iterator
 
 from .fields import to_text
+from .errors import KqtoolsError
 
 SNIFF_BYTES = 1 << 16
 TEXT_BLOCK = 1 << 20  # characters decoded at a time
@@ -26,7 +27,7 @@ _EXT = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".xlsx": "xlsx", ".xlsm": "
 csv.field_size_limit(16 * 1024 * 1024)
 
 
-class SourceError(Exception):
+class SourceError(KqtoolsError):
     """The source cannot be read as a table at all (one line: where and why)."""
 
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from .errors import KqtoolsError
+
 DEFAULT_TZ = "Asia/Shanghai"
 DEFAULT_GRACE = 3600                  # seconds; a spec says its own misfire_grace
 DEFAULT_CHANNELS = ("email",)
@@ -44,7 +46,7 @@ KIND_LABELS = {
 LEVEL_LABELS = {"national": "国家级", "provincial": "省级", "city": "市级", "district": "区级", "": ""}
 
 
-class SpecError(ValueError):
+class SpecError(KqtoolsError, ValueError):
     """A job spec that cannot be used: one line naming the file, the place and the reason."""
 
 

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from .errors import KqtoolsError
+
 RULE_KINDS = ("scoring", "lists", "assignment")
 
 
-class RulesError(ValueError):
+class RulesError(KqtoolsError, ValueError):
     """A rule file that cannot be used: one line naming the file, the place and the reason."""
 
 

@@ -36,6 +36,8 @@ from itertools import compress, count, islice
 from operator import eq, itemgetter
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
+from .errors import KqtoolsError
+
 METRIC_FIELDS = ("land_mu", "revenue", "tax", "value_added", "energy_tce", "electricity_kwh",
                  "emissions_t", "rd_expense", "employees")
 #: Order of the fields in a firm row given to :func:`score_firms` (extra trailing items are kept, unread).
@@ -45,7 +47,7 @@ NOT_GRADED = "T"
 _INF = math.inf
 
 
-class ScoringRulesError(ValueError):
+class ScoringRulesError(KqtoolsError, ValueError):
     """A rule file that passes the schema but cannot work (duplicate ids, bands out of order...)."""
 
 

@@ -44,10 +44,8 @@ class LazyGroup(click.Group):
         if name not in COMMANDS:
             return None
         module, attr, _ = COMMANDS[name]
-        try:
-            return getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError):
-            return None
+        # a broken command module is a bug to show, not "No such command": let ImportError through
+        return getattr(importlib.import_module(module), attr)
 
     def format_commands(self, ctx, formatter):
         rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
@@ -73,44 +71,56 @@ def cli(ctx, db_path, debug):
 
 
 def main(argv=None):
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or os.environ.get("KQ_DEBUG")
+    """``kq``: run the command and exit with its :class:`~kqtools.errors.ExitStatus`."""
+    sys.exit(run(argv))
+
+
+def run(argv=None) -> int:
+    """Run ``kq ARGV`` in this process and return the exit status; the one place where errors
+    become a line on stderr and an exit code (``--debug``/``$KQ_DEBUG``: the traceback instead)."""
+    from ..errors import ExitStatus, KqtoolsError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or bool(os.environ.get("KQ_DEBUG"))
     try:
-        rv = cli.main(args=argv, prog_name="kq", standalone_mode=False)
-        code = rv if isinstance(rv, int) else 0
+        rv = cli.main(args=args, prog_name="kq", standalone_mode=False)
+        code = int(rv) if isinstance(rv, int) else ExitStatus.OK
     except click.exceptions.Exit as exc:
         code = exc.exit_code
+    except KqtoolsError as exc:
+        if debug:
+            raise
+        click.echo(f"kq: error: {exc}", err=True)
+        code = exc.exit_status
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
     except click.exceptions.Abort:
         click.echo("kq: aborted", err=True)
-        code = 130
+        code = ExitStatus.INTERRUPTED
     except BrokenPipeError:
         _quiet_broken_pipe()
-        code = BROKEN_PIPE
+        code = ExitStatus.BROKEN_PIPE
     except SystemExit:
         from click.utils import PacifyFlushWrapper
 
         if not isinstance(sys.stdout, PacifyFlushWrapper):  # click's own EPIPE handling marks stdout so
             raise
         _quiet_broken_pipe()
-        code = BROKEN_PIPE
+        code = ExitStatus.BROKEN_PIPE
     except KeyboardInterrupt:
-        code = 130
+        code = ExitStatus.INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into one line
         if debug:
             raise
         click.echo(f"kq: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
-        code = 2
+        code = ExitStatus.USAGE
     try:
         sys.stdout.flush()
     except BrokenPipeError:
         _quiet_broken_pipe()
-        code = BROKEN_PIPE
-    sys.exit(code)
-
-
-BROKEN_PIPE = 141  # 128 + SIGPIPE, what `cat file | head` gives under `set -o pipefail`
+        code = ExitStatus.BROKEN_PIPE
+    return int(code)
 
 
 def _quiet_broken_pipe():

@@ -15,20 +15,23 @@ from typing import Iterable, Sequence
 
 import click
 
-OK, ATTENTION, UNUSABLE = 0, 1, 2
+from ..errors import ExitStatus, KqtoolsError
+
+OK, ATTENTION, UNUSABLE = ExitStatus.OK, ExitStatus.ATTENTION, ExitStatus.USAGE
 
 
-class KqError(click.ClickException):
-    """A one-line error for the user; exit code 2 unless said otherwise."""
+class KqError(KqtoolsError):
+    """A one-line error raised by the command layer itself; exit 2 unless said otherwise."""
 
-    exit_code = UNUSABLE
+    def __init__(self, message: str, exit_code: int = ExitStatus.USAGE):
+        super().__init__(message, exit_status=exit_code)
 
-    def __init__(self, message: str, exit_code: int = UNUSABLE):
-        super().__init__(message)
-        self.exit_code = exit_code
+    @property
+    def exit_code(self) -> int:
+        return int(self.exit_status)
 
-    def show(self, file=None):
-        click.echo(f"kq: error: {self.format_message()}", err=True)
+    def format_message(self) -> str:
+        return self.message
 
 
 def db_option(f):

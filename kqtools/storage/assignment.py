@@ -23,12 +23,14 @@ from typing import Iterable
 
 from ..assignment import ALL_KINDS, NEW_IN_SCOPE, Change, Firm, Plan, Policy, Specialist, plan, specialist_from_row
 from . import write_transaction
+from ..clock import now_iso as _now
+from ..errors import KqtoolsError
 
 BULK_CACHE_KIB = 128 * 1024
 _CURRENT = "{p}recognized_on <= :as_of AND ({p}expires_on IS NULL OR {p}expires_on = '' OR {p}expires_on >= :as_of)"
 
 
-class AssignmentError(ValueError):
+class AssignmentError(KqtoolsError, ValueError):
     """A one-line problem the CLI shows as an error (unknown specialist, invalid code...)."""
 
 
@@ -806,6 +808,3 @@ def log_visit(db, uscc: str, specialist_id: str, on: dt.date, channel: str | Non
     row["warnings"] = warnings
     return row
 
-
-def _now() -> str:
-    return dt.datetime.now().astimezone().isoformat(timespec="seconds")

@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 
 from .. import reminders as R
 from . import write_transaction
+from ..errors import KqtoolsError
 
 LEASE_SECONDS = int(os.environ.get("KQ_JOB_LEASE_SECONDS", "21600"))      # a run older than this is stale
 SENDING_STALE_SECONDS = int(os.environ.get("KQ_SENDING_STALE_SECONDS", "600"))
 
 
-class ActionError(RuntimeError):
+class ActionError(KqtoolsError, RuntimeError):
     """A job action could not run; the message is recorded with the run."""
 
 

@@ -10,6 +10,7 @@ import json
 from typing import Iterable
 
 from .. import creditlists as C
+from ..clock import now_iso as _now
 from . import write_transaction
 
 # the firm's name from the enterprise register when it is there, else as the credit record gives it
@@ -20,9 +21,6 @@ _REC_BY_CODES = _REC_SELECT.replace(" FROM credit_records c",
                                     " FROM json_each(?) j CROSS JOIN credit_records c ON c.uscc = j.value")
 _DES_SELECT = "SELECT " + ", ".join(C.DESIGNATION_COLUMNS) + " FROM designations"
 
-
-def _now() -> str:
-    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":"))

@@ -16,6 +16,7 @@ from itertools import compress, count, islice, repeat
 
 from .. import scoring as S
 from . import write_transaction
+from ..errors import KqtoolsError
 
 #: Columns a run writes per firm. The raw inputs (metrics fields, incident, size class, batches of
 #: the metrics and enterprises rows) are no longer copied (migration 0006): the run records
@@ -25,7 +26,7 @@ RESULT_COLUMNS = ("run_id", "pos", "uscc", "group_id", "rank", "base_score", "bo
                   "designation_batch_ids")
 
 
-class ScoringError(Exception):
+class ScoringError(KqtoolsError):
     """A one-line reason why scoring or a lookup cannot be done (no metrics, unknown run...)."""
 
 
