@@ -1,30 +1,26 @@
-"""Reminder jobs (提醒任务): job specs, their occurrences, and the messages they produce.
+"""Reminder jobs (提醒任务): the pure part: job specs as values, their occurrences, and the messages.
 
-Plain functions over plain data: no SQL, no click, no printing, no network.
+Plain functions over plain data: no SQL, no click, no printing, no network, no files (spec files are
+read and validated by :mod:`kqtools.jobspecs`; crontab schedules are computed by :mod:`kqtools.crontab`).
 
-* A **job spec** is a TOML or JSON file validated by ``schemas/job.schema.json``. The shipped
-  defaults live in ``jobs/`` (package ``kqtools.default_jobs``); a deployment directory
-  (``--jobs-dir`` / ``$KQ_JOBS_DIR``) adds specs, and a spec there with the same id replaces the
-  shipped one (``enabled = false`` switches it off). Nothing is registered anywhere: every run reads
-  the files as they are.
+* A :class:`JobSpec` says when a job fires (its trigger), what it does (an action) and who hears
+  about it (recipients, channels).
 * An **occurrence** is a job id plus a fire time, normalized to UTC ISO text
-  (``2026-01-05T01:00:00Z``). Fire times come from APScheduler 3.x triggers (imported only when
-  needed: cron runs ``kq jobs run-due`` every few minutes and must start fast).
+  (``2026-01-05T01:00:00Z``). A trigger is any object with ``next_after(moment)`` (the first fire
+  time strictly later) and ``describe()`` (in words); :func:`occurrences` walks it.
 * :func:`plan_occurrences` decides, for the occurrences that fell due while nobody ran them, which
   one runs (the latest within the misfire grace: the missed period is *coalesced* into one run) and
   which are recorded as missed (beyond grace).
 * Message builders turn rows (plain dicts) into :class:`Message` objects; :func:`outbox_rows` turns
-  messages into one outbox row per channel and recipient.
+  messages into one outbox row per channel and recipient; :func:`address_problem` says why a text
+  is not one plain e-mail address.
 """
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable
 
 from .errors import KqtoolsError
@@ -35,7 +31,6 @@ DEFAULT_CHANNELS = ("email",)
 INTERVAL_EPOCH = "2000-01-01T00:00"   # fixed start of interval triggers: same fire times in every process
 NEVER = "9999-12-31T23:59:59Z"
 MAX_OCCURRENCES = 5000                # per job and run: bounds the work after a very long pause
-ACTIONS = ("visit-reminders", "expiry-reminders", "lists-rebuild", "score-run", "meeting-reminder")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 KIND_LABELS = {
@@ -78,7 +73,7 @@ class JobSpec:
         return f"once at {t['at']}{where}"
 
 
-# --------------------------------------------------------------------------- spec files
+# --------------------------------------------------------------------------- durations and addresses
 
 def parse_duration(value) -> int:
     """Seconds from ``90``, ``"30m"``, ``"6h"``, ``"2d"``, ``"1w"``."""
@@ -92,170 +87,31 @@ def parse_duration(value) -> int:
     return int(m.group(1)) * _UNITS[m.group(2)]
 
 
-def default_specs_dir():
-    """The shipped specs (``jobs/`` in the source tree, package ``kqtools.default_jobs``).
+ADDRESS_PATTERN = (r"^[A-Za-z0-9.!#%&'*+/=?^_{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_ADDRESS = re.compile(ADDRESS_PATTERN)
 
-    A plain directory when the package is installed as files (the usual case; cheaper than
-    ``importlib.resources``, which matters for cron's start-up time), else the resource traversable.
+
+def address_problem(text) -> str | None:
+    """Why ``text`` is not one plain e-mail address (``name@example.gov.cn``), or None when it is.
+
+    One address per field: no display name (``张三 <a@x.cn>``), no list (``a@x.cn, b@y.cn``), no control
+    characters (a CR/LF would add header lines), no spaces. ``schemas/specialists.schema.json`` and
+    ``schemas/job.schema.json`` carry the same pattern (:data:`ADDRESS_PATTERN`).
     """
-    import kqtools.default_jobs as pkg
-
-    if getattr(pkg, "__file__", None):
-        folder = Path(pkg.__file__).parent
-        if folder.is_dir():
-            return folder
-    from importlib import resources
-
-    return resources.files("kqtools.default_jobs")
-
-
-def jobs_dir_from_env(explicit: str | None = None) -> str | None:
-    return explicit or os.environ.get("KQ_JOBS_DIR") or None
-
-
-def spec_files(jobs_dir: str | None) -> list[tuple[str, object]]:
-    """(layer, entry) for every spec file: shipped first, then the deployment directory."""
-    found = []
-    for entry in sorted(default_specs_dir().iterdir(), key=lambda e: e.name):
-        if entry.name.endswith((".toml", ".json")) and not entry.name.startswith("."):
-            found.append(("default", entry))
-    if jobs_dir:
-        folder = Path(jobs_dir)
-        if folder.is_dir():
-            for entry in sorted(folder.iterdir()):
-                if entry.suffix.lower() in (".toml", ".json") and not entry.name.startswith("."):
-                    found.append(("local", entry))
-    return found
-
-
-def files_digest(jobs_dir: str | None) -> str:
-    """sha256 over the deployment directory's path and every spec file's layer, name and bytes.
-
-    Equal digests mean equal specs: ``run-due`` compares it with the digest stored by its last full
-    run and, when nothing changed, skips parsing and validating the files altogether.
-    """
-    h = hashlib.sha256()
-    h.update(f"dir={os.path.abspath(jobs_dir) if jobs_dir else ''}|{Path(jobs_dir).is_dir() if jobs_dir else ''}"
-             .encode("utf-8"))
-    for layer, entry in spec_files(jobs_dir):
-        h.update(f"\0{layer}\0{entry.name}\0".encode("utf-8"))
-        try:
-            h.update(entry.read_bytes())
-        except OSError as exc:
-            h.update(f"unreadable {exc}".encode("utf-8"))
-    return h.hexdigest()
-
-
-_validator = None
-
-
-def _validate(data: dict, name: str) -> None:
-    """Schema check: fastjsonschema (fast, on every run); jsonschema only to word an error well."""
-    global _validator
-    from importlib import resources
-
-    if _validator is None:
-        import fastjsonschema
-
-        schema = json.loads(resources.files("kqtools.schemas").joinpath("job.schema.json").read_text("utf-8"))
-        _validator = fastjsonschema.compile(schema)
-    try:
-        _validator(data)
-    except Exception:  # fastjsonschema.JsonSchemaException: find the clearest message with jsonschema
-        from .rules import schema_problem
-
-        schema = json.loads(resources.files("kqtools.schemas").joinpath("job.schema.json").read_text("utf-8"))
-        raise SpecError(schema_problem(schema, data, name)
-                        or f"{name}: does not match schemas/job.schema.json") from None
-
-
-def parse_spec_text(text: str, fmt: str, name: str) -> dict:
-    from .rules import RulesError, parse
-
-    try:
-        return parse(text, fmt, name)
-    except RulesError as exc:
-        raise SpecError(str(exc)) from None
-
-
-def resolve_spec(data: dict, name: str) -> JobSpec:
-    """Validate a parsed spec and fill in the defaults; semantic checks the schema cannot make."""
-    trigger = data.get("trigger")
-    if isinstance(trigger, dict):
-        kinds = [k for k in ("cron", "every", "at") if k in trigger]
-        unknown = sorted(set(trigger) - {"cron", "every", "at", "start", "timezone"})
-        if len(kinds) != 1 or unknown:
-            got = ", ".join(sorted(trigger)) or "nothing"
-            raise SpecError(f"{name}: trigger: give exactly one of cron = \"0 9 * * mon\", every = \"6h\" "
-                            f"(with optional start) or at = \"2026-12-01T09:00\", plus an optional timezone (got {got})")
-    _validate(data, name)
-    trigger = dict(data["trigger"])
-    tz = trigger.get("timezone") or DEFAULT_TZ
-    try:
-        zone(tz)
-    except Exception:
-        raise SpecError(f"{name}: trigger.timezone: unknown time zone {tz!r}") from None
-    trigger["timezone"] = tz
-    for key in ("at", "start"):
-        if key in trigger:
-            try:
-                local_datetime(trigger[key], tz)
-            except ValueError:
-                raise SpecError(f"{name}: trigger.{key}: not an ISO date-time: {trigger[key]!r}") from None
-    if "cron" in trigger and len(trigger["cron"].split()) != 5:
-        raise SpecError(f"{name}: trigger.cron: expected 5 fields (minute hour day month day-of-week), "
-                        f"got {len(trigger['cron'].split())}: {trigger['cron']!r}")
-    params = dict(data.get("params") or {})
-    action = data["action"]
-    if action == "meeting-reminder" and "subject" not in params:
-        raise SpecError(f"{name}: params.subject: meeting-reminder needs a subject")
-    if action == "expiry-reminders":
-        params.setdefault("days", [90, 30])
-    grace = parse_duration(data.get("misfire_grace", DEFAULT_GRACE))
-    resolved = {
-        "id": data["id"], "description": data.get("description", ""), "enabled": data.get("enabled", True),
-        "trigger": trigger, "action": action, "params": params,
-        "recipients": list(data.get("recipients", ["specialist"] if action in ("visit-reminders", "expiry-reminders") else [])),
-        "channels": list(data.get("channels", DEFAULT_CHANNELS)), "misfire_grace": grace,
-    }
-    sha = hashlib.sha256(json.dumps(resolved, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
-    return JobSpec(id=resolved["id"], trigger=trigger, action=action, params=params,
-                   recipients=tuple(resolved["recipients"]), channels=tuple(resolved["channels"]),
-                   enabled=bool(resolved["enabled"]), misfire_grace=grace, description=resolved["description"],
-                   source=name, sha256=sha)
-
-
-def load_specs(jobs_dir: str | None = None) -> tuple[dict[str, JobSpec], list[str]]:
-    """All job specs by id (deployment overrides shipped), and one line per problem found.
-
-    A broken file is reported and skipped; the other jobs still run. Two files with the same id in
-    the same layer is a problem (the later file is ignored).
-    """
-    specs: dict[str, JobSpec] = {}
-    layer_of: dict[str, str] = {}
-    problems: list[str] = []
-    if jobs_dir and not Path(jobs_dir).is_dir():
-        problems.append(f"{jobs_dir}: jobs directory does not exist")
-    for layer, entry in spec_files(jobs_dir):
-        name = entry.name if layer == "default" else str(entry)
-        name = f"jobs/{name}" if layer == "default" else name
-        try:
-            text = entry.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(f"{name}: cannot read: {exc}")
-            continue
-        try:
-            spec = resolve_spec(parse_spec_text(text, "json" if entry.name.endswith(".json") else "toml", name),
-                                name)
-        except SpecError as exc:
-            problems.append(str(exc))
-            continue
-        if spec.id in specs and layer_of[spec.id] == layer:
-            problems.append(f"{name}: id {spec.id!r} already defined in {specs[spec.id].source}; file ignored")
-            continue
-        specs[spec.id] = spec
-        layer_of[spec.id] = layer
-    return specs, problems
+    if not isinstance(text, str) or not text:
+        return "empty: expected one e-mail address"
+    if re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", text):
+        return "contains a control character (such as a line break): one plain address only"
+    if "<" in text or ">" in text or '"' in text:
+        return "has a display name or angle brackets: write only the address, e.g. name@example.gov.cn"
+    if "," in text or ";" in text or text.count("@") > 1:
+        return "more than one address: one address per entry"
+    if re.search(r"\s", text):
+        return "contains a space: one plain address only"
+    if len(text) > 254 or not _ADDRESS.match(text):
+        return "not an e-mail address such as name@example.gov.cn"
+    return None
 
 
 # --------------------------------------------------------------------------- time
@@ -309,98 +165,68 @@ def floor_second(value: dt.datetime) -> dt.datetime:
 
 
 # --------------------------------------------------------------------------- triggers and occurrences
+# A trigger is any object with ``next_after(moment) -> moment | None`` (strictly later, aware) and
+# ``describe() -> str``: :class:`kqtools.crontab.CronTrigger`, :class:`IntervalTrigger`, :class:`OnceTrigger`.
 
-_DOW = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+@dataclass(frozen=True)
+class IntervalTrigger:
+    """``every = "6h"``: fire times ``start + k × seconds`` (elapsed time, not wall-clock time)."""
 
+    seconds: int
+    start: dt.datetime            # aware
+    every: str = ""
 
-def crontab_dow(field_text: str) -> str:
-    """Standard crontab day-of-week (0 or 7 = Sunday) as APScheduler 3.x names.
-
-    APScheduler 3.x reads numbers as 0 = Monday (a known trap, fixed only in 4.x); names are
-    unambiguous, so numeric fields are expanded to names.
-    """
-    if not re.search(r"\d", field_text):
-        return field_text
-    days: set[int] = set()
-    for part in field_text.split(","):
-        rng, _, step = part.partition("/")
-        step_n = int(step) if step else 1
-        if rng == "*":
-            lo, hi = 0, 6
-        elif "-" in rng:
-            a, b = rng.split("-", 1)
-            lo, hi = _dow_number(a), _dow_number(b)
-            if hi == 0 and lo > 0:
-                hi = 7
-        else:
-            lo = hi = _dow_number(rng)
-            if step:
-                hi = 6
-        if lo > hi:
-            raise ValueError(f"day-of-week range {rng!r} runs backwards")
-        days.update(d % 7 for d in range(lo, hi + 1, step_n))
-    return ",".join(_DOW[d] for d in sorted(days))
-
-
-def _dow_number(text: str) -> int:
-    text = text.strip().lower()
-    if text.isdigit():
-        n = int(text)
-        if not 0 <= n <= 7:
-            raise ValueError(f"day of week {n} out of range 0-7")
-        return n
-    if text[:3] in _DOW:
-        return _DOW.index(text[:3])
-    raise ValueError(f"unknown day of week {text!r}")
-
-
-def make_trigger(spec: JobSpec):
-    """The APScheduler 3.x trigger of a spec (imports APScheduler: keep off the fast path)."""
-    t = spec.trigger
-    tz = zone(spec.timezone)
-    if "cron" in t:
-        from apscheduler.triggers.cron import CronTrigger
-
-        minute, hour, day, month, dow = t["cron"].split()
+    def next_after(self, moment: dt.datetime) -> dt.datetime | None:
+        if moment < self.start:
+            return self.start
+        k = int((moment - self.start).total_seconds() // self.seconds) + 1
         try:
-            return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=crontab_dow(dow),
-                               timezone=tz)
-        except ValueError as exc:
-            raise SpecError(f"{spec.source}: trigger.cron: {t['cron']!r}: {exc}") from None
-    if "every" in t:
-        from apscheduler.triggers.interval import IntervalTrigger
+            fire = self.start + dt.timedelta(seconds=k * self.seconds)
+        except OverflowError:
+            return None
+        while fire <= moment:          # float rounding of total_seconds() at sub-second offsets
+            fire += dt.timedelta(seconds=self.seconds)
+        return fire
 
-        seconds = parse_duration(t["every"])
-        if seconds <= 0:
-            raise SpecError(f"{spec.source}: trigger.every: must be positive")
-        start = local_datetime(t.get("start") or INTERVAL_EPOCH, spec.timezone)
-        return IntervalTrigger(seconds=seconds, start_date=start, timezone=tz)
-    from apscheduler.triggers.date import DateTrigger
+    def describe(self) -> str:
+        return f"every {self.every or str(self.seconds) + 's'} from {self.start.isoformat(' ', 'minutes')}"
 
-    return DateTrigger(run_date=local_datetime(t["at"], spec.timezone), timezone=tz)
+
+@dataclass(frozen=True)
+class OnceTrigger:
+    """``at = "2026-12-01T09:00"``: one fire time."""
+
+    at: dt.datetime               # aware
+
+    def next_after(self, moment: dt.datetime) -> dt.datetime | None:
+        return self.at if self.at > moment else None
+
+    def describe(self) -> str:
+        return f"once, at {self.at.isoformat(' ', 'minutes')}"
 
 
 def occurrences(trigger, after: dt.datetime, until: dt.datetime, limit: int = MAX_OCCURRENCES) -> list[dt.datetime]:
     """Fire times ``t`` with ``after < t <= until`` (UTC, whole seconds), oldest first, at most ``limit``
     (the newest ``limit`` when there are more)."""
     found: list[dt.datetime] = []
-    step = dt.timedelta(microseconds=1)
-    t = trigger.get_next_fire_time(None, after + step)
+    t = trigger.next_after(after)
     while t is not None and t <= until:
-        if t > after:
-            found.append(floor_second(t.astimezone(dt.timezone.utc)))
-            if len(found) > limit:
-                del found[0]
-        t = trigger.get_next_fire_time(t, t + step)
+        found.append(floor_second(t.astimezone(dt.timezone.utc)))
+        if len(found) > limit:
+            del found[0]
+        t = trigger.next_after(t)
     return found
+
+
+def latest_fire(trigger, after: dt.datetime, until: dt.datetime) -> dt.datetime | None:
+    """The last fire time ``t`` with ``after < t <= until``, or None."""
+    found = occurrences(trigger, after, until, limit=1)
+    return found[-1] if found else None
 
 
 def next_fire(trigger, now: dt.datetime) -> dt.datetime | None:
     """The first fire time strictly after ``now``."""
-    t = trigger.get_next_fire_time(None, floor_second(now) + dt.timedelta(seconds=1))
-    while t is not None and t <= now:   # a date trigger returns its date even when it has passed
-        t = trigger.get_next_fire_time(t, t + dt.timedelta(microseconds=1))
-    return t
+    return trigger.next_after(now)
 
 
 @dataclass(frozen=True)
@@ -620,8 +446,9 @@ def summary_message(job_id: str, title: str, result: dict, to: Iterable[Recipien
 def outbox_rows(messages: Iterable[Message], channels: Iterable[str]) -> list[dict]:
     """One row per channel and recipient: e-mail to every address, one webhook post per message.
 
-    A recipient without an address gets an ``undeliverable`` e-mail row naming who is missing one,
-    so a gap in the specialist list is visible in ``kq outbox list`` instead of silently dropped.
+    A recipient without an address, or with one that is not one plain address (stored before addresses
+    were checked on import), gets an ``undeliverable`` e-mail row saying why, so a gap in the specialist
+    list is visible in ``kq outbox list`` instead of silently dropped or failing at the server.
     """
     rows = []
     channels = tuple(channels)
@@ -633,10 +460,12 @@ def outbox_rows(messages: Iterable[Message], channels: Iterable[str]) -> list[di
                 if target in seen:
                     continue
                 seen.add(target)
+                problem = address_problem(r.email) if r.email else f"no e-mail address for {r.name} ({r.id})"
+                if r.email and problem:
+                    problem = f"e-mail address of {r.name} ({r.id}) {problem}"
                 rows.append({"channel": "email", "recipient": target, "recipient_name": r.name,
                              "subject": m.subject, "body": m.body, "dedupe_key": m.key,
-                             "status": "pending" if r.email else "undeliverable",
-                             "last_error": None if r.email else f"no e-mail address for {r.name} ({r.id})"})
+                             "status": "undeliverable" if problem else "pending", "last_error": problem})
         if "webhook" in channels:
             names = "、".join(r.name for r in m.to)
             rows.append({"channel": "webhook", "recipient": "webhook", "recipient_name": names or None,

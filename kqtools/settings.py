@@ -37,6 +37,8 @@ class Settings:
     file_mode: int = DEFAULT_FILE_MODE        #: $KQ_FILE_MODE (octal): mode of files kq creates
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS  #: $KQ_BUSY_TIMEOUT_MS
     debug: bool = False                       #: --debug / $KQ_DEBUG
+    job_lease_seconds: int = 21600            #: $KQ_JOB_LEASE_SECONDS: a job run older than this is abandoned
+    sending_stale_seconds: int = 600          #: $KQ_SENDING_STALE_SECONDS: a message 'sending' this long is stuck
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)  #: the variables read
 
     @classmethod
@@ -56,6 +58,8 @@ class Settings:
             "file_mode": _octal(env.get("KQ_FILE_MODE"), "KQ_FILE_MODE", DEFAULT_FILE_MODE),
             "busy_timeout_ms": _int(env.get("KQ_BUSY_TIMEOUT_MS"), "KQ_BUSY_TIMEOUT_MS", DEFAULT_BUSY_TIMEOUT_MS),
             "debug": bool(env.get("KQ_DEBUG")),
+            "job_lease_seconds": _int(env.get("KQ_JOB_LEASE_SECONDS"), "KQ_JOB_LEASE_SECONDS", 21600),
+            "sending_stale_seconds": _int(env.get("KQ_SENDING_STALE_SECONDS"), "KQ_SENDING_STALE_SECONDS", 600),
         }
         for name, value in flags.items():
             if name not in values:

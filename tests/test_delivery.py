@@ -96,9 +96,11 @@ class Robot:
         self.server.server_close()
 
 
-def smtp_url(port, user=None, password=None):
+def smtp_url(port, user=None, password=None, insecure=None):
+    """A local aiosmtpd without TLS: a login there needs insecure=1 (the default is STARTTLS, required)."""
     auth = f"{user}:{password.replace('=', '%3D')}@" if user else ""
-    return f"smtp://{auth}127.0.0.1:{port}?from=kq@bureau.test"
+    insecure = bool(user) if insecure is None else insecure
+    return f"smtp://{auth}127.0.0.1:{port}?from=kq@bureau.test" + ("&insecure=1" if insecure else "")
 
 
 def statuses(db_path):

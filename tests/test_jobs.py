@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from conftest import import_rows, run_kq
+from kqtools import jobspecs as S
 from kqtools import reminders as R
 from kqtools.uscc import make_uscc
 
@@ -93,11 +94,11 @@ SHIPPED = ("visit-reminders", "expiry-reminders", "policy-briefing", "december-m
 # ------------------------------------------------------------------------ specs and triggers (pure)
 
 def test_shipped_specs_are_valid_and_have_the_promised_schedules():
-    specs, problems = R.load_specs(None)
+    specs, problems = S.load_specs(None)
     assert problems == []
     assert set(specs) == set(SHIPPED)
     monday = R.parse_now(MONDAY)
-    nxt = {k: R.next_fire(R.make_trigger(s), monday).astimezone(R.zone("Asia/Shanghai")) for k, s in specs.items()}
+    nxt = {k: R.next_fire(S.make_trigger(s), monday).astimezone(R.zone("Asia/Shanghai")) for k, s in specs.items()}
     assert nxt["visit-reminders"].isoformat() == "2026-01-12T09:00:00+08:00"      # every Monday 09:00
     assert nxt["expiry-reminders"].isoformat() == "2026-01-06T08:30:00+08:00"     # daily 08:30
     assert nxt["policy-briefing"].isoformat() == "2026-02-01T09:00:00+08:00"      # the 1st of each month
@@ -108,13 +109,15 @@ def test_shipped_specs_are_valid_and_have_the_promised_schedules():
 
 def test_crontab_weekdays_follow_cron_not_apscheduler_3():
     # APScheduler 3.x reads day_of_week=1 as Tuesday; in crontab 1 is Monday, 0 and 7 are Sunday
-    assert R.crontab_dow("1") == "mon"
-    assert R.crontab_dow("0") == R.crontab_dow("7") == "sun"
-    assert R.crontab_dow("1-5") == "mon,tue,wed,thu,fri"
-    spec = R.resolve_spec({"id": "x", "action": "meeting-reminder", "params": {"subject": "s"},
+    spec = S.resolve_spec({"id": "x", "action": "meeting-reminder", "params": {"subject": "s"},
                            "trigger": {"cron": "0 9 * * 1"}}, "x.toml")
-    fire = R.next_fire(R.make_trigger(spec), R.parse_now("2026-01-06T00:00+08:00"))  # a Tuesday
+    fire = R.next_fire(S.make_trigger(spec), R.parse_now("2026-01-06T00:00+08:00"))  # a Tuesday
     assert fire.astimezone(R.zone("Asia/Shanghai")).isoformat() == "2026-01-12T09:00:00+08:00"
+    for sunday in ("0", "7", "sun"):
+        spec = S.resolve_spec({"id": "x", "action": "meeting-reminder", "params": {"subject": "s"},
+                               "trigger": {"cron": f"0 9 * * {sunday}"}}, "x.toml")
+        fire = R.next_fire(S.make_trigger(spec), R.parse_now("2026-01-06T00:00+08:00"))
+        assert fire.astimezone(R.zone("Asia/Shanghai")).isoformat() == "2026-01-11T09:00:00+08:00"
 
 
 def test_deployment_spec_replaces_the_shipped_one_and_can_switch_it_off(tmp_path):
@@ -124,7 +127,7 @@ def test_deployment_spec_replaces_the_shipped_one_and_can_switch_it_off(tmp_path
     write_spec(tmp_path, "extra.json", json.dumps({"id": "party-day", "action": "meeting-reminder",
                                                    "params": {"subject": "主题党日"},
                                                    "trigger": {"at": "2026-07-01T09:00"}}))
-    specs, problems = R.load_specs(str(tmp_path))
+    specs, problems = S.load_specs(str(tmp_path))
     assert problems == []
     assert specs["visit-reminders"].trigger["cron"] == "0 8 * * fri"
     assert specs["visit-reminders"].source.endswith("visit.toml")
@@ -165,9 +168,9 @@ def test_jobs_check_rejects_a_bad_cron_field_and_passes_the_shipped_specs(tmp_pa
 
 
 def test_occurrences_and_plan_coalesce_within_grace_and_miss_beyond():
-    spec = R.resolve_spec({"id": "d", "action": "meeting-reminder", "params": {"subject": "s"},
+    spec = S.resolve_spec({"id": "d", "action": "meeting-reminder", "params": {"subject": "s"},
                            "trigger": {"cron": "0 9 * * *"}, "misfire_grace": "2d"}, "d.toml")
-    trig = R.make_trigger(spec)
+    trig = S.make_trigger(spec)
     start, now = R.parse_now("2026-01-05T09:00+08:00"), R.parse_now("2026-01-08T10:00+08:00")
     times = R.occurrences(trig, start, now)
     assert [R.utc_iso(t) for t in times] == ["2026-01-06T01:00:00Z", "2026-01-07T01:00:00Z", "2026-01-08T01:00:00Z"]
@@ -192,10 +195,10 @@ def test_plan_runs_at_most_one_and_accounts_for_every_occurrence(n, grace_h, lat
 
 
 def test_interval_fire_times_do_not_depend_on_when_a_process_starts():
-    spec = R.resolve_spec({"id": "i", "action": "meeting-reminder", "params": {"subject": "s"},
+    spec = S.resolve_spec({"id": "i", "action": "meeting-reminder", "params": {"subject": "s"},
                            "trigger": {"every": "6h"}}, "i.toml")
-    a = R.occurrences(R.make_trigger(spec), R.parse_now("2026-03-01T00:00+08:00"), R.parse_now("2026-03-02T00:00+08:00"))
-    b = R.occurrences(R.make_trigger(spec), R.parse_now("2026-03-01T05:17+08:00"), R.parse_now("2026-03-02T00:00+08:00"))
+    a = R.occurrences(S.make_trigger(spec), R.parse_now("2026-03-01T00:00+08:00"), R.parse_now("2026-03-02T00:00+08:00"))
+    b = R.occurrences(S.make_trigger(spec), R.parse_now("2026-03-01T05:17+08:00"), R.parse_now("2026-03-02T00:00+08:00"))
     assert a[-3:] == b[-3:] and all(t.astimezone(R.zone("Asia/Shanghai")).hour % 6 == 0 for t in a)
 
 
@@ -239,7 +242,11 @@ def test_eight_processes_racing_produce_each_message_once(kq, db, db_path):
     assert [(r["status"], r["attempts"]) for r in runs(db_path, "visit-reminders")] == [("done", 1)]
 
 
-def test_after_three_days_off_one_coalesced_run_within_grace_and_missed_beyond(kq, db_path, tmp_path):
+def test_after_three_days_off_one_coalesced_run_within_grace_and_missed_beyond(db, db_path, tmp_path):
+    """Runs by the clock (cron's run-due at these moments): the service is called with the moment the
+    clock would give; a --now run records no missed or coalesced occurrences (see the --now tests)."""
+    from kqtools.storage import jobs as J
+
     jobs = tmp_path / "jobs"
     off(jobs, *SHIPPED)
     write_spec(jobs, "tolerant.toml", 'id = "tolerant"\naction = "meeting-reminder"\n'
@@ -248,11 +255,11 @@ def test_after_three_days_off_one_coalesced_run_within_grace_and_missed_beyond(k
     write_spec(jobs, "strict.toml", 'id = "strict"\naction = "meeting-reminder"\n'
                'trigger = { cron = "0 9 * * *" }\nmisfire_grace = "3h"\nrecipients = ["office@kq.test"]\n'
                'params = { subject = "早报 {date}" }\n')
-    assert kq("jobs", "run-due", "--jobs-dir", jobs, "--now", MONDAY).returncode == 0
+    specs, _ = S.load_specs(str(jobs))
+    assert not J.run_due(db, specs, R.parse_now(MONDAY)).needs_attention
     # switched off Monday after the run; back on Thursday 10:00: Tue, Wed and Thu 09:00 fell due meanwhile
-    r = kq("jobs", "run-due", "--jobs-dir", jobs, "--now", "2026-01-08T10:00+08:00")
-    assert r.returncode == 1, r                      # missed occurrences need attention
-    assert "missed" in r.stderr
+    rep = J.run_due(db, specs, R.parse_now("2026-01-08T10:00+08:00"))
+    assert rep.needs_attention                         # missed occurrences need attention
     status = {(x["job_id"], x["fire_time"]): x["status"] for x in runs(db_path)}
     assert status == {
         ("tolerant", "2026-01-05T01:00:00Z"): "done", ("strict", "2026-01-05T01:00:00Z"): "done",
@@ -265,9 +272,9 @@ def test_after_three_days_off_one_coalesced_run_within_grace_and_missed_beyond(k
     subjects = sorted(m["subject"] for m in outbox(db_path))
     assert subjects == sorted(["早报 2026-01-05", "早报 2026-01-08", "日报 2026-01-05", "日报 2026-01-08"])
     # beyond grace for everything: the next day's 09:00 is missed by a run at 13:00 for the strict job only
-    r = kq("jobs", "run-due", "--jobs-dir", jobs, "--now", "2026-01-09T13:00+08:00")
-    rows = {x["job_id"]: x for x in r.jsonl()}
-    assert rows["strict"]["status"] == "missed" and rows["tolerant"]["status"] == "done"
+    rep = J.run_due(db, specs, R.parse_now("2026-01-09T13:00+08:00"))
+    rows = {o.job_id: o.status for o in rep.outcomes}
+    assert rows == {"strict": "missed", "tolerant": "done"}
 
 
 def test_a_failed_run_is_recorded_and_retried_by_the_next_run_within_grace(kq, db_path, tmp_path):
@@ -302,10 +309,10 @@ def test_a_run_abandoned_by_a_killed_process_is_taken_over(kq, db, db_path, tmp_
                'recipients = ["office@kq.test"]\nparams = { subject = "例会" }\n')
     from kqtools.storage import jobs as J
 
-    specs, _ = R.load_specs(str(jobs))
-    code_ = ("import sys, os, signal\nfrom kqtools import reminders as R\nfrom kqtools.storage import open_db, "
+    specs, _ = S.load_specs(str(jobs))
+    code_ = ("import sys, os, signal\nfrom kqtools import jobspecs as S\nfrom kqtools.storage import open_db, "
              "write_transaction\nfrom kqtools.storage import jobs as J\n"
-             f"specs, _ = R.load_specs({str(jobs)!r})\ndb = open_db({str(db_path)!r})\n"
+             f"specs, _ = S.load_specs({str(jobs)!r})\ndb = open_db({str(db_path)!r})\n"
              "with write_transaction(db):\n    J._claim(db.conn, specs['m'], '2026-01-05T01:00:00Z', 'scheduled')\n"
              "os.kill(os.getpid(), signal.SIGKILL)\n")
     proc = subprocess.run([sys.executable, "-c", code_], capture_output=True)

@@ -1,157 +1,93 @@
 """``kq jobs``, ``kq outbox``, ``kq scheduler``: reminder jobs run from cron or as a service.
 
-The work happens in :mod:`kqtools.reminders` (specs, occurrences, messages),
-:mod:`kqtools.storage.jobs` (claims, runs, outbox) and :mod:`kqtools.delivery` (SMTP, webhook).
+Each command parses, makes one call to :mod:`kqtools.storage.job_service` (or the outbox and
+scheduler services) and renders. The work happens in :mod:`kqtools.reminders` (pure),
+:mod:`kqtools.jobspecs` (spec files), :mod:`kqtools.storage.jobs` (claims, runs),
+:mod:`kqtools.storage.outbox` (delivery) and :mod:`kqtools.delivery` (SMTP, webhook).
 """
 from __future__ import annotations
 
 import click
 
-from .common import ATTENTION, OK, KqError, db_option, emit, get_db, info, output_options
+from ..errors import status_of
+from .common import OK, chosen_db_path, db_option, emit, get_db, info, output_options
 
 DEMO_NOW = "2026-01-05T09:05+08:00"   # a Monday, after the weekly visit reminder and the daily expiry check
+RUN_COLUMNS = ["job_id", "fire_time", "status", "messages", "attempts", "count", "error"]
+LIST_COLUMNS = ["id", "enabled", "action", "trigger", "when", "next_fire", "last_fire", "last_status", "channels",
+                "source", "description"]
+OUTBOX_LIST_COLUMNS = ["id", "job_id", "fire_time", "channel", "recipient", "subject", "body", "status", "attempts",
+                       "last_error", "sent_at"]
 
 
 def jobs_dir_option(f):
-    return click.option("--jobs-dir", metavar="DIR", envvar="KQ_JOBS_DIR", default=None,
+    return click.option("--jobs-dir", metavar="DIR", default=None,
                         help="Deployment job specs (default $KQ_JOBS_DIR); a spec there with the same id "
                              "replaces the shipped one.")(f)
 
 
 def _now_option(f):
+    f = click.option("--allow-future", is_flag=True,
+                     help="Allow a --now more than a day ahead of the clock (it runs the occurrences due then).")(f)
     return click.option("--now", metavar="DATETIME", default=None,
-                        help="Pretend it is this moment (ISO, e.g. 2026-01-05T09:05+08:00; naive = "
-                             "Asia/Shanghai). For back-fills and tests.")(f)
+                        help="Pretend it is this moment (ISO, e.g. 2026-01-05T09:05+08:00; naive = Asia/Shanghai). "
+                             "For back-fills and tests: it claims only the occurrences due then and never moves "
+                             "the schedule of real runs.")(f)
 
 
-def _moment(now: str | None):
+def _settings():
+    from ..settings import Settings
+
+    return Settings.from_env()
+
+
+def _jobs_dir(jobs_dir: str | None, settings) -> str | None:
+    return jobs_dir or settings.jobs_dir
+
+
+def _moment(now: str | None, allow_future: bool = False):
+    """(moment, given): the clock, or ``--now`` (refused more than a day ahead unless --allow-future)."""
     from .. import reminders as R
+    from ..clock import utc_now
 
+    if not now:
+        return utc_now(), False
     try:
-        return R.parse_now(now)
+        moment = R.parse_now(now)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--now") from None
+    from ..storage.jobs import check_given_now
+
+    check_given_now(moment, allow_future)
+    return moment, True
 
 
-def _load(jobs_dir, quiet_problems: bool = False):
-    from .. import reminders as R
-
-    specs, problems = R.load_specs(jobs_dir)
-    if not quiet_problems:
-        for p in problems:
-            info(f"kq: {p}")
-    return specs, problems
-
-
-def _senders(no_deliver: bool):
+def _channels(settings, no_deliver: bool):
     if no_deliver:
-        return {}, []
-    from ..delivery import senders_from_env
+        return None
+    from ..delivery import channels_from
 
-    senders, problems = senders_from_env()
-    for p in problems:
-        info(f"kq: {p}")
-    return senders, problems
+    return channels_from(settings.smtp_url, settings.webhook_url)
 
 
-def _configured_channels(no_deliver: bool) -> list[str]:
-    import os
+def _say_delivery(delivered, masker) -> None:
+    """What delivery did, on stderr: counts, failures (masked), what waits and why, what is stuck."""
+    from ..masking import one_line
 
-    if no_deliver:
-        return []
-    env = {"email": "KQ_SMTP_URL", "webhook": "KQ_WEBHOOK_URL"}
-    return sorted(c for c, var in env.items() if os.environ.get(var))
-
-
-def _db_path() -> str:
-    import os
-
-    ctx = click.get_current_context()
-    return ctx.meta.get("kq.db") or os.environ.get("KQ_DB") or "kq.db"
-
-
-def _nothing_due_fast(digest: str, now_iso: str, channels: list[str]) -> bool:
-    """True when the database says nothing is due and nothing can be delivered: ``run-due`` stops here.
-
-    Cron calls ``run-due`` every few minutes, so this path avoids what costs start-up time: it does
-    not parse or validate the spec files (their digest equals the one the last full run stored in
-    ``job_files``), and it reads the ``job_state`` cache with the standard library's sqlite3
-    (read-only) instead of importing the storage layer (sqlite-utils) and APScheduler. Anything
-    unusual (no database yet, an older schema, an edited spec, a failed run to retry, messages to
-    deliver) answers False and the full path runs.
-    """
-    import json
-    import os
-    import sqlite3
-    from pathlib import Path
-    from urllib.parse import quote
-
-    from .. import reminders as R
-
-    path = _db_path()
-    if path == ":memory:" or not os.path.isfile(path):
-        return False
-    migrations = Path(R.__file__).parent / "storage" / "migrations"
-    try:
-        latest = max(int(p.name[:4]) for p in migrations.glob("[0-9][0-9][0-9][0-9]_*.sql"))
-    except (ValueError, OSError):
-        return False
-    try:
-        conn = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True, timeout=5)
-        try:
-            if conn.execute("PRAGMA user_version").fetchone()[0] != latest:
-                return False
-            row = conn.execute("SELECT jobs FROM job_files WHERE digest = ?", (digest,)).fetchone()
-            if row is None:
-                return False
-            state = {j: (sha, nxt) for j, sha, nxt in
-                     conn.execute("SELECT job_id, spec_sha256, next_check FROM job_state")}
-            if not R.nothing_due(json.loads(row[0]), state, now_iso):
-                return False
-            if conn.execute("SELECT 1 FROM outbox WHERE status = 'sending' LIMIT 1").fetchone():
-                return False          # being sent now, or stuck: the full path reports stuck ones
-            if channels:
-                marks = ",".join("?" * len(channels))
-                if conn.execute(f"SELECT 1 FROM outbox WHERE status = 'pending' AND channel IN ({marks}) LIMIT 1",
-                                channels).fetchone():
-                    return False
-            return True
-        finally:
-            conn.close()
-    except (sqlite3.Error, ValueError):
-        return False
-
-
-def _deliver_and_report(db, senders) -> int:
-    """Deliver pending messages; report on stderr; the number of problems needing attention."""
-    from ..storage import jobs as J
-
-    problems = 0
-    if senders:
-        d = J.deliver_pending(db, senders)
-        if d.sent or d.failed or d.skipped:
-            info(f"delivered {d.sent} message(s)" + (f"; {d.failed} failed, {d.skipped} left for the next run"
-                                                     if d.failed or d.skipped else ""))
-        for e in d.errors:
-            info(f"kq: delivery failed, will retry: {e}")
-        problems += d.failed
-    waiting = {}
-    for row in J.outbox(db, pending=True):
-        if row["status"] == "pending" and row["channel"] not in senders:
-            waiting[row["channel"]] = waiting.get(row["channel"], 0) + 1
-    env = {"email": "KQ_SMTP_URL", "webhook": "KQ_WEBHOOK_URL"}
-    for channel, n in sorted(waiting.items()):
-        info(f"{n} message(s) wait for channel {channel}: {env.get(channel, channel)} is not set "
-             f"(kq outbox list --pending)")
-    for s in J.stuck_messages(db):
-        info(f"kq: message {s['id']} ({s['job_id']} to {s['recipient']}) was being sent by {s['claimed_by']} at "
-             f"{s['sending_at']}, which did not finish: it may or may not have arrived. Check, then "
-             f"`kq outbox retry {s['id']}` or `kq outbox ack {s['id']}`.")
-        problems += 1
-    return problems
-
-
-RUN_COLUMNS = ["job_id", "fire_time", "status", "messages", "attempts", "count", "error"]
+    for w in delivered.warnings:
+        info(f"kq: warning: {w}")
+    d = delivered.report
+    if d.sent or d.failed or d.skipped:
+        info(f"delivered {d.sent} message(s)" + (f"; {d.failed} failed, {d.skipped} left for the next run"
+                                                 if d.failed or d.skipped else ""))
+    for e in d.errors:
+        info(f"kq: delivery failed: {e}")
+    for channel, (n, why) in delivered.waiting.items():
+        info(f"{n} message(s) wait for channel {channel}: {why} (kq outbox list --pending)")
+    for s in delivered.stuck:
+        info(f"kq: message {s['id']} ({s['job_id']} to {one_line(masker(s['recipient']), 120)}) was being sent by "
+             f"{s['claimed_by']} at {s['sending_at']}, which did not finish: it may or may not have arrived. "
+             f"Check, then `kq outbox retry {s['id']}` or `kq outbox ack {s['id']}`.")
 
 
 def _collapse(outcomes) -> list[dict]:
@@ -172,6 +108,22 @@ def _collapse(outcomes) -> list[dict]:
     return rows
 
 
+def _show_run(result, masker) -> None:
+    for p in result.problems:
+        info(f"kq: {p}")
+    rows = _collapse(result.outcomes)
+    if rows:
+        emit(rows, RUN_COLUMNS)
+    else:
+        info("nothing due")
+    for r in rows:
+        if r["status"] == "failed":
+            info(f"kq: {r['job_id']} {r['fire_time']} failed (retried by the next run within its grace): {r['error']}")
+        elif r["status"] in ("missed", "busy"):
+            info(f"kq: {r['job_id']}: {r['error']}")
+    _say_delivery(result.delivered, masker)
+
+
 # --------------------------------------------------------------------------- kq jobs
 
 @click.group()
@@ -179,12 +131,12 @@ def jobs():
     """Reminder jobs: spec files in jobs/ and $KQ_JOBS_DIR, run from cron or by `kq scheduler`.
 
     \b
-    kq jobs list                        jobs, next fire time, last run
+    kq jobs list                        jobs, what each trigger means, next fire time, last run
     kq jobs run-due                     run what has fallen due (crontab: */5 * * * * kq jobs run-due)
     kq jobs run-due --now 2026-01-05T09:05+08:00
     kq jobs run visit-reminders         run one job now, outside its schedule
     kq jobs history --job visit-reminders
-    kq jobs check                       validate the spec files
+    kq jobs check                       validate the spec files and the channel settings
 
     Each occurrence (job + fire time) runs once, whichever process gets there first.
     Exit codes: 0 done; 1 a run failed, an occurrence was missed, a delivery failed or a spec
@@ -195,35 +147,19 @@ def jobs():
 @jobs.command("list")
 @db_option
 @jobs_dir_option
-@_now_option
+@click.option("--now", metavar="DATETIME", default=None, help="Next fire times after this moment (default now).")
 @output_options
 def list_(jobs_dir, now):
-    """Jobs with their trigger, next fire time, and last run and its status."""
-    from .. import reminders as R
-    from ..storage import jobs as J
+    """Jobs with their trigger (and what it means in words), next fire time, and last run."""
+    from .. import jobspecs as S
+    from ..storage import job_service
 
-    specs, problems = _load(jobs_dir)
-    moment = _moment(now)
-    last = J.last_runs(get_db())
-    rows = []
-    for job_id in sorted(specs):
-        spec = specs[job_id]
-        nxt = ""
-        if spec.enabled:
-            try:
-                t = R.next_fire(R.make_trigger(spec), moment)
-                nxt = t.astimezone(R.zone(spec.timezone)).isoformat(" ", "minutes") if t else "never"
-            except R.SpecError as exc:
-                problems.append(str(exc))
-                nxt = "invalid trigger"
-        run = last.get(job_id) or {}
-        rows.append({"id": job_id, "enabled": spec.enabled, "action": spec.action, "trigger": spec.trigger_text(),
-                     "next_fire": nxt if spec.enabled else "(disabled)", "last_fire": run.get("fire_time"),
-                     "last_status": run.get("status"), "channels": ",".join(spec.channels),
-                     "source": spec.source, "description": spec.description})
-    emit(rows, ["id", "enabled", "action", "trigger", "next_fire", "last_fire", "last_status", "channels",
-                "source", "description"])
-    return ATTENTION if problems else OK
+    moment, _ = _moment(now, allow_future=True)
+    specs, problems = S.load_specs(_jobs_dir(jobs_dir, _settings()))
+    for p in problems:
+        info(f"kq: {p}")
+    emit(job_service.list_jobs(get_db(), specs, moment), LIST_COLUMNS)
+    return status_of(bool(problems))
 
 
 @jobs.command("run-due")
@@ -235,44 +171,42 @@ def list_(jobs_dir, now):
 @click.option("--full", is_flag=True, help="Skip the start-up shortcut: read every spec and check every job "
                                            "against the database (slower; the result is the same).")
 @output_options
-def run_due(jobs_dir, now, only, no_deliver, full):
+def run_due(jobs_dir, now, allow_future, only, no_deliver, full):
     """Run every occurrence that has fallen due and is not claimed yet; then deliver pending messages.
 
     An occurrence runs if its fire time is at or before now and within the job's misfire grace; when
     several fell due while nothing ran, the latest runs once (coalesced) and those beyond grace are
     recorded as missed. Prints one row per occurrence handled; nothing when nothing was due.
+    With --now only the occurrence due at that moment is claimed; nothing is recorded as missed.
     """
+    from .. import jobspecs as S
     from .. import reminders as R
+    from ..storage.jobs import nothing_due_fast
 
-    moment = _moment(now)
-    digest = R.files_digest(jobs_dir)     # before reading the specs: an edit in between shows up next time
-    if not only and not full and _nothing_due_fast(digest, R.utc_iso(moment), _configured_channels(no_deliver)):
+    settings = _settings()
+    moment, given = _moment(now, allow_future)
+    folder = _jobs_dir(jobs_dir, settings)
+    digest = S.files_digest(folder)     # before reading the specs: an edit in between shows up next time
+    configured = [] if no_deliver else [c for c, url in (("email", settings.smtp_url),
+                                                          ("webhook", settings.webhook_url)) if url]
+    if not only and not full and nothing_due_fast(chosen_db_path(), digest, R.utc_iso(moment), configured):
         info("nothing due")
         return OK
-    specs, problems = _load(jobs_dir)
-    unknown = [j for j in only if j not in specs]
-    if unknown:
-        raise KqError(f"no such job: {', '.join(unknown)} (see kq jobs list)")
-    senders, config_problems = _senders(no_deliver)
-    from ..storage import jobs as J
+    from ..storage import job_service
 
-    db = get_db()
-    report = J.run_due(db, specs, moment, only=list(only) or None, digest=None if problems else digest)
-    for p in report.problems:
-        info(f"kq: {p}")
-    rows = _collapse(report.outcomes)
-    if rows:
-        emit(rows, RUN_COLUMNS)
-    else:
-        info("nothing due")
-    for r in rows:
-        if r["status"] == "failed":
-            info(f"kq: {r['job_id']} {r['fire_time']} failed (retried by the next run within its grace): {r['error']}")
-        elif r["status"] == "missed":
-            info(f"kq: {r['job_id']}: {r['error']}")
-    undelivered = _deliver_and_report(db, senders)
-    attention = problems or config_problems or report.needs_attention or undelivered
-    return ATTENTION if attention else OK
+    specs, problems = S.load_specs(folder)
+    channels = _channels(settings, no_deliver)
+    result = job_service.run_due(get_db(), specs, problems, moment, given=given, only=only, digest=digest,
+                                 channels=channels, lease_seconds=settings.job_lease_seconds,
+                                 stale_seconds=settings.sending_stale_seconds)
+    _show_run(result, channels.masker if channels else _no_masker())
+    return status_of(result.needs_attention)
+
+
+def _no_masker():
+    from ..masking import Masker
+
+    return Masker()
 
 
 @jobs.command("run")
@@ -282,24 +216,19 @@ def run_due(jobs_dir, now, only, no_deliver, full):
 @click.argument("job_id", metavar="ID")
 @click.option("--no-deliver", is_flag=True, help="Produce messages into the outbox but do not send them.")
 @output_options
-def run(jobs_dir, now, job_id, no_deliver):
+def run(jobs_dir, now, allow_future, job_id, no_deliver):
     """Run one job now, outside its schedule (recorded in the history as a manual run)."""
-    specs, problems = _load(jobs_dir, quiet_problems=True)
-    if job_id not in specs:
-        for p in problems:
-            info(f"kq: {p}")
-        raise KqError(f"no such job: {job_id} (see kq jobs list)")
-    from ..storage import jobs as J
+    from .. import jobspecs as S
+    from ..storage import job_service
 
-    moment = _moment(now)
-    senders, config_problems = _senders(no_deliver)
-    db = get_db()
-    outcome = J.run_now(db, specs[job_id], moment)
-    emit([{**outcome.row(), "count": 1}], RUN_COLUMNS)
-    if outcome.status != "done":
-        info(f"kq: {job_id}: {outcome.status}: {outcome.error}")
-    undelivered = _deliver_and_report(db, senders)
-    return ATTENTION if outcome.status != "done" or config_problems or undelivered else OK
+    settings = _settings()
+    moment, given = _moment(now, allow_future)
+    specs, problems = S.load_specs(_jobs_dir(jobs_dir, settings))
+    channels = _channels(settings, no_deliver)
+    result = job_service.run_one(get_db(), specs, problems, job_id, moment, given=given, channels=channels,
+                                 stale_seconds=settings.sending_stale_seconds)
+    _show_run(result, channels.masker if channels else _no_masker())
+    return status_of(result.needs_attention)
 
 
 @jobs.command("history")
@@ -311,31 +240,25 @@ def history(job_id, limit):
     """Runs, newest first: done, failed, missed (beyond grace), coalesced (covered by a later run)."""
     from ..storage import jobs as J
 
-    rows = J.history(get_db(), job_id, limit)
-    emit(rows, J.RUN_COLUMNS)
+    emit(J.history(get_db(), job_id, limit), J.RUN_COLUMNS)
     return OK
 
 
 @jobs.command("check")
 @jobs_dir_option
 def check(jobs_dir):
-    """Validate the job spec files (and the channel settings); one line per problem, exit 1 if any."""
-    from .. import reminders as R
-    from ..delivery import senders_from_env
+    """Validate the job spec files and the channel settings; one line per problem, exit 1 if any."""
+    from ..storage import job_service
 
-    specs, problems = R.load_specs(jobs_dir)
-    for spec in specs.values():
-        try:
-            R.make_trigger(spec)
-        except R.SpecError as exc:
-            problems.append(str(exc))
-    _, config = senders_from_env()
-    problems += config
+    settings = _settings()
+    channels = _channels(settings, no_deliver=False)
+    problems = job_service.check(_jobs_dir(jobs_dir, settings), channels)
     for p in problems:
         click.echo(p)
-    enabled = sum(1 for s in specs.values() if s.enabled)
-    info(f"{len(specs)} jobs ({enabled} enabled), {len(problems)} problem(s)")
-    return ATTENTION if problems else OK
+    for w in channels.warnings:
+        info(f"kq: warning: {w}")
+    info(f"{len(problems)} problem(s)")
+    return status_of(bool(problems))
 
 
 # --------------------------------------------------------------------------- kq outbox
@@ -346,7 +269,8 @@ def outbox():
 
     \b
     status: pending (not delivered yet; retried by every run-due), sending (being handed over, or
-    interrupted: check it), sent, acked (handled by a person), undeliverable (no address).
+    interrupted: check it), sent, acked (handled by a person), undeliverable (no valid address, or
+    refused for good by the server: see last_error).
     """
 
 
@@ -357,11 +281,9 @@ def outbox():
 @output_options
 def outbox_list(pending, job_id):
     """Messages: id, job_id, fire_time, channel, recipient, subject, body, status, attempts, last_error."""
-    from ..storage import jobs as J
+    from ..storage import outbox as O
 
-    rows = J.outbox(get_db(), pending=pending, job_id=job_id)
-    emit(rows, ["id", "job_id", "fire_time", "channel", "recipient", "subject", "body", "status", "attempts",
-                "last_error", "sent_at"])
+    emit(O.outbox(get_db(), pending=pending, job_id=job_id), OUTBOX_LIST_COLUMNS)
     return OK
 
 
@@ -370,16 +292,11 @@ def outbox_list(pending, job_id):
 @click.argument("message_id", type=int, metavar="ID")
 def outbox_ack(message_id):
     """Mark a message as handled by a person: it will not be delivered (again)."""
-    from ..storage import jobs as J
+    from ..storage import outbox as O
 
-    try:
-        before = J.ack(get_db(), message_id)
-    except KeyError:
-        raise KqError(f"no message {message_id} in the outbox") from None
-    if before in ("sent", "acked"):
-        info(f"message {message_id} was already {before}; unchanged")
-    else:
-        info(f"message {message_id}: {before} -> acked")
+    before = O.ack(get_db(), message_id)
+    info(f"message {message_id} was already {before}; unchanged" if before in ("sent", "acked")
+         else f"message {message_id}: {before} -> acked")
     return OK
 
 
@@ -388,16 +305,11 @@ def outbox_ack(message_id):
 @click.argument("message_id", type=int, metavar="ID")
 def outbox_retry(message_id):
     """Put a message left in 'sending' (or acked by mistake) back to pending: the next run sends it."""
-    from ..storage import jobs as J
+    from ..storage import outbox as O
 
-    try:
-        before = J.retry(get_db(), message_id)
-    except KeyError:
-        raise KqError(f"no message {message_id} in the outbox") from None
-    if before in ("sending", "acked"):
-        info(f"message {message_id}: {before} -> pending")
-    else:
-        info(f"message {message_id} is {before}; unchanged")
+    before = O.retry(get_db(), message_id)
+    info(f"message {message_id}: {before} -> pending" if before in ("sending", "acked")
+         else f"message {message_id} is {before}; unchanged")
     return OK
 
 
@@ -417,16 +329,16 @@ def scheduler(jobs_dir, poll, retry_every, no_deliver):
     Uses the same claims as `kq jobs run-due`: cron and the scheduler together never run an occurrence
     twice. Logs one line per run on stderr.
     """
-    import datetime as dt
     import signal
     import threading
 
-    from ..storage import jobs as J
-    from ..storage import open_db
+    from ..clock import now_iso
+    from ..storage.scheduler import serve
 
-    path = _db_path()
-    open_db(path).conn.close()          # create / migrate once, before the worker threads start
-    senders, _ = _senders(no_deliver)
+    settings = _settings()
+    path = chosen_db_path()
+    get_db().conn.close()          # create / migrate once, before the worker threads start
+    channels = _channels(settings, no_deliver)
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -436,9 +348,16 @@ def scheduler(jobs_dir, poll, retry_every, no_deliver):
     signal.signal(signal.SIGINT, on_signal)
 
     def log(line):
-        info(f"{dt.datetime.now().astimezone().isoformat(' ', 'seconds')} {line}")
+        info(f"{now_iso().replace('T', ' ')} {line}")
 
-    J.serve(path, jobs_dir, stop, log, poll=poll, retry_every=retry_every, senders=senders)
+    if channels is not None:
+        for p in channels.problems.values():
+            log(f"problem: {p}")
+        for w in channels.warnings:
+            log(f"warning: {w}")
+    serve(path, _jobs_dir(jobs_dir, settings), stop, log, poll=poll, retry_every=retry_every,
+          senders=channels.senders if channels else None, masker=channels.masker if channels else None,
+          lease_seconds=settings.job_lease_seconds)
     log("scheduler stopped")
     return OK
 
@@ -447,19 +366,21 @@ def scheduler(jobs_dir, poll, retry_every, no_deliver):
 
 def demo_step(db, echo):
     """``kq demo``: run the shipped jobs at a fixed Monday morning and show the outbox."""
+    from .. import jobspecs as S
     from .. import output
     from .. import reminders as R
-    from ..storage import jobs as J
+    from ..storage import job_service
+    from ..storage import outbox as O
 
-    specs, problems = R.load_specs(None)
-    report = J.run_due(db, specs, R.parse_now(DEMO_NOW))
+    specs, problems = S.load_specs(None)
+    result = job_service.run_due(db, specs, problems, R.parse_now(DEMO_NOW), given=True)
     echo(f"Reminder jobs due at {DEMO_NOW} (kq jobs run-due --now {DEMO_NOW}):")
-    for o in report.outcomes:
+    for o in result.outcomes:
         extra = f", {o.messages} messages" if o.status == "done" else f" ({o.error})" if o.error else ""
         echo(f"  {o.job_id:<18} {o.fire_time}  {o.status}{extra}")
-    for p in problems + report.problems:
+    for p in result.problems:
         echo(f"  problem: {p}")
-    rows = J.outbox(db)
+    rows = O.outbox(db)
     echo(f"Outbox: {len(rows)} message(s) (kq outbox list; delivered by run-due when KQ_SMTP_URL / "
          f"KQ_WEBHOOK_URL are set)")
     if rows:

@@ -14,8 +14,6 @@ import re
 import sqlite3
 from importlib import resources
 
-import sqlite_utils
-
 DEFAULT_DB = "kq.db"
 BUSY_TIMEOUT_MS = int(os.environ.get("KQ_BUSY_TIMEOUT_MS", "120000"))
 _MIGRATION = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -51,6 +49,8 @@ def connect(path: str) -> sqlite3.Connection:
 
 def open_db(path: str | None = None, migrate: bool = True) -> sqlite_utils.Database:
     """Open (and create on first use) the database, in WAL mode, migrated to the latest version."""
+    import sqlite_utils  # here, not at the top: `kq jobs run-due` with nothing due never needs it
+
     path = db_path(path)
     conn = connect(path)
     if path != ":memory:":

@@ -1,4 +1,4 @@
-"""Reminder jobs in the database: occurrence claims, runs, the outbox and its delivery.
+"""Reminder jobs in the database: occurrence claims and runs, and the cache behind a fast ``run-due``.
 
 Exactly once, whoever runs it
 -----------------------------
@@ -11,31 +11,37 @@ messages or all of them, never a half or a double set. A run that raised is reco
 run whose process died stays ``running`` until it is found stale (the process is gone on this host,
 or the lease expired); both are retried by the next run within the misfire grace.
 
-Delivery is separate from producing: :func:`deliver_pending` claims one pending message at a time
-(``pending -> sending`` in its own transaction), hands it to its channel, and marks it ``sent``; a
-failed hand-over puts it back to ``pending`` with ``last_error``. A process that dies between
-claiming and marking leaves the message in ``sending``: it is **not** resent automatically
-(at-most-once, since a mail server may have accepted it already); :func:`stuck_messages` lists
-those, and a person decides with ``kq outbox retry ID`` or ``kq outbox ack ID``.
+The clock and a given moment
+----------------------------
+A run by the clock (cron, the scheduler) plans from the last occurrence a run by the clock recorded:
+the latest due occurrence within grace runs, older ones are recorded ``coalesced`` or ``missed``.
+A run at a moment given with ``--now`` (``clock = 'given'``) claims only the occurrence due at that
+moment and records nothing else: no missed or coalesced rows, no cache that a real run would trust
+for an earlier moment. So ``--now 2027-12-07`` typed for 2026 cannot turn the reminders off.
+
+The delivery of the messages is :mod:`kqtools.storage.outbox`; what an action does,
+:mod:`kqtools.storage.job_actions`; the daemon, :mod:`kqtools.storage.scheduler`.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import socket
+import sqlite3
 from dataclasses import dataclass, field
 
 from .. import reminders as R
-from . import write_transaction
 from ..errors import KqtoolsError
+from ..masking import Masker, one_line
 
-LEASE_SECONDS = int(os.environ.get("KQ_JOB_LEASE_SECONDS", "21600"))      # a run older than this is stale
-SENDING_STALE_SECONDS = int(os.environ.get("KQ_SENDING_STALE_SECONDS", "600"))
+DEFAULT_LEASE_SECONDS = 21600          # a run older than this (6 h) is stale
+FUTURE_LIMIT = dt.timedelta(days=1)    # --now further ahead than this needs --allow-future
 
 
-class ActionError(KqtoolsError, RuntimeError):
-    """A job action could not run; the message is recorded with the run."""
+class DatabaseBusy(KqtoolsError):
+    """The database stayed locked by another process for the whole busy timeout."""
 
 
 def owner() -> str:
@@ -48,6 +54,26 @@ def wall_iso() -> str:
 
 def _conn(db):
     return getattr(db, "conn", db)
+
+
+def db_file(db) -> str:
+    row = _conn(db).execute("PRAGMA database_list").fetchone()
+    return (row[2] if row else "") or ":memory:"
+
+
+@contextlib.contextmanager
+def transaction(db):
+    """``write_transaction``, with a lock held elsewhere past the busy timeout said in one line."""
+    from . import write_transaction
+
+    try:
+        with write_transaction(db) as conn:
+            yield conn
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        raise DatabaseBusy(f"{db_file(db)}: the database stayed locked by another process (a long import or "
+                           "scoring run?): nothing was changed; try again") from None
 
 
 def _process_gone(claimed_by: str | None) -> bool:
@@ -66,12 +92,21 @@ def _process_gone(claimed_by: str | None) -> bool:
     return False
 
 
-def _stale(claimed_by: str | None, started_at: str | None, wall: dt.datetime) -> bool:
+def _stale(claimed_by: str | None, started_at: str | None, wall: dt.datetime, lease_seconds: int) -> bool:
     if _process_gone(claimed_by):
         return True
     if started_at:
-        return (wall - R.from_utc_iso(started_at)).total_seconds() > LEASE_SECONDS
+        return (wall - R.from_utc_iso(started_at)).total_seconds() > lease_seconds
     return False
+
+
+def check_given_now(moment: dt.datetime, allow_future: bool = False) -> None:
+    """Refuse a ``--now`` more than a day ahead of the clock (a typed year) unless ``allow_future``."""
+    from ..clock import utc_now
+
+    if not allow_future and moment - utc_now() > FUTURE_LIMIT:
+        raise KqtoolsError(f"--now {moment.isoformat()} is more than a day ahead of the clock: a typo for "
+                           "another year? (give --allow-future to run the occurrences due then)")
 
 
 # --------------------------------------------------------------------------- outcomes
@@ -103,18 +138,23 @@ class DueReport:
 
 # --------------------------------------------------------------------------- running due jobs
 
-def run_due(db, specs: dict, now: dt.datetime, only: list[str] | None = None, digest: str | None = None) -> DueReport:
+def run_due(db, specs: dict, now: dt.datetime, only: list[str] | None = None, digest: str | None = None, *,
+            given: bool = False, lease_seconds: int = DEFAULT_LEASE_SECONDS, masker: Masker | None = None
+            ) -> DueReport:
     """Run every occurrence that has fallen due at ``now`` and is not claimed yet; record the rest.
 
-    For each enabled job: the occurrences since its last recorded occurrence (or, for a job never
-    run, within its grace) are planned with :func:`reminders.plan_occurrences`: the latest one within
-    grace runs (covering the others, recorded ``coalesced``), older ones are recorded ``missed``. A
-    ``failed`` or stale ``running`` occurrence within grace is retried when nothing newer is due.
+    ``given``: ``now`` was given (``--now``), not read from the clock: only the occurrence due at
+    ``now`` is claimed; nothing is recorded as missed or coalesced (see the module docstring).
+    By the clock, for each enabled job the occurrences since the last one recorded by the clock (for a
+    job never run: only the latest within grace) are planned with :func:`reminders.plan_occurrences`.
+    A ``failed`` or stale ``running`` occurrence within grace is retried when nothing newer is due.
 
-    ``digest``: :func:`reminders.files_digest` of the spec files ``specs`` were loaded from (computed
+    ``digest``: :func:`jobspecs.files_digest` of the spec files ``specs`` were loaded from (computed
     before loading, and only passed when every file was valid); remembered so the next ``run-due``
     can tell that nothing changed without reading the specs.
     """
+    from ..jobspecs import make_trigger
+
     report = DueReport()
     now = R.floor_second(now.astimezone(dt.timezone.utc))
     triggers = {}
@@ -123,24 +163,25 @@ def run_due(db, specs: dict, now: dt.datetime, only: list[str] | None = None, di
         if not spec.enabled or (only and job_id not in only):
             continue
         try:
-            triggers[job_id] = R.make_trigger(spec)
+            triggers[job_id] = make_trigger(spec)
         except R.SpecError as exc:
             report.problems.append(str(exc))
             continue
-        report.outcomes += _run_job(db, spec, triggers[job_id], now)
+        report.outcomes += _run_job(db, spec, triggers[job_id], now, given, lease_seconds, masker)
     update_state(db, specs, triggers, now, digest=None if only or report.problems else digest)
     return report
 
 
-def _run_job(db, spec, trigger, now: dt.datetime) -> list[Outcome]:
+def _run_job(db, spec, trigger, now: dt.datetime, given: bool, lease_seconds: int, masker) -> list[Outcome]:
     conn = _conn(db)
     now_iso = R.utc_iso(now)
-    last = conn.execute("SELECT max(fire_time) FROM job_runs WHERE job_id = ? AND trigger_kind = 'scheduled' "
-                        "AND fire_time <= ?", (spec.id, now_iso)).fetchone()[0]
     grace = spec.misfire_grace
-    if last is None:  # never run: only the latest occurrence within grace, no history invented
-        found = R.occurrences(trigger, now - dt.timedelta(seconds=grace) - dt.timedelta(seconds=1), now)
-        plan = R.Plan(found[-1] if found and R.within_grace(found[-1], now, grace) else None)
+    last = None if given else conn.execute(
+        "SELECT max(fire_time) FROM job_runs WHERE job_id = ? AND trigger_kind = 'scheduled' AND clock = 'clock' "
+        "AND fire_time <= ?", (spec.id, now_iso)).fetchone()[0]
+    if last is None:  # given moment, or never run: only the latest occurrence within grace, no history invented
+        latest = R.latest_fire(trigger, now - dt.timedelta(seconds=grace + 1), now)
+        plan = R.Plan(latest if latest and R.within_grace(latest, now, grace) else None)
     else:
         plan = R.plan_occurrences(R.occurrences(trigger, R.from_utc_iso(last), now), now, grace)
     candidate = plan.run
@@ -148,7 +189,7 @@ def _run_job(db, spec, trigger, now: dt.datetime) -> list[Outcome]:
         candidate = R.from_utc_iso(last)          # maybe a failed or abandoned run to retry
     outcomes: list[Outcome] = []
     wall = wall_iso()
-    with write_transaction(db):
+    with transaction(db):
         for t in plan.missed:
             cur = conn.execute(
                 "INSERT INTO job_runs(job_id, fire_time, status, spec_sha256, finished_at, error) "
@@ -164,25 +205,28 @@ def _run_job(db, spec, trigger, now: dt.datetime) -> list[Outcome]:
                 (spec.id, R.utc_iso(t), spec.sha256, wall, f"covered by the run of {R.utc_iso(candidate)}"))
             if cur.rowcount:
                 outcomes.append(Outcome(spec.id, R.utc_iso(t), "coalesced"))
-        claim = _claim(conn, spec, R.utc_iso(candidate), "scheduled") if candidate is not None else None
+        claim = _claim(conn, spec, R.utc_iso(candidate), "scheduled", given, lease_seconds) \
+            if candidate is not None else None
     if claim is not None:
-        outcomes.append(execute(db, spec, claim[0], candidate, attempts=claim[1]))
+        outcomes.append(execute(db, spec, claim[0], candidate, attempts=claim[1], masker=masker))
     return outcomes
 
 
-def _claim(conn, spec, fire_iso: str, kind: str) -> tuple[int, int] | None:
-    """(run id, attempt) if this process now owns the occurrence; call inside write_transaction."""
+def _claim(conn, spec, fire_iso: str, kind: str, given: bool = False,
+           lease_seconds: int = DEFAULT_LEASE_SECONDS) -> tuple[int, int] | None:
+    """(run id, attempt) if this process now owns the occurrence; call inside a write transaction."""
     me, wall = owner(), wall_iso()
     cur = conn.execute(
-        "INSERT INTO job_runs(job_id, fire_time, trigger_kind, status, attempts, claimed_by, started_at, spec_sha256) "
-        "VALUES (?, ?, ?, 'running', 1, ?, ?, ?) ON CONFLICT(job_id, fire_time) DO NOTHING",
-        (spec.id, fire_iso, kind, me, wall, spec.sha256))
+        "INSERT INTO job_runs(job_id, fire_time, trigger_kind, status, attempts, claimed_by, started_at, spec_sha256, "
+        "clock) VALUES (?, ?, ?, 'running', 1, ?, ?, ?, ?) ON CONFLICT(job_id, fire_time) DO NOTHING",
+        (spec.id, fire_iso, kind, me, wall, spec.sha256, "given" if given else "clock"))
     if cur.rowcount == 1:
         return cur.lastrowid, 1
     run_id, status, claimed_by, started_at, attempts, error = conn.execute(
         "SELECT id, status, claimed_by, started_at, attempts, error FROM job_runs WHERE job_id = ? AND fire_time = ?",
         (spec.id, fire_iso)).fetchone()
-    if status == "failed" or (status == "running" and _stale(claimed_by, started_at, R.from_utc_iso(wall))):
+    if status == "failed" or (status == "running" and _stale(claimed_by, started_at, R.from_utc_iso(wall),
+                                                             lease_seconds)):
         note = error if status == "failed" else f"attempt {attempts} by {claimed_by} did not finish"
         cur = conn.execute(
             "UPDATE job_runs SET status = 'running', attempts = attempts + 1, claimed_by = ?, started_at = ?, "
@@ -193,35 +237,38 @@ def _claim(conn, spec, fire_iso: str, kind: str) -> tuple[int, int] | None:
     return None
 
 
-def run_now(db, spec, now: dt.datetime) -> Outcome:
+def run_now(db, spec, now: dt.datetime, *, given: bool = False, masker: Masker | None = None) -> Outcome:
     """``kq jobs run ID``: run the job once, now, outside its schedule; recorded as a manual run."""
     now = R.floor_second(now.astimezone(dt.timezone.utc))
-    with write_transaction(db):
-        claim = _claim(_conn(db), spec, R.utc_iso(now), "manual")
+    with transaction(db):
+        claim = _claim(_conn(db), spec, R.utc_iso(now), "manual", given)
     if claim is None:
         return Outcome(spec.id, R.utc_iso(now), "busy", error="a run of this job at this second exists already")
-    return execute(db, spec, claim[0], now, attempts=claim[1])
+    return execute(db, spec, claim[0], now, attempts=claim[1], masker=masker)
 
 
-def execute(db, spec, run_id: int, fire: dt.datetime, attempts: int = 1) -> Outcome:
+def execute(db, spec, run_id: int, fire: dt.datetime, attempts: int = 1, masker: Masker | None = None) -> Outcome:
     """Run the action of a claimed occurrence; record done (with its messages) or failed."""
+    from .job_actions import ActionError, action
+
     conn = _conn(db)
     fire_iso = R.utc_iso(fire)
     me = owner()
+    masker = masker or Masker()
     try:
-        result, messages, notices = ACTIONS[spec.action](db, spec, fire.astimezone(R.zone(spec.timezone)))
+        result, messages, notices = action(spec.action)(db, spec, fire.astimezone(R.zone(spec.timezone)))
         rows = R.outbox_rows(messages, spec.channels)
     except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised if it was not an ordinary error
-        error = str(exc) if isinstance(exc, ActionError) else f"{type(exc).__name__}: {exc}"
-        with write_transaction(db):
+        error = one_line(masker(str(exc)), 2000) if isinstance(exc, ActionError) else masker.exception(exc, 2000)
+        with transaction(db):
             conn.execute("UPDATE job_runs SET status = 'failed', finished_at = ?, error = ? "
                          "WHERE id = ? AND claimed_by = ? AND status = 'running'",
-                         (wall_iso(), error[:2000], run_id, me))
+                         (wall_iso(), error, run_id, me))
         if not isinstance(exc, Exception):
             raise
         return Outcome(spec.id, fire_iso, "failed", error=error, run_id=run_id, attempts=attempts)
     wall = wall_iso()
-    with write_transaction(db):
+    with transaction(db):
         inserted = 0
         for r in rows:
             cur = conn.execute(
@@ -257,17 +304,20 @@ def _human(seconds: int) -> str:
     return f"{seconds}s"
 
 
+# --------------------------------------------------------------------------- the cache for a fast run-due
+
 def update_state(db, specs: dict, triggers: dict, now: dt.datetime, digest: str | None = None) -> None:
     """Refresh the ``job_state`` cache that lets ``run-due`` skip jobs with nothing due.
 
-    Read and written in one ``BEGIN IMMEDIATE`` so a failure recorded by another process cannot be
-    hidden behind a later ``next_check``.
+    Each row says "nothing of this job is due in [checked_for, next_check)". Read and written in one
+    ``BEGIN IMMEDIATE`` so a failure recorded by another process cannot be hidden behind a later
+    ``next_check``.
     """
     conn = _conn(db)
     now_iso = R.utc_iso(now)
-    with write_transaction(db):
-        cached = {job_id: (sha, nxt) for job_id, sha, nxt in
-                  conn.execute("SELECT job_id, spec_sha256, next_check FROM job_state")}
+    with transaction(db):
+        cached = {job_id: (sha, nxt, checked) for job_id, sha, nxt, checked in
+                  conn.execute("SELECT job_id, spec_sha256, next_check, checked_for FROM job_state")}
         for job_id, trigger in triggers.items():
             spec = specs[job_id]
             since = R.utc_iso(now - dt.timedelta(seconds=spec.misfire_grace))
@@ -280,12 +330,13 @@ def update_state(db, specs: dict, triggers: dict, now: dt.datetime, digest: str 
             else:
                 nxt = R.next_fire(trigger, now)
                 next_check = R.utc_iso(nxt) if nxt else R.NEVER
-            if cached.get(job_id) != (spec.sha256, next_check):
+            if cached.get(job_id) != (spec.sha256, next_check, now_iso):
                 conn.execute(
-                    "INSERT INTO job_state(job_id, spec_sha256, next_check, updated_at) VALUES (?,?,?,?) "
-                    "ON CONFLICT(job_id) DO UPDATE SET spec_sha256 = excluded.spec_sha256, "
-                    "next_check = excluded.next_check, updated_at = excluded.updated_at",
-                    (job_id, spec.sha256, next_check, wall_iso()))
+                    "INSERT INTO job_state(job_id, spec_sha256, next_check, checked_for, updated_at) "
+                    "VALUES (?,?,?,?,?) ON CONFLICT(job_id) DO UPDATE SET spec_sha256 = excluded.spec_sha256, "
+                    "next_check = excluded.next_check, checked_for = excluded.checked_for, "
+                    "updated_at = excluded.updated_at",
+                    (job_id, spec.sha256, next_check, now_iso, wall_iso()))
         if digest:
             conn.execute("INSERT INTO job_files(digest, jobs, checked_at) VALUES (?, ?, ?) ON CONFLICT(digest) "
                          "DO UPDATE SET jobs = excluded.jobs, checked_at = excluded.checked_at",
@@ -294,135 +345,61 @@ def update_state(db, specs: dict, triggers: dict, now: dt.datetime, digest: str 
                          (R.utc_iso(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=90)),))
 
 
-# --------------------------------------------------------------------------- actions
+def nothing_due_fast(path: str, digest: str, now_iso: str, channels: list[str]) -> bool:
+    """True when the database says nothing is due at ``now_iso`` and nothing can be delivered.
 
-def _specialists(db) -> list[dict]:
-    conn = _conn(db)
-    return [{"id": i, "name": n, "email": e} for i, n, e in
-            conn.execute("SELECT id, name, email FROM specialists WHERE active = 1 ORDER BY id")]
+    Cron calls ``run-due`` every few minutes, so this avoids what costs start-up time: it does not
+    parse or validate the spec files (their digest equals the one the last full run stored in
+    ``job_files``), and it reads the ``job_state`` cache with the standard library's sqlite3
+    (read-only), without sqlite-utils or a write lock. Anything unusual (no database yet, an older
+    schema, an edited spec, a failed run to retry, messages to deliver or stuck) answers False and the
+    full path runs.
+    """
+    from urllib.parse import quote
 
-
-def _fixed(db, spec) -> list[R.Recipient]:
-    return R.fixed_recipients(spec.recipients, _specialists(db) if "specialists" in spec.recipients else ())
-
-
-def _table_exists(db, name: str) -> bool:
-    return _conn(db).execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() \
-        is not None
-
-
-def _compact(result) -> dict:
-    """An action's summary as stored with the run and mailed: long lists become their length."""
-    result = result if isinstance(result, dict) else {"result": result}
-    return {k: (len(v) if isinstance(v, (list, tuple, dict)) and len(v) > 10 else v) for k, v in result.items()}
-
-
-def _missing(what: str, exc: Exception) -> ActionError:
-    return ActionError(f"{what} is not available in this installation ({type(exc).__name__}: {exc})")
-
-
-def action_visit_reminders(db, spec, fire_local: dt.datetime):
-    """走访提醒: one message per specialist listing their firms not visited this quarter."""
+    if path == ":memory:" or not os.path.isfile(path):
+        return False
     try:
-        from .assignment import due_visits
-    except ImportError as exc:
-        raise _missing("visit-reminders needs kqtools.storage.assignment.due_visits", exc) from None
-    as_of = fire_local.date()
-    rows = due_visits(db, as_of)
-    messages = R.visit_messages(rows, as_of, spec.recipients, _fixed(db, spec))
-    due = R.not_visited_this_quarter(rows, as_of)
-    return ({"as_of": as_of.isoformat(), "firms_not_visited": len(due), "specialists": len(messages)},
-            messages, [])
-
-
-def action_expiry_reminders(db, spec, fire_local: dt.datetime):
-    """资质到期提醒: designations expiring within the thresholds, to each firm's specialist."""
-    if not _table_exists(db, "assignments"):
-        raise ActionError("expiry-reminders needs the assignments table (migration 0004, kq assign), "
-                          "which this database does not have")
-    as_of = fire_local.date()
-    thresholds = sorted(spec.params.get("days", [90, 30]))
-    horizon = (as_of + dt.timedelta(days=max(thresholds))).isoformat()
-    kinds = spec.params.get("kinds")
-    sql = """
-        SELECT d.uscc, COALESCE(e.name, d.name) AS name, d.kind, d.level, d.recognized_on, d.expires_on,
-               d.certificate_no, a.specialist_id, s.name AS specialist_name, s.email AS specialist_email
-        FROM designations d
-        LEFT JOIN enterprises e ON e.uscc = d.uscc
-        LEFT JOIN assignments a ON a.uscc = d.uscc
-        LEFT JOIN specialists s ON s.id = a.specialist_id
-        WHERE d.expires_on >= ? AND d.expires_on <= ?
-          AND NOT EXISTS (SELECT 1 FROM designations n WHERE n.uscc = d.uscc AND n.kind = d.kind
-                          AND n.level = d.level AND n.recognized_on > d.recognized_on)"""
-    args: list = [as_of.isoformat(), horizon]
-    if kinds:
-        sql += f" AND d.kind IN ({','.join('?' * len(kinds))})"
-        args += list(kinds)
-    conn = _conn(db)
-    cols = ["uscc", "name", "kind", "level", "recognized_on", "expires_on", "certificate_no", "specialist_id",
-            "specialist_name", "specialist_email"]
-    rows = [dict(zip(cols, r)) for r in conn.execute(sql + " ORDER BY d.expires_on, d.uscc", args)]
-    noticed = {tuple(r) for r in conn.execute(
-        "SELECT uscc, kind, level, recognized_on, threshold_days FROM expiry_notices WHERE expires_on >= ?",
-        (as_of.isoformat(),))}
-    due = R.expiry_due(rows, as_of, thresholds, noticed)
-    messages = R.expiry_messages(due, as_of, spec.recipients, _fixed(db, spec))
-    sent_keys = {m.key for m in messages}
-    notices = [{**d, "level": d.get("level") or "", "threshold": t} for d in due
-               if f"expiry:{d.get('specialist_id') or '-'}" in sent_keys for t in d["covers"]]
-    return ({"as_of": as_of.isoformat(), "thresholds": thresholds, "designations": len(due),
-             "messages": len(messages)}, messages, notices)
-
-
-def action_lists_rebuild(db, spec, fire_local: dt.datetime):
-    """Rebuild the credit white/blacklists as of the fire date."""
+        conn = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return False
     try:
-        from .lists import build_lists
-    except ImportError as exc:
-        raise _missing("lists-rebuild needs kqtools.storage.lists.build_lists", exc) from None
-    result = _compact(build_lists(db, as_of=fire_local.date(), rules_name=spec.params.get("rules")))
-    to = _fixed(db, spec)
-    messages = [R.summary_message(spec.id, f"信用名单已重建({fire_local.date().isoformat()})", result, to)] \
-        if (to or "webhook" in spec.channels) else []
-    return result, messages, []
+        if conn.execute("PRAGMA user_version").fetchone()[0] != _latest_version():
+            return False
+        row = conn.execute("SELECT jobs FROM job_files WHERE digest = ?", (digest,)).fetchone()
+        if row is None:
+            return False
+        state = {j: (sha, nxt) for j, sha, nxt, checked in
+                 conn.execute("SELECT job_id, spec_sha256, next_check, checked_for FROM job_state")
+                 if checked is not None and checked <= now_iso}
+        if not R.nothing_due(json.loads(row[0]), state, now_iso):
+            return False
+        if conn.execute("SELECT 1 FROM outbox WHERE status = 'sending' LIMIT 1").fetchone():
+            return False          # being sent now, or stuck: the full path reports stuck ones
+        if channels:
+            marks = ",".join("?" * len(channels))
+            if conn.execute(f"SELECT 1 FROM outbox WHERE status = 'pending' AND channel IN ({marks}) LIMIT 1",
+                            channels).fetchone():
+                return False
+        return True
+    except (sqlite3.Error, ValueError):
+        return False
+    finally:
+        conn.close()
 
 
-def action_score_run(db, spec, fire_local: dt.datetime):
-    """Run the resource-utilization scoring for a year (default: the year before the fire time)."""
-    try:
-        from .scoring import run_scoring
-    except ImportError as exc:
-        raise _missing("score-run needs kqtools.storage.scoring.run_scoring", exc) from None
-    year = int(spec.params.get("year") or fire_local.year - 1)
-    result = {"year": year, **_compact(run_scoring(db, year, rules_name=spec.params.get("rules")))}
-    to = _fixed(db, spec)
-    messages = [R.summary_message(spec.id, f"{year} 年度亩均评价已计算", result, to)] \
-        if (to or "webhook" in spec.channels) else []
-    return result, messages, []
+def _latest_version() -> int:
+    """The newest migration's number, from the file names alone (the SQL is not read)."""
+    from importlib import resources
 
-
-def action_meeting_reminder(db, spec, fire_local: dt.datetime):
-    """会议/宣讲提醒: the spec's fixed text to its recipients."""
-    to = _fixed(db, spec)
-    message = R.fixed_message(spec.params, fire_local, to)
-    return {"recipients": len(to)}, [message], []
-
-
-ACTIONS = {
-    "visit-reminders": action_visit_reminders,
-    "expiry-reminders": action_expiry_reminders,
-    "lists-rebuild": action_lists_rebuild,
-    "score-run": action_score_run,
-    "meeting-reminder": action_meeting_reminder,
-}
+    names = [e.name for e in resources.files("kqtools.storage").joinpath("migrations").iterdir()]
+    return max((int(n[:4]) for n in names if n[:4].isdigit() and n.endswith(".sql")), default=0)
 
 
 # --------------------------------------------------------------------------- reading back
 
-RUN_COLUMNS = ["id", "job_id", "fire_time", "trigger_kind", "status", "attempts", "messages", "claimed_by",
+RUN_COLUMNS = ["id", "job_id", "fire_time", "trigger_kind", "clock", "status", "attempts", "messages", "claimed_by",
                "started_at", "finished_at", "error", "result"]
-OUTBOX_COLUMNS = ["id", "job_id", "fire_time", "channel", "recipient", "recipient_name", "subject", "body",
-                  "status", "attempts", "last_error", "created_at", "sent_at"]
 
 
 def history(db, job_id: str | None = None, limit: int | None = None) -> list[dict]:
@@ -443,225 +420,3 @@ def last_runs(db) -> dict[str, dict]:
     for row in history(db):
         out.setdefault(row["job_id"], row)
     return out
-
-
-def outbox(db, pending: bool = False, job_id: str | None = None) -> list[dict]:
-    sql = f"SELECT {', '.join(OUTBOX_COLUMNS)} FROM outbox"
-    where, args = [], []
-    if pending:
-        where.append("status IN ('pending', 'sending')")
-    if job_id:
-        where.append("job_id = ?")
-        args.append(job_id)
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return [dict(zip(OUTBOX_COLUMNS, r)) for r in _conn(db).execute(sql + " ORDER BY id", args)]
-
-
-def ack(db, message_id: int) -> str:
-    """Mark a message handled by a person: no (further) delivery. Returns its previous status."""
-    with write_transaction(db):
-        row = _conn(db).execute("SELECT status FROM outbox WHERE id = ?", (message_id,)).fetchone()
-        if row is None:
-            raise KeyError(message_id)
-        if row[0] in ("pending", "sending", "undeliverable"):
-            _conn(db).execute("UPDATE outbox SET status = 'acked', acked_at = ?, claimed_by = NULL WHERE id = ?",
-                              (wall_iso(), message_id))
-    return row[0]
-
-
-def retry(db, message_id: int) -> str:
-    """Put a message stuck in ``sending`` (or acked by mistake) back to ``pending``."""
-    with write_transaction(db):
-        row = _conn(db).execute("SELECT status FROM outbox WHERE id = ?", (message_id,)).fetchone()
-        if row is None:
-            raise KeyError(message_id)
-        if row[0] in ("sending", "acked"):
-            _conn(db).execute("UPDATE outbox SET status = 'pending', claimed_by = NULL, acked_at = NULL WHERE id = ?",
-                              (message_id,))
-    return row[0]
-
-
-def stuck_messages(db) -> list[dict]:
-    """Messages left in ``sending`` by a process that is gone (or for too long): delivered or not,
-    nobody knows; they are not resent automatically."""
-    wall = dt.datetime.now(dt.timezone.utc)
-    out = []
-    for row_id, job_id, recipient, claimed_by, sending_at in _conn(db).execute(
-            "SELECT id, job_id, recipient, claimed_by, sending_at FROM outbox WHERE status = 'sending'"):
-        if _process_gone(claimed_by) or (sending_at and (wall - R.from_utc_iso(sending_at)).total_seconds()
-                                         > SENDING_STALE_SECONDS):
-            out.append({"id": row_id, "job_id": job_id, "recipient": recipient, "claimed_by": claimed_by,
-                        "sending_at": sending_at})
-    return out
-
-
-# --------------------------------------------------------------------------- delivery
-
-@dataclass
-class DeliveryReport:
-    sent: int = 0
-    failed: int = 0
-    skipped: int = 0          # left pending because an earlier message of the channel just failed
-    errors: list = field(default_factory=list)
-
-
-def deliver_pending(db, senders: dict, limit: int | None = None) -> DeliveryReport:
-    """Send pending messages of the configured channels one by one (claim, send, mark).
-
-    After a failure on a channel the rest of that channel waits for the next run (a server that is
-    down would otherwise cost a timeout per message).
-    """
-    conn = _conn(db)
-    report = DeliveryReport()
-    if not senders:
-        return report
-    channels = sorted(senders)
-    ids = [(i, c) for i, c in conn.execute(
-        f"SELECT id, channel FROM outbox WHERE status = 'pending' AND channel IN ({','.join('?' * len(channels))}) "
-        "ORDER BY id", channels)]
-    broken: set[str] = set()
-    me = owner()
-    for message_id, channel in ids[:limit] if limit else ids:
-        if channel in broken:
-            report.skipped += 1
-            continue
-        with write_transaction(db):
-            cur = conn.execute("UPDATE outbox SET status = 'sending', attempts = attempts + 1, claimed_by = ?, "
-                               "sending_at = ? WHERE id = ? AND status = 'pending'", (me, wall_iso(), message_id))
-            if cur.rowcount != 1:
-                continue          # another sender has it
-            recipient, subject, body = conn.execute(
-                "SELECT recipient, subject, body FROM outbox WHERE id = ?", (message_id,)).fetchone()
-        try:
-            senders[channel](recipient, subject, body)
-        except Exception as exc:  # noqa: BLE001 - DeliveryError, or a bug before the hand-over
-            error = str(exc) if type(exc).__name__ == "DeliveryError" else f"{type(exc).__name__}: {exc}"
-            with write_transaction(db):
-                conn.execute("UPDATE outbox SET status = 'pending', last_error = ?, claimed_by = NULL "
-                             "WHERE id = ? AND claimed_by = ?", (error[:1000], message_id, me))
-            report.failed += 1
-            report.errors.append(f"message {message_id} ({channel} to {recipient}): {error}")
-            broken.add(channel)
-            continue
-        with write_transaction(db):
-            conn.execute("UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ? "
-                         "AND claimed_by = ?", (wall_iso(), message_id, me))
-        report.sent += 1
-    return report
-
-
-# --------------------------------------------------------------------------- the daemon
-
-def serve(db_path: str, jobs_dir: str | None, stop, log, poll: float = 10.0, retry_every: float = 300.0,
-          senders=None) -> None:
-    """``kq scheduler``: APScheduler in the background, this thread waits for ``stop`` (an Event).
-
-    One APScheduler job per enabled spec fires at the spec's trigger and goes through the same claim
-    path as ``run-due``; a watcher job polls the spec files (a digest of names and contents) every ``poll``
-    seconds and reschedules what changed; every ``retry_every`` seconds everything due is run (failed
-    runs retried within grace) and pending messages are delivered. One worker thread: runs never
-    overlap inside the daemon, and other processes are kept out by the claims. On ``stop`` the
-    scheduler finishes the run in progress and returns.
-    """
-    from apscheduler.executors.pool import ThreadPoolExecutor
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.triggers.interval import IntervalTrigger
-
-    from . import open_db
-
-    state = {"specs": {}, "sig": None, "last_sweep": 0.0}
-
-    def with_db(fn):
-        db = open_db(db_path)
-        try:
-            return fn(db)
-        finally:
-            db.conn.close()
-
-    def report(rep: DueReport):
-        for o in rep.outcomes:
-            log(f"{o.job_id} {o.fire_time}: {o.status}" + (f", {o.messages} messages" if o.status == "done" else "")
-                + (f" ({o.error})" if o.error else ""))
-        for p in rep.problems:
-            log(f"problem: {p}")
-
-    def deliver(db):
-        if senders:
-            d = deliver_pending(db, senders)
-            if d.sent or d.failed:
-                log(f"delivered {d.sent}, failed {d.failed}" + (f": {d.errors[0]}" if d.errors else ""))
-
-    def fire(job_id):
-        if stop.is_set():
-            return
-        spec = state["specs"].get(job_id)
-        if spec is None:
-            return
-
-        def work(db):
-            report(run_due(db, {job_id: spec}, dt.datetime.now(dt.timezone.utc)))
-            deliver(db)
-        with_db(work)
-
-    def sweep():
-        def work(db):
-            report(run_due(db, state["specs"], dt.datetime.now(dt.timezone.utc)))
-            deliver(db)
-        with_db(work)
-
-    def reload(sched):
-        sig = R.files_digest(jobs_dir)      # content, not mtimes: an edit within the same second counts too
-        if sig == state["sig"]:
-            return False
-        specs, problems = R.load_specs(jobs_dir)
-        for p in problems:
-            log(f"problem: {p}")
-        old = state["specs"]
-        for job_id, spec in old.items():
-            if job_id not in specs or specs[job_id].sha256 != spec.sha256 or not specs[job_id].enabled:
-                if sched.get_job(job_id):
-                    sched.remove_job(job_id)
-        added = []
-        for job_id, spec in specs.items():
-            if not spec.enabled or (job_id in old and old[job_id].sha256 == spec.sha256 and sched.get_job(job_id)):
-                continue
-            try:
-                trigger = R.make_trigger(spec)
-            except R.SpecError as exc:
-                log(f"problem: {exc}")
-                continue
-            sched.add_job(fire, trigger, args=[job_id], id=job_id, name=job_id, replace_existing=True)
-            added.append(job_id)
-        state["specs"], state["sig"] = specs, sig
-        if old or added:
-            log(f"job files loaded: {len([s for s in specs.values() if s.enabled])} enabled"
-                + (f", (re)scheduled {', '.join(sorted(added))}" if added else ""))
-        return True
-
-    import time
-
-    sched = BackgroundScheduler(
-        timezone=dt.timezone.utc, executors={"default": ThreadPoolExecutor(1)},
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
-
-    def watch():
-        if stop.is_set():
-            return
-        changed = reload(sched)
-        if changed or time.monotonic() - state["last_sweep"] >= retry_every:
-            state["last_sweep"] = time.monotonic()
-            sweep()
-
-    reload(sched)
-    sched.add_job(watch, IntervalTrigger(seconds=poll), id="_watch", name="watch job files",
-                  next_run_time=dt.datetime.now(dt.timezone.utc))
-    state["last_sweep"] = float("-inf")   # the first watch() sweeps everything due: catch-up after a pause
-    sched.start()
-    log(f"scheduler started: {len([s for s in state['specs'].values() if s.enabled])} enabled jobs, "
-        f"polling job files every {poll:g}s; stop with SIGTERM or Ctrl-C")
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        sched.shutdown(wait=True)
