@@ -95,6 +95,14 @@ def test_the_masker_hides_every_secret_of_every_url_shape_in_every_exception_cla
     assert all(s not in mask_url(url) for s in secrets)
 
 
+def test_base64_blobs_the_masker_was_not_told_about_are_recognised_by_what_they_decode_to():
+    masker = Masker([f"smtp://kq:{PASSWORD}@mail.x.cn"])
+    other_login = base64.b64encode(b"admin\0KQ@X.CN\0" + PASSWORD.encode()).decode()   # authzid, other case
+    shifted = base64.b64encode(b"pw=" + PASSWORD.encode() + b";").decode()              # the password mid-blob
+    shown = masker(f"535 rejected {other_login} and {shifted}")
+    assert other_login not in shown and shifted not in shown and shown.count("***") == 2
+
+
 def test_masked_urls_still_say_where():
     assert mask_url("https://oapi.dingtalk.com/robot/send?access_token=abc") == \
         "https://oapi.dingtalk.com/robot/send?access_token=***"

@@ -86,3 +86,22 @@ def test_the_shortcut_does_not_trust_a_cache_computed_for_a_later_given_moment(d
     assert not J.nothing_due_fast(str(db_path), digest, "2026-12-07T01:05:00Z", [])
     # a moment after it, before the next fire time: nothing due, as before
     assert J.nothing_due_fast(str(db_path), digest, "2027-12-07T01:10:00Z", [])
+
+
+def test_a_database_locked_past_the_busy_timeout_is_one_line(kq, db, db_path, tmp_path):
+    """Issue 11 item 13: a lock held elsewhere used to end `run-due` with 'internal error: OperationalError'."""
+    import sqlite3
+
+    folder = jobs_dir(tmp_path, DAILY)
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        r = kq("jobs", "run-due", "--jobs-dir", folder, "--now", "2026-01-05T09:05", "--full",
+               env={"KQ_BUSY_TIMEOUT_MS": "300"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1, r
+    assert str(db_path) in lines[0] and "locked by another process" in lines[0] and "try again" in lines[0]
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr
