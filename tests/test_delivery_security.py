@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, quote_plus
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from kqtools import delivery as D
 from kqtools.masking import Masker, mask_url
@@ -395,3 +396,65 @@ def test_a_url_urllib_refuses_raises_a_masked_delivery_error(kq, db, db_path):
            env={"KQ_WEBHOOK_URL": f"http://127.0.0.1:18081/ok?key={TOKEN}"})
     assert "KQ_WEBHOOK_URL is invalid" in r.stderr, r
     assert_clean(everything_shown(kq, db_path, r), forms(TOKEN) + ["TOKEN1"])
+
+
+def test_the_scheduler_log_masks_what_the_server_quotes_back(db_path, tmp_path):
+    """`kq scheduler` logs every run and delivery failure: the same masker, in process here."""
+    import time
+
+    from kqtools.delivery import channels_from
+    from kqtools.storage import open_db
+    from kqtools.storage.scheduler import serve
+    from test_jobs import SHIPPED, off, write_spec
+
+    open_db(str(db_path)).conn.close()
+    jobs = tmp_path / "jobs"
+    off(jobs, *SHIPPED)
+    write_spec(jobs, "tick.toml", 'id = "tick"\naction = "meeting-reminder"\ntrigger = { every = "2s" }\n'
+               'misfire_grace = "1m"\nrecipients = ["office@kq.test"]\nparams = { subject = "s" }\n')
+    lines: list[str] = []
+    stop = threading.Event()
+    with Server(password="the-right-one") as box:
+        channels = channels_from(box.url(extra="&insecure=1"), None)
+        worker = threading.Thread(target=serve, args=(str(db_path), str(jobs), stop, lines.append),
+                                  kwargs={"poll": 0.5, "retry_every": 1, "senders": channels.senders,
+                                          "masker": channels.masker}, daemon=True)
+        worker.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("failed 1" in line for line in lines):
+            time.sleep(0.2)
+        stop.set()
+        worker.join(60)
+    assert box.logins and any("535" in line for line in lines), lines
+    assert_clean("\n".join(lines), forms(PASSWORD) + [blob("kq@bureau.test", PASSWORD)])
+
+
+@settings(max_examples=60, deadline=None)
+@given(password=st.text(alphabet=st.sampled_from("abcXYZ0189#/?=&!*-_.~:;"), min_size=6, max_size=24),
+       encoded=st.booleans())
+def test_any_password_is_read_right_and_masked_in_every_form(password, encoded):
+    written = quote(password, safe="") if encoded else password
+    url = f"smtp://kq%40bureau.test:{written}@mail.x.cn:587?from=kq@bureau.test"
+    cfg = D.parse_smtp_url(url)
+    assert cfg.password == password and cfg.host == "mail.x.cn" and cfg.port == 587
+    masker = Masker([url])
+    text = " | ".join([url, password, quote(password, safe=""), quote_plus(password),
+                       base64.b64encode(password.encode()).decode(), blob("kq@bureau.test", password),
+                       base64.b64encode(b"kq@bureau.test\0kq@bureau.test\0" + password.encode()).decode()])
+    shown = masker(text) + masker.exception(smtplib.SMTPAuthenticationError(535, text.encode()))
+    for form in forms(password):
+        assert form not in shown, (form, shown)
+
+
+def test_an_address_with_cr_lf_cannot_add_a_line_to_the_cron_mail(kq, db, db_path):
+    """Issue 18 item 8: stderr is mailed by cron; a recipient with CR/LF stays on its own line, escaped."""
+    seed(db, kq)
+    kq("jobs", "run-due", "--now", MONDAY, "--no-deliver")
+    db.conn.execute("UPDATE outbox SET recipient = 'lisi@kq.test\r\nSubject: forged' WHERE recipient = 'lisi@kq.test'")
+    with Server() as box:
+        r = kq("jobs", "run-due", "--now", "2026-01-05T09:10+08:00",
+               env={"KQ_SMTP_URL": f"smtp://127.0.0.1:{box.port}?from=kq@bureau.test"})
+    assert r.returncode == 1 and "control character" in r.stderr, r
+    assert not any(line.startswith("Subject: forged") for line in r.stderr.splitlines())
+    assert "lisi@kq.test\\r\\nSubject: forged" in r.stderr
+    assert len(box.envelopes) == 2                                   # the other two still went

@@ -252,13 +252,13 @@ def check(jobs_dir):
 
     settings = _settings()
     channels = _channels(settings, no_deliver=False)
-    problems = job_service.check(_jobs_dir(jobs_dir, settings), channels)
-    for p in problems:
+    checked = job_service.check(_jobs_dir(jobs_dir, settings), channels)
+    for p in checked.problems:
         click.echo(p)
     for w in channels.warnings:
         info(f"kq: warning: {w}")
-    info(f"{len(problems)} problem(s)")
-    return status_of(bool(problems))
+    info(f"{checked.jobs} jobs ({checked.enabled} enabled), {len(checked.problems)} problem(s)")
+    return status_of(checked.needs_attention)
 
 
 # --------------------------------------------------------------------------- kq outbox

@@ -12,7 +12,6 @@ import contextlib
 import os
 import re
 import sqlite3
-from importlib import resources
 
 DEFAULT_DB = "kq.db"
 BUSY_TIMEOUT_MS = int(os.environ.get("KQ_BUSY_TIMEOUT_MS", "120000"))
@@ -26,6 +25,8 @@ def db_path(explicit: str | None = None) -> str:
 
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, sql) for every ``storage/migrations/NNNN_name.sql``, in order."""
+    from importlib import resources  # here: `kq jobs run-due` with nothing due imports this package too
+
     found = []
     for entry in resources.files("kqtools.storage").joinpath("migrations").iterdir():
         m = _MIGRATION.match(entry.name)

@@ -117,7 +117,18 @@ def list_jobs(db, specs: dict, moment: dt.datetime) -> list[dict]:
     return rows
 
 
-def check(jobs_dir: str | None, channels) -> list[str]:
+@dataclass
+class Checked:
+    problems: list          # one masked line each
+    jobs: int
+    enabled: int
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.problems)
+
+
+def check(jobs_dir: str | None, channels) -> Checked:
     """``kq jobs check``: every problem of the spec files and the channel settings, one masked line each."""
     specs, problems = S.load_specs(jobs_dir)
     for spec in specs.values():
@@ -128,4 +139,4 @@ def check(jobs_dir: str | None, channels) -> list[str]:
     if channels is not None:
         problems += list(channels.problems.values())
     masker = _masker(channels)
-    return [one_line(masker(p)) for p in problems]
+    return Checked([one_line(masker(p)) for p in problems], len(specs), sum(1 for s in specs.values() if s.enabled))
