@@ -177,11 +177,12 @@ class IntervalTrigger:
     every: str = ""
 
     def next_after(self, moment: dt.datetime) -> dt.datetime | None:
-        if moment < self.start:
-            return self.start
-        k = int((moment - self.start).total_seconds() // self.seconds) + 1
+        start = self.start.astimezone(dt.timezone.utc)     # elapsed time: UTC arithmetic, not wall clock
+        if moment < start:
+            return start
+        k = int((moment - start).total_seconds() // self.seconds) + 1
         try:
-            fire = self.start + dt.timedelta(seconds=k * self.seconds)
+            fire = start + dt.timedelta(seconds=k * self.seconds)
         except OverflowError:
             return None
         while fire <= moment:          # float rounding of total_seconds() at sub-second offsets
