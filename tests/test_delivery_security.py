@@ -208,7 +208,9 @@ def test_the_right_password_with_raw_special_characters_logs_in_and_delivers(kq,
         r = kq("jobs", "run-due", "--now", MONDAY, env={"KQ_SMTP_URL": box.url(extra="&insecure=1")})
     assert r.returncode == 0, r
     assert statuses(db_path) == {"sent": 3} and len(box.envelopes) == 3
-    assert "insecure=1" in r.stderr and "clear text" in r.stderr          # warned on every run
+    assert "insecure=1" in r.stderr and "clear text" in r.stderr          # warned on every run,
+    quiet = kq("jobs", "run-due", "--now", "2026-01-05T09:10+08:00", env={"KQ_SMTP_URL": box.url(extra="&insecure=1")})
+    assert "nothing due" in quiet.stderr and "insecure=1" in quiet.stderr   # also when nothing is due
     assert_clean(r.stdout + r.stderr)
 
 

@@ -190,6 +190,9 @@ def run_due(jobs_dir, now, allow_future, only, no_deliver, full):
     configured = [] if no_deliver else [c for c, url in (("email", settings.smtp_url),
                                                           ("webhook", settings.webhook_url)) if url]
     if not only and not full and nothing_due_fast(chosen_db_path(), digest, R.utc_iso(moment), configured):
+        if any("insecure" in (url or "") for url in (settings.smtp_url, settings.webhook_url)) and not no_deliver:
+            for w in _channels(settings, no_deliver).warnings:       # clear text allowed: said on every run
+                info(f"kq: warning: {w}")
         info("nothing due")
         return OK
     from ..storage import job_service
