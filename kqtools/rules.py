@@ -4,12 +4,20 @@
 (``kqtools/rules/scoring-huaian-2024.toml``); ``load_rules("scoring", "my.toml")``
 reads a file; no argument gives the shipped default (``kqtools/rules/scoring.toml``).
 Every rule file is validated against its schema: ``schemas/scoring-rules.schema.json``,
-``schemas/list-rules.schema.json`` or ``schemas/assignment-rules.schema.json``.
+``schemas/list-rules.schema.json`` or ``schemas/assignment-rules.schema.json``, and every number
+in it must be finite (TOML allows ``nan`` and ``inf``; a schema lets them through).
+
+:func:`load_compiled` then runs the kind's compile step (:data:`COMPILERS`): the one the command
+that uses the rules runs. ``kq rules check KIND FILE`` runs :func:`check`, that is the same
+schema, the same finiteness test and the same compile step, so a file it accepts the command
+accepts, and the other way round.
 """
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
+import math
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -18,6 +26,13 @@ from pathlib import Path
 from .errors import KqtoolsError
 
 RULE_KINDS = ("scoring", "lists", "assignment")
+#: kind -> (module, function): the step that turns validated data into what the command uses,
+#: raising ValueError (or a KqtoolsError) for what a schema cannot see. A new rule kind adds a line.
+COMPILERS = {
+    "scoring": ("kqtools.scoring_rules", "compile_rules"),      # kq score run
+    "lists": ("kqtools.creditlists", "parse_rules"),            # kq lists build
+    "assignment": ("kqtools.assignment", "Policy.from_rules"),  # kq assign
+}
 
 
 class RulesError(KqtoolsError, ValueError):
@@ -90,6 +105,21 @@ def validate(kind: str, data: dict, name: str) -> None:
     problem = schema_problem(load_schema({"lists": "list-rules"}.get(kind, f"{kind}-rules")), data, name)
     if problem:
         raise RulesError(problem)
+    where = _not_finite(data, "")
+    if where is not None:
+        raise RulesError(f"{name}: {where[0] or '(top level)'}: {where[1]} is not a finite number")
+
+
+def _not_finite(value, path: str):
+    """(path, value) of the first number that is nan or infinite, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for k, v in items:
+        found = _not_finite(v, f"{path}.{k}" if path else str(k))
+        if found is not None:
+            return found
+    return None
 
 
 def load_rules(kind: str, name: str | None = None) -> Rules:
@@ -99,3 +129,50 @@ def load_rules(kind: str, name: str | None = None) -> Rules:
     data = parse(text, fmt, display)
     validate(kind, data, display)
     return Rules(kind, display, text, data, hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def compile_rules(rules: Rules):
+    """The kind's compiled form of validated rules (:data:`COMPILERS`); :class:`RulesError` naming
+    the file when the compile step refuses them. A kind without a compile step gives its data."""
+    spec = COMPILERS.get(rules.kind)
+    if spec is None:
+        return rules.data
+    target = importlib.import_module(spec[0])
+    for attr in spec[1].split("."):
+        target = getattr(target, attr)
+    try:
+        return target(rules.data)
+    except KeyError as exc:
+        raise RulesError(f"{rules.name}: missing {exc}") from None
+    except (KqtoolsError, ValueError, TypeError) as exc:
+        raise RulesError(f"{rules.name}: {exc}") from None
+
+
+def load_compiled(kind: str, name: str | None = None) -> tuple[Rules, object]:
+    """(:class:`Rules`, compiled form): what a command that uses rules of ``kind`` loads."""
+    rules = load_rules(kind, name)
+    return rules, compile_rules(rules)
+
+
+@dataclass(frozen=True)
+class Check:
+    """The verdict of ``kq rules check``: the rules (None when unusable), the problem, warnings."""
+    kind: str
+    rules: Rules | None
+    problem: str | None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.problem is not None or bool(self.warnings)
+
+
+def check(kind: str, name: str) -> Check:
+    """Validate a rule file exactly as the command that uses it would (schema, finite numbers, the
+    compile step); warnings are what the compiled rules report (a group whose weights do not add
+    up to 100)."""
+    try:
+        rules, compiled = load_compiled(kind, name)
+    except RulesError as exc:
+        return Check(kind, None, str(exc))
+    return Check(kind, rules, None, tuple(getattr(compiled, "warnings", ()) or ()))

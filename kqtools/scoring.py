@@ -1,279 +1,54 @@
 """Resource-utilization evaluation (资源集约利用综合评价, "亩均论英雄"): score, rank and grade firms.
 
-Plain functions over plain data: no click, no SQL, no printing. The numbers come from a
-rule file (``kqtools/rules/scoring*.toml``, schema ``schemas/scoring-rules.schema.json``)
-compiled once by :func:`compile_rules`; :func:`score_firms` does the year's work:
+Plain functions over plain data: no click, no SQL, no printing. The numbers come from a rule
+file compiled once by :func:`kqtools.scoring_rules.compile_rules` (re-exported here);
+:func:`score_firms` does the year's work:
 
 1. **Scope.** Every firm with metrics for the year. Not graded (class ``T``, with the reason):
-   industry codes on the rule file's list (D44–D46 utilities, matched as a prefix with or
-   without the section letter), firms founded less than ``min_years_since_founding`` years
-   before the end of the year, firms listed by code in the rule file, and firms that fall in
-   no group (``unmatched = "not_graded"``; ``"skip"`` leaves them out of the run).
-2. **Groups.** The first group whose ``size_class`` and ``min_land_mu`` fit the firm.
-3. **Indicators.** ``value = numerator / denominator`` (or the numerator alone);
-   ``ratio = min(value / benchmark, cap)``; ``points = weight × ratio``. The benchmark is the
-   group mean of the usable values of the year (``group_average``), the group's pooled ratio
-   Σnumerator ÷ Σdenominator (``group_pooled``) or a fixed number. A value is unusable when an
-   input is missing, the denominator is zero or negative or the numerator negative; the rule
-   file then gives 0 points (``missing = "zero"``) or the group mean (``"group_average"``), and
-   the flag says so. A benchmark of 0 gives 0 points, flagged. No division can fail.
-4. **Bonus** (专精特新, Suzhou Industrial Park policy): designations of ``bonus.kind`` recognized
-   in the window — calendar years ``Y - window_years + 1`` … ``Y`` — give points (added before
-   ranking) and/or grade uplifts (applied after grading). Highest tier only unless ``stack``.
+   firms listed by code in the rule file, industry codes on its list (D44–D46 utilities, a prefix
+   with or without the section letter), firms founded less than ``min_years_since_founding``
+   years before the end of the year, firms on rented premises when ``not_graded.renters``, and
+   firms that fall in no group (``unmatched = "not_graded"``; ``"skip"`` leaves them out).
+2. **Groups.** The first group whose criteria all fit: size class, land, industry prefixes, key
+   polluter, rented premises, years in production. An indicator with ``missing = "not_graded"``
+   puts a firm without a usable value in class T. With ``scope = "district"`` every district is
+   its own evaluation: benchmarks, ranks and grade bands per district and group.
+3. **Indicators.** ``value = numerator / denominator × scale``; ``ratio = min(value / benchmark,
+   cap)`` (no cap: ``cap = "none"``); ``points = weight × ratio``. Benchmarks: the group mean of the
+   year's usable values (``group_average``), Σnumerator ÷ Σdenominator (``group_pooled``), factor ×
+   the group's mean of the year before (``previous_year_average``, rows of Y−1 given), or a
+   published value, optionally per industry prefix (``fixed``). An unusable value (input missing,
+   denominator zero or negative, numerator negative, quotient too large) gets 0, the group mean as
+   its value (``group_average``), the group's average ratio (``group_average_points``), or class T.
+4. **Adjustments** (:mod:`kqtools.scoring_adjust`): 加分项 / 减分项 added before ranking; grade
+   uplifts applied after grading.
 5. **Rank** within the group: score desc, base score desc, the ``tie_break`` indicators' values
    desc (missing last), then uscc asc. Every rank is distinct, so results never depend on the
    order of the input rows.
 6. **Grades** by rank: a firm is in the first band whose ``upto`` percentage is larger than the
-   share of its group ranked above it, so band A holds ceil(20% × n) firms. National uplift
-   moves the grade up (A stays A); vetoes (incident, blacklist) then set the veto grade.
+   share of its group ranked above it, so band A holds ceil(20% × n) firms. Uplifts move the grade
+   up (A stays A); vetoes (incident, blacklist) then set the veto grade.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from fractions import Fraction
 from itertools import compress, count, islice
 from operator import eq, itemgetter
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
 from .errors import KqtoolsError
+from .scoring_adjust import Adjusted, adjust_rows, designations_by_firm, window  # noqa: F401 (re-exported)
+from .scoring_rules import (BASE_WIDTH, EXTRA_FIELDS, FIRM_FIELDS, IDX, METRIC_FIELDS, NOT_GRADED,  # noqa: F401
+                            Adjustment, Benchmark, Category, Group, Indicator, Method, ScoringRulesError,
+                            _num, code_digits, compile_rules)
 
-METRIC_FIELDS = ("land_mu", "revenue", "tax", "value_added", "energy_tce", "electricity_kwh",
-                 "emissions_t", "rd_expense", "employees")
-#: Order of the fields in a firm row given to :func:`score_firms` (extra trailing items are kept, unread).
-FIRM_FIELDS = ("uscc", "name", "district", "industry_code", "size_class", "founded_on", "incident") + METRIC_FIELDS
-_IDX = {f: i for i, f in enumerate(FIRM_FIELDS)}
-NOT_GRADED = "T"
+_IDX = IDX
 _INF = math.inf
 
 
-class ScoringRulesError(KqtoolsError, ValueError):
-    """A rule file that passes the schema but cannot work (duplicate ids, bands out of order...)."""
-
-
-# --------------------------------------------------------------------------- compiled rules
-@dataclass(frozen=True)
-class Indicator:
-    id: str
-    label: str
-    numerator: str
-    denominator: str | None
-    weight: float
-    cap: float
-    benchmark: str | float          # "group_average", "group_pooled" or a fixed positive number
-    missing: str                    # "zero" or "group_average"
-
-
-@dataclass(frozen=True)
-class Group:
-    id: str
-    label: str
-    size_class: tuple[str, ...]
-    min_land_mu: float | None
-    indicators: tuple[Indicator, ...]
-
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        """Metric fields the group's indicators read, in first-use order."""
-        seen: list[str] = []
-        for ind in self.indicators:
-            for f in (ind.numerator, ind.denominator):
-                if f and f not in seen:
-                    seen.append(f)
-        return tuple(seen)
-
-
-@dataclass(frozen=True)
-class BonusLevel:
-    level: str
-    points: float
-    uplift: int
-
-
-@dataclass(frozen=True)
-class Method:
-    """A compiled scoring rule file."""
-    title: str
-    groups: tuple[Group, ...]
-    bands: tuple[tuple[str, Fraction], ...]       # (grade, upto percent), best first
-    decimals: int
-    unmatched: str                                 # "not_graded" or "skip"
-    tie_break: tuple[str, ...]
-    industry_codes: tuple[str, ...]                # digits only: "44", "45", "46"
-    industry_names: tuple[str, ...]                # as written in the rule file: "D44", "D45", "D46"
-    min_years_since_founding: int
-    excluded: dict = field(default_factory=dict)   # uscc -> reason
-    bonus_kind: str = "zjtx"
-    bonus_window_years: int = 3
-    bonus_stack: bool = False
-    bonus_levels: tuple[BonusLevel, ...] = ()
-    veto_incident: bool = True
-    veto_blacklist: bool = True
-    veto_grade: str = "D"
-
-    @property
-    def grades(self) -> tuple[str, ...]:
-        return tuple(g for g, _ in self.bands)
-
-
-def compile_rules(data: Mapping) -> Method:
-    """Turn validated rule-file data into a :class:`Method`; checks what a schema cannot."""
-    default_missing = data.get("missing", "zero")
-    groups, group_ids = [], set()
-    for g in data["groups"]:
-        if g["id"] in group_ids:
-            raise ScoringRulesError(f"groups: duplicate group id {g['id']!r}")
-        group_ids.add(g["id"])
-        inds, ind_ids = [], set()
-        for ind in g["indicators"]:
-            if ind["id"] in ind_ids:
-                raise ScoringRulesError(f"groups.{g['id']}: duplicate indicator id {ind['id']!r}")
-            ind_ids.add(ind["id"])
-            inds.append(Indicator(ind["id"], ind.get("label", ind["id"]), ind["numerator"], ind.get("denominator"),
-                                  float(ind["weight"]), float(ind.get("cap", data.get("cap", 2))),
-                                  ind.get("benchmark", "group_average"), ind.get("missing", default_missing)))
-        groups.append(Group(g["id"], g.get("label", g["id"]), tuple(g.get("size_class", ())),
-                            g.get("min_land_mu"), tuple(inds)))
-    bands, last = [], Fraction(0)
-    for b in data["grades"]["bands"]:
-        upto = Fraction(repr(float(b["upto"])))
-        if upto <= last:
-            raise ScoringRulesError(f"grades.bands: {b['grade']} upto {b['upto']} must be larger than the band before")
-        bands.append((b["grade"], upto))
-        last = upto
-    if last != 100:
-        raise ScoringRulesError("grades.bands: the last band must have upto = 100")
-    grades = [g for g, _ in bands]
-    if len(set(grades)) != len(grades) or NOT_GRADED in grades:
-        raise ScoringRulesError(f"grades.bands: grades must be distinct and not {NOT_GRADED!r}")
-    ng = data.get("not_graded", {})
-    bonus = data.get("bonus", {})
-    vetoes = data.get("vetoes", {})
-    veto_grade = vetoes.get("grade", grades[-1])
-    if veto_grade not in grades:
-        raise ScoringRulesError(f"vetoes.grade: {veto_grade!r} is not one of the bands ({', '.join(grades)})")
-    levels = tuple(BonusLevel(lv["level"], float(lv.get("points", 0)), int(lv.get("uplift", 0)))
-                   for lv in bonus.get("levels", ()))
-    return Method(
-        title=data.get("title", ""),
-        groups=tuple(groups),
-        bands=tuple(bands),
-        decimals=int(data.get("decimals", 4)),
-        unmatched=data.get("unmatched", "not_graded"),
-        tie_break=tuple(data.get("tie_break", ())),
-        industry_codes=tuple(_code_digits(c) for c in ng.get("industry_codes", ())),
-        industry_names=tuple(ng.get("industry_codes", ())),
-        min_years_since_founding=int(ng.get("min_years_since_founding", 0)),
-        excluded={f["uscc"]: f.get("reason", "excluded by the rule file") for f in ng.get("firms", ())},
-        bonus_kind=bonus.get("kind", "zjtx"),
-        bonus_window_years=int(bonus.get("window_years", 3)),
-        bonus_stack=bool(bonus.get("stack", False)),
-        bonus_levels=levels,
-        veto_incident=bool(vetoes.get("incident", True)),
-        veto_blacklist=bool(vetoes.get("blacklist", False)),
-        veto_grade=veto_grade,
-    )
-
-
-def _code_digits(code: str | None) -> str:
-    """GB/T 4754 code without its section letter: 'D4411' -> '4411', '4411' -> '4411'."""
-    code = (code or "").strip().upper()
-    return code[1:] if code[:1].isalpha() else code
-
-
-# --------------------------------------------------------------------------- window and bonus
-def bonus_window(year: int, window_years: int) -> tuple[str, str]:
-    """(first day, last day) of the bonus window: calendar years Y-window+1 .. Y, both ends included."""
-    return f"{year - window_years + 1:04d}-01-01", f"{year:04d}-12-31"
-
-
-@dataclass(frozen=True)
-class Bonus:
-    points: float
-    uplift: int
-    reason: str
-    batch_ids: tuple[int, ...] = ()
-
-
-def designation_bonuses(designations: Iterable[Mapping], method: Method, year: int) -> dict[str, Bonus]:
-    """uscc -> :class:`Bonus` from the designations of the bonus kind recognized inside the window.
-
-    A level held several times counts once (its latest recognition is cited). Highest tier
-    only (the first of ``bonus.levels`` the firm holds) unless ``bonus.stack``: then the
-    points of every level held add up and the largest uplift applies.
-    """
-    first, last = bonus_window(year, method.bonus_window_years)
-    order = {lv.level: i for i, lv in enumerate(method.bonus_levels)}
-    held: dict[str, dict[str, Mapping]] = {}
-    for d in designations:
-        if d.get("kind") != method.bonus_kind or d.get("level") not in order:
-            continue
-        on = str(d.get("recognized_on") or "")
-        if not first <= on <= last:
-            continue
-        mine = held.setdefault(d["uscc"], {})
-        prev = mine.get(d["level"])
-        if prev is None or str(prev.get("recognized_on")) < on:
-            mine[d["level"]] = d
-    out = {}
-    for uscc, levels in held.items():
-        ranked = sorted(levels, key=order.__getitem__)
-        used = ranked if method.bonus_stack else ranked[:1]
-        points, uplift, parts = 0.0, 0, []
-        for name in used:
-            lv = method.bonus_levels[order[name]]
-            d = levels[name]
-            points += lv.points
-            uplift = max(uplift, lv.uplift)
-            what = " and ".join(x for x in (f"+{_num(lv.points)} points" if lv.points else "",
-                                            f"grade +{lv.uplift} level" if lv.uplift else "") if x) or "no bonus"
-            cert = f", certificate {d['certificate_no']}" if d.get("certificate_no") else ""
-            parts.append(f"{method.bonus_kind} {name} recognized {d['recognized_on']}{cert}: {what}")
-        for name in ranked[len(used):]:
-            parts.append(f"{method.bonus_kind} {name} recognized {levels[name]['recognized_on']}: "
-                         "not added (highest tier only)")
-        batches = tuple(sorted({levels[n].get("batch_id") for n in used if levels[n].get("batch_id") is not None}))
-        out[uscc] = Bonus(points, uplift, "; ".join(parts), batches)
-    return out
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(x)
-
-
-# --------------------------------------------------------------------------- not graded
-def not_graded_reason(row: Sequence, method: Method, year: int) -> str | None:
-    """Why a firm is class T (excluded by code, utility industry, too young), or None."""
-    if row[0] in method.excluded:
-        return method.excluded[row[0]]
-    if row[3]:
-        reason = _industry_reason(row[3], method)
-        if reason:
-            return reason
-    if method.min_years_since_founding:
-        cutoff = f"{year - method.min_years_since_founding:04d}-12-31"
-        if row[5] and str(row[5]) > cutoff:
-            return _young_reason(row[5], cutoff, method, year)
-    return None
-
-
-def find_group(row: Sequence, method: Method) -> Group | None:
-    size, land = row[4], row[7]
-    for g in method.groups:
-        if g.size_class and size not in g.size_class:
-            continue
-        if g.min_land_mu is not None and (land is None or land < g.min_land_mu):
-            continue
-        return g
-    return None
-
-
-def _unmatched_reason(row: Sequence, method: Method) -> str:
-    size, land = row[4], row[7]
-    return (f"in no group (size class {size or 'unknown'}, land {_num(land) if land is not None else 'unknown'} mu): "
-            + "; ".join(f"{g.id} needs size class {'/'.join(g.size_class) or 'any'}"
-                        + (f" and land >= {_num(g.min_land_mu)} mu" if g.min_land_mu is not None else "")
-                        for g in method.groups))
+class MissingPreviousYear(KqtoolsError):
+    """A ``previous_year_average`` benchmark and no metrics stored for the year before."""
 
 
 # --------------------------------------------------------------------------- results
@@ -281,13 +56,14 @@ class FirmResult(NamedTuple):
     """One firm's result. ``values``/``ratios``/``points``/``flags`` follow the group's indicators."""
     uscc: str
     group: str | None               # group id (for class T: the group the firm would be in, if any)
-    rank: int | None                # within the group; None for class T
+    scope: str | None               # the district ranked in (scope = "district"), else None
+    rank: int | None                # within the group (and scope); None for class T
     base_score: float | None
-    bonus_points: float | None
+    bonus_points: float | None      # the adjustments' total (negative for deductions)
     score: float | None
-    grade_by_rank: str | None       # the grade the rank gives, after point bonuses
+    grade_by_rank: str | None       # the grade the rank gives, after the adjustments' points
     grade: str                      # final: after the uplift and the vetoes; T = not graded
-    bonus_reason: str | None
+    bonus_reason: str | None        # adjustments applied, not added, left out, capped
     veto_reason: str | None
     not_graded_reason: str | None
     values: tuple | None
@@ -295,6 +71,7 @@ class FirmResult(NamedTuple):
     points: tuple | None
     flags: tuple | None             # None, or one note (or None) per indicator
     bonus_batches: tuple            # import batches of the designations that gave the bonus
+    adjustments: tuple | None       # the Outcome of every item applied / not added / left out / capped
     row: tuple                      # the input row
 
 
@@ -305,25 +82,42 @@ TABLE_COLUMNS = FirmResult._fields
 @dataclass
 class GroupBenchmark:
     indicator: str
-    kind: str                    # group_average, group_pooled, fixed
-    benchmark: float | None      # None: no usable value in the group
-    mean: float | None           # group mean of usable values (used by missing = "group_average")
+    kind: str                    # group_average, group_pooled, previous_year_average, fixed
+    benchmark: float | None      # None: no usable value to take it from
+    mean: float | None           # group mean of usable values this year
     usable: int                  # firms with a usable value
+    fill: float | None = None    # the ratio an unusable value gets (None: a run stored before it was kept)
+    factor: float | None = None  # previous_year_average: benchmark = factor × base
+    base: float | None = None    # previous_year_average: the group's mean in base_year
+    base_year: int | None = None
+    base_usable: int | None = None
+    industries: dict | None = None   # fixed per industry: {prefix as written: value}
 
     def as_dict(self) -> dict:
-        return {"indicator": self.indicator, "kind": self.kind, "benchmark": self.benchmark, "mean": self.mean,
-                "usable": self.usable}
+        d = {"indicator": self.indicator, "kind": self.kind, "benchmark": self.benchmark, "mean": self.mean,
+             "usable": self.usable, "fill": self.fill}
+        for k in ("factor", "base", "base_year", "base_usable", "industries"):
+            if getattr(self, k) is not None:
+                d[k] = getattr(self, k)
+        return d
+
+
+def benchmark_key(group_id: str, scope: str | None) -> str:
+    """Key of a group's benchmarks in :attr:`Scoring.benchmarks` (and a stored run's JSON)."""
+    return group_id if scope is None else f"{group_id} @ {scope}"
 
 
 @dataclass
 class Scoring:
     """A year's results, column-oriented (fast for a million firms); :attr:`results` gives records."""
     year: int
-    table: dict[str, list]                    # TABLE_COLUMNS -> list; groups in rule order by rank, then class T
-    benchmarks: dict[str, list[GroupBenchmark]]
+    table: dict[str, list]                    # TABLE_COLUMNS -> list; display order, class T last
+    benchmarks: dict[str, list[GroupBenchmark]]   # benchmark_key(group, scope) -> marks
     counts: dict[str, int]                    # grade -> firms (T included)
     group_counts: dict[str, dict[str, int]]
     skipped: int                              # firms in no group with unmatched = "skip"
+    scope_counts: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # district -> group -> grade
+    notes: list[str] = field(default_factory=list)
 
     def __len__(self):
         return len(self.table["uscc"])
@@ -340,23 +134,51 @@ _UNSET = object()
 
 
 def score_firms(rows: Iterable[Sequence], designations: Iterable[Mapping], method: Method, year: int, *,
-                blacklist: set[str] | frozenset[str] | None = None, detail: bool = True) -> Scoring:
+                blacklist: set[str] | frozenset[str] | None = None, blacklist_note: str | None = None,
+                previous: Sequence[Sequence] | None = None, detail: bool = True) -> Scoring:
     """Score, rank and grade one year. ``rows`` are sequences in :data:`FIRM_FIELDS` order.
 
-    ``blacklist``: codes vetoed when the rules enable the blacklist veto. ``detail=False`` leaves
-    the per-firm ``values``/``ratios``/``points``/``flags`` columns and the graded firms' ``row``
-    empty (None): faster, and :func:`explain_indicators` recomputes them for one firm from its
-    inputs and the benchmarks.
+    ``blacklist``: codes vetoed when the rules enable the blacklist veto (``blacklist_note`` names
+    the list in the reason). ``previous``: the rows of Y−1, needed by ``previous_year_average``
+    benchmarks (:class:`MissingPreviousYear` when there are none). ``detail=False`` leaves the
+    per-firm ``values``/``ratios``/``points``/``flags`` columns and the graded firms' ``row`` empty
+    (None): faster, and :func:`explain_indicators` recomputes them for one firm.
     """
-    bonuses = designation_bonuses(designations, method, year)
+    held = designations_by_firm(designations, method)
     members, t_firms, skipped = classify(rows, method, year)
-    table = {c: [] for c in TABLE_COLUMNS}
-    benchmarks: dict[str, list[GroupBenchmark]] = {}
-    group_counts: dict[str, dict[str, int]] = {}
+    prev = previous_year_means(previous, method, year) if method.needs_previous_year else {}
     for g in method.groups:
-        part, marks, counts = _score_group(g, members[g.id], bonuses, method, year, blacklist or frozenset(), detail)
-        benchmarks[g.id] = marks
-        group_counts[g.id] = counts
+        members[g.id], dropped = drop_missing(g, members[g.id])
+        t_firms.extend(dropped)
+    if method.scope == "district":
+        by: dict[str, dict[str, list]] = {}
+        for g in method.groups:
+            for r in members[g.id]:
+                if r[2]:
+                    by.setdefault(r[2], {}).setdefault(g.id, []).append(r)
+                else:
+                    t_firms.append((r[0], g.id, "no district: the rules grade each district on its own "
+                                                "(scope = district)", r))
+        parts = [(d, g, by[d][g.id]) for d in sorted(by) for g in method.groups if g.id in by[d]]
+    else:
+        parts = [(None, g, members[g.id]) for g in method.groups]
+    table = {c: [] for c in TABLE_COLUMNS}
+    scoring = Scoring(year, table, {}, {}, {}, skipped)
+    for g in method.groups:
+        scoring.group_counts[g.id] = dict.fromkeys(method.grades, 0)
+    for scope, g, part_rows in parts:
+        key = benchmark_key(g.id, scope)
+        part, marks, counts = _score_group(g, part_rows, scope, held, method, year, blacklist or frozenset(),
+                                           blacklist_note, prev.get(key, {}), detail)
+        for m in marks:
+            if m.kind == "previous_year_average" and m.base is None and part_rows:
+                scoring.notes.append(f"{g.id}{' in ' + scope if scope else ''}: no usable {m.indicator} in "
+                                     f"{year - 1} for its previous-year benchmark: 0 points for that indicator")
+        scoring.benchmarks[key] = marks
+        for k, v in counts.items():
+            scoring.group_counts[g.id][k] += v
+        if scope is not None:
+            scoring.scope_counts.setdefault(scope, {})[g.id] = counts
         for c in TABLE_COLUMNS:
             table[c].extend(part[c])
     t_firms.sort(key=_first)
@@ -368,11 +190,12 @@ def score_firms(rows: Iterable[Sequence], designations: Iterable[Mapping], metho
         table["uscc"][i], table["group"][i], table["not_graded_reason"][i], table["row"][i] = uscc, gid, reason, row
         table["grade"][i], table["bonus_batches"][i] = NOT_GRADED, ()
     counts = dict.fromkeys(method.grades, 0)
-    for gc in group_counts.values():
+    for gc in scoring.group_counts.values():
         for k, v in gc.items():
             counts[k] += v
     counts[NOT_GRADED] = n_t
-    return Scoring(year, table, benchmarks, counts, group_counts, skipped)
+    scoring.counts = counts
+    return scoring
 
 
 def classify(rows: Iterable[Sequence], method: Method, year: int):
@@ -381,7 +204,11 @@ def classify(rows: Iterable[Sequence], method: Method, year: int):
     industry_reason: dict = {}
     cutoff = f"{year - method.min_years_since_founding:04d}-12-31" if method.min_years_since_founding else None
     members: dict[str, list] = {g.id: [] for g in method.groups}
-    specs = [(g.id, frozenset(g.size_class), g.min_land_mu, members[g.id]) for g in method.groups]
+    simple = all(g.simple for g in method.groups)
+    specs = [(g.id, frozenset(g.size_class), g.min_land_mu, members[g.id], g,
+              f"{year - g.min_years_since_founding:04d}-12-31" if g.min_years_since_founding is not None else None)
+             for g in method.groups]
+    renters = method.not_graded_renters
     t_firms, skipped = [], 0
     for row in rows:
         reason = None
@@ -398,11 +225,15 @@ def classify(rows: Iterable[Sequence], method: Method, year: int):
                 founded = row[5]
                 if founded and founded > cutoff:
                     reason = _young_reason(founded, cutoff, method, year)
+            if reason is None and renters and _extra(row, "renter"):
+                reason = "on rented premises (renter): not graded by the rules (not_graded.renters)"
         size, land = row[4], row[7]
         for spec in specs:
             if spec[1] and size not in spec[1]:
                 continue
             if spec[2] is not None and (land is None or land < spec[2]):
+                continue
+            if not simple and not _fits(spec[4], row, spec[5]):
                 continue
             break
         else:
@@ -419,17 +250,92 @@ def classify(rows: Iterable[Sequence], method: Method, year: int):
     return members, t_firms, skipped
 
 
+def _extra(row: Sequence, name: str):
+    i = IDX[name]
+    return row[i] if len(row) > i else None
+
+
+def _fits(g: Group, row: Sequence, cutoff: str | None) -> bool:
+    """The group criteria beyond size class and land."""
+    if g.industry_prefixes and not code_digits(row[3]).startswith(g.industry_prefixes):
+        return False
+    if g.key_polluter is not None and bool(_extra(row, "key_polluter")) != g.key_polluter:
+        return False
+    if g.renter is not None and bool(_extra(row, "renter")) != g.renter:
+        return False
+    if cutoff is not None and row[5] and str(row[5]) > cutoff:
+        return False
+    for size, mu in g.min_land_by_size:
+        if row[4] == size and (row[7] is None or row[7] < mu):
+            return False
+    return True
+
+
+def drop_missing(g: Group, rows: list) -> tuple[list, list]:
+    """(rows kept, class T entries) for the group's ``missing = "not_graded"`` indicators."""
+    strict = [ind for ind in g.indicators if ind.missing == "not_graded"]
+    if not strict or not rows:
+        return rows, []
+    bad: dict[int, str] = {}
+    for ind in strict:
+        for i, v in enumerate(indicator_values(ind, rows)):
+            if v is None and i not in bad:
+                num, den = indicator_inputs(ind, rows[i])
+                bad[i] = f"{_input_problem(ind, num, den)} ({ind.id}): not graded (missing = not_graded)"
+    if not bad:
+        return rows, []
+    return ([r for i, r in enumerate(rows) if i not in bad],
+            [(rows[i][0], g.id, why, rows[i]) for i, why in bad.items()])
+
+
+def previous_year_means(previous: Sequence[Sequence] | None, method: Method, year: int) -> dict:
+    """{benchmark_key: {indicator id: (mean, usable)}} of the previous-year indicators, from the
+    rows of Y−1 classified by the same rules (class T and firms in no group left out)."""
+    if not previous:
+        names = sorted({i.id for g in method.groups for i in g.indicators
+                        if i.benchmark.kind == "previous_year_average"})
+        raise MissingPreviousYear(f"the previous_year_average benchmark ({', '.join(names)}) needs the metrics of "
+                                  f"{year - 1}: none are stored (kq import metrics FILE with year {year - 1})")
+    members, _, _ = classify(previous, method, year - 1)
+    out: dict[str, dict] = {}
+    for g in method.groups:
+        rows, _ = drop_missing(g, members[g.id])
+        inds = [i for i in g.indicators if i.benchmark.kind == "previous_year_average"]
+        if not inds:
+            continue
+        if method.scope == "district":
+            by: dict[str, list] = {}
+            for r in rows:
+                if r[2]:
+                    by.setdefault(r[2], []).append(r)
+            scoped = [(d, rs) for d, rs in by.items()]
+        else:
+            scoped = [(None, rows)]
+        for scope, rs in scoped:
+            means = {}
+            for ind in inds:
+                usable = [v for v in indicator_values(ind, rs) if v is not None]
+                means[ind.id] = (_exact_mean(usable) if usable else None, len(usable))
+            out[benchmark_key(g.id, scope)] = means
+    return out
+
+
 def indicator_values(ind: Indicator, rows: Sequence[Sequence]) -> list:
     """The indicator's value for each row (one pass); None when unusable: an input missing, the
     denominator zero or negative, the numerator negative, or the value not finite (a tiny
     denominator overflows the quotient to infinity, which would make the group mean infinite
     and the ratios NaN)."""
     ni = _IDX[ind.numerator]
+    s = ind.scale
     if ind.denominator is None:
-        return [n if (n := r[ni]) is not None and 0 <= n < _INF else None for r in rows]
-    di = _IDX[ind.denominator]
-    return [v if (n := r[ni]) is not None and (d := r[di]) is not None and d > 0 and n >= 0 and (v := n / d) < _INF
-            else None for r in rows]
+        out = [n if (n := r[ni]) is not None and 0 <= n < _INF else None for r in rows]
+    else:
+        di = _IDX[ind.denominator]
+        out = [v if (n := r[ni]) is not None and (d := r[di]) is not None and d > 0 and n >= 0 and (v := n / d) < _INF
+               else None for r in rows]
+    if s != 1:
+        out = [None if v is None or (w := v * s) == _INF else w for v in out]
+    return out
 
 
 def indicator_inputs(ind: Indicator, row: Sequence) -> tuple:
@@ -437,14 +343,18 @@ def indicator_inputs(ind: Indicator, row: Sequence) -> tuple:
     return row[_IDX[ind.numerator]], (row[_IDX[ind.denominator]] if ind.denominator else 1)
 
 
-def group_benchmark(ind: Indicator, values: Sequence, rows: Sequence[Sequence]) -> GroupBenchmark:
-    """The benchmark of one indicator in one group; sums are exact (math.fsum), so row order never matters."""
+def group_benchmark(ind: Indicator, values: Sequence, rows: Sequence[Sequence], prev: tuple | None = None,
+                    year: int | None = None) -> GroupBenchmark:
+    """The benchmark of one indicator in one group (``prev``: (mean, usable) of Y−1 for
+    ``previous_year_average``); sums are exact (math.fsum), so row order never matters."""
     usable = [v for v in values if v is not None]
     n = len(usable)
     mean = _exact_mean(usable) if n else None
-    if isinstance(ind.benchmark, (int, float)):
-        return GroupBenchmark(ind.id, "fixed", float(ind.benchmark), mean, n)
-    if ind.benchmark == "group_pooled":
+    b = ind.benchmark
+    if b.kind == "fixed":
+        mark = GroupBenchmark(ind.id, "fixed", b.value, mean, n,
+                              industries={w: v for _, w, v in b.industries} or None)
+    elif b.kind == "group_pooled":
         pairs = [indicator_inputs(ind, r) for r, v in zip(rows, values) if v is not None]
         pooled = None
         if n:
@@ -452,10 +362,30 @@ def group_benchmark(ind: Indicator, values: Sequence, rows: Sequence[Sequence]) 
             snum, sden = _exact_sum(nums), _exact_sum(dens)
             if snum is None or sden is None:       # beyond the float range: Σnum ÷ Σden = mean(num) ÷ mean(den)
                 snum, sden = math.fsum([x / n for x in nums]), math.fsum([d / n for d in dens])
-            if sden > 0 and (q := snum / sden) < _INF:
+            if sden > 0 and (q := snum / sden * ind.scale) < _INF:
                 pooled = q
-        return GroupBenchmark(ind.id, "group_pooled", pooled, mean, n)
-    return GroupBenchmark(ind.id, "group_average", mean, mean, n)
+        mark = GroupBenchmark(ind.id, "group_pooled", pooled, mean, n)
+    elif b.kind == "previous_year_average":
+        base, base_n = prev if prev else (None, 0)
+        mark = GroupBenchmark(ind.id, "previous_year_average", b.factor * base if base is not None else None, mean,
+                              n, factor=b.factor, base=base, base_year=year - 1 if year else None, base_usable=base_n)
+    else:
+        mark = GroupBenchmark(ind.id, "group_average", mean, mean, n)
+    mark.fill = _fill(ind, mark, values, rows)
+    return mark
+
+
+def _fill(ind: Indicator, mark: GroupBenchmark, values: Sequence, rows: Sequence) -> float:
+    """The ratio an unusable value gets (see :func:`indicator_ratios`)."""
+    bench, cap = mark.benchmark, (ind.cap if ind.cap is not None else _INF)
+    if not mark.industries and (bench is None or bench <= 0):
+        return 0.0
+    if ind.missing == "group_average" and mark.mean is not None:
+        return min(mark.mean / bench, cap)
+    if ind.missing == "group_average_points" and mark.usable:
+        ratios, _, _ = _ratios(ind, values, mark, rows, 0.0)
+        return _exact_mean([r for r, v in zip(ratios, values) if v is not None])
+    return 0.0
 
 
 def _exact_mean(xs: Sequence[float]) -> float:
@@ -477,31 +407,56 @@ def _exact_sum(xs: Sequence[float]) -> float | None:
     return total if total < _INF else None
 
 
-def indicator_ratios(ind: Indicator, values: Sequence, mark: GroupBenchmark) -> tuple[list, float | None, str | None]:
+def _benches(mark: GroupBenchmark, rows: Sequence[Sequence], ind: Indicator) -> list:
+    """Per-row benchmarks of a fixed benchmark per industry."""
+    return [ind.benchmark.fixed_for(r[3])[0] for r in rows]
+
+
+def _ratios(ind: Indicator, values: Sequence, mark: GroupBenchmark, rows, fill: float):
+    cap = ind.cap if ind.cap is not None else _INF
+    if mark.industries:
+        return [(x if (x := v / b) < cap else cap) if v is not None else fill
+                for v, b in zip(values, _benches(mark, rows, ind))], fill, None
+    bench = mark.benchmark
+    if bench is None or bench <= 0:
+        note = ("benchmark is 0 (no firm in the group has a positive value): 0 points" if mark.kind != "previous_year_average"
+                else f"no usable value of the group in {mark.base_year} for the previous-year benchmark: 0 points")
+        return [0.0] * len(values), 0.0, note
+    return [(x if (x := v / bench) < cap else cap) if v is not None else fill for v in values], fill, None
+
+
+def indicator_ratios(ind: Indicator, values: Sequence, mark: GroupBenchmark, rows: Sequence | None = None
+                     ) -> tuple[list, float | None, str | None]:
     """(ratios, ratio given to an unusable value, note for an unusable benchmark).
 
-    ratio = min(value / benchmark, cap); an unusable value gets 0 or, with ``missing =
-    "group_average"``, the ratio of the group mean. A missing or zero benchmark gives 0 to all.
-    Points are ``weight * ratio``.
+    ratio = min(value / benchmark, cap); an unusable value gets the mark's ``fill``: 0, the group
+    mean's ratio (``group_average``) or the group's average ratio (``group_average_points``). A
+    missing or zero benchmark gives 0 to all. Points are ``weight * ratio``. ``rows`` are needed
+    for a benchmark per industry.
     """
-    bench, cap = mark.benchmark, ind.cap
-    if bench is None or bench <= 0:
-        return [0.0] * len(values), 0.0, "benchmark is 0 (no firm in the group has a positive value): 0 points"
-    fill = 0.0
-    if ind.missing == "group_average" and mark.mean is not None:
-        fill = mark.mean / bench
-        if fill > cap:
-            fill = cap
-    ratios = [(x if (x := v / bench) < cap else cap) if v is not None else fill for v in values]
-    return ratios, fill, None
+    fill = mark.fill if mark.fill is not None else _legacy_fill(ind, mark)
+    return _ratios(ind, values, mark, rows, fill)
 
 
-def add_points(totals: list, ind: Indicator, values: Sequence, mark: GroupBenchmark) -> list:
+def _legacy_fill(ind: Indicator, mark: GroupBenchmark) -> float:
+    """The fill of a run stored before marks kept it (missing was zero or group_average then)."""
+    bench = mark.benchmark
+    if bench is None or bench <= 0 or ind.missing != "group_average" or mark.mean is None:
+        return 0.0
+    cap = ind.cap if ind.cap is not None else _INF
+    return min(mark.mean / bench, cap)
+
+
+def add_points(totals: list, ind: Indicator, values: Sequence, mark: GroupBenchmark, rows=None) -> list:
     """``totals[i] + weight * ratio[i]`` in one pass: the same arithmetic as :func:`indicator_ratios`."""
-    bench, cap, w = mark.benchmark, ind.cap, ind.weight
+    bench, w = mark.benchmark, ind.weight
+    cap = ind.cap if ind.cap is not None else _INF
+    if mark.industries:
+        ratios = indicator_ratios(ind, values, mark, rows)[0]
+        return [t + w * x for t, x in zip(totals, ratios)]
     if bench is None or bench <= 0:
         return [t + 0.0 for t in totals]
-    fill = w * (indicator_ratios(ind, (), mark)[1])
+    fill = w * mark.fill
     return [t + w * (x if (x := v / bench) < cap else cap) if v is not None else t + fill
             for t, v in zip(totals, values)]
 
@@ -511,10 +466,14 @@ def missing_note(ind: Indicator, num, den, mark: GroupBenchmark) -> str:
     what = _input_problem(ind, num, den)
     if ind.missing == "group_average" and mark.mean is not None:
         return f"{what}: group average {mark.mean:.6g} used"
+    if ind.missing == "group_average_points" and mark.usable and mark.fill is not None:
+        return (f"{what}: the group's average points {ind.weight * mark.fill:.6g} given "
+                f"(missing = group_average_points, over {mark.usable} firms)")
     return f"{what}: 0 points"
 
 
-def _score_group(g: Group, rows: list, bonuses: dict, method: Method, year: int, blacklist, detail: bool) -> tuple:
+def _score_group(g: Group, rows: list, scope, held, method: Method, year: int, blacklist, blacklist_note,
+                 prev: dict, detail: bool) -> tuple:
     n = len(rows)
     ndigits = method.decimals
     tie = sorted((k for k, ind in enumerate(g.indicators) if ind.id in method.tie_break),
@@ -525,14 +484,14 @@ def _score_group(g: Group, rows: list, bonuses: dict, method: Method, year: int,
     totals = [0] * n
     for k, ind in enumerate(g.indicators):
         values = indicator_values(ind, rows)
-        mark = group_benchmark(ind, values, rows)
-        totals = add_points(totals, ind, values, mark)   # the same additions, in the same order, as sum(points)
+        mark = group_benchmark(ind, values, rows, prev.get(ind.id), year)
+        totals = add_points(totals, ind, values, mark, rows)   # the same additions, in the same order, as sum(points)
         marks.append(mark)
         if k in tie:
             tie_values[k] = values
         if not detail:
             continue
-        ratios, _, bench_note = indicator_ratios(ind, values, mark)
+        ratios, _, bench_note = indicator_ratios(ind, values, mark, rows)
         value_cols.append(values)
         ratio_cols.append(ratios)
         point_cols.append([ind.weight * x for x in ratios])
@@ -548,7 +507,7 @@ def _score_group(g: Group, rows: list, bonuses: dict, method: Method, year: int,
     base = [round(t, ndigits) for t in totals]
     del totals
     usccs = [r[0] for r in rows]
-    got = [bonuses.get(u) for u in usccs]
+    got = adjust_rows(g, rows, held, method, year)
     bonus_pts = [b.points if b is not None else 0.0 for b in got]
     scores = [round(s + p, ndigits) if p else s for s, p in zip(base, bonus_pts)]
     order, scores = _rank(scores, base, [tie_values[k] for k in tie], usccs)
@@ -570,7 +529,7 @@ def _score_group(g: Group, rows: list, bonuses: dict, method: Method, year: int,
     incident = {i for i, r in enumerate(rows) if r[6]} if method.veto_incident else ()
     incident = [p for p, i in enumerate(order) if i in incident] if incident else ()
     usccs, bonus_pts, got = (pick(c) for c in (usccs, bonus_pts, got))
-    # base = score where no points were added (the same float), so only bonus firms read base again
+    # base = score where no points were added (the same float), so only adjusted firms read base again
     base = [s if not b else base[i] for s, b, i in zip(scores, bonus_pts, order)]
     rows = pick(rows) if detail else [None] * n
     final = list(gbr)
@@ -579,8 +538,8 @@ def _score_group(g: Group, rows: list, bonuses: dict, method: Method, year: int,
     for p in incident:
         vetoes[p] = f"major safety or environmental incident in {year}: grade {veto_grade}"
     if method.veto_blacklist and blacklist:
+        listed = f"on the credit blacklist{f' ({blacklist_note})' if blacklist_note else ''}: grade {veto_grade}"
         for p in [p for p, u in enumerate(usccs) if u in blacklist]:
-            listed = f"on the credit blacklist: grade {veto_grade}"
             vetoes[p] = f"{vetoes[p]}; {listed}" if vetoes[p] else listed
     for p in [p for p, b in enumerate(got) if b is not None and b.uplift]:
         final[p] = grades[max(0, grades.index(gbr[p]) - got[p].uplift)]
@@ -591,7 +550,7 @@ def _score_group(g: Group, rows: list, bonuses: dict, method: Method, year: int,
         counts[grade] = final.count(grade)
 
     part = {
-        "uscc": usccs, "group": [g.id] * n, "rank": range(1, n + 1), "base_score": base,
+        "uscc": usccs, "group": [g.id] * n, "scope": [scope] * n, "rank": range(1, n + 1), "base_score": base,
         "bonus_points": bonus_pts, "score": scores, "grade_by_rank": gbr, "grade": final,
         "bonus_reason": [b.reason if b is not None else None for b in got],
         "veto_reason": vetoes, "not_graded_reason": [None] * n,
@@ -600,6 +559,7 @@ def _score_group(g: Group, rows: list, bonuses: dict, method: Method, year: int,
         "points": pick(list(zip(*point_cols))) if detail else [None] * n,
         "flags": [tuple(flagged[i]) if i in flagged else None for i in order] if detail else [None] * n,
         "bonus_batches": [b.batch_ids if b is not None else () for b in got],
+        "adjustments": [b.outcomes if b is not None else None for b in got],
         "row": rows,
     }
     return part, marks, counts
@@ -641,7 +601,7 @@ def _first(item):
 
 
 def _industry_reason(code: str, method: Method) -> str | None:
-    digits = _code_digits(code)
+    digits = code_digits(code)
     for prefix in method.industry_codes:
         if digits.startswith(prefix):
             return f"industry {code} is not graded ({', '.join(method.industry_names)})"
@@ -651,6 +611,12 @@ def _industry_reason(code: str, method: Method) -> str | None:
 def _young_reason(founded: str, cutoff: str, method: Method, year: int) -> str:
     return (f"founded {founded}, less than {method.min_years_since_founding} years before the end of {year} "
             f"(graded if founded on or before {cutoff})")
+
+
+def _unmatched_reason(row: Sequence, method: Method) -> str:
+    size, land = row[4], row[7]
+    return (f"in no group (size class {size or 'unknown'}, land {_num(land) if land is not None else 'unknown'} mu): "
+            + "; ".join(f"{g.id} needs {g.criteria()}" for g in method.groups))
 
 
 def _input_problem(ind: Indicator, num, den) -> str:
@@ -674,29 +640,51 @@ def firm_row(firm: Mapping) -> tuple:
 
 
 def score_dicts(firms: Iterable[Mapping], designations: Iterable[Mapping], rules: Mapping | Method, year: int,
-                *, blacklist=None) -> Scoring:
+                *, blacklist=None, previous: Iterable[Mapping] | None = None) -> Scoring:
     """:func:`score_firms` over dicts and rule-file data: the convenient form for tests and scripts."""
     method = rules if isinstance(rules, Method) else compile_rules(rules)
-    return score_firms([firm_row(f) for f in firms], designations, method, year, blacklist=blacklist)
+    prev = [firm_row(f) for f in previous] if previous is not None else None
+    return score_firms([firm_row(f) for f in firms], designations, method, year, blacklist=blacklist, previous=prev)
 
 
-def explain_indicators(group: Group, row: Sequence, marks: Sequence[GroupBenchmark]) -> list[dict]:
+def benchmark_source(ind: Indicator, mark: GroupBenchmark, group: str, scope: str | None, year: int | None,
+                     industry_code=None) -> str:
+    """Where an indicator's benchmark came from, in words (``kq score explain``)."""
+    where = f"group {group}{f' in {scope}' if scope else ''}"
+    n = f"{mark.usable} usable value{'s' if mark.usable != 1 else ''}"
+    if mark.kind == "fixed":
+        value, prefix = ind.benchmark.fixed_for(industry_code)
+        return (f"fixed: the published value {_num(value)}" if prefix is None
+                else f"fixed: the published value {_num(value)} for industry {prefix}")
+    if mark.kind == "group_pooled":
+        return f"group_pooled: Σ{ind.numerator} ÷ Σ{ind.denominator} of {where} in {year} ({n})"
+    if mark.kind == "previous_year_average":
+        if mark.base is None:
+            return f"previous_year_average: no usable value of {where} in {mark.base_year}"
+        return (f"previous_year_average: {_num(mark.factor)} × {mark.base:.6g}, the {mark.base_year} average of "
+                f"{where} ({mark.base_usable} firms)")
+    return f"group_average: the {year} mean of {where} ({n})"
+
+
+def explain_indicators(group: Group, row: Sequence, marks: Sequence[GroupBenchmark], *, scope: str | None = None,
+                       year: int | None = None) -> list[dict]:
     """Per-indicator detail for one firm, recomputed from its stored inputs and the run's benchmarks
     with the same functions :func:`score_firms` uses (so the points add up to the stored base score)."""
     out = []
     for ind, mark in zip(group.indicators, marks):
         values = indicator_values(ind, [row])
         num, den = indicator_inputs(ind, row)
-        ratios, _, bench_note = indicator_ratios(ind, values, mark)
+        ratios, _, bench_note = indicator_ratios(ind, values, mark, [row])
         note = missing_note(ind, num, den, mark) if values[0] is None else ""
         if bench_note:
             note = f"{note}; {bench_note}" if note else bench_note
         inputs = {ind.numerator: num}
         if ind.denominator:
             inputs[ind.denominator] = den
-        out.append({"item": ind.id, "label": ind.label,
-                    "formula": f"{ind.numerator} / {ind.denominator}" if ind.denominator else ind.numerator,
-                    "inputs": inputs, "value": values[0], "benchmark": mark.benchmark, "benchmark_kind": mark.kind,
+        bench = ind.benchmark.fixed_for(row[3])[0] if mark.industries else mark.benchmark
+        out.append({"item": ind.id, "label": ind.label, "formula": ind.formula, "inputs": inputs,
+                    "value": values[0], "benchmark": bench, "benchmark_kind": mark.kind,
+                    "benchmark_source": benchmark_source(ind, mark, group.id, scope, year, row[3]),
                     "ratio": ratios[0], "cap": ind.cap, "weight": ind.weight, "points": ind.weight * ratios[0],
                     "note": note})
     return out

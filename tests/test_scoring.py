@@ -4,6 +4,8 @@ from __future__ import annotations
 import copy
 import math
 import random
+import tomllib
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +16,9 @@ from kqtools.scoring import (NOT_GRADED, compile_rules, explain_indicators, firm
 
 YEAR = 2025
 DEFAULT = load_rules("scoring").data
+#: the default rules as shipped before adjustments: a [bonus] section (older rule files keep working)
+LEGACY = tomllib.loads((Path(__file__).parent / "data" / "scoring-2025-bonus-section.toml").read_text("utf-8"))
+BOTH = pytest.mark.parametrize("base", [DEFAULT, LEGACY], ids=["adjustments", "bonus_section"])
 
 
 def rules(**changes):
@@ -41,8 +46,18 @@ def field(n=10, seed=1):
                  energy=rnd.uniform(10, 100)) for i in range(n)]
 
 
-def zjtx(uscc, level, on="2024-06-01", cert=None):
-    return {"uscc": uscc, "kind": "zjtx", "level": level, "recognized_on": on, "certificate_no": cert}
+def zjtx(uscc, level, on="2024-06-01", cert=None, **kw):
+    return {"uscc": uscc, "kind": "zjtx", "level": level, "recognized_on": on, "certificate_no": cert, **kw}
+
+
+def stacked(base):
+    """The rules with the 专精特新 points of every level held adding up (no longer highest tier only)."""
+    data = copy.deepcopy(base)
+    if "bonus" in data:
+        data["bonus"]["stack"] = True
+    else:
+        data["categories"]["zjtx"]["best_only"] = False
+    return data
 
 
 def by(scoring):
@@ -50,21 +65,23 @@ def by(scoring):
 
 
 # ---------------------------------------------------------------- 专精特新 bonus
-def test_provincial_bonus_adds_exactly_two_points_and_ranks_above_its_twin():
+@BOTH
+def test_provincial_bonus_adds_exactly_two_points_and_ranks_above_its_twin(base):
     firms = field() + [firm("TWIN1", tax=150), firm("TWIN2", tax=150)]
-    r = by(score_dicts(firms, [zjtx("TWIN2", "provincial", cert="JS-2024-17")], DEFAULT, YEAR))
+    r = by(score_dicts(firms, [zjtx("TWIN2", "provincial", cert="JS-2024-17")], base, YEAR))
     a, b = r["TWIN2"], r["TWIN1"]
     assert a.base_score == b.base_score
     assert round(a.score - b.score, 9) == 2
     assert a.bonus_points == 2 and b.bonus_points == 0
     assert a.rank < b.rank
-    assert "provincial" in a.bonus_reason and "2024-06-01" in a.bonus_reason and "JS-2024-17" in a.bonus_reason
+    assert a.bonus_reason == "zjtx provincial recognized 2024-06-01, certificate JS-2024-17: +2 points"
 
 
+@BOTH
 @pytest.mark.parametrize("level", ["city", "district"])
-def test_city_and_district_add_one_point(level):
+def test_city_and_district_add_one_point(level, base):
     firms = field() + [firm("TWIN1", tax=150), firm("TWIN2", tax=150)]
-    r = by(score_dicts(firms, [zjtx("TWIN2", level)], DEFAULT, YEAR))
+    r = by(score_dicts(firms, [zjtx("TWIN2", level)], base, YEAR))
     assert round(r["TWIN2"].score - r["TWIN1"].score, 9) == 1
     assert r["TWIN2"].rank < r["TWIN1"].rank
 
@@ -73,24 +90,26 @@ def _rank_of_grade(scoring, grade):
     return next(x for x in scoring.results if x.grade_by_rank == grade and x.grade == grade)
 
 
-def test_national_inside_window_raises_the_final_grade_one_level():
+@BOTH
+def test_national_inside_window_raises_the_final_grade_one_level(base):
     firms = field(20)
-    plain = score_dicts(firms, [], DEFAULT, YEAR)
+    plain = score_dicts(firms, [], base, YEAR)
     for grade, expected in [("D", "C"), ("C", "B"), ("B", "A"), ("A", "A")]:
         target = _rank_of_grade(plain, grade).uscc
-        r = by(score_dicts(firms, [zjtx(target, "national", "2023-01-01")], DEFAULT, YEAR))[target]
+        r = by(score_dicts(firms, [zjtx(target, "national", "2023-01-01")], base, YEAR))[target]
         assert r.grade_by_rank == grade, "national gives no points: the rank is unchanged"
         assert r.grade == expected
         assert r.bonus_points == 0 and "national" in r.bonus_reason and "grade +1 level" in r.bonus_reason
 
 
-def test_national_outside_window_changes_nothing():
+@BOTH
+def test_national_outside_window_changes_nothing(base):
     firms = field(20)
-    target = _rank_of_grade(score_dicts(firms, [], DEFAULT, YEAR), "B").uscc
+    target = _rank_of_grade(score_dicts(firms, [], base, YEAR), "B").uscc
     for on in ("2022-12-31", "2026-01-01"):  # the window is 2023-01-01 .. 2025-12-31 for 2025
-        r = by(score_dicts(firms, [zjtx(target, "national", on)], DEFAULT, YEAR))[target]
+        r = by(score_dicts(firms, [zjtx(target, "national", on)], base, YEAR))[target]
         assert (r.grade_by_rank, r.grade, r.bonus_reason) == ("B", "B", None)
-    r = by(score_dicts(firms, [zjtx(target, "provincial", "2022-12-31")], DEFAULT, YEAR))[target]
+    r = by(score_dicts(firms, [zjtx(target, "provincial", "2022-12-31")], base, YEAR))[target]
     assert r.bonus_points == 0
 
 
@@ -100,30 +119,35 @@ def test_other_designation_kinds_give_no_bonus():
     assert by(score_dicts(firms, [d], DEFAULT, YEAR))["X"].bonus_reason is None
 
 
-def test_highest_tier_only_by_default_and_stack_switch_adds_points():
+@BOTH
+def test_highest_tier_only_by_default_and_stack_switch_adds_points(base):
     firms = field(20) + [firm("X", tax=120), firm("Y", tax=120)]
     held = [zjtx("X", "provincial", "2024-01-01"), zjtx("X", "city", "2025-03-01"), zjtx("X", "district")]
-    r = by(score_dicts(firms, held, DEFAULT, YEAR))
+    r = by(score_dicts(firms, held, base, YEAR))
     assert r["X"].bonus_points == 2
-    assert "not added (highest tier only)" in r["X"].bonus_reason
-    stacked = by(score_dicts(firms, held, rules(bonus={"stack": True}), YEAR))
-    assert stacked["X"].bonus_points == 4
-    assert round(stacked["X"].score - stacked["Y"].score, 9) == 4
+    assert r["X"].bonus_reason == ("zjtx provincial recognized 2024-01-01: +2 points; "
+                                   "zjtx city recognized 2025-03-01: not added (highest tier only); "
+                                   "zjtx district recognized 2024-06-01: not added (highest tier only)")
+    s = by(score_dicts(firms, held, stacked(base), YEAR))
+    assert s["X"].bonus_points == 4
+    assert round(s["X"].score - s["Y"].score, 9) == 4
 
 
-def test_national_and_provincial_highest_only_gives_the_uplift_alone_unless_stacked():
+@BOTH
+def test_national_and_provincial_highest_only_gives_the_uplift_alone_unless_stacked(base):
     firms = field(20)
-    target = _rank_of_grade(score_dicts(firms, [], DEFAULT, YEAR), "C").uscc
+    target = _rank_of_grade(score_dicts(firms, [], base, YEAR), "C").uscc
     held = [zjtx(target, "national", "2024-01-01"), zjtx(target, "provincial", "2025-01-01")]
-    r = by(score_dicts(firms, held, DEFAULT, YEAR))[target]
+    r = by(score_dicts(firms, held, base, YEAR))[target]
     assert (r.bonus_points, r.grade_by_rank, r.grade) == (0, "C", "B")
-    s = by(score_dicts(firms, held, rules(bonus={"stack": True}), YEAR))[target]
+    s = by(score_dicts(firms, held, stacked(base), YEAR))[target]
     assert s.bonus_points == 2
     assert "ABCD".index(s.grade) == max(0, "ABCD".index(s.grade_by_rank) - 1)
 
 
 def test_bonus_levels_come_from_the_rule_file():
-    data = rules(bonus={"levels": [{"level": "provincial", "points": 5}], "window_years": 1})
+    data = copy.deepcopy(LEGACY)
+    data["bonus"].update({"levels": [{"level": "provincial", "points": 5}], "window_years": 1})
     firms = field() + [firm("X", tax=120), firm("Y", tax=120)]
     r = by(score_dicts(firms, [zjtx("X", "provincial", "2025-02-01"), zjtx("Y", "provincial", "2024-12-31")],
                        data, YEAR))
@@ -332,7 +356,7 @@ def _with_codes(firms):
 def test_a_bonus_never_lowers_grade_or_rank(firms, data, level, stack):
     firms = _with_codes(firms)
     target = data.draw(st.sampled_from([f["uscc"] for f in firms]))
-    rule = rules(bonus={"stack": stack})
+    rule = stacked(DEFAULT) if stack else DEFAULT
     order = "ABCDT"
     before = by(score_dicts(firms, [], rule, YEAR))[target]
     after = by(score_dicts(firms, [zjtx(target, level)], rule, YEAR))[target]

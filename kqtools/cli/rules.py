@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from ..errors import ExitStatus, status_of
+from ..rules import RULE_KINDS
 from .common import KqError, info
 
 
@@ -24,16 +26,14 @@ def list_():
 
     for name in sorted(shipped()):
         click.echo(name)
-    return 0
+    return ExitStatus.OK
 
 
 @rules.command()
 @click.argument("name")
 def show(name):
     """Print a shipped rule file (scoring, lists, assignment, or a preset such as scoring-huaian-2024)."""
-    from ..rules import RULE_KINDS, RulesError, read_text
-
-    from ..rules import shipped
+    from ..rules import read_text, shipped
 
     presets = shipped()
     # a preset by its full name (scoring-huaian-2024) or, as --rules takes it, its short one (huaian-2024)
@@ -42,25 +42,25 @@ def show(name):
     if full is None:
         raise KqError(f"unknown rule file {name!r}; see kq rules list")
     kind = next(k for k in RULE_KINDS if full == k or full.startswith(k + "-"))
-    try:
-        _, text, _ = read_text(kind, full)
-    except RulesError as exc:
-        raise KqError(str(exc)) from None
+    _, text, _ = read_text(kind, full)
     click.echo(text, nl=not text.endswith("\n"))
-    return 0
+    return ExitStatus.OK
 
 
 @rules.command()
-@click.argument("kind", type=click.Choice(["scoring", "lists", "assignment"]))
+@click.argument("kind", type=click.Choice(RULE_KINDS))
 @click.argument("path")
 def check(kind, path):
-    """Validate a rule file against its schema; exit 1 with the first problem."""
-    from ..rules import RulesError, load_rules
+    """Validate a rule file exactly as the command that uses it does: schema, finite numbers and the
+    checks a schema cannot make. Exit 1 with the problem, or with warnings (a group whose weights do
+    not add up to 100)."""
+    from ..rules import check as check_rules
 
-    try:
-        r = load_rules(kind, path)
-    except RulesError as exc:
-        info(f"kq: {exc}")
-        return 1
-    info(f"{r.name}: valid {kind} rules (sha256 {r.sha256[:12]})")
-    return 0
+    result = check_rules(kind, path)
+    if result.problem is not None:
+        info(f"kq: {result.problem}")
+    else:
+        info(f"{result.rules.name}: valid {kind} rules (sha256 {result.rules.sha256[:12]})")
+    for warning in result.warnings:
+        info(f"warning: {warning}")
+    return status_of(result.needs_attention)

@@ -1,26 +1,28 @@
 """Database glue for the resource-utilization evaluation: load a year's inputs, store and read runs.
 
 The arithmetic lives in :mod:`kqtools.scoring`; this module only moves data. A run reads
-its inputs with one query, scores them in memory, and writes every result (one
-``executemany`` per row shape, :func:`insert_results`) inside one write transaction: a failed
-run leaves nothing behind. The raw inputs are not copied into the results: the version history
-of migration 0006 keeps them (:func:`inputs_as_of`).
+its inputs with one query (and the year before's with a second one when a benchmark needs
+them), takes the credit blacklist as of the evaluation's date (building that list version when
+none exists), scores in memory, and writes every result (one ``executemany`` per row shape,
+:func:`insert_results`) inside one write transaction: a failed run leaves nothing behind. The
+raw inputs are not copied into the results: the version history of migration 0006 keeps them.
+:mod:`kqtools.storage.scoring_explain` reads a run back for ``kq score explain``.
 """
 from __future__ import annotations
 
 import datetime as dt
 import gc
 import json
-import sqlite3
 from itertools import compress, count, islice, repeat
 
 from .. import scoring as S
-from . import write_transaction
+from ..clock import now_iso
 from ..errors import KqtoolsError
+from . import write_transaction
 
 #: Columns a run writes per firm. The raw inputs (metrics fields, incident, size class, batches of
 #: the metrics and enterprises rows) are no longer copied (migration 0006): the run records
-#: ``inputs_as_of`` and :func:`explain` reads them back from the version history.
+#: ``inputs_as_of`` and explain reads them back from the version history.
 RESULT_COLUMNS = ("run_id", "pos", "uscc", "group_id", "rank", "base_score", "bonus_points",
                   "score", "grade_by_rank", "grade", "bonus_reason", "veto_reason", "not_graded_reason",
                   "designation_batch_ids")
@@ -31,41 +33,37 @@ class ScoringError(KqtoolsError):
 
 
 def load_method(rules_name: str | None = None):
-    """(Rules, Method) for a preset name or rule file; raises :class:`kqtools.rules.RulesError`."""
-    from ..rules import load_rules
+    """(Rules, Method) for a preset name or rule file: the schema, finite numbers and
+    :func:`kqtools.scoring_rules.compile_rules`, as ``kq rules check scoring`` runs them;
+    raises :class:`kqtools.rules.RulesError`."""
+    from ..rules import load_compiled
 
-    rules = load_rules("scoring", rules_name)
-    return rules, method_from_rules(rules)
+    return load_compiled("scoring", rules_name)
 
 
 def method_from_rules(rules):
-    from ..rules import RulesError
+    from ..rules import compile_rules
 
-    try:
-        return S.compile_rules(rules.data)
-    except S.ScoringRulesError as exc:
-        raise RulesError(f"{rules.name}: {exc}") from None
+    return compile_rules(rules)
 
 
 def load_inputs(db, year: int, method=None) -> list[tuple]:
     """The year's firm rows in :data:`kqtools.scoring.FIRM_FIELDS` order: one query. Fields the
-    rules never read are loaded as NULL (less memory for a million rows); name and district are
-    read from enterprises when results are shown."""
+    rules never read are loaded as NULL (less memory for a million rows), and the extra metric
+    fields (:data:`kqtools.scoring.EXTRA_FIELDS`) not at all unless the rules read one of them."""
     return db.conn.execute(_load_sql(method), (year,)).fetchall()
 
 
 def _load_sql(method) -> str:
-    used = {"land_mu"}
-    if method is None:
-        used.update(S.METRIC_FIELDS)
-    else:
-        for g in method.groups:
-            used.update(g.inputs)
+    used = set(S.FIRM_FIELDS) if method is None else method.fields()
     metric_cols = ", ".join(f"m.{f}" if f in used else "NULL" for f in S.METRIC_FIELDS)
-    industry = "e.industry_code" if method is None or method.industry_codes else "NULL"
-    founded = "e.founded_on" if method is None or method.min_years_since_founding else "NULL"
-    return (f"SELECT m.uscc, NULL, NULL, {industry}, e.size_class, {founded}, m.incident, {metric_cols} "
-            "FROM metrics m LEFT JOIN enterprises e ON e.uscc = m.uscc WHERE m.year = ?")
+    extra = ""
+    if used & set(S.EXTRA_FIELDS):
+        extra = ", " + ", ".join(f"m.{f}" if f in used else "NULL" for f in S.EXTRA_FIELDS)
+    ent = {f: f"e.{f}" if f in used else "NULL" for f in ("district", "industry_code", "founded_on")}
+    return (f"SELECT m.uscc, NULL, {ent['district']}, {ent['industry_code']}, e.size_class, {ent['founded_on']}, "
+            f"m.incident, {metric_cols}{extra} FROM metrics m LEFT JOIN enterprises e ON e.uscc = m.uscc "
+            "WHERE m.year = ?")
 
 
 #: Tables whose highest id a run records (``scoring_runs.inputs_as_of``) to find its inputs again.
@@ -86,74 +84,110 @@ def load_inputs_as_of(db, year: int, method=None) -> tuple[list[tuple], dict]:
 
 
 def load_designations(db, method, year: int) -> list[dict]:
-    first, last = S.bonus_window(year, method.bonus_window_years)
+    """The designations the adjustments may read: their kinds, recognized in the longest window."""
+    kinds = method.designation_kinds
+    if not kinds:
+        return []
+    first, last = S.window(year, method.window_years)
     cur = db.conn.execute(
-        "SELECT uscc, kind, level, recognized_on, certificate_no, batch_id FROM designations "
-        "WHERE kind = ? AND recognized_on BETWEEN ? AND ?", (method.bonus_kind, first, last))
+        "SELECT uscc, kind, level, recognized_on, expires_on, revoked_on, certificate_no, batch_id FROM designations "
+        f"WHERE kind IN ({', '.join('?' * len(kinds))}) AND recognized_on BETWEEN ? AND ?", (*kinds, first, last))
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r)) for r in cur]
 
 
-def blacklist_for(db, method) -> tuple[set[str], list[str]]:
-    """(codes to veto, notes). Uses kqtools.storage.lists when it is installed; else vetoes nobody."""
+# ---------------------------------------------------------------- the blacklist as of the evaluation
+def list_version_as_of(db, as_of: str) -> dict | None:
+    """The newest credit list version built as of ``as_of`` (ISO date), or None."""
+    cur = db.conn.execute("SELECT version, as_of, built_at, rules_name FROM list_versions WHERE as_of = ? "
+                          "ORDER BY version DESC LIMIT 1", (as_of,))
+    row = cur.fetchone()
+    return None if row is None else dict(zip(("version", "as_of", "built_at", "rules"), row))
+
+
+def blacklist_of(db, version: int) -> set[str]:
+    return {r[0] for r in db.conn.execute(
+        "SELECT uscc FROM list_entries WHERE version = ? AND list = 'blacklist'", (version,))}
+
+
+def blacklist_as_of(db, as_of: str) -> tuple[set[str], dict]:
+    """(codes on the blacklist, version info) as of ``as_of``: the newest list version with that
+    as-of date; when there is none, the lists are built for that date from the records now
+    (``kqtools.storage.lists.build_lists``, saved as a new version; ``info["built_now"]``)."""
+    from .lists import build_lists
+
+    info = list_version_as_of(db, as_of)
+    built_now = info is None
+    if built_now:
+        build_lists(db, dt.date.fromisoformat(as_of))
+        info = list_version_as_of(db, as_of)
+    info["built_now"] = built_now
+    return blacklist_of(db, info["version"]), info
+
+
+def _veto_notes(method, year: int, credit_as_of: str | None, db) -> tuple[set, str | None, dict | None, list]:
+    """(blacklist, the note for veto reasons, version info, run notes)."""
     if not method.veto_blacklist:
-        return set(), ["blacklist veto off in the rules"]
-    try:
-        from .lists import latest_blacklist
-    except ImportError:
-        return set(), ["blacklist veto on, but credit lists are not available: nobody vetoed"]
-    try:
-        codes = set(latest_blacklist(db))
-    except sqlite3.OperationalError as exc:
-        return set(), [f"blacklist veto on, but the credit lists cannot be read ({exc}): nobody vetoed"]
-    version = None
-    try:
-        from .lists import latest_version
-
-        version = latest_version(db)
-    except (ImportError, sqlite3.OperationalError):
-        pass
-    if isinstance(version, dict):
-        version = version.get("version", version.get("id"))
-    if not codes:
-        if version is None:
-            return codes, ["blacklist veto on, but no credit list has been built yet (kq lists build): nobody vetoed"]
-        return codes, [f"blacklist veto on: credit list version {version} blacklists nobody"]
-    where = f"credit list version {version}" if version is not None else "the latest credit list"
-    return codes, [f"blacklist veto on: {len(codes)} firms on the blacklist of {where}"]
+        notes = ["blacklist veto off in the rules"]
+        if credit_as_of:
+            notes.append(f"--credit-as-of {credit_as_of} not used: the blacklist veto is off")
+        return set(), None, None, notes
+    as_of = credit_as_of or method.credit_date(year)
+    codes, info = blacklist_as_of(db, as_of)
+    how = "built now for this run" if info["built_now"] else f"built {info['built_at']}"
+    where = f"credit list version {info['version']} as of {as_of} ({how})"
+    note = (f"blacklist veto on: {len(codes)} firms on the blacklist of {where}" if codes
+            else f"blacklist veto on: {where} blacklists nobody")
+    return codes, f"version {info['version']} as of {as_of}", info, [note]
 
 
-def run_scoring(db, year: int, rules_name: str | None = None) -> dict:
+def run_scoring(db, year: int, rules_name: str | None = None, *, credit_as_of: str | None = None) -> dict:
     """Score every firm with metrics for ``year``, store the run, return its summary.
 
-    Summary keys: run, year, rules, rules_sha256, created_at, firms, counts (grade -> firms),
-    the same counts as top-level keys A, B, C, D, T (or the rule file's grades), groups
-    (group -> grade -> firms), skipped, notes. Raises :class:`kqtools.rules.RulesError` for
-    an unusable rule file and :class:`ScoringError` when there are no metrics for the year.
+    ``credit_as_of`` (ISO date) overrides the rules' date for the blacklist veto. Summary keys:
+    run, year, rules, rules_sha256, created_at, firms, counts (grade -> firms), the same counts as
+    top-level keys A, B, C, D, T (or the rule file's grades), groups (group -> grade -> firms),
+    scope, scopes (district -> group -> grade -> firms, scope = district), credit_as_of,
+    credit_version, skipped, warnings, notes. Raises :class:`kqtools.rules.RulesError` for an
+    unusable rule file and :class:`ScoringError` when there are no metrics for the year (or, for
+    a previous-year benchmark, for the year before).
     """
     rules, method = load_method(rules_name)
     conn = db.conn
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a million small tuples: the cyclic collector would rescan them again and again
     try:
+        if not conn.execute("SELECT 1 FROM metrics WHERE year = ? LIMIT 1", (year,)).fetchone():
+            raise ScoringError(f"no metrics for {year}: import them first (kq import metrics FILE)")
+        previous = load_inputs(db, year - 1, method) if method.needs_previous_year else None
+        if method.needs_previous_year and not previous:
+            raise ScoringError(f"{rules.name}: the previous_year_average benchmark needs the metrics of {year - 1}: "
+                               f"none are stored (kq import metrics FILE with year {year - 1})")
+        blacklist, blacklist_note, version, notes = _veto_notes(method, year, credit_as_of, db)
         rows, as_of = load_inputs_as_of(db, year, method)
         if not rows:
             raise ScoringError(f"no metrics for {year}: import them first (kq import metrics FILE)")
         designations = load_designations(db, method, year)
-        blacklist, notes = blacklist_for(db, method)
-        result = S.score_firms(rows, designations, method, year, blacklist=blacklist, detail=False)
-        del rows
+        result = S.score_firms(rows, designations, method, year, blacklist=blacklist, blacklist_note=blacklist_note,
+                               previous=previous, detail=False)
+        del rows, previous
+        notes.extend(result.notes)
+        notes.extend(f"warning: {w}" for w in method.warnings)
         if result.skipped:
             notes.append(f"{result.skipped} firms with metrics fit no group and were left out (unmatched = skip)")
-        created = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        created = now_iso()
         benchmarks = {g: [m.as_dict() for m in marks] for g, marks in result.benchmarks.items()}
+        credit = (version["as_of"], version["version"]) if version else (None, None)
         with write_transaction(db):
             run_id = conn.execute(
                 "INSERT INTO scoring_runs (year, rules_name, rules_text, rules_sha256, created_at, firms, counts, "
-                "group_counts, benchmarks, skipped, notes, inputs_as_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "group_counts, benchmarks, skipped, notes, inputs_as_of, credit_as_of, credit_version, scope, "
+                "scope_counts) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (year, rules.name, rules.text, rules.sha256, created, len(result), json.dumps(result.counts),
-                 json.dumps(result.group_counts), json.dumps(benchmarks), result.skipped,
-                 json.dumps(notes, ensure_ascii=False), json.dumps(as_of))).lastrowid
+                 json.dumps(result.group_counts), json.dumps(benchmarks, ensure_ascii=False), result.skipped,
+                 json.dumps(notes, ensure_ascii=False), json.dumps(as_of), *credit, method.scope,
+                 json.dumps(result.scope_counts, ensure_ascii=False) if method.scope == "district" else None)
+            ).lastrowid
             insert_results(conn, run_id, result)
     finally:
         if gc_was_enabled:
@@ -161,7 +195,11 @@ def run_scoring(db, year: int, rules_name: str | None = None) -> dict:
     summary = {"run": run_id, "year": year, "rules": rules.name, "rules_sha256": rules.sha256,
                "created_at": created, "firms": len(result), "counts": dict(result.counts)}
     summary.update(result.counts)
-    summary.update({"groups": result.group_counts, "skipped": result.skipped, "notes": notes})
+    summary.update({"groups": result.group_counts, "scope": method.scope})
+    if method.scope == "district":
+        summary["scopes"] = result.scope_counts
+    summary.update({"credit_as_of": credit[0], "credit_version": credit[1], "skipped": result.skipped,
+                    "warnings": list(method.warnings), "notes": notes})
     return summary
 
 
@@ -175,36 +213,44 @@ def insert_results(conn, run_id: int, result: S.Scoring) -> None:
     bound from Python. (sqlite3 sends a ``None`` parameter through its adapter lookup, about
     0.6 µs each, against ~0.1 µs for a number or a string; most rows have 4 NULL columns.)
 
-    Graded firms without a bonus, veto or designation batch bind the 10 columns they have;
-    graded firms with one bind all 14; class T firms bind the 6 theirs have. Leaving a column
-    out of the INSERT stores NULL, exactly as binding None did.
+    Graded firms without an adjustment, veto or designation batch bind the 10 columns they have;
+    graded firms with one bind all 14 and their adjustments (JSON); class T firms bind the 6 theirs
+    have. A run with scope = district adds the district to the graded rows. Leaving a column out of
+    the INSERT stores NULL, exactly as binding None did.
     """
     t = result.table
     n = len(t["uscc"])
     n_t = result.counts.get(S.NOT_GRADED, 0)
-    batches = [",".join(map(str, b)) if b else None for b in t["bonus_batches"]]
     graded = n - n_t                      # class T rows come last (pos graded+1 .. n)
     special = bytearray(graded)           # 1 = a graded row with a bonus, veto or batch column set
-    for col in (t["bonus_reason"], t["veto_reason"], batches):
-        for p in compress(range(graded), col):   # reasons and batch lists are non-empty strings or None
+    for col in (t["bonus_reason"], t["veto_reason"], t["bonus_batches"]):
+        for p in compress(range(graded), col):   # reasons are non-empty strings or None; batches tuples
             special[p] = 1
     plain = special.translate(_FLIP)
-
-    def rows(cols, upto):
-        return zip(repeat(run_id), count(1), *(islice(c, upto) for c in cols))
+    scoped = bool(result.scope_counts)
+    extra = ("scope",) if scoped else ()
 
     def sql(cols):
         return f"INSERT INTO scoring_results ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
 
-    graded_cols = [t[c] for c in ("uscc", "group", "rank", "base_score", "bonus_points", "score", "grade_by_rank",
-                                  "grade")]
-    conn.executemany(sql(_GRADED_COLUMNS), compress(rows(graded_cols, graded), plain))
-    conn.executemany(sql(RESULT_COLUMNS), compress(rows(
-        graded_cols + [t["bonus_reason"], t["veto_reason"], t["not_graded_reason"], batches], graded), special))
+    names = ("uscc", "group", "rank", "base_score", "bonus_points", "score", "grade_by_rank", "grade") + extra
+    graded_cols = [t[c] for c in names]
+    conn.executemany(sql(_GRADED_COLUMNS + extra), compress(
+        zip(repeat(run_id), count(1), *(islice(c, graded) for c in graded_cols)), plain))
+    cols = [t[c] for c in ("uscc", "group", "rank", "base_score", "bonus_points", "score", "grade_by_rank", "grade",
+                           "bonus_reason", "veto_reason", "not_graded_reason")]
+    conn.executemany(sql(RESULT_COLUMNS + ("adjustments",) + extra), (
+        (run_id, p + 1, *(c[p] for c in cols), ",".join(map(str, t["bonus_batches"][p])) or None,
+         _outcomes_json(t["adjustments"][p]), *((t["scope"][p],) if scoped else ()))
+        for p in compress(range(graded), special)))
     if n_t:
         conn.executemany(sql(_CLASS_T_COLUMNS), zip(
             repeat(run_id), count(graded + 1), *(islice(t[c], graded, None) for c in ("uscc", "group", "grade",
                                                                                        "not_graded_reason"))))
+
+
+def _outcomes_json(outcomes) -> str | None:
+    return json.dumps([o.as_dict() for o in outcomes], ensure_ascii=False) if outcomes else None
 
 
 _FLIP = bytes.maketrans(b"\x00\x01", b"\x01\x00")
@@ -212,20 +258,25 @@ _FLIP = bytes.maketrans(b"\x00\x01", b"\x01\x00")
 
 # ---------------------------------------------------------------- reading runs
 _RUN_COLUMNS = ("id", "year", "rules_name", "rules_sha256", "created_at", "firms", "counts", "group_counts",
-                "benchmarks", "skipped", "notes", "inputs_as_of")
+                "benchmarks", "skipped", "notes", "inputs_as_of", "credit_as_of", "credit_version", "scope",
+                "scope_counts")
 
 
 def _run_dict(row) -> dict:
     d = dict(zip(_RUN_COLUMNS, row))
     for k in ("counts", "group_counts", "benchmarks", "notes"):
         d[k] = json.loads(d[k])
-    if d["inputs_as_of"] is not None:
-        d["inputs_as_of"] = json.loads(d["inputs_as_of"])
+    for k in ("inputs_as_of", "scope_counts"):
+        if d[k] is not None:
+            d[k] = json.loads(d[k])
+    d["scope"] = d["scope"] or "all"
     return d
 
 
 def get_run(db, run_id: int | None = None, year: int | None = None) -> dict:
     """A run by id, else the latest run of ``year``, else the latest run; :class:`ScoringError` if none."""
+    if run_id is not None and year is not None:
+        raise ScoringError("give --year or --run, not both")
     sql = f"SELECT {', '.join(_RUN_COLUMNS)} FROM scoring_runs"
     if run_id is not None:
         row = db.conn.execute(sql + " WHERE id = ?", (run_id,)).fetchone()
@@ -242,11 +293,16 @@ def get_run(db, run_id: int | None = None, year: int | None = None) -> dict:
     return _run_dict(row)
 
 
+def run_text(db, run_id: int) -> str:
+    """The rule file text a run was made with."""
+    return db.conn.execute("SELECT rules_text FROM scoring_runs WHERE id = ?", (run_id,)).fetchone()[0]
+
+
 def list_runs(db) -> list[dict]:
     return [_run_dict(r) for r in db.conn.execute(f"SELECT {', '.join(_RUN_COLUMNS)} FROM scoring_runs ORDER BY id")]
 
 
-SHOW_COLUMNS = ("rank", "uscc", "name", "district", "group_id", "base_score", "bonus_points", "score",
+SHOW_COLUMNS = ("rank", "uscc", "name", "district", "group_id", "scope", "base_score", "bonus_points", "score",
                 "grade_by_rank", "grade", "bonus_reason", "veto_reason", "not_graded_reason")
 _SHOW_SELECT = ", ".join(f"e.{c}" if c in ("name", "district") else f"r.{c}" for c in SHOW_COLUMNS)
 
@@ -254,10 +310,11 @@ _SHOW_SELECT = ", ".join(f"e.{c}" if c in ("name", "district") else f"r.{c}" for
 def results(db, run_id: int, *, district: str | None = None, grade: str | None = None,
             top: int | None = None):
     """The run's results in display order, as dicts (``group_id`` shown as ``group``); name and
-    district as the enterprises table has them now."""
+    district as the enterprises table has them now. ``district`` filters on the district a firm
+    was ranked in when the run graded each district on its own, else on the firm's district now."""
     where, params = ["r.run_id = ?"], [run_id]
     if district is not None:
-        where.append("e.district = ?")
+        where.append("coalesce(r.scope, e.district) = ?")
         params.append(district)
     if grade is not None:
         where.append("r.grade = ?")
@@ -278,81 +335,6 @@ def result_for(db, run_id: int, uscc: str) -> dict | None:
                           "LEFT JOIN enterprises e ON e.uscc = r.uscc WHERE r.run_id = ? AND r.uscc = ?", (run_id, uscc))
     row = cur.fetchone()
     return None if row is None else dict(zip([d[0] for d in cur.description], row))
-
-
-def explain(db, uscc: str, *, year: int | None = None, run_id: int | None = None) -> dict:
-    """Everything behind one firm's grade in a run (the latest of ``year`` by default).
-
-    ``{"run": {...}, "result": {...stored row...}, "group_size": n, "indicators": [per-indicator rows],
-    "batches": [{"id", "kind", "source", "started_at", "what"}]}``
-    """
-    from ..rules import Rules
-
-    run = get_run(db, run_id, year)
-    res = result_for(db, run["id"], uscc)
-    if res is None:
-        raise ScoringError(f"{uscc}: not in scoring run {run['id']} ({run['year']}): no metrics for that year"
-                           " or not a known code")
-    if run["inputs_as_of"] is not None:  # a run since migration 0006: inputs from the version history
-        res.update(inputs_as_of(db, uscc, run["year"], run["inputs_as_of"]))
-    text = db.conn.execute("SELECT rules_text FROM scoring_runs WHERE id = ?", (run["id"],)).fetchone()[0]
-    fmt_json = text.lstrip().startswith("{")
-    from ..rules import parse
-
-    data = parse(text, "json" if fmt_json else "toml", run["rules_name"])
-    method = method_from_rules(Rules("scoring", run["rules_name"], text, data, run["rules_sha256"]))
-    indicators = []
-    group_size = None
-    group = next((g for g in method.groups if g.id == res["group_id"]), None)
-    if group is not None and res["grade"] != S.NOT_GRADED:
-        marks = [S.GroupBenchmark(**m) for m in run["benchmarks"][group.id]]
-        row = tuple(res.get(f) for f in S.FIRM_FIELDS)
-        indicators = S.explain_indicators(group, row, marks)
-        group_size = sum(run["group_counts"].get(group.id, {}).values())
-    wanted = [(res["metrics_batch_id"], "metrics"), (res["enterprise_batch_id"], "enterprise")]
-    for b in (res["designation_batch_ids"] or "").split(","):
-        if b:
-            wanted.append((int(b), "designation (bonus)"))
-    batches = []
-    for batch_id, what in wanted:
-        if batch_id is None:
-            continue
-        b = db.conn.execute("SELECT id, kind, source, sha256, started_at FROM batches WHERE id = ?",
-                            (batch_id,)).fetchone()
-        batches.append({"id": batch_id, "what": what, "kind": b[1] if b else None,
-                        "source": b[2] if b else "(batch no longer in the database)",
-                        "sha256": b[3] if b else None, "started_at": b[4] if b else None})
-    return {"run": run, "result": res, "group_size": group_size, "indicators": indicators, "batches": batches}
-
-
-_METRIC_INPUTS = (*S.METRIC_FIELDS, "incident", "batch_id")
-_ENTERPRISE_INPUTS = ("size_class", "industry_code", "founded_on", "batch_id")
-
-
-def inputs_as_of(db, uscc: str, year: int, marks: dict) -> dict:
-    """A firm's scoring inputs as a run read them, from the version history (migration 0006):
-    the metrics fields, incident, size_class, industry_code, founded_on, metrics_batch_id and
-    enterprise_batch_id. A row's values at the run are those of the first version saved after the
-    run's mark (the change that replaced them), else the current row. A current row written by a
-    batch after the run with no version saved was inserted after the run: it did not exist then."""
-    conn = db.conn
-    out = {}
-    for table, versions, key, fields, batch_key in (
-            ("metrics", "metrics_versions", ("uscc", "year"), _METRIC_INPUTS, "metrics_batch_id"),
-            ("enterprises", "enterprise_versions", ("uscc",), _ENTERPRISE_INPUTS, "enterprise_batch_id")):
-        where = " AND ".join(f"{k} = ?" for k in key)
-        params = (uscc, year)[:len(key)]
-        cols = ", ".join(fields)
-        row = conn.execute(f"SELECT {cols} FROM {versions} WHERE {where} AND id > ? ORDER BY id LIMIT 1",
-                           (*params, marks.get(versions, 0))).fetchone()
-        if row is None:
-            row = conn.execute(f"SELECT {cols} FROM {table} WHERE {where}", params).fetchone()
-            if row is not None and row[-1] is not None and row[-1] > marks.get("batches", 0):
-                row = None
-        values = dict(zip(fields, row)) if row is not None else dict.fromkeys(fields)
-        values[batch_key] = values.pop("batch_id")
-        out.update(values)
-    return out
 
 
 DIFF_COLUMNS = ("uscc", "name", "group_a", "group_b", "rank_a", "rank_b", "score_a", "score_b", "grade_a",

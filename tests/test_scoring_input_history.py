@@ -121,7 +121,7 @@ def _store_run_as_before_0006(db, year):
 
     from kqtools import scoring as S
     from kqtools.storage import write_transaction
-    from kqtools.storage.scoring import load_designations, load_method
+    from kqtools.storage.scoring import load_method
 
     rules, method = load_method(None)
     rows = db.conn.execute(
@@ -129,7 +129,7 @@ def _store_run_as_before_0006(db, year):
         "m.tax, m.value_added, m.energy_tce, m.electricity_kwh, m.emissions_t, m.rd_expense, m.employees, "
         "m.batch_id, e.batch_id FROM metrics m LEFT JOIN enterprises e ON e.uscc = m.uscc WHERE m.year = ?",
         (year,)).fetchall()
-    s = S.score_firms(rows, load_designations(db, method, year), method, year)
+    s = S.score_firms(rows, [], method, year)   # no designations in this database
     marks = {g: [m.as_dict() for m in ms] for g, ms in s.benchmarks.items()}
     with write_transaction(db):
         run_id = db.conn.execute(
@@ -147,6 +147,21 @@ def _store_run_as_before_0006(db, year):
     assert len(t["uscc"]) == 10
 
 
+def _old_import(db, table, rows, source):
+    """Rows upserted into a database of migration 0005 with one new batch, as its importer did."""
+    from kqtools.storage import write_transaction
+
+    with write_transaction(db):
+        batch = db.conn.execute(
+            "INSERT INTO batches (kind, source, sha256, format, read, inserted, updated, unchanged, rejected, "
+            "started_at, finished_at) VALUES (?, ?, '-', 'jsonl', ?, ?, 0, 0, 0, '2026-01-05', '2026-01-05')",
+            (table, source, len(rows), len(rows))).lastrowid
+        for r in rows:
+            cols = [*r, "batch_id"]
+            db.conn.execute(f"INSERT OR REPLACE INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                            (*r.values(), batch))
+
+
 def test_runs_stored_before_0006_migrate_and_still_explain_show_and_diff(kq, db_path, monkeypatch):
     import kqtools.storage as storage
 
@@ -154,10 +169,11 @@ def test_runs_stored_before_0006_migrate_and_still_explain_show_and_diff(kq, db_
     monkeypatch.setattr(storage, "migrations", lambda: [m for m in everything() if m[0] <= 5])
     old_db = storage.open_db(str(db_path))
     assert "metrics_versions" not in old_db.table_names()
-    import_rows(old_db, "enterprises", [enterprise(i) for i in range(10)], name="企业名录.jsonl")
-    import_rows(old_db, "metrics", [metrics(i) for i in range(10)], name="2025年指标-第一版.jsonl")
+    # written with SQL as kqtools of that time wrote them: today's importer writes columns added since
+    _old_import(old_db, "enterprises", [enterprise(i) for i in range(10)], "企业名录.jsonl")
+    _old_import(old_db, "metrics", [metrics(i) for i in range(10)], "2025年指标-第一版.jsonl")
     _store_run_as_before_0006(old_db, 2025)
-    import_rows(old_db, "metrics", [metrics(5, tax=900.0)], name="2025年指标-更正.jsonl")  # no history yet
+    _old_import(old_db, "metrics", [metrics(5, tax=900.0)], "2025年指标-更正.jsonl")  # no history yet
     old_db.conn.close()
     monkeypatch.setattr(storage, "migrations", everything)
 
