@@ -121,15 +121,14 @@ def metric_outcome(a: Adjustment, row: Sequence) -> Outcome:
     """The item applied or skipped for one firm, with the values behind it (explain shows it)."""
     x, problem = metric_value(a, row)
     name = f"{a.metric} / {a.per}" if a.per else a.metric
-    shown = f"{name} = {_num(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x!r}"
     label = f"{a.label}: " if a.label else ""
     if problem is not None:
         return Outcome(a.id, a.category, SKIPPED, 0.0, 0, f"{label}{problem}: not applied")
-    ok = compare(a.op, x, a.value) if a.op else bool(x)
-    cond = f"{shown} {a.op} {_num(a.value)}" if a.op else f"{shown}, set"
-    if ok:
+    shown = f"{name} = {_num(x)}"           # a flag shows as 1 or 0
+    if compare(a.op, x, a.value) if a.op else bool(x):
+        cond = f"{shown} {a.op} {_num(a.value)}" if a.op else shown
         return Outcome(a.id, a.category, APPLIED, a.points, 0, f"{label}{cond}: {_what(a.points, 0)}")
-    why = f"{shown}, not {a.op} {_num(a.value)}" if a.op else f"{shown}, not set"
+    why = f"{shown}, not {a.op} {_num(a.value)}" if a.op else shown
     return Outcome(a.id, a.category, SKIPPED, 0.0, 0, f"{label}{why}: not applied")
 
 
