@@ -29,8 +29,6 @@ EXTRA_FIELDS = ("key_polluter", "renter", "rented_out_mu", "safety_incident", "e
 FIRM_FIELDS = ("uscc", "name", "district", "industry_code", "size_class", "founded_on", "incident") \
     + METRIC_FIELDS + EXTRA_FIELDS
 IDX = {f: i for i, f in enumerate(FIRM_FIELDS)}
-#: Width of a row without the extra fields.
-BASE_WIDTH = FIRM_FIELDS.index(EXTRA_FIELDS[0])
 #: Fields an adjustment condition may read (numbers and 0/1 flags of the metrics row).
 CONDITION_FIELDS = ("incident",) + METRIC_FIELDS + EXTRA_FIELDS
 NOT_GRADED = "T"

@@ -235,3 +235,25 @@ def test_json_rule_file_and_explain_of_its_run(kq, park, tmp_path):
     rows = {x["item"]: x for x in kq("score", "explain", code(5)).jsonl()}
     assert rows["tax_per_mu"]["weight"] == 60
     assert rows["tax_per_mu"]["points"] == pytest.approx(60 * rows["tax_per_mu"]["ratio"])
+
+
+def test_new_metric_and_designation_columns_import_from_chinese_headers(kq, tmp_path, db_path):
+    ent = write_csv(tmp_path / "企业.csv", ["统一社会信用代码", "企业名称", "企业规模", "成立日期"],
+                    [[code(i), f"常州{i}号", "规上", "2015-01-01"] for i in range(4)])
+    met = write_csv(tmp_path / "指标.csv", ["统一社会信用代码", "年度", "用地面积", "实缴税收", "出租面积", "重点排污单位",
+                                          "安全生产事故", "环保处罚金额", "超总量排污", "租赁企业"],
+                    [[code(i), "2025", "10", str(100 + i), "2.5" if i == 0 else "0", "是" if i == 1 else "否", "否",
+                      "0", "否", "否"] for i in range(4)])
+    des = write_csv(tmp_path / "专精特新.csv", ["统一社会信用代码", "荣誉类型", "级别", "认定日期", "撤销日期"],
+                    [[code(2), "专精特新", "省级", "2024-03-01", "2025-07-01"]])
+    for kind, path in (("enterprises", ent), ("metrics", met), ("designations", des)):
+        r = kq("import", kind, path)
+        assert r.returncode == 0, r
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT rented_out_mu, key_polluter, safety_incident, env_penalty, emissions_over_quota, "
+                            "renter FROM metrics WHERE uscc = ?", (code(0),)).fetchone() == (2.5, 0, 0, 0.0, 0, 0)
+        assert conn.execute("SELECT key_polluter FROM metrics WHERE uscc = ?", (code(1),)).fetchone() == (1,)
+        assert conn.execute("SELECT revoked_on FROM designations").fetchone() == ("2025-07-01",)
+    assert kq("score", "run", "--year", "2025").returncode == 0
+    row = next(x for x in kq("score", "show").jsonl() if x["uscc"] == code(2))
+    assert row["bonus_points"] == 0 and "left out: revoked 2025-07-01" in row["bonus_reason"]
