@@ -166,7 +166,7 @@ def phases(path: str) -> None:
     rows, as_of = SS.load_inputs_as_of(db, YEAR, method)
     mark("load query + fetch into tuples")
     designations = SS.load_designations(db, method, YEAR)
-    blacklist, _ = SS.blacklist_for(db, method)
+    blacklist, _ = SS.blacklist_as_of(db, method.credit_date(YEAR))
     mark("designations, blacklist")
     members, t_firms, _ = S.classify(rows, method, YEAR)
     mark("score: classify (scope, class T, groups)")
