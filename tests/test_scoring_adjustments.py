@@ -143,6 +143,16 @@ def test_a_level_held_twice_cites_the_latest_recognition_in_force():
     assert "2025-04-01, certificate NEW-2025: left out: revoked 2025-10-01" in r.bonus_reason
 
 
+def test_an_item_of_several_levels_cites_the_best_level_held_then_the_latest():
+    items = [{"id": "zjtx_high", "label": "国家级或省级专精特新", "designation": "zjtx", "levels": ["national", "provincial"],
+              "points": 3}]
+    rules = with_items(items, base={**DEFAULT, "adjustments": [], "categories": {}})
+    held = [zjtx("X", "provincial", "2025-02-01"), zjtx("X", "national", "2023-09-01"), zjtx("X", "city", "2025-05-01")]
+    r = by(score_dicts(field(5) + [firm("X")], held, rules, YEAR))["X"]
+    assert r.bonus_points == 3
+    assert r.bonus_reason == "国家级或省级专精特新: zjtx national recognized 2023-09-01: +3 points"
+
+
 def test_a_designation_item_of_another_kind_with_levels_of_any_kind():
     items = [{"id": "hte", "label": "高新技术企业", "category": "innovation", "designation": "hte", "points": 2}]
     rules = with_items(items, {"innovation": {"label": "科技创新", "cap": 3}})
