@@ -434,3 +434,40 @@ def test_rank_order_is_the_order_of_one_sort_on_the_whole_key(rows):
     expected = sorted(range(len(rows)), key=usccs.__getitem__)
     expected.sort(key=lambda i: (scores[i], base[i], tie[i] if tie[i] is not None else -math.inf), reverse=True)
     assert rank_order(scores, base, [tie], usccs) == expected
+
+
+def _published(data):
+    """The default rules with the features of the published methods switched on: per-district
+    evaluation, metric adjustments in a capped category, the group's average points for a missing value."""
+    data = copy.deepcopy(data)
+    data["scope"] = "district"
+    data["groups"][0]["indicators"][3]["missing"] = "group_average_points"
+    data["categories"]["metrics"] = {"cap": 4}
+    data["adjustments"] += [
+        {"id": "rd", "category": "metrics", "metric": "rd_expense", "per": "revenue", "op": ">=", "value": 0.03,
+         "points": 3},
+        {"id": "flagged", "category": "metrics", "metric": "incident", "points": -2},
+        {"id": "big", "category": "metrics", "metric": "tax", "op": ">", "value": 1000, "points": 2}]
+    return data
+
+
+@settings(max_examples=100, deadline=None)
+@given(firms_strategy, st.randoms(use_true_random=False), st.lists(st.sampled_from(["东区", "西区", None]),
+                                                                     min_size=25, max_size=25))
+def test_district_scope_and_adjustments_do_not_depend_on_input_row_order(firms, rnd, districts):
+    firms = [{**f, "district": d} for f, d in zip(_with_codes(firms), districts)]
+    designations = [zjtx(f["uscc"], lvl) for f, lvl in zip(firms, ["provincial", "city", "national"])]
+    rule = _published(DEFAULT)
+    a = score_dicts(firms, designations, rule, YEAR)
+    shuffled, shuffled_d = firms[:], designations[:]
+    rnd.shuffle(shuffled)
+    rnd.shuffle(shuffled_d)
+    b = score_dicts(shuffled, shuffled_d, rule, YEAR)
+    assert [r._replace(row=None) for r in a.results] == [r._replace(row=None) for r in b.results]
+    assert a.benchmarks == b.benchmarks and a.scope_counts == b.scope_counts
+    for r in a.results:
+        if r.grade != "T":
+            assert r.scope in ("东区", "西区")
+            assert -4 <= r.bonus_points <= 4 + 2      # the capped metric category, and 专精特新 at most +2
+        else:
+            assert r.scope is None
