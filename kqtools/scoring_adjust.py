@@ -169,14 +169,16 @@ def _designation_outcomes(items: Sequence[Adjustment], held: Sequence[Mapping], 
 
 
 def firm_adjustments(group: Group, row: Sequence, held: Sequence[Mapping], method: Method, year: int,
-                     hits: Sequence[Adjustment] | None = None) -> Adjusted | None:
+                     hits: Sequence[Adjustment] | None = None, items: Sequence[Adjustment] | None = None
+                     ) -> Adjusted | None:
     """One firm's :class:`Adjusted` (None when no item applies and nothing is left out).
 
     ``hits``: the metric items known to hold for the row (computed column-wise by the caller);
-    None = evaluate them here."""
-    items = [a for a in method.adjustments if a.applies_to(group.id)]
-    des_applied, left_out = _designation_outcomes([a for a in items if a.kind is not None], held, year) \
-        if held else ({}, [])
+    None = evaluate them here. ``items``: the group's items, when the caller has them."""
+    if items is None:
+        items = [a for a in method.adjustments if a.applies_to(group.id)]
+    designation_items = [a for a in items if a.kind is not None]
+    des_applied, left_out = _designation_outcomes(designation_items, held, year) if held else ({}, [])
     if hits is None:
         hits = [a for a in items if a.metric is not None and holds(a, row)]
     hit_ids = {a.id for a in hits}
@@ -242,7 +244,7 @@ def adjust_rows(group: Group, rows: Sequence[Sequence], held: Mapping[str, list]
         look.update(i for i, r in enumerate(rows) if r[0] in held)
     for i in sorted(look):
         row = rows[i]
-        out[i] = firm_adjustments(group, row, held.get(row[0], ()), method, year, hits.get(i, []))
+        out[i] = firm_adjustments(group, row, held.get(row[0], ()), method, year, hits.get(i, []), items)
     return out
 
 

@@ -220,3 +220,20 @@ def test_every_row_shape_is_stored_as_scored(town, db):
     assert any(r[11] and "incident" in r[11] for r in stored)
     assert {r[2] for r in stored if r[9] == "T"} == {code(30), code(31), code(50)}
     assert [r[3] for r in stored if r[2] == code(50)] == [None]
+
+
+def test_a_run_stored_before_0009_explains_its_bonus_as_stored(kq, town, db):
+    """Runs of migrations 0006-0008 kept no per-item adjustments: explain shows their bonus reason as
+    the run stored it, and claims no item was skipped."""
+    import_rows(db, "designations", [{"uscc": code(3), "kind": "zjtx", "level": "provincial",
+                                      "recognized_on": "2024-06-18", "certificate_no": "SZ-24-3"}])
+    assert kq("score", "run", "--year", "2025").returncode == 0
+    with db.conn:   # as such a run looks after migration 0009: no scope, no adjustments
+        db.conn.execute("UPDATE scoring_runs SET scope = NULL, credit_as_of = NULL, credit_version = NULL")
+        db.conn.execute("UPDATE scoring_results SET adjustments = NULL")
+    rows = kq("score", "explain", code(3)).jsonl()
+    adjustments = [x for x in rows if x["item"] == "adjustment"]
+    assert [(x["label"], x["value"], x["points"], x["note"]) for x in adjustments] == [
+        ("bonus", "applied", 2, "zjtx provincial recognized 2024-06-18, certificate SZ-24-3: +2 points")]
+    assert not [x for x in rows if x["item"] == "credit_list"]
+    assert [x["uscc"] for x in kq("score", "show").jsonl()][:1] == [code(9)]

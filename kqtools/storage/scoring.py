@@ -269,8 +269,7 @@ def _run_dict(row) -> dict:
     for k in ("inputs_as_of", "scope_counts"):
         if d[k] is not None:
             d[k] = json.loads(d[k])
-    d["scope"] = d["scope"] or "all"
-    return d
+    return d      # scope None: a run stored before migration 0009 (graded as one, "all")
 
 
 def get_run(db, run_id: int | None = None, year: int | None = None) -> dict:

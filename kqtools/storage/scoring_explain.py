@@ -45,11 +45,12 @@ def explain(db, uscc: str, *, year: int | None = None, run_id: int | None = None
         indicators = S.explain_indicators(group, row, marks, scope=scope, year=run["year"])
         counts = run["scope_counts"][scope][group.id] if scope else run["group_counts"].get(group.id, {})
         group_size = sum(counts.values())
-        stored = json.loads(res["adjustments"]) if res.get("adjustments") else None
-        if stored is None and res.get("bonus_reason"):   # a run stored before 0009: its reason is all there is
-            stored = [{"item": "bonus", "category": "bonus", "status": "applied", "points": res["bonus_points"],
-                       "uplift": 0, "reason": res["bonus_reason"]}]
-        adjustments = explain_adjustments(group, row, method, stored)
+        if run["scope"] is None:   # a run stored before 0009: its bonus reason is all there is
+            adjustments = [{"item": "bonus", "category": "bonus", "status": "applied", "points": res["bonus_points"],
+                            "uplift": 0, "reason": res["bonus_reason"]}] if res["bonus_reason"] else []
+        else:
+            stored = json.loads(res["adjustments"]) if res.get("adjustments") else None
+            adjustments = explain_adjustments(group, row, method, stored)
     designations = _not_considered(db, uscc, method, run) if group is not None else []
     wanted = [(res["metrics_batch_id"], "metrics"), (res["enterprise_batch_id"], "enterprise")]
     for b in (res["designation_batch_ids"] or "").split(","):
