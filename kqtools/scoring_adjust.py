@@ -20,9 +20,10 @@ largest uplift applied. Standard library only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import compress
 from typing import Iterable, Mapping, Sequence
 
-from .scoring_rules import IDX, Adjustment, Group, Method, _num, compare
+from .scoring_rules import _OPS, IDX, Adjustment, Group, Method, _num, compare
 
 APPLIED, NOT_ADDED, LEFT_OUT, CAPPED, SKIPPED = "applied", "not_added", "left_out", "capped", "skipped"
 
@@ -97,15 +98,26 @@ def metric_value(a: Adjustment, row: Sequence):
 
 def holds(a: Adjustment, row: Sequence) -> bool:
     """Whether a metric condition holds for the row (False when its value is unusable)."""
-    x = row[IDX[a.metric]] if len(row) > IDX[a.metric] else None
-    if x is None:
-        return False
-    if a.per is not None:
-        d = row[IDX[a.per]] if len(row) > IDX[a.per] else None
-        if d is None or d <= 0:
-            return False
-        x = x / d
-    return compare(a.op, x, a.value) if a.op else bool(x)
+    x, problem = metric_value(a, row)
+    return problem is None and (compare(a.op, x, a.value) if a.op else bool(x))
+
+
+def hits(a: Adjustment, rows: Sequence[Sequence]) -> list[int]:
+    """Indexes of the rows a metric condition holds for: :func:`holds` over a column, in one pass."""
+    i = IDX[a.metric]
+    if rows and len(rows[0]) <= i:
+        return []
+    op, value = (_OPS[a.op], a.value) if a.op else (None, None)
+    if a.per is None:
+        if op is None:
+            return [k for k, r in enumerate(rows) if r[i]]
+        return [k for k, r in enumerate(rows) if (x := r[i]) is not None and op(x, value)]
+    j = IDX[a.per]
+    ratios = ((k, x / d) for k, r in enumerate(rows)
+              if (x := r[i]) is not None and (d := r[j]) is not None and d > 0)
+    if op is None:
+        return [k for k, q in ratios if q]
+    return [k for k, q in ratios if op(q, value)]
 
 
 def _what(points: float, uplift: int) -> str:
@@ -130,6 +142,16 @@ def metric_outcome(a: Adjustment, row: Sequence) -> Outcome:
         return Outcome(a.id, a.category, APPLIED, a.points, 0, f"{label}{cond}: {_what(a.points, 0)}")
     why = f"{shown}, not {a.op} {_num(a.value)}" if a.op else shown
     return Outcome(a.id, a.category, SKIPPED, 0.0, 0, f"{label}{why}: not applied")
+
+
+def metric_applied(a: Adjustment) -> Outcome:
+    """The outcome of a metric item that holds, as a run stores it: the condition, not the firm's
+    value (explain recomputes the value with :func:`metric_outcome`), so that every firm the same
+    items hold for shares one :class:`Adjusted`."""
+    name = f"{a.metric} / {a.per}" if a.per else a.metric
+    cond = f"{name} {a.op} {_num(a.value)}" if a.op else f"{name} != 0"
+    return Outcome(a.id, a.category, APPLIED, a.points, 0,
+                   f"{a.label + ': ' if a.label else ''}{cond}: {_what(a.points, 0)}")
 
 
 def _designation_text(a: Adjustment, d: Mapping, tail: str, cert: bool = True) -> str:
@@ -168,19 +190,15 @@ def _designation_outcomes(items: Sequence[Adjustment], held: Sequence[Mapping], 
     return applied, list(left.values())
 
 
-def firm_adjustments(group: Group, row: Sequence, held: Sequence[Mapping], method: Method, year: int,
-                     hits: Sequence[Adjustment] | None = None, items: Sequence[Adjustment] | None = None
-                     ) -> Adjusted | None:
-    """One firm's :class:`Adjusted` (None when no item applies and nothing is left out).
-
-    ``hits``: the metric items known to hold for the row (computed column-wise by the caller);
-    None = evaluate them here. ``items``: the group's items, when the caller has them."""
+def firm_adjustments(group: Group, held: Sequence[Mapping], method: Method, year: int,
+                     hits: Sequence[Adjustment] = (), items: Sequence[Adjustment] | None = None) -> Adjusted | None:
+    """One firm's :class:`Adjusted` (None when no item applies and nothing is left out), from the
+    designations it holds (``held``) and the metric items that hold for it (``hits``, found
+    column-wise by :func:`adjust_rows`). ``items``: the group's items, when the caller has them."""
     if items is None:
         items = [a for a in method.adjustments if a.applies_to(group.id)]
     designation_items = [a for a in items if a.kind is not None]
     des_applied, left_out = _designation_outcomes(designation_items, held, year) if held else ({}, [])
-    if hits is None:
-        hits = [a for a in items if a.metric is not None and holds(a, row)]
     hit_ids = {a.id for a in hits}
     if not des_applied and not hit_ids and not left_out:
         return None
@@ -189,7 +207,7 @@ def firm_adjustments(group: Group, row: Sequence, held: Sequence[Mapping], metho
         if a.id in des_applied:
             applied.append(des_applied[a.id][1])
         elif a.id in hit_ids:
-            applied.append(metric_outcome(a, row))
+            applied.append(metric_applied(a))
     used, not_added, capped = [], [], []
     totals: dict[str, float] = {}
     taken: set[str] = set()
@@ -228,30 +246,41 @@ def _signed(x: float) -> str:
 def adjust_rows(group: Group, rows: Sequence[Sequence], held: Mapping[str, list], method: Method,
                 year: int) -> list[Adjusted | None]:
     """:func:`firm_adjustments` for every row of a group, aligned with ``rows``. Metric conditions
-    are evaluated column-wise (one pass per item); only firms with a hit or a designation of a kind
-    the items read are looked at one by one."""
+    are evaluated column-wise (one pass per item) into a bit mask per row; firms with the same mask
+    and no designation share one :class:`Adjusted`; firms holding a designation of a kind the items
+    read are looked at one by one."""
     items = [a for a in method.adjustments if a.applies_to(group.id)]
-    out: list[Adjusted | None] = [None] * len(rows)
+    n = len(rows)
+    out: list[Adjusted | None] = [None] * n
     if not items:
         return out
     metric_items = [a for a in items if a.metric is not None]
-    hits: dict[int, list[Adjustment]] = {}
-    for a in metric_items:
-        for i in [i for i, r in enumerate(rows) if holds(a, r)]:
-            hits.setdefault(i, []).append(a)
-    look = set(hits)
-    if held and any(a.kind is not None for a in items):
-        look.update(i for i, r in enumerate(rows) if r[0] in held)
-    for i in sorted(look):
-        row = rows[i]
-        out[i] = firm_adjustments(group, row, held.get(row[0], ()), method, year, hits.get(i, []), items)
+    masks = [0] * n
+    for k, a in enumerate(metric_items):
+        bit = 1 << k
+        for i in hits(a, rows):
+            masks[i] |= bit
+    look = [i for i, r in enumerate(rows) if r[0] in held] if held and any(a.kind for a in items) else []
+    shared: dict[int, Adjusted | None] = {}
+    for i in compress(range(n), masks):
+        m = masks[i]
+        if m not in shared:
+            shared[m] = firm_adjustments(group, (), method, year, _hit_items(metric_items, m), items)
+        out[i] = shared[m]
+    for i in look:
+        out[i] = firm_adjustments(group, held[rows[i][0]], method, year, _hit_items(metric_items, masks[i]), items)
     return out
 
 
+def _hit_items(metric_items: Sequence[Adjustment], mask: int) -> list[Adjustment]:
+    return [a for k, a in enumerate(metric_items) if mask >> k & 1]
+
+
 def explain_adjustments(group: Group, row: Sequence, method: Method, stored: Sequence[Mapping] | None) -> list[dict]:
-    """Every item of the firm's group, applied or skipped, with its reason: designation items and
-    caps as the run stored them (``stored``: the outcomes' dicts), metric items recomputed from the
-    firm's inputs with :func:`metric_outcome` (the run applied those with the same function)."""
+    """Every item of the firm's group, applied or skipped, with its reason: what each item did as
+    the run stored it (``stored``: the outcomes' dicts), designations left out and caps likewise;
+    metric items with the firm's value, recomputed from its inputs by :func:`metric_outcome`
+    (the run tested them with the same :func:`metric_value`)."""
     stored = list(stored or ())
     by_item = {o["item"]: o for o in stored if o["status"] in (APPLIED, NOT_ADDED)}
     out = []
@@ -259,7 +288,10 @@ def explain_adjustments(group: Group, row: Sequence, method: Method, stored: Seq
         if not a.applies_to(group.id):
             continue
         if a.id in by_item:
-            out.append(by_item[a.id])
+            o = by_item[a.id]
+            if a.metric is not None and o["status"] == APPLIED:   # the value behind it, as the run read it
+                o = {**o, "reason": metric_outcome(a, row).reason}
+            out.append(o)
         elif a.metric is not None:
             out.append(metric_outcome(a, row).as_dict())
         else:

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kqtools.rules import load_rules
-from kqtools.scoring import compile_rules, score_dicts
-from kqtools.scoring_adjust import explain_adjustments
+from kqtools.scoring import compile_rules, firm_row, score_dicts
+from kqtools.scoring_adjust import explain_adjustments, hits, holds
 from kqtools.scoring_rules import ScoringRulesError
 
 YEAR = 2025
@@ -57,7 +57,7 @@ def test_a_deduction_lowers_the_score_by_exactly_its_points_and_can_move_the_gra
     a, b = r["TWIN1"], r["TWIN2"]
     assert a.base_score == b.base_score == plain["TWIN2"].base_score and b.bonus_points == -5
     assert b.score == round(a.score - 5, 4) and b.score < r["F0"].score
-    assert b.bonus_reason == "出租土地: rented_out_mu = 2.5 > 0: -5 points"
+    assert b.bonus_reason == "出租土地: rented_out_mu > 0: -5 points"
     assert (b.rank, b.grade_by_rank, b.grade) == (10, "C", "C")   # the deduction costs it its A
     assert a.bonus_points == 0 and a.bonus_reason is None
 
@@ -69,9 +69,9 @@ def test_a_metric_threshold_on_a_ratio_and_a_flag():
     firms = [firm("EXACT", rd_expense=30.0, revenue=1000.0), firm("BELOW", rd_expense=29.9, revenue=1000.0),
              firm("NOREV", revenue=None), firm("HURT", safety_incident=True), firm("SAFE", safety_incident=False)]
     r = by(score_dicts(firms, [], with_items(items), YEAR))
-    assert r["EXACT"].bonus_points == 2 and "rd_expense / revenue = 0.03 >= 0.03: +2 points" in r["EXACT"].bonus_reason
+    assert r["EXACT"].bonus_points == 2 and "rd_expense / revenue >= 0.03: +2 points" in r["EXACT"].bonus_reason
     assert r["BELOW"].bonus_points == 0 and r["NOREV"].bonus_points == 0
-    assert r["HURT"].bonus_points == -3 + 2 and "安全生产事故: safety_incident = 1: -3 points" in \
+    assert r["HURT"].bonus_points == -3 + 2 and "安全生产事故: safety_incident != 0: -3 points" in \
         r["HURT"].bonus_reason
     assert r["SAFE"].bonus_points == 2
 
@@ -192,3 +192,21 @@ def test_explain_lists_every_item_applied_or_skipped_with_its_reason():
 def test_adjustments_a_schema_cannot_check(item, problem):
     with pytest.raises(ScoringRulesError, match=problem):
         compile_rules(with_items([item]))
+
+
+condition_value = st.one_of(st.none(), st.just(0.0), st.just(0), st.just(1), st.floats(-5, 5, allow_nan=False))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(condition_value, condition_value), max_size=12),
+       st.sampled_from([None, ">=", ">", "<=", "<", "==", "!="]), st.sampled_from([0, 0.5, -1]), st.booleans())
+def test_the_column_wise_test_of_a_condition_equals_the_per_firm_one(pairs, op, value, per):
+    """adjust_rows finds hits column by column (hits); explain and the reasons use holds / metric_outcome."""
+    item = {"id": "x", "metric": "rented_out_mu", "points": 1}
+    if per:
+        item["per"] = "land_mu"
+    if op:
+        item.update(op=op, value=value)
+    (a,) = [x for x in compile_rules(with_items([item])).adjustments if x.id == "x"]
+    rows = [firm_row({"uscc": f"F{k}", "rented_out_mu": x, "land_mu": d}) for k, (x, d) in enumerate(pairs)]
+    assert hits(a, rows) == [k for k, r in enumerate(rows) if holds(a, r)]

@@ -2,6 +2,7 @@
 enterprises keeps old runs explainable after a re-import, and runs stored before 0006 still work."""
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -215,6 +216,10 @@ def test_every_row_shape_is_stored_as_scored(town, db):
     stored = db.conn.execute(f"SELECT {', '.join(RESULT_COLUMNS)} FROM scoring_results WHERE run_id = ? "
                              "ORDER BY pos", (run,)).fetchall()
     assert stored == expected
+    outcomes = [json.loads(x) if x else None for x, in db.conn.execute(
+        "SELECT adjustments FROM scoring_results WHERE run_id = ? ORDER BY pos", (run,))]
+    assert outcomes == [[o.as_dict() for o in a] if a else None for a in t["adjustments"]]
+    assert len({json.dumps(x) for x in outcomes if x}) == 2          # the provincial and the national firm
     shapes = {(r[10] is not None, r[11] is not None, r[13] is not None, r[9]) for r in stored}
     assert (True, False, True, "A") in shapes or (True, False, True, "B") in shapes   # bonus with its batch
     assert any(r[11] and "incident" in r[11] for r in stored)

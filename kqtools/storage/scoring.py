@@ -239,18 +239,22 @@ def insert_results(conn, run_id: int, result: S.Scoring) -> None:
         zip(repeat(run_id), count(1), *(islice(c, graded) for c in graded_cols)), plain))
     cols = [t[c] for c in ("uscc", "group", "rank", "base_score", "bonus_points", "score", "grade_by_rank", "grade",
                            "bonus_reason", "veto_reason", "not_graded_reason")]
+    dumped: dict[int, str | None] = {}     # firms the same metric items hold for share their outcomes
+
+    def outcomes_json(outcomes):
+        key = id(outcomes)
+        if key not in dumped:
+            dumped[key] = json.dumps([o.as_dict() for o in outcomes], ensure_ascii=False) if outcomes else None
+        return dumped[key]
+
     conn.executemany(sql(RESULT_COLUMNS + ("adjustments",) + extra), (
         (run_id, p + 1, *(c[p] for c in cols), ",".join(map(str, t["bonus_batches"][p])) or None,
-         _outcomes_json(t["adjustments"][p]), *((t["scope"][p],) if scoped else ()))
+         outcomes_json(t["adjustments"][p]), *((t["scope"][p],) if scoped else ()))
         for p in compress(range(graded), special)))
     if n_t:
         conn.executemany(sql(_CLASS_T_COLUMNS), zip(
             repeat(run_id), count(graded + 1), *(islice(t[c], graded, None) for c in ("uscc", "group", "grade",
                                                                                        "not_graded_reason"))))
-
-
-def _outcomes_json(outcomes) -> str | None:
-    return json.dumps([o.as_dict() for o in outcomes], ensure_ascii=False) if outcomes else None
 
 
 _FLIP = bytes.maketrans(b"\x00\x01", b"\x01\x00")
