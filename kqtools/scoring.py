@@ -345,7 +345,7 @@ def _score_group(g: Group, rows: list, scope, held, method: Method, year: int, b
     grades = method.grades
     gbr: list = []
     before = 0
-    for grade, upto in method.bands:
+    for grade, upto in g.bands or method.bands:
         limit = math.ceil(upto * n / 100)
         gbr.extend([grade] * (limit - before))
         before = limit

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import operator
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Mapping
 
@@ -93,6 +93,7 @@ class Group:
     renter: bool | None = None                   # likewise for firms on rented premises (租赁企业)
     min_years_since_founding: int | None = None  # in production at least N years (founded by 31 Dec Y-N)
     min_land_by_size: tuple[tuple[str, float], ...] = ()   # min_land_mu = {below = 3}: a minimum per size class
+    bands: tuple[tuple[str, Fraction], ...] | None = None   # the group's own grade bands (None: the file's)
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -296,18 +297,17 @@ def compile_rules(data: Mapping) -> Method:
     for t in tie_break:
         if t not in known:
             raise ScoringRulesError(f"tie_break: {t!r} is not an indicator of any group ({', '.join(sorted(known))})")
-    bands, last = [], Fraction(0)
-    for b in data["grades"]["bands"]:
-        upto = Fraction(repr(float(b["upto"])))
-        if upto <= last:
-            raise ScoringRulesError(f"grades.bands: {b['grade']} upto {b['upto']} must be larger than the band before")
-        bands.append((b["grade"], upto))
-        last = upto
-    if last != 100:
-        raise ScoringRulesError("grades.bands: the last band must have upto = 100")
+    bands = _bands(data["grades"]["bands"], "grades.bands")
     grades = [g for g, _ in bands]
     if len(set(grades)) != len(grades) or NOT_GRADED in grades:
         raise ScoringRulesError(f"grades.bands: grades must be distinct and not {NOT_GRADED!r}")
+    for g, spec in zip(groups, data["groups"]):
+        if "bands" in spec:
+            own = _bands(spec["bands"], f"groups.{g.id}.bands")
+            if [x for x, _ in own] != grades:
+                raise ScoringRulesError(f"groups.{g.id}.bands: the grades must be those of [grades] "
+                                        f"({', '.join(grades)}), in that order; only upto may differ")
+            groups[groups.index(g)] = replace(g, bands=tuple(own))
     ng = data.get("not_graded", {})
     vetoes = data.get("vetoes", {})
     veto_grade = vetoes.get("grade", grades[-1])
@@ -339,6 +339,19 @@ def compile_rules(data: Mapping) -> Method:
         source=data.get("source", ""),
         warnings=tuple(warnings),
     )
+
+
+def _bands(spec, where: str) -> list[tuple[str, Fraction]]:
+    bands, last = [], Fraction(0)
+    for b in spec:
+        upto = Fraction(repr(float(b["upto"])))
+        if upto <= last:
+            raise ScoringRulesError(f"{where}: {b['grade']} upto {b['upto']} must be larger than the band before")
+        bands.append((b["grade"], upto))
+        last = upto
+    if last != 100:
+        raise ScoringRulesError(f"{where}: the last band must have upto = 100")
+    return bands
 
 
 def _finite(value, path: str) -> None:

@@ -59,3 +59,31 @@ def test_a_firm_in_no_group_is_told_what_each_group_needs():
     assert r.grade == "T"
     assert r.not_graded_reason == ("in no group (size class above, land 10 mu): polluters needs size class any and "
                                    "land >= 3 mu if below and a key polluter")
+
+
+def test_a_group_can_have_its_own_grade_bands():
+    # Wenling's 规上 and 规下 proportions differ: B 20–80% above, C from 75% below (only upto changes)
+    rules = {"groups": [group("above", size_class=["above"]),
+                        group("below", size_class=["below"],
+                              bands=[{"grade": "A", "upto": 20}, {"grade": "B", "upto": 75},
+                                     {"grade": "C", "upto": 95}, {"grade": "D", "upto": 100}])],
+             "grades": {"bands": [{"grade": "A", "upto": 20}, {"grade": "B", "upto": 80}, {"grade": "C", "upto": 95},
+                                  {"grade": "D", "upto": 100}]}}
+    firms = [firm(f"U{i:02d}", 100 - i) for i in range(20)] + [{**firm(f"L{i:02d}", 100 - i), "size_class": "below"}
+                                                                for i in range(20)]
+    s = score_dicts(firms, [], rules, YEAR)
+    assert s.group_counts == {"above": {"A": 4, "B": 12, "C": 3, "D": 1}, "below": {"A": 4, "B": 11, "C": 4, "D": 1}}
+
+
+def test_a_groups_bands_must_name_the_same_grades():
+    import pytest
+
+    from kqtools.scoring import compile_rules
+    from kqtools.scoring_rules import ScoringRulesError
+
+    rules = {"groups": [group("g", bands=[{"grade": "A", "upto": 50}, {"grade": "C", "upto": 100}])], "grades": BANDS}
+    with pytest.raises(ScoringRulesError, match=r"groups\.g\.bands: the grades must be those of \[grades\] \(A, B\)"):
+        compile_rules(rules)
+    rules["groups"][0]["bands"] = [{"grade": "A", "upto": 60}, {"grade": "B", "upto": 50}]
+    with pytest.raises(ScoringRulesError, match=r"groups\.g\.bands: B upto 50 must be larger"):
+        compile_rules(rules)
