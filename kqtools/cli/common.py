@@ -1,9 +1,9 @@
-"""What every command shares: the database option, output options, errors and exit codes.
+"""What every command shares: the settings and the database, output options, argument parsing.
 
-Exit codes (one place decides them):
-  0  done
-  1  done, but the input or the result needs attention (rejected rows, screening hits, invalid codes)
-  2  usage error or unusable input (missing file, not a table, undecodable, bad rule file)
+A command parses its options, makes ONE service call, renders the result with :func:`emit` or
+:func:`summary`, and returns an :class:`~kqtools.errors.ExitStatus` (``status_of(result.needs_attention)``
+for a result that may need a person's attention). Errors are :class:`~kqtools.errors.KqtoolsError`
+raised anywhere below; ``kqtools.cli.run`` reports them.
 
 Only click is imported here: ``kq --help`` must stay fast.
 """
@@ -34,19 +34,35 @@ class KqError(KqtoolsError):
         return self.message
 
 
+def settings():
+    """The :class:`~kqtools.settings.Settings` of the running command (built once by the root group
+    from the flags and ``KQ_*`` variables; ``--db`` after the command name replaces its database)."""
+    from ..settings import Settings
+
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_object(Settings) if ctx is not None else None
+    return found if found is not None else Settings.from_env()
+
+
 def db_option(f):
     """``--db PATH`` on a command (also accepted before the command name); ``$KQ_DB``; ``./kq.db``."""
 
-    @click.option("--db", "db_path", metavar="PATH", default=None, envvar="KQ_DB",
+    @click.option("--db", "db_path", metavar="PATH", default=None,
                   help="SQLite database (default $KQ_DB, else ./kq.db).")
     @functools.wraps(f)
     def wrapper(*args, db_path=None, **kwargs):
-        ctx = click.get_current_context()
         if db_path:
-            ctx.meta["kq.db"] = db_path
+            use_db(db_path)
         return f(*args, **kwargs)
 
     return wrapper
+
+
+def use_db(path: str) -> None:
+    """This command works on the database at ``path`` (its own ``--db`` option)."""
+    ctx = click.get_current_context()
+    ctx.obj = settings().with_(db=str(path))
+    ctx.meta["kq.db"] = str(path)   # compatibility: cli/jobs.py's _db_path() reads it until it calls chosen_db_path()
 
 
 def require_db_dir(path: str) -> str:
@@ -60,23 +76,26 @@ def require_db_dir(path: str) -> str:
 
 
 def chosen_db_path() -> str:
-    """``--db`` / ``$KQ_DB`` / ``./kq.db``, in a directory that exists."""
-    from ..storage import db_path
-
-    return require_db_dir(db_path(click.get_current_context().meta.get("kq.db")))
+    """The database of this command: ``--db`` / ``$KQ_DB`` / ``./kq.db``, in a directory that exists."""
+    return require_db_dir(settings().db)
 
 
-def get_db(migrate: bool = True):
-    """Open the database chosen by ``--db`` / ``$KQ_DB``; created and migrated on first use."""
-    import sqlite3
-
+def get_db(migrate: bool = True, readonly: bool | None = None, force_init: bool = False):
+    """Open the database of this command (created and migrated on first use); closed when the
+    command ends. ``readonly=True`` for a command that only reads (it then works on a database the
+    user cannot write), ``False`` for one that writes (a read-only database is refused up front);
+    see :func:`kqtools.storage.open_db`."""
     from ..storage import open_db
 
+    s = settings()
     path = chosen_db_path()
-    try:
-        return open_db(path, migrate=migrate)
-    except sqlite3.DatabaseError as exc:
-        raise KqError(f"{path or 'kq.db'}: {exc}") from None
+    db = open_db(path, migrate=migrate, readonly=readonly, busy_timeout_ms=s.busy_timeout_ms,
+                 file_mode=s.file_mode, force_init=force_init)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta["kq.db_opened"] = path
+        ctx.call_on_close(db.conn.close)
+    return db
 
 
 def output_options(f):
@@ -97,7 +116,7 @@ def output_options(f):
 
 
 def stdout_is_tty() -> bool:
-    return click.get_text_stream("stdout").isatty()
+    return sys.stdout.isatty()
 
 
 def chosen_format(default_tty: str = "table") -> str:
@@ -118,7 +137,7 @@ def emit(rows: Iterable[dict], columns: Sequence[str], *, sheets: dict | None = 
             raise KqError(str(exc)) from None
         info(f"wrote {n} rows to {path}")
         return n
-    stream = click.get_text_stream("stdout")
+    stream = sys.stdout
     return output.render(rows, columns, chosen_format(), stream)
 
 
@@ -140,7 +159,7 @@ def summary(record: dict, fmt: str | None = None) -> None:
 
         rows = [{"field": k, "value": output.cell_text(v)} for k, v in record.items()]
         output.render(rows, ["field", "value"], "table" if fmt == "table" else fmt,
-                      click.get_text_stream("stdout"))
+                      sys.stdout)
 
 
 def date_arg(value: str | None, name: str = "date"):

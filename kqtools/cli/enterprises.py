@@ -125,7 +125,7 @@ def show(uscc, fmt, output):
         return OK
     from .. import output as out_mod
 
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     out_mod.render([{"field": k, "value": v} for k, v in firm.items() if v not in (None, "")],
                    ["field", "value"], "table", out)
     for section in ("designations", "metrics", "credit"):
@@ -179,12 +179,11 @@ def check_uscc(codes, allow, reason):
     if allow:
         return _allow(codes, reason)
     allowed = set()
-    ctx = click.get_current_context()
     import os
 
-    from ..storage import db_path
+    from .common import chosen_db_path
 
-    path = db_path(ctx.meta.get("kq.db"))
+    path = chosen_db_path()
     if os.path.exists(path):
         allowed = {r[0] for r in get_db().execute("SELECT uscc FROM uscc_allowlist")}
     rows, bad = [], 0
