@@ -162,22 +162,51 @@ def summary(record: dict, fmt: str | None = None) -> None:
                       sys.stdout)
 
 
+#: Dates a clerk may type: anything outside is a typo (9999-12-31, 0001-01-01), and date arithmetic
+#: near the ends of Python's calendar overflows.
+FIRST_DATE, LAST_DATE = "1900-01-01", "2200-12-31"
+
+
 def date_arg(value: str | None, name: str = "date"):
-    """A date typed by a clerk (2024-07-01, 2024/7/1, 2024年7月1日) or ``None``."""
+    """A date typed by a clerk (2024-07-01, 2024/7/1, 2024年7月1日) or ``None``; refused (one line)
+    outside 1900-01-01 … 2200-12-31."""
     if value is None:
         return None
+    import datetime as dt
+
     from ..fields import parse_date_arg
 
     try:
-        return parse_date_arg(value)
-    except ValueError as exc:
+        day = parse_date_arg(value)
+    except (ValueError, OverflowError) as exc:
         raise click.BadParameter(str(exc), param_hint=name) from None
+    if not dt.date.fromisoformat(FIRST_DATE) <= day <= dt.date.fromisoformat(LAST_DATE):
+        raise click.BadParameter(f"{value}: outside {FIRST_DATE} … {LAST_DATE} (a typo?)", param_hint=name)
+    return day
+
+
+class StdinClosed(KqtoolsError):
+    """``-`` names standard input, and there is none (``kq … - <&-``)."""
+
+
+def stdin_bytes():
+    """Standard input as a binary stream; one line if it is closed."""
+    stream = sys.stdin
+    if stream is None or getattr(stream, "closed", False):
+        raise StdinClosed("-: standard input is closed (give a file, or pipe one in: … - < FILE)")
+    return stream.buffer
+
+
+def stdin_lines():
+    """Standard input as text lines; one line if it is closed."""
+    stdin_bytes()
+    return sys.stdin
 
 
 def open_source(source: str):
     """A file argument: a path, or ``-`` for stdin (binary). One-line error if missing."""
     if source == "-":
-        return sys.stdin.buffer
+        return stdin_bytes()
     try:
         return open(source, "rb")
     except FileNotFoundError:

@@ -129,9 +129,13 @@ def connect(path: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS, *, uri: bool = Fa
     """A raw connection with kq's settings (autocommit, busy timeout, foreign keys)."""
     conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None,
                            check_same_thread=False, uri=uri)
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.Error:
+        conn.close()
+        raise
     return conn
 
 
@@ -275,12 +279,16 @@ def _connect_readonly(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
     """Open for reading only; ``immutable`` when SQLite cannot even make the shared-memory file
     (a read-only folder) and no write-ahead log is pending."""
     target = quote(os.path.abspath(path))
-    conn = connect(f"file:{target}?mode=ro", busy_timeout_ms, uri=True)
     try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return conn
+        conn = connect(f"file:{target}?mode=ro", busy_timeout_ms, uri=True)
     except sqlite3.OperationalError:
-        conn.close()
+        pass
+    else:
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            conn.close()
     wal = path + "-wal"
     if os.path.exists(wal) and os.path.getsize(wal) > 0:
         raise DatabaseReadOnly(f"{path} is read-only and has a write-ahead log ({wal}) this user cannot "
