@@ -87,7 +87,7 @@ EXIT_CASES = {
     "usage: a missing option value": (["enterprises", "list", "--limit"], ExitStatus.USAGE, "requires an argument"),
     "unusable input: no such file": (["import", "enterprises", "no-such-file.csv"], ExitStatus.USAGE, "no such file"),
     "unusable input: a date out of range": (["enterprises", "list", "--as-of", "9999-12-31"], ExitStatus.USAGE,
-                                            "outside 1900-01-01"),
+                                            "too far in the future"),
 }
 
 

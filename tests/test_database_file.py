@@ -305,7 +305,7 @@ def test_a_closed_stdin_is_one_line(tmp_path, command):
 def test_dates_far_outside_any_real_use_are_refused_in_one_line(kq, args):
     r = kq(*args)
     assert r.returncode == ExitStatus.USAGE, r
-    assert "outside 1900-01-01 … 2200-12-31" in r.stderr and "Traceback" not in r.stderr
+    assert "dates run 1900-01-01 … 2200-12-31" in r.stderr and "Traceback" not in r.stderr
     errors = [line for line in r.stderr.splitlines() if line.startswith("Error:")]   # after click's usage lines
     assert len(errors) == 1 and "--as-of" in errors[0] and args[-1] in errors[0]
 

@@ -180,8 +180,12 @@ def date_arg(value: str | None, name: str = "date"):
         day = parse_date_arg(value)
     except (ValueError, OverflowError) as exc:
         raise click.BadParameter(str(exc), param_hint=name) from None
-    if not dt.date.fromisoformat(FIRST_DATE) <= day <= dt.date.fromisoformat(LAST_DATE):
-        raise click.BadParameter(f"{value}: outside {FIRST_DATE} … {LAST_DATE} (a typo?)", param_hint=name)
+    if day < dt.date.fromisoformat(FIRST_DATE):
+        raise click.BadParameter(f"{value}: too far in the past (dates run {FIRST_DATE} … {LAST_DATE}; a typo?)",
+                                 param_hint=name)
+    if day > dt.date.fromisoformat(LAST_DATE):
+        raise click.BadParameter(f"{value}: too far in the future (dates run {FIRST_DATE} … {LAST_DATE}; a typo?)",
+                                 param_hint=name)
     return day
 
 
