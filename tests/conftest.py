@@ -35,12 +35,14 @@ _NEUTRAL_DIR = tempfile.mkdtemp(prefix="kq-tests-")
 atexit.register(shutil.rmtree, _NEUTRAL_DIR, True)
 ALL_IN_PROCESSES = bool(os.environ.get("KQ_TEST_SUBPROCESS"))
 
-# hypothesis: `dev` (default) explores as the tests say; `ci` is the same but derandomized (a failure
-# reproduces on the next run) and without the too-slow health check on a loaded machine.
+# hypothesis profiles, chosen by $HYPOTHESIS_PROFILE (default: `ci` when $CI is set, else `dev`).
+# dev: explore as each test says, no deadline (a shared 2-core machine makes timings meaningless).
+# ci: the same examples on every run (derandomized: a failure reproduces), its seed printed, and
+# no too-slow health check. A test's own @settings(max_examples=…) wins over either.
 settings.register_profile("dev", deadline=None)
 settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
 class KqResult:

@@ -329,3 +329,30 @@ def test_a_read_only_database_of_an_older_kq_asks_for_kq_init(read_only):
     assert r.returncode == ExitStatus.USAGE and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "read-only" in r.stderr and f"needs {latest_version()}" in r.stderr and "kq init" in r.stderr
     db.chmod(0o644)
+
+
+# ---------------------------------------------------------------- bulk work
+def test_bulk_mode_is_put_back_after_the_work_and_after_an_error(db):
+    import gc
+
+    from kqtools.storage import bulk
+
+    cache = db.conn.execute("PRAGMA cache_size").fetchone()[0]
+    assert gc.isenabled()
+    with bulk(db, cache_kib=64 * 1024):
+        assert not gc.isenabled()
+        assert db.conn.execute("PRAGMA cache_size").fetchone()[0] == -64 * 1024
+    assert gc.isenabled() and db.conn.execute("PRAGMA cache_size").fetchone()[0] == cache
+    with pytest.raises(ZeroDivisionError):
+        with bulk(db, cache_kib=1024):
+            1 / 0
+    assert gc.isenabled() and db.conn.execute("PRAGMA cache_size").fetchone()[0] == cache
+    with bulk(db):                                  # the collector only; the cache as it is
+        assert not gc.isenabled() and db.conn.execute("PRAGMA cache_size").fetchone()[0] == cache
+    gc.disable()
+    try:
+        with bulk(db, 1024):
+            pass
+        assert not gc.isenabled()                   # a caller that had it off keeps it off
+    finally:
+        gc.enable()

@@ -1,4 +1,6 @@
-"""Reliability: killed imports, concurrent imports, and a corpus of bad files.
+"""Crash safety, racing processes and bad files: a killed import or first assignment leaves the
+database as it was; concurrent imports and a reader; a corpus of bad files gives one-line errors or
+row rejects.
 
 Real subprocesses, files on disk. Nothing here is timed; the sizes only make the windows wide enough.
 """
