@@ -17,7 +17,7 @@ import click
 
 from ..errors import ExitStatus, KqtoolsError
 
-OK, ATTENTION, UNUSABLE = ExitStatus.OK, ExitStatus.ATTENTION, ExitStatus.USAGE
+OK, ATTENTION = ExitStatus.OK, ExitStatus.ATTENTION   # for command modules not yet on ExitStatus
 
 
 class KqError(KqtoolsError):
@@ -25,13 +25,6 @@ class KqError(KqtoolsError):
 
     def __init__(self, message: str, exit_code: int = ExitStatus.USAGE):
         super().__init__(message, exit_status=exit_code)
-
-    @property
-    def exit_code(self) -> int:
-        return int(self.exit_status)
-
-    def format_message(self) -> str:
-        return self.message
 
 
 def settings():
