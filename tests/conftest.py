@@ -61,13 +61,14 @@ class KqResult:
         return f"<kq rc={self.returncode} stdout={self.stdout[:500]!r} stderr={self.stderr[:500]!r}>"
 
 
-def run_kq(*args, db=None, input=None, env=None, cwd=None, timeout=120, subprocess=False) -> KqResult:
-    """Run ``kq ARGS`` against ``db`` (``$KQ_DB``); in this process unless ``subprocess`` is true.
-    ``timeout`` applies to a subprocess only."""
+def run_kq(*args, db=None, input=None, env=None, cwd=None, timeout=120, subprocess=None) -> KqResult:
+    """Run ``kq ARGS`` against ``db`` (``$KQ_DB``): in this process, or in its own process when
+    ``subprocess`` is true (or not given and ``$KQ_TEST_SUBPROCESS`` is set); ``subprocess=False``
+    for a test that changes this process (monkeypatches a command). ``timeout``: a subprocess only."""
     args = [str(a) for a in args]
     if isinstance(input, str):
         input = input.encode("utf-8")
-    if subprocess or ALL_IN_PROCESSES:
+    if subprocess or (subprocess is None and ALL_IN_PROCESSES):
         return _run_process(args, db, input, env, cwd, timeout)
     return _run_in_process(args, db, input, env, cwd)
 

@@ -136,7 +136,7 @@ def broken_command(tmp_path, monkeypatch):
 
 
 def test_a_broken_command_module_is_reported_not_hidden(kq, broken_command):
-    r = kq("broken")
+    r = kq("broken", subprocess=False)      # the broken module is patched into this process
     assert r.returncode == ExitStatus.USAGE
     assert "No such command" not in r.stderr
     assert "cannot be loaded" in r.stderr and "ImportError" in r.stderr and "no_such_name" in r.stderr
@@ -144,14 +144,14 @@ def test_a_broken_command_module_is_reported_not_hidden(kq, broken_command):
 
 
 def test_a_broken_command_module_shows_its_traceback_with_debug(kq, broken_command):
-    r = kq("--debug", "broken")
+    r = kq("--debug", "broken", subprocess=False)
     assert "Traceback" in r.stderr and "kq_broken_command.py" in r.stderr and "no_such_name" in r.stderr
     assert r.returncode != ExitStatus.OK
 
 
 def test_other_commands_still_work_beside_a_broken_one(kq, broken_command):
-    assert kq("check-uscc", VALID).returncode == ExitStatus.OK
-    assert "broken" in kq("--help").stdout
+    assert kq("check-uscc", VALID, subprocess=False).returncode == ExitStatus.OK
+    assert "broken" in kq("--help", subprocess=False).stdout
 
 
 # ---------------------------------------------------------------- in process, many times
@@ -181,7 +181,7 @@ def test_no_database_connection_is_left_open_after_a_command(kq, db_path):
     assert kq("init").returncode == 0
     gc.disable()                     # a connection closed only by the garbage collector would stay open
     try:
-        kq("enterprises", "list")
+        kq("enterprises", "list", subprocess=False)
         fds = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
                if os.path.exists(f"/proc/self/fd/{fd}")]
     finally:
