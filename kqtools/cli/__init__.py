@@ -106,8 +106,6 @@ def cli(ctx, db_path, debug):
         ctx.obj = Settings.from_env(db=db_path, debug=debug)
     else:
         ctx.obj = given.with_(**{k: v for k, v in (("db", db_path), ("debug", debug)) if v})
-    if db_path:
-        ctx.meta["kq.db"] = db_path   # compatibility: cli/jobs.py's _db_path() reads it until it calls chosen_db_path()
 
 
 def main(argv=None):

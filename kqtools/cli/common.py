@@ -55,7 +55,6 @@ def use_db(path: str) -> None:
     """This command works on the database at ``path`` (its own ``--db`` option)."""
     ctx = click.get_current_context()
     ctx.obj = settings().with_(db=str(path))
-    ctx.meta["kq.db"] = str(path)   # compatibility: cli/jobs.py's _db_path() reads it until it calls chosen_db_path()
 
 
 def require_db_dir(path: str) -> str:

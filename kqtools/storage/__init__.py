@@ -25,9 +25,8 @@ import re
 import sqlite3
 import threading
 from dataclasses import dataclass
-from urllib.parse import quote
-
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from ..errors import KqtoolsError
 from ..settings import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_FILE_MODE
