@@ -2,8 +2,8 @@
 
     /work/venv/bin/python bench/bench_assign.py [--firms 1000000] [--specialists 1000] [--runs 3]
 
-Builds a deterministic database in a temporary folder (kqtools.synth if it has what is needed,
-else the generator below, inserting with executemany), then times real `kq` subprocesses:
+Builds a deterministic database in a temporary folder (with the generator below,
+inserting with executemany), then times real `kq` subprocesses:
 
 * first assignment (empty `assignments`; each run starts from a copy of the same file), with -q
   (summary only) and with every change written as JSONL to a file (`-o changes.jsonl`);

@@ -8,7 +8,7 @@ Measures, each in a fresh database and a child process (wall time, CPU time and 
   sqlite-utils  sqlite-utils insert DB enterprises FILE --csv --pk uscc
   bare        stdlib csv + executemany into a typed table with a text primary key, no validation
 and for the XLSX: kq import vs python-calamine alone iterating over every row of the same workbook.
-Data comes from kqtools.synth (deterministic, valid credit codes); nothing is written into the repo.
+Data comes from tools/synth.py (deterministic, valid credit codes); nothing is written into the repo.
 """
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))  # synth
 
 PY = sys.executable
 BIN = Path(PY).parent
@@ -50,7 +52,7 @@ print(n)
 
 def make_csv(path: Path, n: int) -> None:
     try:
-        from kqtools.synth import write_enterprises_csv
+        from synth import write_enterprises_csv
     except ImportError:  # pragma: no cover - fallback generator
         write_enterprises_csv = _fallback_csv
     write_enterprises_csv(path, n, seed=1)
@@ -145,7 +147,7 @@ def main(argv=None) -> int:
         report(f"CSV import, {args.rows:,} rows", summary)
 
         if args.xlsx_rows:
-            from kqtools.synth import write_enterprises_xlsx
+            from synth import write_enterprises_xlsx
 
             xlsx = work / f"enterprises-{args.xlsx_rows}.xlsx"
             if not xlsx.exists():

@@ -4,7 +4,7 @@
     /work/venv/bin/python bench/bench_lists.py                 # full size (about 5 minutes to load)
     /work/venv/bin/python bench/bench_lists.py --firms 100000 --records 300000 --screen 20000
 
-Data come from kqtools.synth (deterministic) when it exists, else from a small generator below.
+Data come from tools/synth.py (deterministic) when it exists, else from a small generator below.
 Loading uses plain executemany (not what is measured). Measured, median of --runs runs:
 
 - build: kqtools.storage.lists.build_lists (both lists with reasons, since/until, a new version,
@@ -27,13 +27,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))  # synth
 
 AS_OF = dt.date(2026, 6, 30)
 
 
 def have_synth() -> bool:
     try:
-        import kqtools.synth  # noqa: F401
+        import synth  # noqa: F401
         return True
     except ImportError:
         return False
@@ -62,7 +63,7 @@ def _fallback_names(n, seed=1):
 
 def data_sources(firms, records, designations, seed=1, mix="realistic"):
     if have_synth():
-        from kqtools import synth
+        import synth
 
         return (zip(synth.iter_usccs(firms, seed), synth.iter_company_names(firms, seed)),
                 synth.iter_credit_rows(firms, records, seed, mix),
@@ -126,7 +127,7 @@ def load(db, firms, records, designations, mix="realistic"):
     n_c = conn.execute("SELECT count(*) FROM credit_records").fetchone()[0]
     n_d = conn.execute("SELECT count(*) FROM designations").fetchone()[0]
     print(f"loaded {firms:,} firms, {n_c:,} credit records, {n_d:,} designations in {time.perf_counter() - t:.1f} s "
-          f"({'kqtools.synth, ' + mix + ' mix' if have_synth() else 'fallback generator'})")
+          f"({'tools/synth.py, ' + mix + ' mix' if have_synth() else 'fallback generator'})")
 
 
 BASELINE_SQL = """
@@ -212,7 +213,7 @@ def bench_screen(n, runs, sample):
     from kqtools.screening import Row, Settings, screen
 
     if have_synth():
-        from kqtools import synth
+        import synth
 
         list_names = list(synth.iter_company_names(n))
         codes = list(synth.iter_usccs(n))

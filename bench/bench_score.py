@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))  # synth
 
 YEAR = 2025
 
@@ -63,7 +64,7 @@ SELECT uscc, grp, score, rank() OVER (PARTITION BY grp ORDER BY score DESC) AS r
 
 def build(path: str, n: int) -> None:
     from kqtools.storage import open_db, write_transaction
-    from kqtools.synth import iter_usccs
+    from synth import iter_usccs
 
     for suffix in ("", "-wal", "-shm"):
         Path(path + suffix).unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""The bundled demo set (fixtures/demo) and the synthetic generators (kqtools.synth)."""
+"""The bundled demo set (fixtures/demo) and the synthetic generators (tools/synth.py)."""
 from __future__ import annotations
 
 import csv
@@ -10,9 +10,8 @@ import sys
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import ROOT
-
-from kqtools import synth
+import synth
+from conftest import ROOT, TOOLS
 from kqtools.uscc import check_uscc, is_valid
 
 DEMO = ROOT / "fixtures" / "demo"
@@ -105,7 +104,7 @@ def test_kq_demo_loads_all_six_files(tmp_path):
 
 def test_make_demo_reproduces_the_committed_files_byte_for_byte(tmp_path):
     out = tmp_path / "demo"
-    subprocess.run([sys.executable, str(ROOT / "fixtures" / "make_demo.py"), "--out", str(out)], check=True,
+    subprocess.run([sys.executable, str(TOOLS / "make_demo.py"), "--out", str(out)], check=True,
                    capture_output=True, timeout=120)
     committed = sorted(p.name for p in DEMO.iterdir() if p.is_file())
     assert sorted(p.name for p in out.iterdir()) == committed
@@ -121,7 +120,7 @@ def test_make_demo_reproduces_the_committed_files_byte_for_byte(tmp_path):
 ])
 def test_synth_files_have_the_requested_rows_and_import_cleanly(kq, tmp_path, kind, n, extra):
     out = tmp_path / f"{kind}.csv"
-    subprocess.run([sys.executable, "-m", "kqtools.synth", kind, str(n), str(out), "--seed", "7", *extra],
+    subprocess.run([sys.executable, str(TOOLS / "synth.py"), kind, str(n), str(out), "--seed", "7", *extra],
                    check=True, capture_output=True, timeout=120)
     with out.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))

@@ -12,6 +12,7 @@ import sys
 import click
 
 from .. import __version__
+from ..errors import ExitStatus, KqtoolsError
 
 # name -> (module, attribute, one-line help). Help lives here so `kq --help` imports nothing else.
 COMMANDS = {
@@ -36,7 +37,14 @@ COMMANDS = {
 }
 
 
+class CommandLoadError(KqtoolsError):
+    """A command module that cannot be imported: a bug or a broken installation, never "No such command"."""
+
+
 class LazyGroup(click.Group):
+    """The root group: imports a command's module only when it runs, builds the settings once, and
+    turns a database error met anywhere in a command into one line naming the database."""
+
     def list_commands(self, ctx):
         return list(COMMANDS)
 
@@ -44,17 +52,42 @@ class LazyGroup(click.Group):
         if name not in COMMANDS:
             return None
         module, attr, _ = COMMANDS[name]
-        # a broken command module is a bug to show, not "No such command": let ImportError through
-        return getattr(importlib.import_module(module), attr)
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise CommandLoadError(f"command {name!r} cannot be loaded from {module}: {type(exc).__name__}: {exc} "
+                                   "(a bug or a broken installation; --debug shows the traceback)") from exc
 
     def format_commands(self, ctx, formatter):
         rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            mapped = _database_error(exc, ctx)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+
+def _database_error(exc: Exception, ctx) -> Exception | None:
+    """An ``sqlite3`` error that escaped a command, as the storage layer's one-line error."""
+    storage = sys.modules.get("kqtools.storage")
+    if storage is None:  # nothing opened a database
+        return None
+    from ..settings import Settings
+
+    settings = ctx.find_object(Settings)
+    opened = ctx.meta.get("kq.db_opened")
+    return storage.database_error(exc, opened or (settings.db if settings else "database"),
+                                  settings.busy_timeout_ms if settings else None)
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--db", "db_path", metavar="PATH", envvar="KQ_DB", help="SQLite database (default $KQ_DB, else ./kq.db).")
+@click.option("--db", "db_path", metavar="PATH", help="SQLite database (default $KQ_DB, else ./kq.db).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(__version__, prog_name="kq")
 @click.pass_context
@@ -63,27 +96,38 @@ def cli(ctx, db_path, debug):
 
     \b
     Exit codes: 0 done; 1 done, but rows were rejected or something needs attention;
-    2 usage error or unusable input; 141 the reader of a pipe stopped early (| head).
+    2 usage error or unusable input; 130 interrupted (Ctrl-C);
+    141 the reader of a pipe stopped early (| head).
     """
-    if db_path:
-        ctx.meta["kq.db"] = db_path
-    ctx.meta["kq.debug"] = debug
+    from ..settings import Settings
+
+    given = ctx.obj if isinstance(ctx.obj, Settings) else None   # run(argv, settings=...) in process
+    if given is None:
+        ctx.obj = Settings.from_env(db=db_path, debug=debug)
+    else:
+        ctx.obj = given.with_(**{k: v for k, v in (("db", db_path), ("debug", debug)) if v})
 
 
 def main(argv=None):
     """``kq``: run the command and exit with its :class:`~kqtools.errors.ExitStatus`."""
-    sys.exit(run(argv))
+    code = run(argv)
+    if code == ExitStatus.BROKEN_PIPE:
+        _silence_stdout()
+    sys.exit(code)
 
 
-def run(argv=None) -> int:
+def run(argv=None, settings=None) -> int:
     """Run ``kq ARGV`` in this process and return the exit status; the one place where errors
-    become a line on stderr and an exit code (``--debug``/``$KQ_DEBUG``: the traceback instead)."""
-    from ..errors import ExitStatus, KqtoolsError
+    become a line on stderr and an exit code (``--debug``/``$KQ_DEBUG``: the traceback instead).
 
+    Callable many times in one process (tests run it under click's ``CliRunner``): it keeps no
+    state between calls. ``settings``: a :class:`~kqtools.settings.Settings` to use instead of the
+    environment's (flags given in ``argv`` still win).
+    """
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args or bool(os.environ.get("KQ_DEBUG"))
+    debug = "--debug" in args or bool(os.environ.get("KQ_DEBUG")) or bool(settings and settings.debug)
     try:
-        rv = cli.main(args=args, prog_name="kq", standalone_mode=False)
+        rv = cli.main(args=args, prog_name="kq", standalone_mode=False, obj=settings)
         code = int(rv) if isinstance(rv, int) else ExitStatus.OK
     except click.exceptions.Exit as exc:
         code = exc.exit_code
@@ -99,14 +143,13 @@ def run(argv=None) -> int:
         click.echo("kq: aborted", err=True)
         code = ExitStatus.INTERRUPTED
     except BrokenPipeError:
-        _quiet_broken_pipe()
         code = ExitStatus.BROKEN_PIPE
     except SystemExit:
         from click.utils import PacifyFlushWrapper
 
         if not isinstance(sys.stdout, PacifyFlushWrapper):  # click's own EPIPE handling marks stdout so
             raise
-        _quiet_broken_pipe()
+        sys.stdout, sys.stderr = _unwrapped(sys.stdout), _unwrapped(sys.stderr)
         code = ExitStatus.BROKEN_PIPE
     except KeyboardInterrupt:
         code = ExitStatus.INTERRUPTED
@@ -118,15 +161,20 @@ def run(argv=None) -> int:
     try:
         sys.stdout.flush()
     except BrokenPipeError:
-        _quiet_broken_pipe()
         code = ExitStatus.BROKEN_PIPE
     return int(code)
 
 
-def _quiet_broken_pipe():
-    """``kq ... | head``: stop quietly, no message, exit 141 (see the Python docs on SIGPIPE)."""
+def _unwrapped(stream):
+    return getattr(stream, "wrapped", stream)
+
+
+def _silence_stdout():
+    """``kq ... | head``: the process ends quietly, exit 141. Standard output points at a pipe nobody
+    reads; pointing it at /dev/null keeps the interpreter's last flush from complaining (the
+    Python docs' recipe for SIGPIPE). Only :func:`main` does this: it ends the process."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except OSError:
+    except (OSError, ValueError):
         pass

@@ -1,9 +1,9 @@
-"""What every command shares: the database option, output options, errors and exit codes.
+"""What every command shares: the settings and the database, output options, argument parsing.
 
-Exit codes (one place decides them):
-  0  done
-  1  done, but the input or the result needs attention (rejected rows, screening hits, invalid codes)
-  2  usage error or unusable input (missing file, not a table, undecodable, bad rule file)
+A command parses its options, makes ONE service call, renders the result with :func:`emit` or
+:func:`summary`, and returns an :class:`~kqtools.errors.ExitStatus` (``status_of(result.needs_attention)``
+for a result that may need a person's attention). Errors are :class:`~kqtools.errors.KqtoolsError`
+raised anywhere below; ``kqtools.cli.run`` reports them.
 
 Only click is imported here: ``kq --help`` must stay fast.
 """
@@ -17,7 +17,7 @@ import click
 
 from ..errors import ExitStatus, KqtoolsError
 
-OK, ATTENTION, UNUSABLE = ExitStatus.OK, ExitStatus.ATTENTION, ExitStatus.USAGE
+OK, ATTENTION = ExitStatus.OK, ExitStatus.ATTENTION   # for command modules not yet on ExitStatus
 
 
 class KqError(KqtoolsError):
@@ -26,27 +26,35 @@ class KqError(KqtoolsError):
     def __init__(self, message: str, exit_code: int = ExitStatus.USAGE):
         super().__init__(message, exit_status=exit_code)
 
-    @property
-    def exit_code(self) -> int:
-        return int(self.exit_status)
 
-    def format_message(self) -> str:
-        return self.message
+def settings():
+    """The :class:`~kqtools.settings.Settings` of the running command (built once by the root group
+    from the flags and ``KQ_*`` variables; ``--db`` after the command name replaces its database)."""
+    from ..settings import Settings
+
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_object(Settings) if ctx is not None else None
+    return found if found is not None else Settings.from_env()
 
 
 def db_option(f):
     """``--db PATH`` on a command (also accepted before the command name); ``$KQ_DB``; ``./kq.db``."""
 
-    @click.option("--db", "db_path", metavar="PATH", default=None, envvar="KQ_DB",
+    @click.option("--db", "db_path", metavar="PATH", default=None,
                   help="SQLite database (default $KQ_DB, else ./kq.db).")
     @functools.wraps(f)
     def wrapper(*args, db_path=None, **kwargs):
-        ctx = click.get_current_context()
         if db_path:
-            ctx.meta["kq.db"] = db_path
+            use_db(db_path)
         return f(*args, **kwargs)
 
     return wrapper
+
+
+def use_db(path: str) -> None:
+    """This command works on the database at ``path`` (its own ``--db`` option)."""
+    ctx = click.get_current_context()
+    ctx.obj = settings().with_(db=str(path))
 
 
 def require_db_dir(path: str) -> str:
@@ -60,23 +68,26 @@ def require_db_dir(path: str) -> str:
 
 
 def chosen_db_path() -> str:
-    """``--db`` / ``$KQ_DB`` / ``./kq.db``, in a directory that exists."""
-    from ..storage import db_path
-
-    return require_db_dir(db_path(click.get_current_context().meta.get("kq.db")))
+    """The database of this command: ``--db`` / ``$KQ_DB`` / ``./kq.db``, in a directory that exists."""
+    return require_db_dir(settings().db)
 
 
-def get_db(migrate: bool = True):
-    """Open the database chosen by ``--db`` / ``$KQ_DB``; created and migrated on first use."""
-    import sqlite3
-
+def get_db(migrate: bool = True, readonly: bool | None = None, force_init: bool = False):
+    """Open the database of this command (created and migrated on first use); closed when the
+    command ends. ``readonly=True`` for a command that only reads (it then works on a database the
+    user cannot write), ``False`` for one that writes (a read-only database is refused up front);
+    see :func:`kqtools.storage.open_db`."""
     from ..storage import open_db
 
+    s = settings()
     path = chosen_db_path()
-    try:
-        return open_db(path, migrate=migrate)
-    except sqlite3.DatabaseError as exc:
-        raise KqError(f"{path or 'kq.db'}: {exc}") from None
+    db = open_db(path, migrate=migrate, readonly=readonly, busy_timeout_ms=s.busy_timeout_ms,
+                 file_mode=s.file_mode, force_init=force_init)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta["kq.db_opened"] = path
+        ctx.call_on_close(db.conn.close)
+    return db
 
 
 def output_options(f):
@@ -97,7 +108,7 @@ def output_options(f):
 
 
 def stdout_is_tty() -> bool:
-    return click.get_text_stream("stdout").isatty()
+    return sys.stdout.isatty()
 
 
 def chosen_format(default_tty: str = "table") -> str:
@@ -118,7 +129,7 @@ def emit(rows: Iterable[dict], columns: Sequence[str], *, sheets: dict | None = 
             raise KqError(str(exc)) from None
         info(f"wrote {n} rows to {path}")
         return n
-    stream = click.get_text_stream("stdout")
+    stream = sys.stdout
     return output.render(rows, columns, chosen_format(), stream)
 
 
@@ -140,25 +151,58 @@ def summary(record: dict, fmt: str | None = None) -> None:
 
         rows = [{"field": k, "value": output.cell_text(v)} for k, v in record.items()]
         output.render(rows, ["field", "value"], "table" if fmt == "table" else fmt,
-                      click.get_text_stream("stdout"))
+                      sys.stdout)
+
+
+#: Dates a clerk may type: anything outside is a typo (9999-12-31, 0001-01-01), and date arithmetic
+#: near the ends of Python's calendar overflows.
+FIRST_DATE, LAST_DATE = "1900-01-01", "2200-12-31"
 
 
 def date_arg(value: str | None, name: str = "date"):
-    """A date typed by a clerk (2024-07-01, 2024/7/1, 2024年7月1日) or ``None``."""
+    """A date typed by a clerk (2024-07-01, 2024/7/1, 2024年7月1日) or ``None``; refused (one line)
+    outside 1900-01-01 … 2200-12-31."""
     if value is None:
         return None
+    import datetime as dt
+
     from ..fields import parse_date_arg
 
     try:
-        return parse_date_arg(value)
-    except ValueError as exc:
+        day = parse_date_arg(value)
+    except (ValueError, OverflowError) as exc:
         raise click.BadParameter(str(exc), param_hint=name) from None
+    if day < dt.date.fromisoformat(FIRST_DATE):
+        raise click.BadParameter(f"{value}: too far in the past (dates run {FIRST_DATE} … {LAST_DATE}; a typo?)",
+                                 param_hint=name)
+    if day > dt.date.fromisoformat(LAST_DATE):
+        raise click.BadParameter(f"{value}: too far in the future (dates run {FIRST_DATE} … {LAST_DATE}; a typo?)",
+                                 param_hint=name)
+    return day
+
+
+class StdinClosed(KqtoolsError):
+    """``-`` names standard input, and there is none (``kq … - <&-``)."""
+
+
+def stdin_bytes():
+    """Standard input as a binary stream; one line if it is closed."""
+    stream = sys.stdin
+    if stream is None or getattr(stream, "closed", False):
+        raise StdinClosed("-: standard input is closed (give a file, or pipe one in: … - < FILE)")
+    return stream.buffer
+
+
+def stdin_lines():
+    """Standard input as text lines; one line if it is closed."""
+    stdin_bytes()
+    return sys.stdin
 
 
 def open_source(source: str):
     """A file argument: a path, or ``-`` for stdin (binary). One-line error if missing."""
     if source == "-":
-        return sys.stdin.buffer
+        return stdin_bytes()
     try:
         return open(source, "rb")
     except FileNotFoundError:

@@ -3,18 +3,21 @@ from __future__ import annotations
 
 import click
 
-from .common import chosen_db_path, db_option, info
+from ..errors import ExitStatus
+from .common import chosen_db_path, db_option, get_db, info
 
 
 @click.command()
+@click.option("--force-init", is_flag=True,
+              help="Adopt an SQLite database of another program (tables, but no kq schema history): "
+                   "kq's tables are added beside its own.")
 @db_option
-def init():
+def init(force_init):
     """Create the database, or bring it to the latest version. Safe to run again."""
-    from ..storage import apply_migrations, current_version, open_db
+    from ..storage import init_db
 
     path = chosen_db_path()
-    db = open_db(path, migrate=False)
-    applied = apply_migrations(db)
-    info(f"{path}: schema version {current_version(db)}"
-         + (f" (applied {', '.join(applied)})" if applied else " (up to date)"))
-    return 0
+    report = init_db(get_db(migrate=False, readonly=False, force_init=force_init), path)
+    info(f"{path}: schema version {report.version}"
+         + (f" (applied {', '.join(report.applied)})" if report.applied else " (up to date)"))
+    return ExitStatus.OK

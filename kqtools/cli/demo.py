@@ -1,27 +1,19 @@
-"""``kq demo``: load the bundled demo data into a fresh database and run each capability on it.
+"""``kq demo``: load the bundled demo data into a fresh database and run each capability on it
+(:func:`kqtools.storage.demo.run_demo`).
 
-Each capability adds a step: a function ``demo_step(db, echo)`` in its CLI module,
-listed in ``STEPS``. A step that is not there yet is skipped.
+Each capability adds a step: a function ``demo_step(db, echo)`` outside ``kqtools/cli`` (a CLI module
+is a command, not a library), listed here in ``STEPS``.
 """
 from __future__ import annotations
 
-import importlib
-from pathlib import Path
-
 import click
 
-from .common import ATTENTION, OK, KqError, info, require_db_dir
+from ..errors import status_of
+from .common import info, settings
 
-# (kind, file in fixtures/demo): the formats clerks really send
-DEMO_FILES = [
-    ("enterprises", "enterprises.csv"),       # GBK CSV exported by Excel, Chinese headers
-    ("designations", "designations.xlsx"),    # workbook with a title row and Excel date cells
-    ("metrics", "metrics.xlsx"),              # two years of metrics
-    ("credit", "credit.jsonl"),               # credit records from another system
-    ("specialists", "specialists.csv"),
-    ("visits", "visits.jsonl"),
-]
 STEPS = [  # lists before scoring, so that the scoring's blacklist veto has a list to use
+    # PENDING (tests/test_cli_shape.py): these steps still live in command modules; each moves to a
+    # module of its capability outside kqtools/cli with its owner's change, and its line here with it
     "kqtools.cli.lists:demo_step",
     "kqtools.cli.score:demo_step",
     "kqtools.cli.specialists:demo_step",
@@ -29,56 +21,18 @@ STEPS = [  # lists before scoring, so that the scoring's blacklist veto has a li
 ]
 
 
-def demo_dir():
-    from importlib import resources
-
-    return resources.files("kqtools.fixtures").joinpath("demo")
-
-
 @click.command()
-@click.option("--db", "db_path", metavar="PATH", default="kq-demo.db", show_default=True,
-              help="Demo database (replaced on every run).")
-def demo(db_path):
+@click.option("--db", "db_path", metavar="PATH", default=None,
+              help="Demo database (default kq-demo.db, or the --db given before `demo`; never $KQ_DB). "
+                   "Replaced on every run if it is a demo database; any other file is refused.")
+@click.option("--force", is_flag=True,
+              help="Replace PATH even if it is not a demo database (never a database with imports of its own).")
+def demo(db_path, force):
     """Load the bundled demo data into a fresh database and show what kqtools does with it."""
-    from ..importer import run_import
-    from ..readers import open_table
-    from ..storage import open_db
+    from ..storage.demo import DEFAULT_PATH, run_demo
 
-    require_db_dir(db_path)
-    for suffix in ("", "-wal", "-shm"):
-        Path(db_path + suffix).unlink(missing_ok=True)
-    db = open_db(db_path)
-    echo = click.echo
-    echo(f"kq demo: fresh database {db_path}")
-    folder = demo_dir()
-    problems = 0
-    for kind, name in DEMO_FILES:
-        entry = folder.joinpath(name)
-        if not entry.is_file():
-            info(f"demo: {name} missing from the package")
-            problems += 1
-            continue
-        with entry.open("rb") as fh:
-            result = run_import(db, open_table(fh, name), kind)
-        enc = f", {result.encoding}" if result.encoding else ""
-        echo(f"  imported {kind:<13} from {name:<20} ({result.format}{enc}): {result.read} read, "
-             f"{result.inserted} inserted, {result.rejected} rejected")
-        for r in result.rejects[:10]:
-            echo(f"    line {r.line}: {r.field or 'row'}: {r.reason}")
-        if len(result.rejects) > 10:
-            echo(f"    … and {len(result.rejects) - 10} more (kq --db {db_path} rejects {result.batch})")
-    for step in STEPS:
-        module, attr = step.split(":")
-        try:
-            fn = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError):
-            continue
-        echo("")
-        try:
-            fn(db, echo)
-        except KqError as exc:
-            info(f"demo step {module}: {exc.format_message()}")
-            problems += 1
-    echo("")
-    echo(f"Explore it: kq --db {db_path} enterprises list | head; kq --db {db_path} imports")
-    return ATTENTION if problems else OK
+    path = db_path or click.get_current_context().find_root().params.get("db_path") or DEFAULT_PATH
+    s = settings()
+    report = run_demo(path, STEPS, click.echo, info, force=force, busy_timeout_ms=s.busy_timeout_ms,
+                      file_mode=s.file_mode)
+    return status_of(report.needs_attention)

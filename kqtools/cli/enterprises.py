@@ -1,14 +1,13 @@
-"""``kq enterprises list|show`` and ``kq check-uscc``."""
+"""``kq enterprises list|show`` and ``kq check-uscc``: parse, one call to
+:mod:`kqtools.storage.enterprises`, render."""
 from __future__ import annotations
 
-import datetime as dt
 import sys
 
 import click
 
-from .common import ATTENTION, OK, KqError, db_option, emit, get_db, info, output_options
-
-LIST_COLUMNS = ["uscc", "name", "district", "industry_code", "size_class", "founded_on", "designations"]
+from ..errors import ExitStatus, status_of
+from .common import KqError, date_arg, db_option, emit, get_db, info, output_options, stdin_lines
 
 
 @click.group()
@@ -28,46 +27,19 @@ def enterprises():
 @db_option
 def list_(district, kind, level, size_class, name_like, as_of, limit):
     """List firms with their current designations."""
-    from .common import date_arg
+    from ..clock import today
+    from ..storage.enterprises import LIST_COLUMNS, list_enterprises
 
-    as_of = (date_arg(as_of, "--as-of") or dt.date.today()).isoformat()
+    as_of = date_arg(as_of, "--as-of") or today()
     kind = _enum("designations", "kind", kind) if kind else None
     if isinstance(kind, dict):  # 专精特新"小巨人" names a kind and a level at once
         kind, level = kind["kind"], level or kind["level"]
     level = _enum("designations", "level", level) if level else None
     size_class = _enum("enterprises", "size_class", size_class) if size_class else None
-    where, params = [], {"as_of": as_of}
-    if district:
-        where.append("e.district = :district")
-        params["district"] = district
-    if size_class:
-        where.append("e.size_class = :size")
-        params["size"] = size_class
-    if name_like:
-        where.append("e.name LIKE :name")
-        params["name"] = f"%{name_like}%"
-    if kind or level:
-        cond = ["d.uscc = e.uscc", "(d.expires_on IS NULL OR d.expires_on >= :as_of)", "d.recognized_on <= :as_of"]
-        if kind:
-            cond.append("d.kind = :kind")
-            params["kind"] = kind
-        if level:
-            cond.append("d.level = :level")
-            params["level"] = level
-        where.append(f"EXISTS (SELECT 1 FROM designations d WHERE {' AND '.join(cond)})")
-    sql = f"""
-        SELECT e.uscc, e.name, e.district, e.industry_code, e.size_class, e.founded_on,
-               (SELECT group_concat(d.kind || CASE WHEN d.level != '' THEN ':' || d.level ELSE '' END, ' ')
-                  FROM (SELECT DISTINCT kind, level FROM designations d
-                         WHERE d.uscc = e.uscc AND (d.expires_on IS NULL OR d.expires_on >= :as_of)
-                           AND d.recognized_on <= :as_of ORDER BY kind, level) d) AS designations
-          FROM enterprises e {'WHERE ' + ' AND '.join(where) if where else ''}
-         ORDER BY e.district, e.uscc {'LIMIT :limit' if limit else ''}"""
-    if limit:
-        params["limit"] = limit
-    db = get_db()
-    emit(db.query(sql, params), LIST_COLUMNS)
-    return OK
+    rows = list_enterprises(get_db(readonly=True), as_of, district=district, kind=kind, level=level,
+                            size_class=size_class, name_like=name_like, limit=limit)
+    emit(rows, LIST_COLUMNS)
+    return ExitStatus.OK
 
 
 def _enum(kind: str, field: str, value: str) -> str:
@@ -89,32 +61,9 @@ def _enum(kind: str, field: str, value: str) -> str:
 @db_option
 def show(uscc, fmt, output):
     """Everything known about one firm: designations, metrics by year, credit records."""
-    from ..uscc import check_uscc
+    from ..storage.enterprises import firm_record
 
-    code, error = check_uscc(uscc)
-    db = get_db()
-    firm = next(db.query("SELECT e.*, b.source AS batch_source FROM enterprises e "
-                         "LEFT JOIN batches b ON b.id = e.batch_id WHERE e.uscc = ?", [code]), None)
-    record = {
-        "designations": list(db.query(
-            "SELECT kind, level, recognized_on, expires_on, certificate_no, batch, name, batch_id FROM designations "
-            "WHERE uscc = ? ORDER BY recognized_on DESC", [code])),
-        "metrics": list(db.query(
-            "SELECT year, land_mu, revenue, tax, value_added, energy_tce, electricity_kwh, emissions_t, rd_expense, "
-            "employees, incident, name, batch_id FROM metrics WHERE uscc = ? ORDER BY year DESC", [code])),
-        "credit": list(db.query(
-            "SELECT source, grade, year, started_on, ended_on, severity, term_years, reference, note, name, batch_id "
-            "FROM credit_records WHERE uscc = ? ORDER BY coalesce(started_on, year) DESC", [code])),
-    }
-    if firm is None:
-        names = [r["name"] for rows in record.values() for r in rows if r.get("name")]
-        if not names and not any(record.values()):
-            hint = f" ({error})" if error else ""
-            raise KqError(f"{uscc}: no such firm in the database{hint}", exit_code=ATTENTION)
-        # known only from a list (a credit record, a designation): show what the lists say
-        firm = {"uscc": code, "name": names[0] if names else None,
-                "note": "not in the enterprise register; known from imported lists only"}
-    record = {"enterprise": firm, **record}
+    record = firm_record(get_db(readonly=True), uscc)
     if output:
         return _write_show(record, output)
     fmt = fmt or ("table" if sys.stdout.isatty() else "json")
@@ -122,10 +71,11 @@ def show(uscc, fmt, output):
         import json
 
         click.echo(json.dumps(record, ensure_ascii=False, default=str))
-        return OK
+        return ExitStatus.OK
     from .. import output as out_mod
 
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
+    firm = record["enterprise"]
     out_mod.render([{"field": k, "value": v} for k, v in firm.items() if v not in (None, "")],
                    ["field", "value"], "table", out)
     for section in ("designations", "metrics", "credit"):
@@ -133,10 +83,10 @@ def show(uscc, fmt, output):
         out.write(f"\n{section} ({len(rows)})\n")
         if rows:
             out_mod.render(rows, list(rows[0]), "table", out)
-    return OK
+    return ExitStatus.OK
 
 
-def _write_show(record: dict, path: str) -> int:
+def _write_show(record: dict, path: str) -> ExitStatus:
     import json
 
     from .. import output as out_mod
@@ -158,7 +108,7 @@ def _write_show(record: dict, path: str) -> int:
     except (ValueError, OSError) as exc:
         raise KqError(str(exc)) from None
     info(f"wrote {record['enterprise']['uscc']} to {path}")
-    return OK
+    return ExitStatus.OK
 
 
 @click.command("check-uscc")
@@ -172,45 +122,25 @@ def check_uscc(codes, allow, reason):
 
     Exit 0 when all are valid, 1 when any is not.
     """
-    from ..uscc import check_uscc as check
+    from ..storage.enterprises import CHECK_COLUMNS, check_codes, confirm_codes
 
     if codes == ("-",):
-        codes = tuple(line.strip() for line in sys.stdin if line.strip())
+        codes = tuple(line.strip() for line in stdin_lines() if line.strip())
     if allow:
-        return _allow(codes, reason)
-    allowed = set()
-    ctx = click.get_current_context()
+        if not reason:
+            raise click.UsageError("--allow needs --reason (who confirmed the code, and how)")
+        n = confirm_codes(get_db(readonly=False), codes, reason)
+        info(f"confirmed {n} code(s); imports now accept them")
+        return ExitStatus.OK
+    result = check_codes(get_db(readonly=True) if _database_exists() else None, codes)
+    emit(result.rows, CHECK_COLUMNS)
+    return status_of(result.needs_attention)
+
+
+def _database_exists() -> bool:
+    """Checking codes needs no database: one is read (for confirmed codes) only if it exists."""
     import os
 
-    from ..storage import db_path
+    from .common import chosen_db_path
 
-    path = db_path(ctx.meta.get("kq.db"))
-    if os.path.exists(path):
-        allowed = {r[0] for r in get_db().execute("SELECT uscc FROM uscc_allowlist")}
-    rows, bad = [], 0
-    for raw in codes:
-        code, error = check(raw, allowed)
-        bad += error is not None
-        rows.append({"input": raw, "uscc": code, "valid": error is None, "reason": error or ""})
-    emit(rows, ["input", "uscc", "valid", "reason"])
-    return ATTENTION if bad else OK
-
-
-def _allow(codes, reason):
-    from ..storage import write_transaction
-    from ..uscc import ALPHABET, normalize
-
-    if not reason:
-        raise click.UsageError("--allow needs --reason (who confirmed the code, and how)")
-    db = get_db()
-    now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-    with write_transaction(db):
-        for raw in codes:
-            code = normalize(raw)
-            if len(code) != 18 or any(c not in ALPHABET for c in code):
-                raise KqError(f"{raw}: not 18 characters of the credit-code alphabet; only codes that fail the "
-                              "check digits can be confirmed")
-            db.conn.execute("INSERT OR REPLACE INTO uscc_allowlist (uscc, reason, added_at) VALUES (?, ?, ?)",
-                            (code, reason, now))
-    info(f"confirmed {len(codes)} code(s); imports now accept them")
-    return OK
+    return os.path.exists(chosen_db_path())

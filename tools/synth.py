@@ -1,5 +1,9 @@
 """Large synthetic data sets for benchmarks and load tests (合成数据).
 
+A developer tool, not part of the installed package: the benchmarks (``bench/``), the tests
+(``tests/conftest.py`` puts this folder on ``sys.path``) and ``tools/make_demo.py`` import it as
+``synth``; it needs ``kqtools`` importable (installed, or the repository root on ``sys.path``).
+
 Every generator is deterministic (same ``n`` and ``seed`` → same bytes), streams its rows
 to a file (never holds the set in memory) and produces *valid* unified social credit codes:
 the 8-character organization body of firm ``i`` is a base-31 encoding of a bijective
@@ -12,10 +16,10 @@ describe the same firms.
 
 Command line (for ``bench/`` scripts)::
 
-    python -m kqtools.synth enterprises 1000000 /tmp/ent.csv --seed 1
-    python -m kqtools.synth metrics 1000000 /tmp/metrics.csv --year 2025
-    python -m kqtools.synth names 100000 /tmp/names.txt
-    python -m kqtools.synth credit 3000000 /tmp/credit.csv --firms 1000000 [--mix stress]
+    python tools/synth.py enterprises 1000000 /tmp/ent.csv --seed 1
+    python tools/synth.py metrics 1000000 /tmp/metrics.csv --year 2025
+    python tools/synth.py names 100000 /tmp/names.txt
+    python tools/synth.py credit 3000000 /tmp/credit.csv --firms 1000000 [--mix stress]
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ import functools
 import random
 from typing import Iterable, Iterator
 
-from .uscc import ALPHABET, ORG_WEIGHTS, VALUE, WEIGHTS, make_uscc
+from kqtools.uscc import ALPHABET, ORG_WEIGHTS, VALUE, WEIGHTS, make_uscc
 
 # ---------------------------------------------------------------- credit codes
 _BASE = 31
@@ -316,7 +320,7 @@ def iter_designation_rows(n: int, n_firms: int | None = None, seed: int = 1) -> 
 #   serious_violation     0.15 % half removed later
 #   research_misconduct   0.05 % ban 1-5 years, 1 in 10 for life
 # Over 1,000,000 firms and 3,000,000 records, as of 2026-06-30 this puts about 2 % of firms on
-# the blacklist and 1 % on the whitelist (figures in bench/RESULTS-lists.md). mix="stress" keeps the earlier harsh set (70 % tax
+# the blacklist and 1 % on the whitelist (bench/RESULTS.md). mix="stress" keeps the earlier harsh set (70 % tax
 # ratings with half of them random grades, 30 % spread evenly over the six other sources: 31 %
 # of firms blacklisted), byte for byte as before, for worst-case benchmarks.
 CREDIT_MIXES = ("realistic", "stress")
@@ -515,7 +519,7 @@ def main(argv=None) -> int:
     import argparse
     import time
 
-    p = argparse.ArgumentParser(prog="python -m kqtools.synth", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python tools/synth.py", description=__doc__.split("\n")[0])
     p.add_argument("kind", choices=["enterprises", "enterprises-xlsx", "metrics", "designations", "credit",
                                     "specialists", "visits", "names"])
     p.add_argument("n", type=int, help="rows (metrics: firms; credit: records)")

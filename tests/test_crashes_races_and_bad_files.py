@@ -1,4 +1,6 @@
-"""Reliability: killed imports, concurrent imports, and a corpus of bad files.
+"""Crash safety, racing processes and bad files: a killed import or first assignment leaves the
+database as it was; concurrent imports and a reader; a corpus of bad files gives one-line errors or
+row rejects.
 
 Real subprocesses, files on disk. Nothing here is timed; the sizes only make the windows wide enough.
 """
@@ -63,6 +65,7 @@ def kq_env(db_path):
 
 
 # ------------------------------------------------------------------ SIGKILL
+@pytest.mark.slow
 @pytest.mark.parametrize("phase", ["reading", "writing"])
 def test_sigkill_mid_import_leaves_db_as_before(tmp_path, phase):
     db_path = tmp_path / "kq.db"
@@ -145,6 +148,7 @@ def wait_for_pages_in_the_file(proc, db_path: Path, size: int) -> tuple[bool, bo
     return journaled, False
 
 
+@pytest.mark.slow
 def test_sigkill_mid_first_assign_leaves_db_as_before(tmp_path):
     """A first kq assign writes its new pages straight into the database file (rollback journal,
     see storage.assignment._writes_once); killed while doing so, the journal puts everything back."""
@@ -171,6 +175,7 @@ def test_sigkill_mid_first_assign_leaves_db_as_before(tmp_path):
     conn.close()
 
 
+@pytest.mark.slow
 def test_a_reader_during_a_first_assign_waits_and_sees_all_of_it(tmp_path):
     """While a first kq assign writes straight into the file, a clerk's query waits for the commit
     (busy timeout) instead of failing, then sees every assignment. (Before the first page is
@@ -372,7 +377,6 @@ def _import_file(db, path, **kw):
 
 
 def test_reimporting_a_file_with_rejects_and_a_duplicate_gives_the_same_rejects(db, tmp_path):
-    # (was a test of the forked reader, which is gone: now both imports run in-process)
     src = write_firms(tmp_path / "f.csv", 3000, bad_every=500)
     with open(src, "a", encoding="utf-8") as fh:
         fh.write(list(codes(2, 1))[1] + ",重复,高新区,规上,2010/1/1,x,y\n")  # duplicate of line 3
@@ -386,10 +390,9 @@ def test_reimporting_a_file_with_rejects_and_a_duplicate_gives_the_same_rejects(
     assert (again.unchanged, again.inserted) == (2994, 0)
 
 
-def test_binary_tail_of_a_big_file_is_a_source_error_and_nothing_is_written(db, tmp_path, monkeypatch):
+def test_binary_tail_of_a_big_file_is_a_source_error_and_nothing_is_written(db, tmp_path):
     from kqtools.readers import SourceError
 
-    monkeypatch.setenv("KQ_IMPORT_FORK", "1")  # the variable that once forked a reader has no effect now
     src = write_firms(tmp_path / "f.csv", 2000)
     with open(src, "ab") as fh:
         fh.write(b"\x00\x01\x02 binary tail\n")

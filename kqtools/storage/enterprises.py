@@ -1,0 +1,151 @@
+"""Firms in the database (企业名录): the list with current designations, everything known about one
+firm, and the credit codes a clerk confirmed although they fail the check (``uscc_allowlist``).
+
+Services over an open database (``kq enterprises list|show``, ``kq check-uscc``): plain arguments
+in, plain rows or small result objects out; the command line renders them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from ..errors import ExitStatus, KqtoolsError
+from . import write_transaction
+
+LIST_COLUMNS = ["uscc", "name", "district", "industry_code", "size_class", "founded_on", "designations"]
+CHECK_COLUMNS = ["input", "uscc", "valid", "reason"]
+
+_CURRENT = "(d.expires_on IS NULL OR d.expires_on >= :as_of) AND d.recognized_on <= :as_of"
+
+
+class FirmNotFound(KqtoolsError):
+    """Nothing in the database about this credit code (exit 1: the answer is "no", not a usage error)."""
+
+    exit_status = ExitStatus.ATTENTION
+
+
+class NotConfirmable(KqtoolsError):
+    """A code that is not 18 characters of the credit-code alphabet cannot be confirmed."""
+
+
+def list_enterprises(db, as_of: dt.date, *, district: str | None = None, kind: str | None = None,
+                     level: str | None = None, size_class: str | None = None, name_like: str | None = None,
+                     limit: int | None = None) -> Iterator[dict]:
+    """Firms (``LIST_COLUMNS``) by district and code, with their designations current on ``as_of``
+    (``kind:level`` separated by spaces). Filters: district, size class, a name fragment, a current
+    designation of ``kind`` and/or ``level`` (canonical values)."""
+    where, params = [], {"as_of": as_of.isoformat()}
+    if district:
+        where.append("e.district = :district")
+        params["district"] = district
+    if size_class:
+        where.append("e.size_class = :size")
+        params["size"] = size_class
+    if name_like:
+        where.append("e.name LIKE :name")
+        params["name"] = f"%{name_like}%"
+    if kind or level:
+        cond = ["d.uscc = e.uscc", _CURRENT]
+        if kind:
+            cond.append("d.kind = :kind")
+            params["kind"] = kind
+        if level:
+            cond.append("d.level = :level")
+            params["level"] = level
+        where.append(f"EXISTS (SELECT 1 FROM designations d WHERE {' AND '.join(cond)})")
+    sql = f"""
+        SELECT e.uscc, e.name, e.district, e.industry_code, e.size_class, e.founded_on,
+               (SELECT group_concat(d.kind || CASE WHEN d.level != '' THEN ':' || d.level ELSE '' END, ' ')
+                  FROM (SELECT DISTINCT kind, level FROM designations d
+                         WHERE d.uscc = e.uscc AND {_CURRENT} ORDER BY kind, level) d) AS designations
+          FROM enterprises e {'WHERE ' + ' AND '.join(where) if where else ''}
+         ORDER BY e.district, e.uscc {'LIMIT :limit' if limit else ''}"""
+    if limit:
+        params["limit"] = limit
+    return db.query(sql, params)
+
+
+def firm_record(db, raw_code: str) -> dict:
+    """Everything known about one firm: ``enterprise`` (the register row and the source of its last
+    import), ``designations``, ``metrics`` (by year, latest first) and ``credit``. A firm known only
+    from a list (a credit record, a designation) is shown with the name the list gives it.
+    Raises :class:`FirmNotFound` when nothing is known about the code."""
+    from ..uscc import check_uscc
+
+    code, error = check_uscc(raw_code)
+    firm = next(db.query("SELECT e.*, b.source AS batch_source FROM enterprises e "
+                         "LEFT JOIN batches b ON b.id = e.batch_id WHERE e.uscc = ?", [code]), None)
+    record = {
+        "designations": list(db.query(
+            "SELECT kind, level, recognized_on, expires_on, certificate_no, batch, name, batch_id FROM designations "
+            "WHERE uscc = ? ORDER BY recognized_on DESC", [code])),
+        "metrics": list(db.query(
+            "SELECT year, land_mu, revenue, tax, value_added, energy_tce, electricity_kwh, emissions_t, rd_expense, "
+            "employees, incident, name, batch_id FROM metrics WHERE uscc = ? ORDER BY year DESC", [code])),
+        "credit": list(db.query(
+            "SELECT source, grade, year, started_on, ended_on, severity, term_years, reference, note, name, batch_id "
+            "FROM credit_records WHERE uscc = ? ORDER BY coalesce(started_on, year) DESC", [code])),
+    }
+    if firm is None:
+        names = [r["name"] for rows in record.values() for r in rows if r.get("name")]
+        if not names and not any(record.values()):
+            hint = f" ({error})" if error else ""
+            raise FirmNotFound(f"{raw_code}: no such firm in the database{hint}")
+        firm = {"uscc": code, "name": names[0] if names else None,
+                "note": "not in the enterprise register; known from imported lists only"}
+    return {"enterprise": firm, **record}
+
+
+@dataclass
+class CodeCheck:
+    """``kq check-uscc``: one row per code given (``CHECK_COLUMNS``); needs attention when any is invalid."""
+
+    rows: list[dict] = field(default_factory=list)
+
+    @property
+    def invalid(self) -> int:
+        return sum(not r["valid"] for r in self.rows)
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.invalid > 0
+
+
+def confirmed_codes(db) -> set[str]:
+    """Codes a clerk confirmed although they fail the check (``kq check-uscc --allow``)."""
+    return {r[0] for r in db.execute("SELECT uscc FROM uscc_allowlist")}
+
+
+def check_codes(db, codes: Iterable[str]) -> CodeCheck:
+    """Check credit codes (GB 32100-2015) as typed; codes confirmed in the database (``db``; None:
+    no database yet) pass."""
+    from ..uscc import check_uscc
+
+    allowed = confirmed_codes(db) if db is not None else set()
+    result = CodeCheck()
+    for raw in codes:
+        code, error = check_uscc(raw, allowed)
+        result.rows.append({"input": raw, "uscc": code, "valid": error is None, "reason": error or ""})
+    return result
+
+
+def confirm_codes(db, codes: Iterable[str], reason: str) -> int:
+    """Record codes as confirmed although they fail the check (imports then accept them); all or
+    none. Returns how many. Raises :class:`NotConfirmable` for a code that is not 18 characters of
+    the alphabet (only a check-character failure can be confirmed)."""
+    from ..clock import now_iso
+    from ..uscc import ALPHABET, normalize
+
+    now = now_iso()
+    n = 0
+    with write_transaction(db):
+        for raw in codes:
+            code = normalize(raw)
+            if len(code) != 18 or any(c not in ALPHABET for c in code):
+                raise NotConfirmable(f"{raw}: not 18 characters of the credit-code alphabet; only codes that fail "
+                                     "the check digits can be confirmed")
+            db.conn.execute("INSERT OR REPLACE INTO uscc_allowlist (uscc, reason, added_at) VALUES (?, ?, ?)",
+                            (code, reason, now))
+            n += 1
+    return n
