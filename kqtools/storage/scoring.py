@@ -383,3 +383,22 @@ def _change(d: dict) -> str:
     if d["rank_a"] != d["rank_b"]:
         parts.append(f"rank {d['rank_a']} -> {d['rank_b']}")
     return "; ".join(parts)
+
+
+DEMO_YEAR = 2025
+
+
+def demo_step(db, echo) -> None:
+    """``kq demo``: score the demo year and show the top 10 of each group."""
+    s = run_scoring(db, DEMO_YEAR)
+    counts = ", ".join(f"{k} {v}" for k, v in s["counts"].items())
+    echo(f"kq score run --year {DEMO_YEAR}: run {s['run']}, {s['firms']} firms: {counts}")
+    for note in s["notes"]:
+        echo(f"  note: {note}")
+    echo("kq score show --top 10:")
+    echo(f"  {'group':<6} {'rank':>4} {'score':>8} {'bonus':>5} {'grade':>5}  name")
+    for r in results(db, s["run"], top=10):
+        extra = "  (" + "; ".join(x for x in (r["bonus_reason"], r["veto_reason"]) if x) + ")" \
+            if r["bonus_reason"] or r["veto_reason"] else ""
+        echo(f"  {r['group']:<6} {r['rank']:>4} {r['score']:>8.2f} {r['bonus_points']:>5g} "
+             f"{r['grade_by_rank']}->{r['grade']}  {r['name'] or r['uscc']}{extra}")
