@@ -204,7 +204,7 @@ def test_csv_files_with_chinese_headers_then_score(kq, tmp_path):
 
 
 def test_demo_step_scores_and_prints_the_top(park):
-    from kqtools.cli.score import demo_step
+    from kqtools.storage.scoring import demo_step
 
     lines: list[str] = []
     demo_step(park, lines.append)

@@ -11,14 +11,13 @@ raw inputs are not copied into the results: the version history of migration 000
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 from itertools import compress, count, islice, repeat
 
 from .. import scoring as S
 from ..clock import now_iso
 from ..errors import KqtoolsError
-from . import write_transaction
+from . import bulk, write_transaction
 
 #: Columns a run writes per firm. The raw inputs (metrics fields, incident, size class, batches of
 #: the metrics and enterprises rows) are no longer copied (migration 0006): the run records
@@ -154,9 +153,7 @@ def run_scoring(db, year: int, rules_name: str | None = None, *, credit_as_of: s
     """
     rules, method = load_method(rules_name)
     conn = db.conn
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # a million small tuples: the cyclic collector would rescan them again and again
-    try:
+    with bulk(db):  # a million small tuples: the cyclic collector would rescan them again and again
         if not conn.execute("SELECT 1 FROM metrics WHERE year = ? LIMIT 1", (year,)).fetchone():
             raise ScoringError(f"no metrics for {year}: import them first (kq import metrics FILE)")
         previous = load_inputs(db, year - 1, method) if method.needs_previous_year else None
@@ -189,9 +186,6 @@ def run_scoring(db, year: int, rules_name: str | None = None, *, credit_as_of: s
                  json.dumps(result.scope_counts, ensure_ascii=False) if method.scope == "district" else None)
             ).lastrowid
             insert_results(conn, run_id, result)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     summary = {"run": run_id, "year": year, "rules": rules.name, "rules_sha256": rules.sha256,
                "created_at": created, "firms": len(result), "counts": dict(result.counts)}
     summary.update(result.counts)
