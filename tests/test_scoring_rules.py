@@ -138,7 +138,7 @@ def test_omitted_veto_keys_mean_both_vetoes_on(vetoes):
 def demo_db(tmp_path_factory):
     from importlib import resources
 
-    from kqtools.cli.demo import DEMO_FILES
+    from kqtools.storage.demo import DEMO_FILES
     from kqtools.importer import run_import
     from kqtools.readers import open_table
     from kqtools.storage import open_db
