@@ -33,6 +33,7 @@ COMMANDS = {
     "jobs": ("kqtools.cli.jobs", "jobs", "Reminder jobs: list, run-due, run, history, check."),
     "outbox": ("kqtools.cli.jobs", "outbox", "Messages produced by jobs: list, ack, retry."),
     "scheduler": ("kqtools.cli.jobs", "scheduler", "Run the reminder scheduler in the foreground."),
+    "requests": ("kqtools.cli.requests", "requests", "Firm requests (诉求): add, route, answer, revisit, close; list, stats."),
     "demo": ("kqtools.cli.demo", "demo", "Load the bundled demo data and run the main jobs on it."),
 }
 
