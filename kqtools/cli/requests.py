@@ -10,7 +10,8 @@ import click
 from .common import ATTENTION, OK, chosen_db_path, date_arg, db_option, emit, info, output_options, summary
 
 DEMO_DATE = "2026-01-05"
-STEP_COLUMNS = ["id", "external_id", "uscc", "name", "category", "summary", "status", "priority", "department",
+STEP_COLUMNS = ["id", "external_id", "uscc", "name", "category", "summary", "status", "channel", "priority",
+                "reported_by", "department",
                 "co_departments", "due_on", "level", "satisfaction", "unsolvable", "reopened", "received_on",
                 "answered_on", "closed_on"]
 rules_option = click.option("--rules", "rules_name", metavar="FILE", default=None,

@@ -182,11 +182,41 @@ def commit(db, step: Step) -> dict:
 
 
 # ---------------------------------------------------------------- intake
-def add_request(db, uscc: str, *, category: str, summary: str, rules_name: str | None = None,
-                detail: str | None = None, channel: str = "other", reported_by: str | None = None,
-                priority: str = "normal", on: dt.date | None = None, external_id: str | None = None,
-                name: str | None = None, by: str | None = None, note: str | None = None) -> dict:
-    """收集: record a new request. Returns the request plus ``warnings`` (firm not in the register...)."""
+@dataclass
+class Intake:
+    """A new request, checked and ready to be written (:meth:`add`)."""
+    db: object
+    values: dict                  # requests columns
+    at: str
+    by: str | None
+    note: str | None
+    rules: Loaded
+    warnings: list
+
+    def add(self) -> dict:
+        """Write it (one transaction: the row, its `received` entry); returns it with ``warnings``."""
+        conn = _conn(self.db)
+        v = self.values
+        with write_transaction(self.db):
+            if v["external_id"]:
+                other = conn.execute("SELECT id FROM requests WHERE external_id = ?", (v["external_id"],)).fetchone()
+                if other:
+                    raise Q.RequestError(f"external id {v['external_id']} is request {other[0]} already")
+            request_id = conn.execute(f"INSERT INTO requests ({', '.join(v)}) VALUES ({', '.join('?' * len(v))})",
+                                      tuple(v.values())).lastrowid
+            _event(conn, request_id, "received", self.at, v["reported_by"] or self.by, self.note, None, "received",
+                   {"channel": v["channel"], "priority": v["priority"], "category": v["category"]})
+            self.rules.store(conn)
+        out = fetch(self.db, request_id)
+        out["warnings"] = self.warnings
+        return out
+
+
+def intake(db, uscc: str, *, category: str, summary: str, rules_name: str | None = None,
+           detail: str | None = None, channel: str = "other", reported_by: str | None = None,
+           priority: str = "normal", on: dt.date | None = None, external_id: str | None = None,
+           name: str | None = None, by: str | None = None, note: str | None = None) -> Intake:
+    """Check a new request (code, category, channel, priority, specialist, date) without writing it."""
     from ..uscc import check_uscc
 
     conn = _conn(db)
@@ -195,43 +225,40 @@ def add_request(db, uscc: str, *, category: str, summary: str, rules_name: str |
     if error:
         raise Q.RequestError(f"{uscc}: {error}")
     loaded = load_rules(db, rules_name)
-    rules = loaded.rules
-    category = rules.require_category(category)
+    category = loaded.rules.require_category(category)
     channel, priority = Q.parse_channel(channel), Q.parse_priority(priority)
     summary = (summary or "").strip()
     if not summary:
         raise Q.RequestError("summary: say what the firm asks (--summary TEXT)")
-    today = clock.today()
     day, at = _when(on)
-    if day > today:
+    if day > clock.today():
         raise Q.StepRefused(f"received on {day.isoformat()} is in the future")
     warnings = []
     firm = conn.execute("SELECT name FROM enterprises WHERE uscc = ?", (code,)).fetchone()
     if firm is None:
-        warnings.append(f"{code} is not in the enterprise register" + ("" if name else
-                                                                        ": give --name to keep the firm's name"))
+        warnings.append(f"{code} is not in the enterprise register"
+                        + ("" if name else ": give --name to keep the firm's name"))
     if reported_by:
         found = conn.execute("SELECT id FROM specialists WHERE upper(id) = upper(?)", (reported_by.strip(),)).fetchone()
         if found is None:
             raise Q.RequestError(f"no specialist with id {reported_by!r} (see kq specialists list)")
         reported_by = found[0]
-    if external_id is not None:
-        external_id = external_id.strip() or None
-    with write_transaction(db):
-        if external_id and conn.execute("SELECT 1 FROM requests WHERE external_id = ?", (external_id,)).fetchone():
-            raise Q.RequestError(f"external id {external_id} is already request "
-                                 f"{conn.execute('SELECT id FROM requests WHERE external_id = ?', (external_id,)).fetchone()[0]}")
-        request_id = conn.execute(
-            "INSERT INTO requests (external_id, uscc, name, category, summary, detail, received_on, channel, "
-            "reported_by, priority) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (external_id, code, name or (firm[0] if firm else None), category, summary, detail or None,
-             day.isoformat(), channel, reported_by, priority)).lastrowid
-        _event(conn, request_id, "received", at, by or reported_by, note,
-               None, "received", {"channel": channel, "priority": priority, "category": category})
-        loaded.store(conn)
-    out = fetch(db, request_id)
-    out["warnings"] = warnings
-    return out
+    values = {"external_id": (external_id or "").strip() or None, "uscc": code,
+              "name": name or (firm[0] if firm else None), "category": category, "summary": summary,
+              "detail": detail or None, "received_on": day.isoformat(), "channel": channel,
+              "reported_by": reported_by, "priority": priority}
+    return Intake(db, values, at, by, note, loaded, warnings)
+
+
+def add_request(db, uscc: str, **kwargs) -> dict:
+    """收集: record a new request (arguments as :func:`intake`). Returns the request plus ``warnings``."""
+    return intake(db, uscc, **kwargs).add()
+
+
+def visit_request(db, uscc: str, specialist_id: str, on: dt.date, text: str, category: str = "其他") -> Intake:
+    """A request raised during a visit (``kq visits log ... --request TEXT``), checked before the visit is
+    written: ``.add()`` it once the visit is logged."""
+    return intake(db, uscc, category=category, summary=text, channel="visit", reported_by=specialist_id, on=on)
 
 
 # ---------------------------------------------------------------- the steps
