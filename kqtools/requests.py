@@ -27,9 +27,7 @@ until it is escalated. Levels never go down.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import unicodedata
-from dataclasses import dataclass, field
 
 from .errors import KqtoolsError
 from .workdays import WorkCalendar, expand_days
@@ -94,16 +92,17 @@ class RequestRulesError(KqtoolsError):
 
 def lookup_key(text) -> str:
     """Width, case and spaces do not matter when a name is looked up."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).casefold()
+    return "".join(unicodedata.normalize("NFKC", str(text)).split()).casefold()
 
 
 def _enum(table: dict, what: str):
-    index = {}
-    for canon, names in table.items():
-        for name in (canon, *names):
-            index[lookup_key(name)] = canon
+    index: dict = {}
 
     def parse(text) -> str:
+        if not index:
+            for canon, names in table.items():
+                for name in (canon, *names):
+                    index[lookup_key(name)] = canon
         if text is None or not str(text).strip():
             raise RequestError(f"{what}: a value is needed")
         try:
@@ -147,31 +146,37 @@ def check_day(day: dt.date, *, today: dt.date, received_on: dt.date, previous: d
 
 
 # ---------------------------------------------------------------- rules
-@dataclass(frozen=True)
 class Level:
-    number: int
-    title: str
-    recipients: tuple = ()            # (name, email) pairs
+    """An escalation level: its number, title and the (name, e-mail) pairs who hear of its requests."""
+    __slots__ = ("number", "title", "recipients")
+
+    def __init__(self, number: int, title: str, recipients: tuple = ()):
+        self.number, self.title, self.recipients = number, title, recipients
 
 
-@dataclass(frozen=True)
 class RequestRules:
-    name: str
-    sha256: str
-    coordinating_department: str
-    time_limits: dict                 # priority -> working days
-    start_levels: dict                # priority -> level
-    priority_labels: dict             # priority -> label (一般, 紧急, 重大疑难)
-    leads: dict                       # category -> lead department
-    lookup: dict                      # lookup_key(name or alias) -> category
-    thresholds: tuple                 # overdue working days, ascending
-    coordination_after: int | None    # working days overdue; None = no coordination rule
-    coordination_level: int
-    levels: dict                      # number -> Level
-    departments: dict                 # name -> tuple of e-mail addresses
-    due_within: int = 2
-    revisit_after_days: int = 3
-    calendar_years: dict = field(default_factory=dict)   # year -> (holidays, workdays) as sets of dates
+    """Compiled requests rules (:func:`compile_rules`). Plain class, not a dataclass: the modules a
+    request step imports are kept cheap to load (a dataclass costs a few ms of code generation)."""
+
+    def __init__(self, *, name: str, sha256: str, coordinating_department: str, time_limits: dict,
+                 start_levels: dict, priority_labels: dict, leads: dict, lookup: dict, thresholds: tuple,
+                 coordination_after: int | None, coordination_level: int, levels: dict, departments: dict,
+                 due_within: int = 2, revisit_after_days: int = 3, calendar_years: dict | None = None):
+        self.name, self.sha256 = name, sha256
+        self.coordinating_department = coordinating_department
+        self.time_limits = time_limits            # priority -> working days
+        self.start_levels = start_levels          # priority -> level
+        self.priority_labels = priority_labels    # priority -> label (一般, 紧急, 重大疑难)
+        self.leads = leads                        # category -> lead department
+        self.lookup = lookup                      # lookup_key(name or alias) -> category
+        self.thresholds = thresholds              # overdue working days, ascending
+        self.coordination_after = coordination_after   # working days overdue; None = no coordination rule
+        self.coordination_level = coordination_level
+        self.levels = levels                      # number -> Level
+        self.departments = departments            # name -> tuple of e-mail addresses
+        self.due_within = due_within
+        self.revisit_after_days = revisit_after_days
+        self.calendar_years = calendar_years or {}   # year -> (holidays, workdays) as sets of dates
 
     @property
     def categories(self) -> list[str]:
@@ -274,15 +279,16 @@ def level_of(level: int | None, priority: str, rules: RequestRules) -> int:
     return level if level is not None else rules.start_levels.get(priority, 1)
 
 
-@dataclass(frozen=True)
 class Change:
-    kind: str                 # 'threshold' (overdue by N working days) or 'coordination'
-    level_from: int
-    level_to: int
-    threshold: int            # the rule's working days overdue that triggered it
-    days_overdue: int         # working days overdue when it was applied
-    department_from: str | None = None
-    department_to: str | None = None
+    """One escalation applied by rule: 'threshold' (overdue by N working days) or 'coordination'."""
+    __slots__ = ("kind", "level_from", "level_to", "threshold", "days_overdue", "department_from", "department_to")
+
+    def __init__(self, kind: str, level_from: int, level_to: int, threshold: int, days_overdue: int,
+                 department_from: str | None = None, department_to: str | None = None):
+        self.kind, self.level_from, self.level_to = kind, level_from, level_to
+        self.threshold = threshold            # the rule's working days overdue that triggered it
+        self.days_overdue = days_overdue      # working days overdue when it was applied
+        self.department_from, self.department_to = department_from, department_to
 
     def note(self, rules: RequestRules) -> str:
         late = f"overdue {self.days_overdue} working day{'s' if self.days_overdue != 1 else ''}"
@@ -294,13 +300,14 @@ class Change:
                 f"({rules.level_title(self.level_to)})")
 
 
-@dataclass(frozen=True)
 class Escalation:
-    changes: tuple            # Change, in the order they apply
-    level: int                # level afterwards
-    overdue_steps: int        # thresholds applied afterwards
-    department: str | None
-    co_departments: tuple
+    """What the rules do to one request: the changes in order, and its level, thresholds applied,
+    department and co-departments afterwards."""
+    __slots__ = ("changes", "level", "overdue_steps", "department", "co_departments")
+
+    def __init__(self, changes: tuple, level: int, overdue_steps: int, department, co_departments: tuple):
+        self.changes, self.level, self.overdue_steps = changes, level, overdue_steps
+        self.department, self.co_departments = department, co_departments
 
     @property
     def changed(self) -> bool:

@@ -17,8 +17,6 @@ request due on ``a`` and still open on ``b`` is ``count(a, b)`` working days ove
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-
 from .errors import KqtoolsError
 
 _ONE = dt.timedelta(days=1)
@@ -34,14 +32,17 @@ class UnknownYear(KqtoolsError):
         self.year = year
 
 
-@dataclass(frozen=True)
 class WorkCalendar:
-    holidays: frozenset = frozenset()     #: weekdays that are days off (dt.date)
-    workdays: frozenset = frozenset()     #: weekend days that are worked (dt.date)
-    years: frozenset = frozenset()        #: years whose days off and worked weekends are known
-    source: str = ""                      #: where the data comes from, for messages
-    strict: bool = True                   #: False: unknown years count by weekday (see ``guessed``)
-    guessed: set = field(default_factory=set, compare=False)  #: unknown years counted by weekday so far
+    """Days off on weekdays and worked weekend days, for the years it knows."""
+
+    def __init__(self, holidays=frozenset(), workdays=frozenset(), years=frozenset(), source: str = "",
+                 strict: bool = True):
+        self.holidays = holidays      #: weekdays that are days off (dt.date)
+        self.workdays = workdays      #: weekend days that are worked (dt.date)
+        self.years = years            #: years whose days off and worked weekends are known
+        self.source = source          #: where the data comes from, for messages
+        self.strict = strict          #: False: unknown years count by weekday (see ``guessed``)
+        self.guessed: set = set()     #: unknown years counted by weekday so far
 
     def lenient(self) -> "WorkCalendar":
         """The same calendar, counting days of unknown years Monday to Friday (recorded in ``guessed``)."""
@@ -101,6 +102,7 @@ class WorkdayIndex:
             running.append(n)
             day += _ONE
         self._running = running
+        self._memo: dict = {}
 
     def __contains__(self, day: dt.date) -> bool:
         return self.first <= day <= self.last
@@ -114,8 +116,15 @@ class WorkdayIndex:
         return self.upto(b) - self.upto(a)
 
     def count_iso(self, a: str, b: str) -> int:
-        """:meth:`count` for ISO dates (the database's text)."""
-        return self.count(dt.date.fromisoformat(a[:10]), dt.date.fromisoformat(b[:10]))
+        """:meth:`count` for ISO dates (the database's text); each distinct text is parsed once."""
+        memo = self._memo
+        ua = memo.get(a)
+        if ua is None:
+            ua = memo[a] = self.upto(dt.date.fromisoformat(a[:10]))
+        ub = memo.get(b)
+        if ub is None:
+            ub = memo[b] = self.upto(dt.date.fromisoformat(b[:10]))
+        return ub - ua
 
 
 def expand_days(items, where: str = "") -> set[dt.date]:

@@ -22,6 +22,21 @@ on_option = click.option("--on", "on", metavar="DATE", default=None,
 by_option = click.option("--by", "by", metavar="WHO", default=None, help="Who did it (default: your login name).")
 
 
+def _day(value, name: str):
+    """A date option: ISO text read directly (the common case), else as clerks type dates (2026/3/2, 2026年3月2日)."""
+    if value is None:
+        return None
+    import datetime as dt
+
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        day = date_arg(value, name)
+    if not 1900 <= day.year <= 2200:
+        raise click.BadParameter(f"{value}: outside 1900-2200", param_hint=name)
+    return day
+
+
 def _db():
     from ..storage.requests import open_requests_db
 
@@ -94,7 +109,7 @@ def add(uscc, category, summary_text, detail, channel, reported_by, priority, on
     from ..storage.requests import add_request
 
     row = add_request(_db(), uscc, category=category, summary=summary_text, detail=detail, channel=channel,
-                      reported_by=reported_by, priority=priority, on=date_arg(on, "--on"), external_id=external_id,
+                      reported_by=reported_by, priority=priority, on=_day(on, "--on"), external_id=external_id,
                       name=name, rules_name=rules_name, by=_user())
     for w in row.pop("warnings"):
         info(f"kq: warning: {w}")
@@ -118,8 +133,8 @@ def route(request_id, to, with_, due, category, note, on, by, rules_name):
     """转办: send the request to its lead department (and co-departments) with a due date."""
     from ..storage.requests import route as route_
 
-    return _print(route_(_db(), _id(request_id), to=to, with_=with_, due=date_arg(due, "--due"), category=category,
-                         rules_name=rules_name, on=date_arg(on, "--on"), by=by or _user(), note=note))
+    return _print(route_(_db(), _id(request_id), to=to, with_=with_, due=_day(due, "--due"), category=category,
+                         rules_name=rules_name, on=_day(on, "--on"), by=by or _user(), note=note))
 
 
 @requests.command()
@@ -133,7 +148,7 @@ def progress(request_id, note, on, by):
     """办理: record progress (any number of times)."""
     from ..storage.requests import progress as progress_
 
-    return _print(progress_(_db(), _id(request_id), note=note, on=date_arg(on, "--on"), by=by or _user()))
+    return _print(progress_(_db(), _id(request_id), note=note, on=_day(on, "--on"), by=by or _user()))
 
 
 @requests.command()
@@ -148,7 +163,7 @@ def answer(request_id, note, unsolvable, on, by):
     """反馈: the department's answer to the firm."""
     from ..storage.requests import answer as answer_
 
-    return _print(answer_(_db(), _id(request_id), note=note, unsolvable=unsolvable, on=date_arg(on, "--on"),
+    return _print(answer_(_db(), _id(request_id), note=note, unsolvable=unsolvable, on=_day(on, "--on"),
                           by=by or _user()))
 
 
@@ -167,7 +182,7 @@ def revisit(request_id, satisfaction, note, on, by, rules_name):
     from ..storage.requests import revisit as revisit_
 
     return _print(revisit_(_db(), _id(request_id), satisfaction=satisfaction, note=note, rules_name=rules_name,
-                           on=date_arg(on, "--on"), by=by, default_by=_user()))
+                           on=_day(on, "--on"), by=by, default_by=_user()))
 
 
 @requests.command()
@@ -181,7 +196,7 @@ def close(request_id, note, on, by):
     """销号: close a request after a satisfied return visit (or the return visit of an unsolvable one)."""
     from ..storage.requests import close as close_
 
-    return _print(close_(_db(), _id(request_id), note=note, on=date_arg(on, "--on"), by=by or _user()))
+    return _print(close_(_db(), _id(request_id), note=note, on=_day(on, "--on"), by=by or _user()))
 
 
 @requests.command()
@@ -196,7 +211,7 @@ def reopen(request_id, reason, on, by, rules_name):
     """Send an answered, revisited or closed request back to its department with a new due date."""
     from ..storage.requests import reopen as reopen_
 
-    return _print(reopen_(_db(), _id(request_id), reason=reason, rules_name=rules_name, on=date_arg(on, "--on"),
+    return _print(reopen_(_db(), _id(request_id), reason=reason, rules_name=rules_name, on=_day(on, "--on"),
                           by=by or _user()))
 
 
@@ -219,7 +234,7 @@ def escalate(request_id, to_level, reason, due_rules, as_of, on, by, rules_name)
     if due_rules:
         if request_id or to_level or reason or on:
             raise click.UsageError("--due applies the rules to every request: give no ID, --to-level, --reason or --on")
-        rows = S.escalate_due(_db(), date_arg(as_of, "--as-of"), rules_name=rules_name, by=by or "rule")
+        rows = S.escalate_due(_db(), _day(as_of, "--as-of"), rules_name=rules_name, by=by or "rule")
         emit(rows, S.ESCALATION_COLUMNS)
         info(f"{len(rows)} escalation(s)" if rows else "nothing to escalate")
         return OK
@@ -230,7 +245,7 @@ def escalate(request_id, to_level, reason, due_rules, as_of, on, by, rules_name)
     if not reason:
         raise click.UsageError("--reason: why it is escalated")
     return _print(S.escalate(_db(), _id(request_id), reason=reason, to_level=to_level, rules_name=rules_name,
-                             on=date_arg(on, "--on"), by=by or _user()))
+                             on=_day(on, "--on"), by=by or _user()))
 
 
 @requests.command("list")
@@ -248,7 +263,7 @@ def list_(status, overdue, due_within, department, category, specialist, as_of, 
     """Requests with their due date, working days overdue, level and the firm's specialist."""
     from ..storage.request_views import LIST_COLUMNS, list_requests
 
-    view = list_requests(_db(), as_of=date_arg(as_of, "--as-of"), rules_name=rules_name, status=status,
+    view = list_requests(_db(), as_of=_day(as_of, "--as-of"), rules_name=rules_name, status=status,
                          overdue=overdue, due_within=due_within, department=department, category=category,
                          specialist=specialist)
     emit(view.rows, LIST_COLUMNS)
@@ -265,7 +280,7 @@ def show(request_id, as_of, rules_name):
     """One request and its whole timeline (at, step, by, note)."""
     from ..storage.request_views import TIMELINE_COLUMNS, show_request
 
-    view = show_request(_db(), _id(request_id), as_of=date_arg(as_of, "--as-of"), rules_name=rules_name)
+    view = show_request(_db(), _id(request_id), as_of=_day(as_of, "--as-of"), rules_name=rules_name)
     _render_show(view.rows[0], TIMELINE_COLUMNS)
     return _warn(view)
 
@@ -314,7 +329,7 @@ def stats(year, by, as_of, rules_name):
     from ..request_reports import STATS_COLUMNS
     from ..storage.request_views import stats as stats_
 
-    view = stats_(_db(), year=year, by=by, as_of=date_arg(as_of, "--as-of"), rules_name=rules_name)
+    view = stats_(_db(), year=year, by=by, as_of=_day(as_of, "--as-of"), rules_name=rules_name)
     emit(view.rows, STATS_COLUMNS)
     return _warn(view)
 

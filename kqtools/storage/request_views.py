@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
 
 from .. import clock
 from .. import request_reports as P
@@ -26,10 +25,11 @@ FIRM_COLUMNS = ["id", "received_on", "category", "summary", "priority", "status"
 STATS_BY = ("category", "department", "district", "specialist", "month")
 
 
-@dataclass
 class View:
-    rows: list
-    warnings: list = field(default_factory=list)
+    """Rows of a view and the warnings that go with them (years counted by weekday)."""
+
+    def __init__(self, rows: list, warnings: list | None = None):
+        self.rows, self.warnings = rows, warnings or []
 
 
 def _rules(db, rules_name):
@@ -102,15 +102,19 @@ def list_requests(db, *, as_of: dt.date | None = None, rules_name: str | None = 
     found = conn.execute(sql, args).fetchall()
     dues = [r[10] for r in found if r[6] in Q.WITH_DEPARTMENT and r[10] and r[10] < day]
     index = calendar.index(dt.date.fromisoformat(min(dues)), as_of) if dues else None
-    names = {}
+    names: dict = {}
+    late_by: dict = {}                 # due date -> working days overdue (a few hundred distinct dates)
     start = rules.start_levels
     rows = []
     for (rid, ext, uscc, name, cat, prio, st, dept, co, received, due, level, sp, summary) in found:
         shown = names.get(cat)
         if shown is None:
             shown = names[cat] = rules.category(cat) or cat
-        late = index.count_iso(due, day) if (index is not None and st in Q.WITH_DEPARTMENT and due and due < day) \
-            else None
+        late = None
+        if index is not None and st in Q.WITH_DEPARTMENT and due and due < day:
+            late = late_by.get(due)
+            if late is None:
+                late = late_by[due] = index.count_iso(due, day)
         rows.append({"id": rid, "external_id": ext, "uscc": uscc, "name": name, "category": shown, "priority": prio,
                      "status": st, "department": dept, "co_departments": json.loads(co) if co else [],
                      "received_on": received, "due_on": due, "days_overdue": late,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from dataclasses import dataclass
 
 from .. import clock
 from .. import requests as Q
@@ -129,17 +128,16 @@ def _event(conn, request_id: int, step: str, at: str, by, note, before, after, d
          json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None, _wall()))
 
 
-@dataclass
 class Step:
-    """A step computed from a snapshot, ready to be written."""
-    request: dict                 # the snapshot
-    event: str                    # request_events.step
-    at: str
-    by: str | None
-    note: str | None
-    changes: dict                 # column -> new value
-    detail: dict | None = None
-    rules: Loaded | None = None
+    """A step computed from a snapshot, ready to be written (:func:`commit`)."""
+
+    def __init__(self, request: dict, event: str, at: str, by, note, changes: dict, detail: dict | None = None,
+                 rules: Loaded | None = None):
+        self.request = request        # the snapshot
+        self.event = event            # request_events.step
+        self.at, self.by, self.note = at, by, note
+        self.changes = changes        # column -> new value
+        self.detail, self.rules = detail, rules
 
 
 def prepare(db, request_id: int, step: str, *, on: dt.date | None, by, note, today: dt.date | None = None) -> Step:
@@ -182,16 +180,13 @@ def commit(db, step: Step) -> dict:
 
 
 # ---------------------------------------------------------------- intake
-@dataclass
 class Intake:
     """A new request, checked and ready to be written (:meth:`add`)."""
-    db: object
-    values: dict                  # requests columns
-    at: str
-    by: str | None
-    note: str | None
-    rules: Loaded
-    warnings: list
+
+    def __init__(self, db, values: dict, at: str, by, note, rules: Loaded, warnings: list):
+        self.db, self.values = db, values      # values: requests columns
+        self.at, self.by, self.note = at, by, note
+        self.rules, self.warnings = rules, warnings
 
     def add(self) -> dict:
         """Write it (one transaction: the row, its `received` entry); returns it with ``warnings``."""
