@@ -258,7 +258,7 @@ def compile_rules(data: dict, name: str | None = None, sha256: str = "") -> Requ
         calendar_years[year] = (frozenset(days["holidays"]), frozenset(days["workdays"]))
     reminders = data.get("reminders") or {}
     return RequestRules(
-        name=name, sha256=sha256, coordinating_department=coordinating,
+        name=name or "requests", sha256=sha256, coordinating_department=coordinating,
         time_limits={p: v["working_days"] for p, v in priorities.items()},
         start_levels={p: v["start_level"] for p, v in priorities.items()},
         priority_labels={p: v.get("label", p) for p, v in priorities.items()},
