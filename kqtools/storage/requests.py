@@ -138,6 +138,7 @@ class Step:
         self.at, self.by, self.note = at, by, note
         self.changes = changes        # column -> new value
         self.detail, self.rules = detail, rules
+        self.step = event             # the command (answer, route...), set by prepare()
 
 
 def prepare(db, request_id: int, step: str, *, on: dt.date | None, by, note, today: dt.date | None = None) -> Step:
@@ -147,7 +148,9 @@ def prepare(db, request_id: int, step: str, *, on: dt.date | None, by, note, tod
     day, at = _when(on)
     Q.check_day(day, today=today or clock.today(), received_on=dt.date.fromisoformat(r["received_on"]),
                 previous=dt.date.fromisoformat(r["last_step_on"]), request_id=request_id, step=step)
-    return Step(r, Q.EVENT[step], at, by, note, {})
+    out = Step(r, Q.EVENT[step], at, by, note, {})
+    out.step = step
+    return out
 
 
 def commit(db, step: Step) -> dict:
@@ -173,8 +176,8 @@ def commit(db, step: Step) -> dict:
                 step.rules.store(conn)
     if conflict:
         now = fetch(db, r["id"])
-        raise Conflict(f"request {r['id']} was changed by someone else while this {step.event} step was being "
-                       f"recorded (it is {now['status']} now, last step on {now['last_step_on']}): nothing written; "
+        raise Conflict(f"request {r['id']} was changed by someone else while kq requests {step.step} was recording it "
+                       f"(it is {now['status']} now, last step on {now['last_step_on']}): nothing written; "
                        f"see kq requests show {r['id']}")
     return fetch(db, r["id"])
 
