@@ -3,7 +3,6 @@ escalation, two clerks at once, the ledger import and a request raised during a 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import sqlite3
 import subprocess
@@ -367,3 +366,25 @@ def test_the_enumerations_of_the_import_schema_and_the_domain_agree():
         expected = {name: canon for canon, names in table.items() for name in (canon, *names)}
         assert props[fname]["x-values"] == expected
         assert props[fname]["enum"] == list(table)
+
+
+def test_the_demo_ledger_imports_and_one_request_walks_the_whole_loop(db):
+    import io
+
+    from conftest import ROOT
+
+    from kqtools.importer import run_import
+    from kqtools.readers import open_table
+    from kqtools.storage.request_demo import run_demo
+
+    demo = ROOT / "fixtures" / "demo"
+    for kind, name in (("enterprises", "enterprises.csv"), ("specialists", "specialists.csv")):
+        run_import(db, open_table(io.BytesIO((demo / name).read_bytes()), name), kind)
+    lines = run_demo(db, "2026-01-05")
+    assert lines[0] == "kq import requests requests.xlsx: 14 read, 14 inserted, 0 rejected"
+    assert "request 1: routed, progress, answered, revisited (满意), closed on 2025-11-17" in lines[2]
+    steps = [s for s, in db.conn.execute("SELECT step FROM request_events WHERE request_id = 1 ORDER BY id")]
+    assert steps == ["received", "routed", "progress", "answered", "revisited", "closed"]
+    outside = db.conn.execute("SELECT name FROM requests WHERE uscc = '91320594MA1XK3PL7Q'").fetchone()
+    assert outside == ("苏州云栖数智科技有限公司",)                  # not in the register: the ledger's name kept
+    assert any(line.startswith("kq requests stats --as-of 2026-01-05: 14 received, 5 closed") for line in lines)

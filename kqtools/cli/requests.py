@@ -118,7 +118,8 @@ def add(uscc, category, summary_text, detail, channel, reported_by, priority, on
 
 @requests.command()
 @click.argument("request_id", metavar="ID")
-@click.option("--to", "to", metavar="DEPT", default=None, help="Lead department (default: the category's, from the rules).")
+@click.option("--to", "to", metavar="DEPT", default=None,
+              help="Lead department (default: the category's, from the rules).")
 @click.option("--with", "with_", metavar="DEPT", multiple=True, help="A co-operating department (repeatable).")
 @click.option("--due", metavar="DATE", default=None,
               help="Due date (default: received + the priority's working days: urgent 3, normal 10, major 20).")
@@ -153,7 +154,8 @@ def progress(request_id, note, on, by):
 
 @requests.command()
 @click.argument("request_id", metavar="ID")
-@click.option("--note", required=True, help="The answer given to the firm (with --unsolvable: why it cannot be solved).")
+@click.option("--note", required=True,
+              help="The answer given to the firm (with --unsolvable: why it cannot be solved).")
 @click.option("--unsolvable", is_flag=True, help="It cannot be solved; the note explains why (问题归零).")
 @on_option
 @by_option
@@ -216,7 +218,7 @@ def reopen(request_id, reason, on, by, rules_name):
 
 
 @requests.command()
-@click.argument("request_id", metavar="ID", required=False)
+@click.argument("request_id", metavar="[ID]", required=False)
 @click.option("--to-level", type=click.IntRange(1, 9), default=None, help="Level to raise it to (default: one up).")
 @click.option("--reason", default=None, help="Why (required for one request).")
 @click.option("--due", "due_rules", is_flag=True,
@@ -298,7 +300,8 @@ def _render_show(record: dict, columns) -> None:
     if path:
         try:
             if output.format_for_path(path) == "xlsx":
-                output.write_xlsx(path, {"request": (["field", "value"], fields), "timeline": (list(columns), timeline)})
+                output.write_xlsx(path, {"request": (["field", "value"], fields),
+                                         "timeline": (list(columns), timeline)})
                 n = len(timeline)
             else:
                 n = output.write_file(path, timeline, columns)

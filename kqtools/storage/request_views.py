@@ -71,8 +71,11 @@ def list_requests(db, *, as_of: dt.date | None = None, rules_name: str | None = 
         if status.strip().lower() == "open":
             where.append("r.status != 'closed'")
         else:
+            try:
+                args.append(Q.parse_status(status))
+            except Q.RequestError as exc:
+                raise Q.RequestError(f"{exc}, or open (anything not closed)") from None
             where.append("r.status = ?")
-            args.append(Q.parse_status(status))
     due_terms = []
     if overdue:
         due_terms.append("r.due_on < ?")
@@ -188,24 +191,22 @@ def stats(db, *, year: int | None = None, by: str | None = None, as_of: dt.date 
     cols = ("status", "received_on", "due_on", "first_answered_on", "first_answer_late", "closed_on", "satisfaction",
             "reopened", "key")
     found = conn.execute(f"SELECT r.status, r.received_on, r.due_on, r.first_answered_on, r.first_answer_late, "
-                         f"r.closed_on, r.satisfaction, r.reopened, {key} FROM requests r{joins}{where}", args).fetchall()
+                         f"r.closed_on, r.satisfaction, r.reopened, {key} FROM requests r{joins}{where}",
+                         args).fetchall()
     closed = [(row[1], row[5]) for row in found if row[0] == "closed" and row[5]]
     index = None
     if closed:
         index = calendar.index(dt.date.fromisoformat(min(c[0] for c in closed)),
                                dt.date.fromisoformat(max(c[1] for c in closed)))
-    key_of = None
-    if by == "category":
-        names: dict = {}
+    names: dict = {}
 
-        def key_of(r):
-            k = r["key"]
-            if k not in names:
-                names[k] = rules.category(k) or k
-            return names[k]
-    elif by:
-        def key_of(r):
-            return r["key"]
+    def by_category(r):
+        k = r["key"]
+        if k not in names:
+            names[k] = rules.category(k) or k
+        return names[k]
+
+    key_of = by_category if by == "category" else (lambda r: r["key"]) if by else None
     rows = P.stats((dict(zip(cols, row)) for row in found), as_of, index, key_of)
     return View(rows, _guessed(calendar))
 
