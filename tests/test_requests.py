@@ -3,6 +3,7 @@ escalation, two clerks at once, the ledger import and a request raised during a 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sqlite3
 import subprocess
@@ -388,3 +389,18 @@ def test_the_demo_ledger_imports_and_one_request_walks_the_whole_loop(db):
     outside = db.conn.execute("SELECT name FROM requests WHERE uscc = '91320594MA1XK3PL7Q'").fetchone()
     assert outside == ("苏州云栖数智科技有限公司",)                  # not in the register: the ledger's name kept
     assert any(line.startswith("kq requests stats --as-of 2026-01-05: 14 received, 5 closed") for line in lines)
+
+
+def test_a_rule_text_is_validated_once_and_an_edited_one_again(kq, firms, tmp_path):
+    rules = tmp_path / "my.toml"
+    rules.write_text("# 武进区\n" + kq("rules", "show", "requests").stdout, encoding="utf-8")
+    request_id = _request_in(firms, "received")                    # with the shipped rules
+    assert kq("requests", "route", request_id, "--on", "2026-03-03", "--rules", rules).returncode == 0
+    stored = dict(firms.conn.execute("SELECT name, sha256 FROM request_rules"))
+    assert set(stored) == {"requests", str(rules)}
+    route = [json.loads(d) for d, in firms.conn.execute("SELECT detail FROM request_events WHERE step = 'routed'")]
+    assert route[0]["rules_sha256"] == stored[str(rules)]           # the timeline names the text it used
+    rules.write_text(rules.read_text(encoding="utf-8").replace("working_days = 10", "working_days = -1"),
+                     encoding="utf-8")
+    r = kq("requests", "route", request_id, "--on", "2026-03-04", "--rules", rules)
+    assert r.returncode == 2 and "priorities.normal.working_days" in r.stderr, r

@@ -5,7 +5,8 @@ validated against ``schemas/requests-rules.schema.json`` and compiled by
 :func:`kqtools.requests.compile_rules`. A step that uses them stores the text in ``request_rules``
 by its sha256 (its events name the hash); a text already stored there was validated against the
 same schema, so it is not validated again: a step does not pay for importing jsonschema (~0.1 s)
-on every call, which matters for a command meant to be as quick as ``kq jobs run-due``.
+on every call, which matters for a command meant to be as quick as ``kq jobs run-due``; it is not
+even parsed again (what it parsed to is stored beside it).
 
 Calendar: China's public holidays and adjusted working days from the chinesecalendar package
 (2004-2026 in version 1.11.0), with the rule file's ``[calendar."YYYY"]`` years on top.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from pathlib import Path
 
 from .. import clock
@@ -42,14 +44,19 @@ def _schema_sha() -> str:
 class Loaded:
     """Compiled rules plus what is needed to store them with the step that used them."""
 
-    def __init__(self, rules: RequestRules, text: str, checked: bool):
-        self.rules, self.text, self.checked = rules, text, checked   # checked: validated in this process
+    def __init__(self, rules: RequestRules, text: str, checked: bool, data: dict | None = None):
+        self.rules, self.text = rules, text
+        self.checked, self.data = checked, data      # checked: parsed and validated in this process
 
     def store(self, conn) -> None:
-        """Keep the text by its hash (inside the step's write transaction)."""
-        conn.execute("INSERT OR IGNORE INTO request_rules (sha256, schema_sha256, name, text, stored_at) "
-                     "VALUES (?, ?, ?, ?, ?)", (self.rules.sha256, _schema_sha(), self.rules.name, self.text,
-                                                 clock.utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")))
+        """Keep the text (and what it parsed to) by its hash, inside the step's write transaction."""
+        if not self.checked:
+            return
+        conn.execute("INSERT OR IGNORE INTO request_rules (sha256, schema_sha256, name, text, data, stored_at) "
+                     "VALUES (?, ?, ?, ?, ?, ?)",
+                     (self.rules.sha256, _schema_sha(), self.rules.name, self.text,
+                      json.dumps(self.data, ensure_ascii=False, sort_keys=True),
+                      clock.utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")))
 
 
 def _shipped_text() -> str | None:
@@ -62,26 +69,27 @@ def _shipped_text() -> str | None:
 
 def load(db, name: str | None = None) -> Loaded:
     """The rules named (preset, file, or None for the shipped ones), validated once per text.
-    Raises :class:`kqtools.rules.RulesError` / :class:`RequestRulesError` with the file and the place."""
-    text = _shipped_text() if name in (None, "requests") else None
-    if text is not None:
-        import tomllib
 
-        display, data = "requests", tomllib.loads(text)
-    else:
-        from ..rules import parse, read_text
+    A text stored before (``request_rules``, same schema) is taken as stored, parsed: neither TOML
+    parsing nor schema validation is repeated. Raises :class:`kqtools.rules.RulesError` /
+    :class:`RequestRulesError` with the file and the place."""
+    text = _shipped_text() if name in (None, "requests") else None
+    display, fmt = "requests", "toml"
+    if text is None:
+        from ..rules import read_text
 
         display, text, fmt = read_text("requests", name)
-        data = parse(text, fmt, display)
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     conn = getattr(db, "conn", db)
-    known = conn.execute("SELECT 1 FROM request_rules WHERE sha256 = ? AND schema_sha256 = ?",
+    known = conn.execute("SELECT data FROM request_rules WHERE sha256 = ? AND schema_sha256 = ?",
                          (sha, _schema_sha())).fetchone()
-    if known is None:
-        from ..rules import validate
+    if known is not None:
+        return Loaded(_compile(display, sha, json.loads(known[0])), text, checked=False)
+    from ..rules import parse, validate
 
-        validate("requests", data, display)
-    return Loaded(_compile(display, sha, data), text, checked=known is None)
+    data = parse(text, fmt, display)
+    validate("requests", data, display)
+    return Loaded(_compile(display, sha, data), text, checked=True, data=data)
 
 
 def _compile(display: str, sha: str, data: dict) -> RequestRules:

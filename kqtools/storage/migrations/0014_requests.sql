@@ -80,6 +80,7 @@ CREATE TABLE request_rules (
     schema_sha256 TEXT NOT NULL,       -- of the schema it was validated against
     name TEXT NOT NULL,                -- preset name or path as given
     text TEXT NOT NULL,
+    data TEXT NOT NULL,                -- what the text parsed to, as JSON: a step loads this instead of parsing again
     stored_at TEXT NOT NULL            -- wall clock (UTC)
 );
 
