@@ -17,7 +17,7 @@ from ..errors import ExitStatus, KqtoolsError
 # name -> (module, attribute, one-line help). Help lives here so `kq --help` imports nothing else.
 COMMANDS = {
     "init": ("kqtools.cli.db", "init", "Create or migrate the database (idempotent)."),
-    "import": ("kqtools.cli.imports", "import_", "Import a list: enterprises, designations, metrics, credit, specialists, visits."),
+    "import": ("kqtools.cli.imports", "import_", "Import a list: enterprises, designations, metrics, credit, specialists, visits, requests."),
     "imports": ("kqtools.cli.imports", "imports", "List import batches (source, sha256, counts)."),
     "rejects": ("kqtools.cli.imports", "rejects", "Show the rejected rows of an import batch."),
     "enterprises": ("kqtools.cli.enterprises", "enterprises", "List firms, or show one with everything known about it."),
