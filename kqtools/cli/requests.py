@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import click
 
-from .common import ATTENTION, OK, chosen_db_path, date_arg, db_option, emit, info, output_options, summary
+from .common import ATTENTION, OK, chosen_db_path, date_arg, db_option, emit, info, output_options, settings, summary
 
-DEMO_DATE = "2026-01-05"
 STEP_COLUMNS = ["id", "external_id", "uscc", "name", "category", "summary", "status", "channel", "priority",
                 "reported_by", "department",
                 "co_departments", "due_on", "level", "satisfaction", "unsolvable", "reopened", "received_on",
@@ -30,17 +29,25 @@ def _day(value, name: str):
 
     try:
         day = dt.date.fromisoformat(value)
+        if 1900 <= day.year <= 2200:
+            return day
     except ValueError:
-        day = date_arg(value, name)
-    if not 1900 <= day.year <= 2200:
-        raise click.BadParameter(f"{value}: outside 1900-2200", param_hint=name)
-    return day
+        pass
+    return date_arg(value, name)        # other forms, and the refusal of far dates, as every command
 
 
-def _db():
+def _db(readonly: bool | None = None):
+    """The command's database (closed when the command ends), opened without sqlite-utils when it can be."""
     from ..storage.requests import open_requests_db
 
-    return open_requests_db(chosen_db_path())
+    s = settings()
+    path = chosen_db_path()
+    db = open_requests_db(path, readonly=readonly, busy_timeout_ms=s.busy_timeout_ms, file_mode=s.file_mode)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta["kq.db_opened"] = path
+        ctx.call_on_close(db.conn.close)
+    return db
 
 
 def _user() -> str:
@@ -265,7 +272,7 @@ def list_(status, overdue, due_within, department, category, specialist, as_of, 
     """Requests with their due date, working days overdue, level and the firm's specialist."""
     from ..storage.request_views import LIST_COLUMNS, list_requests
 
-    view = list_requests(_db(), as_of=_day(as_of, "--as-of"), rules_name=rules_name, status=status,
+    view = list_requests(_db(readonly=True), as_of=_day(as_of, "--as-of"), rules_name=rules_name, status=status,
                          overdue=overdue, due_within=due_within, department=department, category=category,
                          specialist=specialist)
     emit(view.rows, LIST_COLUMNS)
@@ -282,7 +289,7 @@ def show(request_id, as_of, rules_name):
     """One request and its whole timeline (at, step, by, note)."""
     from ..storage.request_views import TIMELINE_COLUMNS, show_request
 
-    view = show_request(_db(), _id(request_id), as_of=_day(as_of, "--as-of"), rules_name=rules_name)
+    view = show_request(_db(readonly=True), _id(request_id), as_of=_day(as_of, "--as-of"), rules_name=rules_name)
     _render_show(view.rows[0], TIMELINE_COLUMNS)
     return _warn(view)
 
@@ -309,8 +316,10 @@ def _render_show(record: dict, columns) -> None:
             raise KqError(str(exc)) from None
         info(f"wrote request {record['id']} ({n} steps) to {path}")
         return
+    import sys
+
     fmt = chosen_format()
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     if fmt in ("json", "jsonl"):
         click.echo(json.dumps(record, ensure_ascii=False, default=str))
         return
@@ -332,7 +341,7 @@ def stats(year, by, as_of, rules_name):
     from ..request_reports import STATS_COLUMNS
     from ..storage.request_views import stats as stats_
 
-    view = stats_(_db(), year=year, by=by, as_of=_day(as_of, "--as-of"), rules_name=rules_name)
+    view = stats_(_db(readonly=True), year=year, by=by, as_of=_day(as_of, "--as-of"), rules_name=rules_name)
     emit(view.rows, STATS_COLUMNS)
     return _warn(view)
 
@@ -348,15 +357,6 @@ def top(year, limit, rules_name):
     from ..request_reports import TOP_COLUMNS
     from ..storage.request_views import top as top_
 
-    view = top_(_db(), year=year, limit=limit, rules_name=rules_name)
+    view = top_(_db(readonly=True), year=year, limit=limit, rules_name=rules_name)
     emit(view.rows, TOP_COLUMNS)
     return _warn(view)
-
-
-# ---------------------------------------------------------------- kq demo
-def demo_step(db, echo):
-    """Import the demo ledger, route it, walk one request through the whole loop, escalate and list."""
-    from ..storage.request_demo import run_demo
-
-    for line in run_demo(db, DEMO_DATE):
-        echo(line)

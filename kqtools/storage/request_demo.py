@@ -13,6 +13,13 @@ from . import requests as S
 
 D = dt.date.fromisoformat
 WHO = "demo"
+DEMO_DATE = "2026-01-05"
+
+
+def demo_step(db, echo) -> None:
+    """The ``kq demo`` step (registered in ``kqtools.cli.demo.STEPS``)."""
+    for line in run_demo(db, DEMO_DATE):
+        echo(line)
 
 
 def run_demo(db, demo_date: str) -> list[str]:

@@ -37,27 +37,32 @@ class Conflict(KqtoolsError):
 
 
 # ---------------------------------------------------------------- opening
-def open_requests_db(path: str):
+def open_requests_db(path: str, *, readonly: bool | None = None, busy_timeout_ms: int | None = None,
+                     file_mode: int | None = None):
     """The database for a requests command, opened as cheaply as ``kq jobs run-due`` opens its own.
 
-    An existing database at the latest schema is opened with the standard library only
-    (:func:`kqtools.storage.connect`, no sqlite-utils); a new file or one with migrations pending
-    goes through :func:`kqtools.storage.open_db`, which creates and migrates it. Returns an object
-    with ``.conn`` (all the request services use).
+    An existing database this process may write, at the latest schema, is opened with the standard
+    library only (the storage package's private connection: the same busy timeout and file mode for
+    the ``-wal``/``-shm`` files, no sqlite-utils); anything else (a new file, migrations pending, a
+    read-only or foreign file) goes through :func:`kqtools.storage.open_db`, which creates, migrates
+    or refuses it. Returns an object with ``.conn`` (all the request services use).
     """
-    from . import connect, open_db
+    from . import BUSY_TIMEOUT_MS, _connect_private, _writable, check_db_path, open_db
+    from ..settings import DEFAULT_FILE_MODE
 
-    if path == ":memory:" or not os.path.isfile(path):
-        return open_db(path)
-    conn = connect(path)
-    try:
-        done = {v for v, in conn.execute("SELECT version FROM schema_migrations")}
-    except Exception:  # noqa: BLE001 - no table yet, or not a kq database: let open_db say what it is
-        done = set()
-    if done >= _migration_versions():
-        return _Handle(conn)
-    conn.close()
-    return open_db(path)
+    busy_timeout_ms = busy_timeout_ms or BUSY_TIMEOUT_MS
+    file_mode = file_mode or DEFAULT_FILE_MODE
+    if path != ":memory:" and os.path.isfile(path) and not os.path.islink(path) and _writable(path):
+        check_db_path(path)
+        conn = _connect_private(path, busy_timeout_ms, file_mode)
+        try:
+            done = {v for v, in conn.execute("SELECT version FROM schema_migrations")}
+        except Exception:  # noqa: BLE001 - no such table: not a kq database; open_db says what it is
+            done = set()
+        if done >= _migration_versions():
+            return _Handle(conn)
+        conn.close()
+    return open_db(path, readonly=readonly, busy_timeout_ms=busy_timeout_ms, file_mode=file_mode)
 
 
 class _Handle:
