@@ -354,6 +354,8 @@ def test_the_rules_show_and_check_as_other_rule_files(kq, tmp_path):
     path.write_text(shown.stdout.replace('lead = "区商务局"', 'lead = "区商务委"'), encoding="utf-8")
     r = kq("requests", "list", "--rules", path)
     assert r.returncode == 2 and "categories.市场.lead: 区商务委 is not listed under [departments]" in r.stderr, r
+    checked = kq("rules", "check", "requests", path)                # the same check, before any use
+    assert checked.returncode == 1 and "categories.市场.lead: 区商务委 is not listed" in checked.stderr, checked
     path.write_text(shown.stdout.replace("working_days = 3", "working_days = 0"), encoding="utf-8")
     checked = kq("rules", "check", "requests", path)
     assert checked.returncode == 1 and "priorities.urgent.working_days" in checked.stderr, checked
