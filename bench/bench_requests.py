@@ -7,8 +7,9 @@ it); wall time and CPU time (user + system of the child) per run, medians report
 
 The data are generated straight into a migrated database (not through the services, which would
 take minutes): 20,000 firms, 100 specialists, 100,000 requests received 2024-01-01..2026-11-30 in
-the statuses a real ledger has (most closed, a tail open and some overdue), due dates in working
-days on the same calendar kq uses, and 5 timeline entries a request on average (500,000).
+the statuses a real ledger has (most closed, a tail open and some overdue), numbered in the order
+they arrive (as intake numbers them), due dates in working days on the same calendar kq uses, and 5
+timeline entries a request on average (500,000).
 ``run-due`` runs against its own small database, twice before measuring, so that nothing is due.
 
 Usage: python bench/bench_requests.py [--runs 7] [--requests 100000] [--keep DIR]
@@ -70,8 +71,9 @@ def generate(path: Path, n: int, seed: int = 16) -> dict:
                      [(u, f"WJ{i % 100:03d}") for i, u in enumerate(firms)])
     span = (last - first).days
     requests, events = [], []
-    for rid in range(1, n + 1):
-        received = first + dt.timedelta(days=rng.randrange(span + 1))
+    # ids in the order requests arrive, as intake gives them (a ledger grows with time)
+    arrivals = sorted(first + dt.timedelta(days=rng.randrange(span + 1)) for _ in range(n))
+    for rid, received in enumerate(arrivals, 1):
         priority = rng.choices(["normal", "urgent", "major"], [80, 15, 5])[0]
         category = rng.choice(CATEGORIES)
         age = (last - received).days
