@@ -17,7 +17,7 @@ from typing import Any, Callable
 from . import fields as F
 from .uscc import check_uscc
 
-KINDS = ("enterprises", "designations", "metrics", "credit", "specialists", "visits")
+KINDS = ("enterprises", "designations", "metrics", "credit", "specialists", "visits", "requests")
 
 
 def load_schema(name: str) -> dict:

@@ -25,13 +25,14 @@ from pathlib import Path
 
 from .errors import KqtoolsError
 
-RULE_KINDS = ("scoring", "lists", "assignment")
+RULE_KINDS = ("scoring", "lists", "assignment", "requests")
 #: kind -> (module, function): the step that turns validated data into what the command uses,
 #: raising ValueError (or a KqtoolsError) for what a schema cannot see. A new rule kind adds a line.
 COMPILERS = {
     "scoring": ("kqtools.scoring_rules", "compile_rules"),      # kq score run
     "lists": ("kqtools.creditlists", "parse_rules"),            # kq lists build
     "assignment": ("kqtools.assignment", "Policy.from_rules"),  # kq assign
+    "requests": ("kqtools.requests", "compile_rules"),          # kq requests
 }
 
 

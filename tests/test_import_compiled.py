@@ -50,7 +50,7 @@ def plan_fields(kind):
 
 @pytest.mark.parametrize("kind_name", SIMPLE)
 def test_simple_kinds_are_the_common_ones(kind_name):
-    assert kind_name in {"enterprises", "metrics", "visits", "specialists"}
+    assert kind_name in {"enterprises", "metrics", "visits", "specialists", "requests"}
 
 
 @settings(max_examples=300, deadline=None)

@@ -88,7 +88,8 @@ def off(folder: Path, *ids):
                                             f'trigger = {{ cron = "0 9 * * *" }}\nparams = {{ subject = "x" }}\n')
 
 
-SHIPPED = ("visit-reminders", "expiry-reminders", "policy-briefing", "december-meeting", "lists-rebuild", "score-run")
+SHIPPED = ("visit-reminders", "expiry-reminders", "policy-briefing", "december-meeting", "lists-rebuild", "score-run",
+           "requests-due", "requests-revisit")
 
 
 # ------------------------------------------------------------------------ specs and triggers (pure)
@@ -235,7 +236,7 @@ def test_eight_processes_racing_produce_each_message_once(kq, db, db_path):
     assert all(rc == 0 for rc, _, _ in results), results
     ran = [json.loads(line) for _, out, _ in results for line in out.splitlines() if line.strip()]
     done = collections.Counter(r["job_id"] for r in ran if r["status"] == "done")
-    assert done == {"visit-reminders": 1, "expiry-reminders": 1}       # each occurrence run by one process
+    assert done == {"visit-reminders": 1, "expiry-reminders": 1, "requests-due": 1, "requests-revisit": 1}  # once each
     msgs = outbox(db_path)
     keys = collections.Counter((m["job_id"], m["recipient"], m["dedupe_key"]) for m in msgs)
     assert len(msgs) == 3 and set(keys.values()) == {1}

@@ -17,7 +17,7 @@ from ..errors import ExitStatus, KqtoolsError
 # name -> (module, attribute, one-line help). Help lives here so `kq --help` imports nothing else.
 COMMANDS = {
     "init": ("kqtools.cli.db", "init", "Create or migrate the database (idempotent)."),
-    "import": ("kqtools.cli.imports", "import_", "Import a list: enterprises, designations, metrics, credit, specialists, visits."),
+    "import": ("kqtools.cli.imports", "import_", "Import a list: enterprises, designations, metrics, credit, specialists, visits, requests."),
     "imports": ("kqtools.cli.imports", "imports", "List import batches (source, sha256, counts)."),
     "rejects": ("kqtools.cli.imports", "rejects", "Show the rejected rows of an import batch."),
     "enterprises": ("kqtools.cli.enterprises", "enterprises", "List firms, or show one with everything known about it."),
@@ -33,6 +33,7 @@ COMMANDS = {
     "jobs": ("kqtools.cli.jobs", "jobs", "Reminder jobs: list, run-due, run, history, check."),
     "outbox": ("kqtools.cli.jobs", "outbox", "Messages produced by jobs: list, ack, retry."),
     "scheduler": ("kqtools.cli.jobs", "scheduler", "Run the reminder scheduler in the foreground."),
+    "requests": ("kqtools.cli.requests", "requests", "Firm requests (诉求): add, route, answer, revisit, close; list, stats."),
     "demo": ("kqtools.cli.demo", "demo", "Load the bundled demo data and run the main jobs on it."),
 }
 

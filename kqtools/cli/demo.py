@@ -18,6 +18,7 @@ STEPS = [  # lists before scoring, so that the scoring's blacklist veto has a li
     "kqtools.storage.scoring:demo_step",
     "kqtools.cli.specialists:demo_step",
     "kqtools.cli.jobs:demo_step",
+    "kqtools.storage.request_demo:demo_step",
 ]
 
 

@@ -7,7 +7,7 @@ import click
 
 from .common import ATTENTION, OK, KqError, db_option, emit, get_db, info, open_source, output_options
 
-KINDS = ("enterprises", "designations", "metrics", "credit", "specialists", "visits")
+KINDS = ("enterprises", "designations", "metrics", "credit", "specialists", "visits", "requests")
 SHOW_REJECTS = 20
 
 

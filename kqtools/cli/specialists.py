@@ -159,12 +159,18 @@ def visits():
 @click.option("--on", "on", metavar="DATE", default=None, help="Visit date (default today).")
 @click.option("--channel", default=None, help="上门 / 电话 / 座谈 / ...")
 @click.option("--note", default=None, help="What was discussed, requests raised.")
+@click.option("--request", "request", default=None, metavar="TEXT", help="A request the firm raised: kept in kq requests.")
+@click.option("--request-category", default="其他", show_default=True, help="Its category (kq rules show requests).")
 @db_option
-def log(uscc, by, on, channel, note):
+def log(uscc, by, on, channel, note, request, request_category):
     """Record one visit to a firm."""
     from ..storage.assignment import AssignmentError, DuplicateVisit, log_visit
 
     day = date_arg(on, "--on") or _today()
+    if request:  # issue 16: the request raised during the visit; checked before the visit is written
+        from ..storage.requests import visit_request
+
+        request = visit_request(get_db(), uscc, by, day, request, request_category)   # .add() after the visit
     try:
         row = log_visit(get_db(), uscc, by, day, channel, note)
     except DuplicateVisit as exc:
@@ -174,6 +180,9 @@ def log(uscc, by, on, channel, note):
     for w in row.pop("warnings"):
         info(f"kq: warning: {w}")
     info(f"logged visit of {row['uscc']} {row['name'] or ''} by {row['specialist_id']} on {row['visited_on']}")
+    if request:
+        req = request.add()
+        info(f"recorded request {req['id']} ({req['category']}): next, kq requests route {req['id']}")
     return OK
 
 

@@ -29,6 +29,8 @@ ACTIONS = {
     "lists-rebuild": "kqtools.storage.job_actions:lists_rebuild",
     "score-run": "kqtools.storage.job_actions:score_run",
     "meeting-reminder": "kqtools.storage.job_actions:meeting_reminder",
+    "requests-due": "kqtools.storage.request_jobs:action_requests_due",
+    "requests-revisit": "kqtools.storage.request_jobs:action_requests_revisit",
 }
 
 
