@@ -137,7 +137,7 @@ def test_show_gathers_designations_metrics_and_credit(kq, tmp_path):
     import python_calamine
 
     book = python_calamine.CalamineWorkbook.from_path(str(out))
-    assert book.sheet_names == ["enterprise", "designations", "metrics", "credit"]
+    assert book.sheet_names == ["enterprise", "designations", "metrics", "credit", "requests"]
     assert book.get_sheet_by_name("metrics").to_python()[1][0] == 2025
 
 

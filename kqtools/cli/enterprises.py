@@ -60,8 +60,8 @@ def _enum(kind: str, field: str, value: str) -> str:
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE: .json, or .xlsx with one sheet per section.")
 @db_option
 def show(uscc, fmt, output):
-    """Everything known about one firm: designations, metrics by year, credit records."""
-    from ..storage.enterprises import firm_record
+    """Everything known about one firm: designations, metrics by year, credit records, requests."""
+    from ..storage.enterprises import SECTIONS, firm_record
 
     record = firm_record(get_db(readonly=True), uscc)
     if output:
@@ -78,7 +78,7 @@ def show(uscc, fmt, output):
     firm = record["enterprise"]
     out_mod.render([{"field": k, "value": v} for k, v in firm.items() if v not in (None, "")],
                    ["field", "value"], "table", out)
-    for section in ("designations", "metrics", "credit"):
+    for section in SECTIONS:
         rows = record[section]
         out.write(f"\n{section} ({len(rows)})\n")
         if rows:
@@ -90,13 +90,14 @@ def _write_show(record: dict, path: str) -> ExitStatus:
     import json
 
     from .. import output as out_mod
+    from ..storage.enterprises import SECTIONS
 
     try:
         fmt = out_mod.format_for_path(path)
         if fmt == "xlsx":
             firm = record["enterprise"]
             sheets = {"enterprise": (["field", "value"], [{"field": k, "value": v} for k, v in firm.items()])}
-            for section in ("designations", "metrics", "credit"):
+            for section in SECTIONS:
                 rows = record[section]
                 sheets[section] = (list(rows[0]) if rows else ["(none)"], rows)
             out_mod.write_xlsx(path, sheets)

@@ -66,12 +66,17 @@ def list_enterprises(db, as_of: dt.date, *, district: str | None = None, kind: s
     return db.query(sql, params)
 
 
+#: the sections of ``firm_record`` after ``enterprise``, in the order they are shown
+SECTIONS = ("designations", "metrics", "credit", "requests")
+
+
 def firm_record(db, raw_code: str) -> dict:
     """Everything known about one firm: ``enterprise`` (the register row and the source of its last
     import), ``designations``, ``metrics`` (by year, latest first) and ``credit``. A firm known only
     from a list (a credit record, a designation) is shown with the name the list gives it.
     Raises :class:`FirmNotFound` when nothing is known about the code."""
     from ..uscc import check_uscc
+    from .request_views import requests_for_firm
 
     code, error = check_uscc(raw_code)
     firm = next(db.query("SELECT e.*, b.source AS batch_source FROM enterprises e "
@@ -86,6 +91,7 @@ def firm_record(db, raw_code: str) -> dict:
         "credit": list(db.query(
             "SELECT source, grade, year, started_on, ended_on, severity, term_years, reference, note, name, batch_id "
             "FROM credit_records WHERE uscc = ? ORDER BY coalesce(started_on, year) DESC", [code])),
+        "requests": requests_for_firm(db, code),
     }
     if firm is None:
         names = [r["name"] for rows in record.values() for r in rows if r.get("name")]
