@@ -153,7 +153,8 @@ def test_an_override_that_has_already_expired_is_refused(kq, db):
 def test_rules_show_lists_prints_the_defaults_with_every_duration(kq):
     r = kq("rules", "show", "lists")
     assert r.returncode == 0
-    for text in ('length = "2y"', 'min = "3y"', 'serious = { min = "1y", max = "3y" }', "publication_month = 4"):
+    for text in ('length = "2y"', 'length = "1y"', 'max = "3y"', 'serious = { min = "1y", max = "3y" }',
+                 "publication_month = 4", 'unknown_basis = "direct"', 'negative_until_removed = ["abnormal_operation"]'):
         assert text in r.stdout
 
 

@@ -41,10 +41,10 @@ def test_dishonest_debtor_still_listed_is_blacklisted_and_one_removed_years_ago_
     assert FIRM in black(lr, [removed], D(2020, 1, 1))
 
 
-def test_serious_penalty_stays_its_minimum_term_even_when_repaired_and_leaves_at_its_maximum(lr):
+def test_serious_penalty_whose_publication_ended_early_stays_its_minimum_and_leaves_at_its_maximum(lr):
     repaired = rec("admin_penalty", severity="serious", started_on="2025-01-10", ended_on="2025-04-01",
                    reference="苏市监罚〔2025〕12号")
-    # repaired after 3 months, but the minimum is 1 year from the decision
+    # publication ended (ended_on) after 3 months, but the minimum is 1 year from the decision
     assert black(lr, [repaired], D(2025, 12, 31))[FIRM].until == D(2026, 1, 10)
     assert black(lr, [repaired], D(2026, 1, 9))
     assert black(lr, [repaired], D(2026, 1, 10)) == {}
@@ -63,12 +63,19 @@ def test_general_and_minor_penalties_never_blacklist(lr):
     assert black(lr, recs, D(2026, 6, 30)) == {}
 
 
-def test_serious_violation_stays_three_years_after_listing_even_if_removed_earlier(lr):
-    r = rec("serious_violation", started_on="2024-02-01", ended_on="2024-09-01")
-    assert black(lr, [r], D(2026, 6, 30))[FIRM].until == D(2027, 2, 1)
+def test_serious_violation_removed_after_14_months_is_off_the_blacklist_from_its_removal(lr):
+    r = rec("serious_violation", started_on="2024-02-01", ended_on="2025-04-01", reference="苏市监严列〔2024〕5号")
+    assert black(lr, [r], D(2025, 3, 31))[FIRM].until == D(2025, 4, 1)     # listed: leaves on its removal date
+    assert black(lr, [r], D(2025, 4, 1)) == {}                               # the removal date itself: off
+    assert black(lr, [r], D(2025, 4, 2)) == {}                               # and the next day
+
+
+def test_serious_violation_never_removed_is_off_three_years_after_listing(lr):
+    r = rec("serious_violation", started_on="2024-02-01")
+    entry = black(lr, [r], D(2026, 6, 30))[FIRM]
+    assert entry.since == D(2024, 2, 1) and entry.until == D(2027, 2, 1)   # the maximum, never open-ended
+    assert black(lr, [r], D(2027, 1, 31))
     assert black(lr, [r], D(2027, 2, 1)) == {}
-    still = rec("serious_violation", started_on="2018-02-01")
-    assert black(lr, [still], D(2026, 6, 30))[FIRM].until is None
 
 
 def test_tax_rating_d_blacklists_two_years_from_publication(lr):
@@ -94,6 +101,120 @@ def test_research_misconduct_uses_the_recorded_term_and_never_guesses_one(lr):
 def test_future_records_do_not_count_yet(lr):
     r = rec("dishonest_debtor", started_on="2026-07-01")
     assert black(lr, [r], D(2026, 6, 30)) == {}
+
+
+# ---------------------------------------------------------------- credit terms (issue 14 item 8)
+def test_a_direct_tax_d_blacklists_two_years_and_a_score_based_d_only_its_rating_year(lr):
+    direct = rec("tax_rating", year=2024, grade="D", direct=1, record_key="2024")
+    entry = black(lr, [direct], D(2026, 6, 30))[FIRM]
+    assert (entry.since, entry.until) == (D(2025, 4, 1), D(2027, 4, 1))
+    assert entry.reasons[0]["rule"] == "tax_d_direct" and entry.reasons[0]["basis"] == "direct"
+    assert "2024 D (assigned directly)" in C.reasons_text(entry.reasons)
+    by_score = rec("tax_rating", year=2024, grade="D", direct=0, record_key="2024")
+    entry = black(lr, [by_score], D(2025, 4, 1))[FIRM]
+    assert entry.until == D(2026, 4, 1)                  # the 2025 rating is published: its year is over
+    assert entry.reasons[0]["rule"] == "tax_d_score" and entry.reasons[0]["basis"] == "score"
+    assert "2024 D (by score)" in C.reasons_text(entry.reasons)
+    assert black(lr, [by_score], D(2026, 3, 31)) and black(lr, [by_score], D(2026, 4, 1)) == {}
+    assert black(lr, [by_score], D(2026, 6, 30)) == {}
+
+
+def test_a_tax_d_of_unknown_basis_counts_as_the_rule_file_says_and_the_reason_says_so(lr):
+    unknown = rec("tax_rating", year=2024, grade="D", record_key="2024")
+    entry = black(lr, [unknown], D(2026, 6, 30))[FIRM]            # default: direct, 2 years
+    assert entry.until == D(2027, 4, 1) and entry.reasons[0]["basis"] == "unknown"
+    assert "basis unknown: treated as direct" in C.reasons_text(entry.reasons)
+    data = load_rules("lists").data
+    score_rules = C.parse_rules({**data, "tax": {**data["tax"], "unknown_basis": "score"}})
+    entry = C.blacklist([unknown], score_rules, D(2025, 6, 30))[FIRM]
+    assert entry.until == D(2026, 4, 1) and "basis unknown: treated as score" in C.reasons_text(entry.reasons)
+    assert C.blacklist([unknown], score_rules, D(2026, 6, 30)) == {}
+
+
+def test_a_repaired_record_stops_counting_on_its_repair_date_even_before_the_minimum(lr):
+    d = rec("tax_rating", year=2024, grade="D", direct=True, record_key="2024", repaired_on="2025-09-01")
+    assert black(lr, [d], D(2025, 8, 31))[FIRM].until == D(2025, 9, 1)
+    assert black(lr, [d], D(2025, 9, 1)) == {}
+    penalty = rec("admin_penalty", severity="serious", started_on="2025-01-10", repaired_on="2025-06-01")
+    assert black(lr, [penalty], D(2025, 5, 31)) and black(lr, [penalty], D(2025, 6, 1)) == {}
+    before_start = rec("dishonest_debtor", started_on="2025-03-01", repaired_on="2025-03-01")
+    assert black(lr, [before_start], D(2025, 3, 1)) == {}
+
+
+def test_a_repaired_general_penalty_no_longer_blocks_the_whitelist(lr):
+    penalty = rec("admin_penalty", severity="general", started_on="2026-01-15", reference="苏环罚〔2026〕3号",
+                  repaired_on="2026-04-20")
+    entry, fails = C.whitelist_check(FIRM, good_firm(records=[penalty]), lr, D(2026, 6, 30), blacklisted=False)
+    assert fails == [] and entry.since == D(2026, 4, 20)       # whitelisted from the repair on
+    entry, fails = C.whitelist_check(FIRM, good_firm(records=[penalty]), lr, D(2026, 4, 19), blacklisted=False)
+    assert entry is None and any("苏环罚〔2026〕3号" in f for f in fails)
+
+
+def test_a_repaired_record_no_longer_counts_in_the_negative_look_back(lr):
+    # the dishonest-debtor listing ended long ago; only the two-year look-back could still block
+    debtor = rec("dishonest_debtor", started_on="2025-02-01", ended_on="2025-05-01", reference="(2025)苏0505执8号")
+    _, fails = C.whitelist_check(FIRM, good_firm(records=[debtor]), lr, D(2026, 6, 30), blacklisted=False)
+    assert fails == ["negative record within 2y: dishonest_debtor 2025-02-01 (2025)苏0505执8号"]
+    repaired = debtor._replace(repaired_on="2025-06-15")
+    entry, fails = C.whitelist_check(FIRM, good_firm(records=[repaired]), lr, D(2026, 6, 30), blacklisted=False)
+    assert fails == [] and entry.since == D(2026, 4, 1)        # the 2025 rating's publication is later
+
+
+def test_an_abnormal_operation_listing_blocks_the_whitelist_only_while_listed(lr):
+    listed = rec("abnormal_operation", started_on="2025-10-01", reference="苏园市监异〔2025〕2号")
+    _, fails = C.whitelist_check(FIRM, good_firm(records=[listed]), lr, D(2026, 6, 30), blacklisted=False)
+    assert any(f.startswith("abnormal_operation:") for f in fails)
+    removed = listed._replace(ended_on="2026-05-10")
+    entry, fails = C.whitelist_check(FIRM, good_firm(records=[removed]), lr, D(2026, 6, 30), blacklisted=False)
+    assert fails == [] and entry.since == D(2026, 5, 10)
+    # a removed dishonest-debtor listing still counts for two years: only the rule file's
+    # negative_until_removed sources stop counting at their removal
+    debtor = rec("dishonest_debtor", started_on="2025-10-01", ended_on="2026-05-10")
+    assert C.whitelist_check(FIRM, good_firm(records=[debtor]), lr, D(2026, 6, 30), blacklisted=False)[0] is None
+
+
+def test_two_different_tax_ratings_for_one_year_keep_a_firm_off_the_whitelist(lr):
+    facts = good_firm(records=[rec("tax_rating", year=2025, grade="B", record_key="苏税评〔2026〕1号")])
+    _, fails = C.whitelist_check(FIRM, facts, lr, D(2026, 6, 30), blacklisted=False)
+    assert fails == ["two tax ratings for 2025: A, B (correct the records)"]
+    # ... unless the other one was repaired (纳税信用修复): it no longer counts
+    facts.records[-1] = facts.records[-1]._replace(repaired_on="2026-05-01")
+    assert C.whitelist_check(FIRM, facts, lr, D(2026, 6, 30), blacklisted=False)[1] == []
+
+
+# ---------------------------------------------------------------- rule files the schema cannot refuse
+def _lists_data(**changes):
+    import copy
+
+    data = copy.deepcopy(load_rules("lists").data)
+    for path, value in changes.items():
+        *where, key = path.split("__")
+        target = data
+        for part in where:
+            target = target[int(part)] if part.isdigit() else target[part]
+        target[key] = value
+    return data
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"rules__3__min": "4y"}, "rules.3 (serious_violation): min 4y exceeds max 3y"),
+    ({"rules__3__min": "37m"}, "min 37m exceeds max 3y"),
+    ({"repair__general__min": "13m"}, "repair.general: min 13m exceeds max 1y"),
+    ({"repair__serious__max": "364d"}, "repair.serious: min 1y exceeds max 364d"),
+    ({"repair__serious__max": "365d"}, "min 1y exceeds max 365d"),       # 1y is 366 days across a Feb 29
+    ({"rules__2__direct": True}, "rules.2 (dishonest_debtor): direct applies to tax_rating rules only"),
+    ({"whitelist__tax_years": 0, "whitelist__designation_kinds": []}, "whitelist: needs tax_years"),
+])
+def test_list_rules_the_schema_accepts_but_that_cannot_work_are_refused(changes, message):
+    with pytest.raises(C.ListRulesError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        C.parse_rules(_lists_data(**changes))
+
+
+@pytest.mark.parametrize("changes", [
+    {"rules__3__min": "3y"}, {"rules__3__min": "36m"}, {"repair__general__min": "12m"},
+    {"repair__serious__min": "365d"}, {"repair__general__max": "366d"}])
+def test_a_minimum_equal_to_its_maximum_or_below_it_is_accepted(changes):
+    C.parse_rules(_lists_data(**changes))
 
 
 # ---------------------------------------------------------------- whitelist

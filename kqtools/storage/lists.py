@@ -1,7 +1,9 @@
-"""Database glue for the credit lists: fetch records, build a version, read versions, overrides.
+"""The credit lists' services: fetch records, build a version, read versions, diff, overrides.
 
-The rules live in :mod:`kqtools.creditlists` (pure); this module only moves data in and out
-of SQLite. Contracts others rely on: :func:`build_lists` and :func:`latest_blacklist`.
+The rules live in :mod:`kqtools.creditlists` (pure); this module moves data in and out of
+SQLite and owns the use cases the ``kq lists`` commands call (one call each). Contracts others
+rely on: :func:`build_lists` (also as of a past date: the scoring veto), :func:`latest_blacklist`,
+:func:`blacklist_codes`, :func:`version_as_of` and :func:`version_info`.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Iterable
 
 from .. import creditlists as C
 from ..clock import now_iso as _now
+from ..clock import today as _today
 from . import write_transaction
 
 # the firm's name from the enterprise register when it is there, else as the credit record gives it
@@ -19,7 +22,16 @@ _REC_SELECT = ("SELECT " + ", ".join("coalesce(e.name, c.name)" if col == "name"
                + " FROM credit_records c LEFT JOIN enterprises e ON e.uscc = c.uscc")
 _REC_BY_CODES = _REC_SELECT.replace(" FROM credit_records c",
                                     " FROM json_each(?) j CROSS JOIN credit_records c ON c.uscc = j.value")
-_DES_SELECT = "SELECT " + ", ".join(C.DESIGNATION_COLUMNS) + " FROM designations"
+
+
+def _has_revocations(db) -> bool:
+    """Whether designations carry ``revoked_on`` (撤销认定; added by the scoring rules' migration)."""
+    return any(r[1] == "revoked_on" for r in db.conn.execute("PRAGMA table_info(designations)"))
+
+
+def _designation_select(db) -> str:
+    cols = [c if c != "revoked_on" or _has_revocations(db) else "NULL" for c in C.DESIGNATION_COLUMNS]
+    return "SELECT " + ", ".join(cols) + " FROM designations"
 
 
 
@@ -59,6 +71,8 @@ def scope_sql(s: C.Scope) -> tuple[str, list]:
             cond += " OR c.started_on > ?"
             params.append(s.recent_after)
         where.append(cond + ")")
+    where.append("(c.repaired_on IS NULL OR c.repaired_on = '' OR c.repaired_on > ?)")
+    params.append(s.as_of)
     return " AND ".join(where), params
 
 
@@ -92,7 +106,7 @@ def facts_for(db, usccs: Iterable[str]) -> dict[str, C.Facts]:
     # the sorted codes drive the look-ups (CROSS JOIN keeps that order): primary-key probes in key order
     for rec in _records(db.conn.execute(_REC_BY_CODES, [arg])):
         facts[rec[0]].records.append(rec)
-    for row in db.conn.execute(f"{_DES_SELECT} WHERE uscc IN (SELECT value FROM json_each(?))", [arg]):
+    for row in db.conn.execute(f"{_designation_select(db)} WHERE uscc IN (SELECT value FROM json_each(?))", [arg]):
         facts[row[0]].designations.append(C.Designation(*row))
     return facts
 
@@ -101,8 +115,13 @@ def whitelist_candidates(db, lr: C.ListRules, as_of: dt.date) -> list[str]:
     """Firms with a current designation and the required tax grades: the only ones worth checking."""
     iso = as_of.isoformat()
     params: list = []
-    sql = "SELECT DISTINCT d.uscc FROM designations d WHERE d.recognized_on <= ? AND (d.expires_on IS NULL OR d.expires_on >= ?)"
+    # current: recognized on or before the date, expires_on the last valid day (C.Designation.current)
+    sql = ("SELECT DISTINCT d.uscc FROM designations d WHERE d.recognized_on <= ?"
+           " AND (d.expires_on IS NULL OR d.expires_on = '' OR d.expires_on >= ?)")
     params += [iso, iso]
+    if _has_revocations(db):
+        sql += " AND (d.revoked_on IS NULL OR d.revoked_on = '' OR d.revoked_on > ?)"
+        params.append(iso)
     if lr.designation_kinds:
         sql += f" AND d.kind IN ({', '.join('?' * len(lr.designation_kinds))})"
         params += list(lr.designation_kinds)
@@ -178,11 +197,34 @@ def latest_blacklist(db) -> set[str]:
         return set()
     if version is None:
         return set()
+    return blacklist_codes(db, version)
+
+
+def blacklist_codes(db, version: int) -> set[str]:
+    """Credit codes on the blacklist of one version (empty for an unknown version)."""
     return {r[0] for r in db.conn.execute(
         "SELECT uscc FROM list_entries WHERE version = ? AND list = 'blacklist'", [version])}
 
 
+def version_as_of(db, as_of: dt.date, rules_sha256: str | None = None) -> int | None:
+    """The latest version built as of exactly ``as_of`` (and with these rules, when given), or None."""
+    sql, params = "SELECT max(version) FROM list_versions WHERE as_of = ?", [as_of.isoformat()]
+    if rules_sha256 is not None:
+        sql += " AND rules_sha256 = ?"
+        params.append(rules_sha256)
+    return db.conn.execute(sql, params).fetchone()[0]
+
+
 # ---------------------------------------------------------------- building
+def load_list_rules(rules_name: str | None = None):
+    """(Rules, ListRules) of a rule file or preset: the schema, then what only the rules can check
+    (a minimum over its maximum...), as ``kq rules check lists`` does. Raises
+    :class:`kqtools.rules.RulesError` naming the file."""
+    from ..rules import load_compiled
+
+    return load_compiled("lists", rules_name)
+
+
 def build_lists(db, as_of: dt.date | None = None, rules_name: str | None = None) -> dict:
     """Build both lists as of ``as_of`` (default today) as one new version; returns its summary.
 
@@ -191,15 +233,10 @@ def build_lists(db, as_of: dt.date | None = None, rules_name: str | None = None)
     "rules", "rules_sha256", "changes": [...]}``. Raises :class:`kqtools.rules.RulesError`
     for an unusable rule file.
     """
-    from ..rules import RulesError, load_rules
     from ..uscc import check_uscc
 
-    rules = load_rules("lists", rules_name)
-    try:
-        lr = C.parse_rules(rules.data)
-    except ValueError as exc:
-        raise RulesError(f"{rules.name}: {exc}") from None
-    as_of = as_of or dt.date.today()
+    rules, lr = load_list_rules(rules_name)
+    as_of = as_of or _today()
     problems: list[dict] = []
 
     # blacklist from the rules, then its overrides
