@@ -9,7 +9,9 @@ CREDIT.md, "Screening":
 3. rows whose code is missing or invalid are matched by cleaned name
    (:mod:`kqtools.names`): ``match=name``, ``verdict=review`` — never "listed";
 4. every hit carries why: the rule, both cleaned names and what was stripped, the score, the
-   list and its version, and the reasons (records) behind the list entry.
+   list and its version, and the reasons (records) behind the list entry;
+5. never a silent pass: a row with neither a valid code nor a name to match by (no name column,
+   or an empty name) is reported as ``verdict=unscreened`` with the reason.
 """
 from __future__ import annotations
 
@@ -52,11 +54,13 @@ class Row:
 
 def screen(rows: Iterable[Row], entries: Sequence[dict], settings: Settings, *, list_name: str = "blacklist",
            version: int | None = None, allowed: frozenset | set = frozenset(),
-           reasons_text=None) -> list[dict]:
-    """One dict per hit (see :data:`COLUMNS`), in input order; rows without a hit produce nothing.
+           reasons_text=None, name_column: bool = True) -> list[dict]:
+    """One dict per hit or unscreened row (see :data:`COLUMNS`), in input order; rows screened
+    without a hit produce nothing.
 
     ``entries``: the list's entries (``uscc``, ``name``, ``reasons``, ``since``, ``until``).
     ``reasons_text``: optional function turning an entry's reasons into one readable line.
+    ``name_column``: whether the input has a name column (said in an unscreened row's reason).
     """
     by_code = {e["uscc"]: e for e in entries}
     cleaner = settings.cleaner or N.default_cleaner()
@@ -78,10 +82,28 @@ def screen(rows: Iterable[Row], entries: Sequence[dict], settings: Settings, *, 
             problem = "no credit code"
         if raw_name:
             pending.append((row, raw_code, problem, cleaner(raw_name)))
+        else:
+            hits.append(_unscreened(row.line, raw_code, problem, name_column, list_name, version, reasons_text))
     if pending:
         hits.extend(_name_hits(pending, entries, settings, cleaner, list_name, version, reasons_text))
-        hits.sort(key=lambda h: (h["line"], -h["score"], h["uscc"]))
+    if pending:  # code hits and unscreened rows are in input order already; name hits go in their place
+        hits.sort(key=lambda h: (h["line"], -(h["score"] or 0), h["uscc"] or ""))
     return hits
+
+
+def _unscreened(line, raw_code, problem, name_column, list_name, version, reasons_text) -> dict:
+    """A row that could be matched neither by code nor by name: reported, never passed silently."""
+    why = {"rule": "unscreened", "code_problem": problem,
+           "name_problem": "the input has no name column" if not name_column else "no name in the row"}
+    hit = _hit(line, raw_code, None, {"uscc": None, "name": None}, None, None, "unscreened", list_name, version,
+               reasons_text, extra=why)
+    hit["code_problem"] = problem
+    return hit
+
+
+def unscreened_text(why: dict) -> str:
+    return (f"not screened: {why['code_problem']} and {why['name_problem']}; check this row by hand "
+            "(or give a name column: --map 'HEADER=name')")
 
 
 def _name_hits(pending, entries, settings, cleaner, list_name, version, reasons_text) -> list[dict]:
@@ -138,6 +160,8 @@ def _hit(line, raw_code, raw_name, entry, match, score, verdict, list_name, vers
 
 def match_text(why: dict) -> str:
     """The match part of a hit's reasons as one line."""
+    if why.get("rule") == "unscreened":
+        return unscreened_text(why)
     if why.get("rule") == "uscc":
         return f"same credit code {why.get('uscc')}"
     label = "branch of" if why.get("rule") == "branch_of" else "name"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from conftest import import_rows, write_csv
 
 from kqtools import names as N
-from kqtools.screening import Row, Settings, screen
+from kqtools.screening import Row, Settings, match_text, screen
 
 KEDA = "91310000631696382C"
 HUAWEI = "91110108551385082Q"
@@ -67,11 +67,36 @@ def test_a_branch_is_flagged_for_review_not_merged():
     assert c.branch and c.name == "科达科技北京分公司" and c.parent == "科达科技"
     hits = run([("", "苏州科达科技股份有限公司北京分公司")])
     assert [(h["uscc"], h["verdict"], h["branch"]) for h in hits] == [(KEDA, "review", True)]
-    assert hits[0]["details"][0]["rule"] == "branch_of" and "another entity" in hits[0]["details"][0]["branch"]
-    assert "branch of 科达科技 ~ 科达科技" in hits[0]["reasons"] if isinstance(hits[0]["reasons"], str) else True
+    why = hits[0]["details"][0]
+    assert (why["rule"], why["input_clean"], why["list_clean"]) == ("branch_of", "科达科技", "科达科技")
+    assert why["branch"] == ("苏州科达科技股份有限公司北京分公司 is a branch (分公司) of a firm named like the listed one: "
+                             "another entity, check before deciding")
+    assert match_text(why) == ("branch of 科达科技 ~ 科达科技 (threshold 95; stripped 股份有限公司 苏州)"
+                               "; 分公司: a branch is another entity, check")
+    # as kq screen renders it: the one-line reasons start with the match
+    line = screen([Row(2, "", "苏州科达科技股份有限公司北京分公司")], LIST, Settings(),
+                  reasons_text=lambda rs: match_text(rs[0]))[0]["reasons"]
+    assert line == match_text(why)
     # a listed branch is not the firm it belongs to
     branch_list = [entry(KEDA, "苏州科达科技股份有限公司北京分公司")]
     assert run([("", "苏州科达科技股份有限公司")], entries=branch_list) == []
+
+
+def test_a_branch_matching_a_listed_branch_by_name_is_flagged_too():
+    branch_list = [entry(KEDA, "科达科技(苏州)有限公司北京分公司")]
+    hits = run([("", "苏州科达科技股份有限公司北京分公司")], entries=branch_list)
+    assert [(h["match"], h["verdict"], h["branch"], h["score"]) for h in hits] == [("name", "review", True, 100.0)]
+    why = hits[0]["details"][0]
+    assert why["rule"] == "name" and why["branch"] == "a branch (分公司) is another entity: check which one is meant"
+    assert match_text(why).startswith("name 科达科技北京分公司 ~ 科达科技北京分公司")
+    assert match_text(why).endswith("; 分公司: a branch is another entity, check")
+    # a listed branch found from a row that is not one (a low threshold): flagged as well
+    hits = screen([Row(2, "", "科达科技北京办事处")], branch_list, Settings(threshold=60, short=()))
+    assert [(h["branch"], h["details"][0]["rule"]) for h in hits] == [(True, "name")]
+    assert hits[0]["details"][0]["branch"] == "a branch (分公司) is another entity: check which one is meant"
+    # a firm that is not a branch is not flagged
+    plain = run([("", "科达科技(苏州)有限公司")])[0]
+    assert plain["branch"] is False and "branch" not in plain["details"][0] and "分公司" not in match_text(plain["details"][0])
 
 
 def test_short_names_need_a_higher_score():
@@ -92,6 +117,29 @@ def test_short_names_need_a_higher_score():
 ])
 def test_cleaning(raw, clean):
     assert N.clean_name(raw).name == clean
+
+
+# ---------------------------------------------------------------- never a silent pass (issue 13 item 7)
+def test_rows_with_neither_a_valid_code_nor_a_name_are_unscreened_with_the_reason():
+    rows = [Row(2, KEDA, None), Row(3, "", None), Row(4, "91310000631696382D", None), Row(5, OTHER_VALID, None)]
+    hits = screen(rows, LIST, Settings(), version=7, name_column=False)
+    assert [(h["line"], h["verdict"], h["uscc"], h["match"]) for h in hits] == [
+        (2, "listed", KEDA, "uscc"), (3, "unscreened", None, None), (4, "unscreened", None, None)]
+    blank, invalid = hits[1], hits[2]
+    assert blank["details"][0] == {"rule": "unscreened", "code_problem": "no credit code",
+                                   "name_problem": "the input has no name column"}
+    assert "check character" in invalid["code_problem"] and invalid["input_uscc"] == "91310000631696382D"
+    assert match_text(blank["details"][0]) == ("not screened: no credit code and the input has no name column; "
+                                               "check this row by hand (or give a name column: --map 'HEADER=name')")
+    # with a name column, an empty name cell says so
+    hits = screen([Row(2, "", "  ")], LIST, Settings())
+    assert hits[0]["verdict"] == "unscreened" and hits[0]["details"][0]["name_problem"] == "no name in the row"
+
+
+def test_unscreened_rows_keep_their_place_among_the_hits():
+    rows = [Row(2, "", None), Row(3, "", "科达科技(苏州)有限公司"), Row(4, "", ""), Row(5, HUAWEI, None)]
+    assert [(h["line"], h["verdict"]) for h in screen(rows, LIST, Settings())] == [
+        (2, "unscreened"), (3, "review"), (4, "unscreened"), (5, "listed")]
 
 
 # ---------------------------------------------------------------- the command
@@ -117,7 +165,7 @@ def test_screen_command_exit_codes_and_rows(kq, db, tmp_path):
     assert [(x["line"], x["match"], x["verdict"]) for x in rows] == [(2, "name", "review"), (5, "uscc", "listed")]
     assert set(rows[0]) >= {"line", "input_uscc", "input_name", "uscc", "name", "match", "score", "verdict", "reasons"}
     assert "科达科技 ~ 科达科技" in rows[0]["reasons"] and "(2025)苏0505执123号" in rows[0]["reasons"]
-    assert "4 rows screened" in r.stderr
+    assert "4 rows, 4 screened against blacklist version 1: 1 listed, 1 to review" in r.stderr
     clean = write_csv(tmp_path / "clean.csv", ["企业名称"], [["无锡某某精密机械有限公司"]])
     assert kq("screen", clean).returncode == 0
 
@@ -146,6 +194,31 @@ def test_screen_against_whitelist_and_threshold_option(kq, db, tmp_path):
     assert kq("screen", src, "--against", "whitelist").returncode == 0
     r = kq("screen", src, "--threshold", "70")
     assert r.returncode == 1 and r.jsonl()[0]["score"] == 75.0 and r.jsonl()[0]["verdict"] == "review"
+
+
+def test_no_name_column_and_blank_codes_are_unscreened_and_exit_1(kq, db, tmp_path):
+    build(db)
+    src = write_csv(tmp_path / "申报名单.csv", ["序号", "统一社会信用代码", "注册资本（万元）"],
+                    [[1, "", 500], [2, OTHER_VALID, 800], [3, "", 300]])
+    r = kq("screen", src)
+    assert r.returncode == 1, r
+    rows = r.jsonl()
+    assert [(x["line"], x["verdict"]) for x in rows] == [(2, "unscreened"), (4, "unscreened")]
+    assert rows[0]["reasons"].startswith("not screened: no credit code and the input has no name column")
+    assert ("3 rows, 1 screened against blacklist version 1: 0 listed, 0 to review (0 rows with hits); "
+            "2 unscreened (no valid credit code and no name column: check them by hand)") in r.stderr
+    # every row with a valid code: screened, nothing found, exit 0
+    ok = write_csv(tmp_path / "ok.csv", ["统一社会信用代码"], [[OTHER_VALID]])
+    r = kq("screen", ok)
+    assert r.returncode == 0 and r.stdout == "" and "1 rows, 1 screened" in r.stderr
+
+
+@pytest.mark.parametrize("header", ["申报单位", "申报企业", "单位名称", "企业（单位）名称", "公司名称"])
+def test_application_list_name_headers_are_read(kq, db, tmp_path, header):
+    build(db)
+    src = write_csv(tmp_path / "申报.csv", ["序号", header, "统一社会信用代码"], [[1, "科达科技(苏州)有限公司", ""]])
+    r = kq("screen", src)
+    assert r.returncode == 1 and [(x["verdict"], x["uscc"]) for x in r.jsonl()] == [("review", KEDA)], r
 
 
 def test_screen_unusable_input_is_exit_2_one_line(kq, db, tmp_path):

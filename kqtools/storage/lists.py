@@ -14,6 +14,7 @@ from typing import Iterable
 from .. import creditlists as C
 from ..clock import now_iso as _now
 from ..clock import today as _today
+from ..errors import KqtoolsError
 from . import write_transaction
 
 # the firm's name from the enterprise register when it is there, else as the credit record gives it
@@ -24,6 +25,10 @@ _REC_BY_CODES = _REC_SELECT.replace(" FROM credit_records c",
                                     " FROM json_each(?) j CROSS JOIN credit_records c ON c.uscc = j.value")
 
 
+class ListsError(KqtoolsError):
+    """A list command that cannot be done as asked (no version yet, unknown version or override...)."""
+
+
 def _has_revocations(db) -> bool:
     """Whether designations carry ``revoked_on`` (撤销认定; added by the scoring rules' migration)."""
     return any(r[1] == "revoked_on" for r in db.conn.execute("PRAGMA table_info(designations)"))
@@ -32,7 +37,6 @@ def _has_revocations(db) -> bool:
 def _designation_select(db) -> str:
     cols = [c if c != "revoked_on" or _has_revocations(db) else "NULL" for c in C.DESIGNATION_COLUMNS]
     return "SELECT " + ", ".join(cols) + " FROM designations"
-
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":"))
@@ -215,6 +219,26 @@ def version_as_of(db, as_of: dt.date, rules_sha256: str | None = None) -> int | 
     return db.conn.execute(sql, params).fetchone()[0]
 
 
+def existing_version(db, version: int | None = None) -> int:
+    """``version`` (default the latest) when it exists; else :class:`ListsError` saying what to do."""
+    if version is None:
+        version = latest_version(db)
+        if version is None:
+            raise ListsError("no lists built yet: run kq lists build")
+    if version_info(db, version) is None:
+        raise ListsError(f"no list version {version} (see kq lists versions)")
+    return version
+
+
+def show_list(db, list_name: str, version: int | None = None, uscc: str | None = None) -> tuple[int, list[dict]]:
+    """(version, entries) of one list: the latest version unless given; one firm's entry with ``uscc``."""
+    version = existing_version(db, version)
+    rows = entries(db, list_name, version)
+    if uscc is not None:
+        rows = [r for r in rows if r["uscc"] == uscc]
+    return version, rows
+
+
 # ---------------------------------------------------------------- building
 def load_list_rules(rules_name: str | None = None):
     """(Rules, ListRules) of a rule file or preset: the schema, then what only the rules can check
@@ -361,8 +385,37 @@ def diff(db, list_name: str, from_version: int, to_version: int) -> list[dict]:
     return rows
 
 
-def add_override(db, list_name: str, action: str, uscc: str, reason: str, operator: str,
-                 until: dt.date | None = None) -> dict:
+def diff_lists(db, list_name: str, from_version: int | None = None,
+               to_version: int | None = None) -> tuple[int, int, list[dict]]:
+    """(from, to, rows) for ``kq lists diff``: ``to`` defaults to the latest version, ``from`` to the one before."""
+    to_version = existing_version(db, to_version)
+    if from_version is None:
+        from_version = to_version - 1
+        if from_version < 1:
+            raise ListsError(f"version {to_version} is the first: nothing to compare (use --from/--to)")
+    existing_version(db, from_version)
+    return from_version, to_version, diff(db, list_name, from_version, to_version)
+
+
+def add_override(db, list_name: str, action: str, code: str, reason: str, operator: str,
+                 until: dt.date | None = None, today: dt.date | None = None) -> dict:
+    """Record a manual decision (add to / remove from a list) for every later build.
+
+    Refuses (:class:`ListsError`) an empty reason, an invalid credit code (the allow-list counts)
+    and an ``until`` that is not after ``today``: such an override would never apply.
+    """
+    from ..uscc import check_uscc
+
+    if not reason.strip():
+        raise ListsError("--reason must say why")
+    today = today or _today()
+    if until is not None and until <= today:
+        raise ListsError(f"--until {until.isoformat()} is not in the future: the override would never apply "
+                         "(give a later date, or leave --until out for no expiry)")
+    uscc, problem = check_uscc(code, allowed_codes(db))
+    if problem:
+        raise ListsError(f"{code}: {problem}")
+    reason = reason.strip()
     name = names_for(db, [uscc]).get(uscc)
     created = _now()
     with write_transaction(db) as conn:
@@ -374,12 +427,22 @@ def add_override(db, list_name: str, action: str, uscc: str, reason: str, operat
             "reason": reason, "operator": operator, "created_at": created, "until": C.iso(until)}
 
 
-def revoke_override(db, override_id: int, operator: str) -> bool:
+def revoke_override(db, override_id: int, operator: str) -> None:
+    """Revoke an active override (later builds no longer apply it); :class:`ListsError` when there is none."""
     with write_transaction(db) as conn:
         cur = conn.execute("UPDATE list_overrides SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL",
                            (_now(), operator, override_id))
-    return cur.rowcount == 1
+    if cur.rowcount != 1:
+        raise ListsError(f"no active override #{override_id} (see kq lists override list --all)")
 
 
-def list_entries_for_screening(db, list_name: str, version: int) -> list[dict]:
-    return entries(db, list_name, version)
+def override_rows(db, show_all: bool = False, today: dt.date | None = None) -> list[dict]:
+    """Overrides newest first with their status today (active, expired, revoked); only active ones
+    unless ``show_all``."""
+    today = today or _today()
+    rows = []
+    for ov in reversed(overrides(db)):
+        status = "revoked" if ov.revoked_at else ("active" if ov.active(today) else "expired")
+        if status == "active" or show_all:
+            rows.append({**ov.__dict__, "status": status})
+    return rows
