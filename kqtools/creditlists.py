@@ -204,6 +204,8 @@ def whitelist_check(uscc: str, facts: Facts, lr: ListRules, as_of: dt.date, *, b
     for rec in facts.records:
         if rec.source == "tax_rating" and rec.year is not None and not _repaired(rec, as_of):
             ratings.setdefault(int(rec.year), []).append(rec)
+    for recs in ratings.values():  # the same reasons whatever order the records came in
+        recs.sort(key=lambda r: r.record_key)
     grades_of = {y: {r.grade for r in recs} for y, recs in ratings.items()}
     years = lr.rating_years(as_of)
     tax_records = []
@@ -233,7 +235,7 @@ def whitelist_check(uscc: str, facts: Facts, lr: ListRules, as_of: dt.date, *, b
         if not current:
             fails.append(f"no current designation ({', '.join(lr.designation_kinds)})")
         else:
-            current.sort(key=lambda d: (d.recognized_on, d.kind))
+            current.sort(key=lambda d: (d.recognized_on, d.kind, d.level or "", d.certificate_no or ""))
             sinces.append(to_date(current[0].recognized_on))
             ends = [_designation_end(d) for d in current]
             if all(e is not None for e in ends):
@@ -270,12 +272,12 @@ def whitelist_check(uscc: str, facts: Facts, lr: ListRules, as_of: dt.date, *, b
                 if rule.effect == "blocks_whitelist":
                     fails.append(f"{rule.id}: {_describe(rec)} until {iso(win[1]) or 'removed'}")
                 elif rule.effect == "supports_whitelist":
-                    support.append(record_reason(rule, rec, *win))
+                    support.append((win[0], rule.id, rec.record_key, record_reason(rule, rec, *win)))
             elif win[1] is not None and win[0] < win[1] <= as_of and rule.effect in ("blocks_whitelist", BLACKLIST):
                 sinces.append(win[1])
     if fails:
         return None, fails
-    reasons.extend(support)
+    reasons.extend(r for *_, r in sorted(support, key=lambda x: x[:3]))  # the same order whatever the input's
     since = max(sinces) if sinces else None
     return Entry(uscc, name, since, until, reasons), []
 

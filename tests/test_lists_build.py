@@ -185,3 +185,74 @@ def test_synthetic_credit_mix_is_realistic_and_the_stress_mix_is_kept():
     assert grades["A"] + grades["B"] > 0.8 * sum(grades.values()) and grades["D"] < 0.01 * sum(grades.values())
     stress = list(synth.iter_credit_rows(10_000, 30_000, seed=3, mix="stress"))
     assert sum(r[2] == "dishonest_debtor" for r in stress) > 0.04 * len(stress)
+
+
+def test_credit_terms_from_an_office_file_through_the_command_line(kq, tmp_path):
+    """直接判级 and 信用修复日期 columns as a tax office and a credit platform send them."""
+    credit = write_csv(tmp_path / "信用记录.csv",
+                       ["统一社会信用代码", "信用类型", "等级", "年度", "直接判级", "列入日期", "移出日期", "信用修复日期", "文号"],
+                       [[GOOD, "纳税信用等级", "D", 2024, "是", "", "", "", "税评〔2025〕1号"],
+                        [DEBTOR, "纳税信用等级", "D", 2024, "否", "", "", "", "税评〔2025〕2号"],
+                        [OLD, "纳税信用等级", "D", 2024, "", "", "", "", "税评〔2025〕3号"],
+                        [PENALTY, "严重违法失信名单", "", "", "", "2025-01-10", "2026-03-10", "", "市监严列〔2025〕4号"],
+                        [OTHER, "失信被执行人", "", "", "", "2025-02-01", "", "2026-05-20", "(2025)苏0505执77号"]])
+    r = kq("import", "credit", credit)
+    assert r.returncode == 0, r
+    assert kq("lists", "build", "--as-of", "2026-03-09").json()["blacklist"] == 5
+    shown = {e["uscc"]: e for e in kq("lists", "show", "blacklist").jsonl()}
+    assert shown[GOOD]["until"] == "2027-04-01" and "2024 D (assigned directly)" in shown[GOOD]["reasons"]
+    assert shown[DEBTOR]["until"] == "2026-04-01" and "2024 D (by score)" in shown[DEBTOR]["reasons"]
+    assert shown[OLD]["until"] == "2027-04-01" and "basis unknown: treated as direct" in shown[OLD]["reasons"]
+    assert shown[PENALTY]["until"] == "2026-03-10"          # removed after 14 months: leaves on its removal date
+    assert shown[OTHER]["until"] == "2026-05-20"            # repaired: stops counting on the repair date
+    assert shown[OTHER]["details"][0]["repaired_on"] == "2026-05-20"
+    kq("lists", "build", "--as-of", "2026-06-30")
+    assert {e["uscc"] for e in kq("lists", "show", "blacklist").jsonl()} == {GOOD, OLD}
+
+
+def test_a_revoked_override_is_not_applied_by_later_builds(kq, db):
+    seed(db)
+    r = kq("lists", "override", "add", "blacklist", OTHER, "--reason", "区市场监管局通报", "--operator", "王科员")
+    assert r.returncode == 0, r
+    kq("lists", "build", "--as-of", "2026-06-30")
+    assert OTHER in {e["uscc"] for e in kq("lists", "show", "blacklist").jsonl()}
+    r = kq("lists", "override", "revoke", str(r.json()["id"]), "--operator", "李科长")
+    assert r.returncode == 0 and "revoked" in r.stderr
+    assert kq("lists", "override", "list").jsonl() == []
+    assert [o["status"] for o in kq("lists", "override", "list", "--all").jsonl()] == ["revoked"]
+    kq("lists", "build", "--as-of", "2026-06-30")
+    assert OTHER not in {e["uscc"] for e in kq("lists", "show", "blacklist").jsonl()}
+    left = kq("lists", "diff", "blacklist").jsonl()
+    assert [(x["uscc"], x["change"], x["details"][0]["rule"]) for x in left] == [(OTHER, "left", "override_ended")]
+    again = kq("lists", "override", "revoke", "1", "--operator", "李科长")
+    assert again.returncode == 2 and "no active override #1" in again.stderr
+
+
+def test_lists_built_as_of_a_past_date_are_a_version_of_their_own(db):
+    """The scoring veto builds the lists as of the evaluation's last day, after later builds."""
+    from kqtools.storage.lists import blacklist_codes, version_as_of
+
+    seed(db)
+    import_rows(db, "credit", [{"uscc": OTHER, "source": "失信被执行人", "started_on": "2025-03-01",
+                                "ended_on": "2026-01-15", "reference": "(2025)苏0505执9号"}])
+    late = build_lists(db, D(2026, 6, 30))
+    past = build_lists(db, D(2025, 12, 31))
+    assert (late["version"], past["version"]) == (1, 2)
+    assert blacklist_codes(db, 1) == {DEBTOR, PENALTY}
+    assert blacklist_codes(db, 2) == {DEBTOR, PENALTY, OTHER}
+    assert version_as_of(db, D(2025, 12, 31)) == 2 and version_as_of(db, D(2024, 12, 31)) is None
+    assert version_as_of(db, D(2025, 12, 31), rules_sha256=past["rules_sha256"]) == 2
+    assert version_as_of(db, D(2025, 12, 31), rules_sha256="0" * 64) is None
+    assert latest_blacklist(db) == {DEBTOR, PENALTY, OTHER}      # the latest version, whatever its date
+
+
+def test_a_revoked_designation_no_longer_makes_a_firm_whitelisted(db):
+    """Once designations carry revoked_on (撤销认定, the scoring engineer's migration), the whitelist uses it."""
+    seed(db)
+    db.conn.execute("ALTER TABLE designations ADD COLUMN revoked_on TEXT")
+    assert build_lists(db, D(2026, 6, 30))["whitelist"] == 1
+    db.conn.execute("UPDATE designations SET revoked_on = '2026-06-30' WHERE uscc = ?", [GOOD])
+    result = build_lists(db, D(2026, 6, 30))
+    assert result["whitelist"] == 0
+    assert build_lists(db, D(2026, 6, 29))["whitelist"] == 1             # revoked the next day: current until then
+    assert entries(db, "whitelist", 3)[0]["until"] == "2026-06-30"

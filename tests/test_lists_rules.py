@@ -270,6 +270,20 @@ def test_each_missing_condition_is_named(lr, change, expected):
     assert entry is None and any(expected in f for f in fails), fails
 
 
+@pytest.mark.parametrize("recognized, expires, revoked, current", [
+    ("2026-06-30", None, None, True),            # recognized on the as-of date
+    ("2026-07-01", None, None, False),
+    ("2024-11-06", "2026-06-30", None, True),    # expires_on is the last valid day
+    ("2024-11-06", "2026-06-29", None, False),
+    ("2024-11-06", None, "2026-07-01", True),    # revoked the day after
+    ("2024-11-06", None, "2026-06-30", False),   # revoked on the as-of date (撤销认定)
+    ("2024-11-06", "", "", True),                # empty text = no date
+])
+def test_a_designation_is_current_from_recognition_through_expiry_until_revoked(recognized, expires, revoked, current):
+    d = C.Designation(FIRM, None, "hte", "", recognized, expires, None, revoked)
+    assert d.current(D(2026, 6, 30)) is current
+
+
 def test_blacklisted_or_invalid_code_is_never_whitelisted(lr):
     assert C.whitelist_check(FIRM, good_firm(), lr, D(2026, 6, 30), blacklisted=True)[1] == ["on the blacklist"]
     fails = C.whitelist_check(FIRM, good_firm(), lr, D(2026, 6, 30), blacklisted=False, valid_code=False)[1]
