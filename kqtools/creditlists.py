@@ -19,8 +19,8 @@ from typing import Iterable, Sequence
 
 from .creditterms import (  # noqa: F401 - re-exported: the public names of the credit lists
     BASES, DESIGNATION_COLUMNS, RECORD_COLUMNS, Designation, Duration, ListRules, ListRulesError, Record, Rule,
-    Scope, WindowProblem, add_months, basis_of, covers, iso, negative_window, parse_rules, record_start, scope,
-    to_date, window)
+    Scope, WindowProblem, add_months, basis_of, covers, iso, merge_scopes, negative_window, parse_rules,
+    record_start, scope, to_date, window)
 
 BLACKLIST, WHITELIST = "blacklist", "whitelist"
 LISTS = (WHITELIST, BLACKLIST)

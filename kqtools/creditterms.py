@@ -33,7 +33,7 @@ import calendar
 import datetime as dt
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from .errors import KqtoolsError
@@ -393,6 +393,20 @@ def scope(rule: Rule, as_of: dt.date, lr: ListRules) -> Scope:
     return Scope(rule.source, tuple(sorted(rule.grades)) if rule.grades else None,
                  tuple(sorted(rule.severities)) if rule.severities else None, by_year, year_min, year_max,
                  start_after, as_of.isoformat(), open_or_after, recent_after)
+
+
+def merge_scopes(scopes) -> list[Scope]:
+    """The same records in fewer conditions: duplicates dropped, and scopes by rating year that
+    differ only in their earliest year merged (tax_d_direct and tax_d_score read one year range)."""
+    merged: dict[Scope, Scope] = {}
+    for s in scopes:
+        key = replace(s, year_min=None) if s.by_year else s
+        found = merged.get(key)
+        if found is None:
+            merged[key] = s
+        elif s.by_year and found.year_min is not None:
+            merged[key] = replace(found, year_min=None if s.year_min is None else min(found.year_min, s.year_min))
+    return list(merged.values())
 
 
 def basis_of(rec: Record) -> str:

@@ -1,6 +1,7 @@
 """Credit list rules as plain functions: windows, blacklist, whitelist, overrides (kqtools.creditlists)."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -367,3 +368,14 @@ def test_the_lists_rules_are_validated_by_schemas_list_rules():
     assert load_schema("list-rules")["$id"].endswith("/list-rules.schema.json")
     with pytest.raises(RulesError, match="tax"):
         validate("lists", {"rules": []}, "x.toml")
+
+
+def test_scopes_of_one_source_merge_into_the_widest_year_range_whatever_the_rule_order(lr):
+    direct, score = (C.scope(r, D(2026, 6, 30), lr) for r in lr.by_source["tax_rating"])
+    assert (direct.year_min, score.year_min, direct.year_max) == (2024, 2025, 2025)
+    for order in ([direct, score], [score, direct], [score, score, direct]):
+        assert C.merge_scopes(order) == [direct]
+    unbounded = dataclasses.replace(direct, year_min=None)
+    assert C.merge_scopes([score, unbounded]) == [unbounded]
+    other = C.scope(lr.by_source["dishonest_debtor"][0], D(2026, 6, 30), lr)
+    assert C.merge_scopes([direct, other, score]) == [direct, other]

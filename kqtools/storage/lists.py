@@ -49,7 +49,14 @@ def _dumps(value) -> str:
 # ---------------------------------------------------------------- reading
 def scope_sql(s: C.Scope) -> tuple[str, list]:
     """SQL WHERE clause for a :class:`kqtools.creditlists.Scope` (columns of ``credit_records c``)."""
-    where, params = ["c.source = ?"], [s.source]
+    rest, params = _scope_conditions(s)
+    return " AND ".join(["c.source = ?", *rest]), [s.source, *params]
+
+
+def _scope_conditions(s: C.Scope) -> tuple[list[str], list]:
+    """The conditions of a scope besides its source."""
+    where: list[str] = []
+    params: list = []
     if s.grades:
         where.append(f"c.grade IN ({', '.join('?' * len(s.grades))})")
         params += s.grades
@@ -77,7 +84,7 @@ def scope_sql(s: C.Scope) -> tuple[str, list]:
         where.append(cond + ")")
     where.append("(c.repaired_on IS NULL OR c.repaired_on = '' OR c.repaired_on > ?)")
     params.append(s.as_of)
-    return " AND ".join(where), params
+    return where, params
 
 
 def _records(rows) -> Iterable[C.Record]:
@@ -85,18 +92,21 @@ def _records(rows) -> Iterable[C.Record]:
 
 
 def records_in_scope(db, lr: C.ListRules, as_of: dt.date, effects: Iterable[str]) -> Iterable[C.Record]:
-    """Records that rules with these effects might make effective on ``as_of`` (a superset)."""
+    """Records that rules with these effects might make effective on ``as_of`` (a superset).
+
+    One pass over the table whatever the number of rules: one condition per source (each row
+    compares its source once), the rules' scopes of that source OR-ed inside it."""
     effects = set(effects)
-    clauses, params, seen = [], [], set()
-    for rule in lr.rules:
-        if rule.effect not in effects:
-            continue
-        sql, p = scope_sql(C.scope(rule, as_of, lr))
-        if (sql, tuple(p)) not in seen:
-            seen.add((sql, tuple(p)))
-            clauses.append(f"({sql})")
+    by_source: dict[str, list] = {}
+    for s in C.merge_scopes(C.scope(rule, as_of, lr) for rule in lr.rules if rule.effect in effects):
+        by_source.setdefault(s.source, []).append(_scope_conditions(s))
+    clauses, params = [], []
+    for source, scopes in by_source.items():
+        clauses.append("(c.source = ? AND (" + " OR ".join(" AND ".join(w) for w, _ in scopes) + "))")
+        params.append(source)
+        for _, p in scopes:
             params += p
-    if clauses:  # one pass over the table, whatever the number of rules
+    if clauses:
         yield from _records(db.conn.execute(f"{_REC_SELECT} WHERE {' OR '.join(clauses)}", params))
 
 
