@@ -256,3 +256,17 @@ def test_a_revoked_designation_no_longer_makes_a_firm_whitelisted(db):
     assert result["whitelist"] == 0
     assert build_lists(db, D(2026, 6, 29))["whitelist"] == 1             # revoked the next day: current until then
     assert entries(db, "whitelist", 3)[0]["until"] == "2026-06-30"
+
+
+def test_list_rules_whose_minimum_exceeds_their_maximum_are_refused_by_check_and_build(kq, tmp_path):
+    text = open(__import__("kqtools").__path__[0] + "/rules/lists.toml", encoding="utf-8").read()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('general = { min = "3m", max = "1y" }', 'general = { min = "2y", max = "1y" }'),
+                   encoding="utf-8")
+    r = kq("rules", "check", "lists", bad)
+    assert r.returncode == 1 and "repair.general: min 2y exceeds max 1y" in r.stderr and str(bad) in r.stderr
+    r = kq("lists", "build", "--rules", bad)
+    assert r.returncode == 2 and "repair.general: min 2y exceeds max 1y" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert kq("lists", "versions").jsonl() == []
+    assert kq("rules", "check", "lists", "lists").returncode == 0
