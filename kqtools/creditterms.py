@@ -126,7 +126,7 @@ class Designation(NamedTuple):
     recognized_on: str
     expires_on: str | None = None
     certificate_no: str | None = None
-    revoked_on: str | None = None   # 撤销认定: not current from this date
+    revoked_on: str | None = None   # 撤销认定: not current from this date (migration 0009)
 
     def current(self, as_of: dt.date) -> bool:
         """Recognized on or before ``as_of``, not expired before it (``expires_on`` is the last valid

@@ -13,7 +13,7 @@ from kqtools.uscc import check_uscc
 
 CODES = ("91110108551385082Q", "9144030071526726XG", "91310000631696382C", "121200004013590816",
          "12440600MB2C07549J")
-_DESIGNATION_COLUMNS = ("uscc", "name", "kind", "level", "recognized_on", "expires_on", "certificate_no")
+_DESIGNATION_COLUMNS = C.DESIGNATION_COLUMNS
 _OVERRIDE_COLUMNS = ("id", "list", "action", "uscc", "reason", "operator", "created_at", "until", "name",
                      "revoked_at")
 _TABLES = ("list_changes", "list_entries", "list_versions", "list_overrides", "credit_records", "designations")

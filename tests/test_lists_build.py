@@ -174,7 +174,7 @@ def test_a_build_writes_nothing_when_the_rule_file_is_unusable(db, tmp_path):
 def test_synthetic_credit_mix_is_realistic_and_the_stress_mix_is_kept():
     import collections
 
-    from kqtools import synth
+    import synth  # tools/synth.py (conftest puts tools/ on the path)
 
     rows = list(synth.iter_credit_rows(10_000, 30_000, seed=3))
     share = {k: v / len(rows) for k, v in collections.Counter(r[2] for r in rows).items()}
@@ -247,13 +247,12 @@ def test_lists_built_as_of_a_past_date_are_a_version_of_their_own(db):
 
 
 def test_a_revoked_designation_no_longer_makes_a_firm_whitelisted(db):
-    """Once designations carry revoked_on (撤销认定, the scoring engineer's migration), the whitelist uses it."""
+    """撤销认定: a designation revoked on or before the as-of date is not current (revoked_on, migration 0009)."""
     seed(db)
-    db.conn.execute("ALTER TABLE designations ADD COLUMN revoked_on TEXT")
     assert build_lists(db, D(2026, 6, 30))["whitelist"] == 1
-    db.conn.execute("UPDATE designations SET revoked_on = '2026-06-30' WHERE uscc = ?", [GOOD])
-    result = build_lists(db, D(2026, 6, 30))
-    assert result["whitelist"] == 0
+    assert not import_rows(db, "designations", [
+        {"uscc": GOOD, "kind": "高新技术企业", "recognized_on": "2024-11-06", "revoked_on": "2026-06-30"}]).rejects
+    assert build_lists(db, D(2026, 6, 30))["whitelist"] == 0
     assert build_lists(db, D(2026, 6, 29))["whitelist"] == 1             # revoked the next day: current until then
     assert entries(db, "whitelist", 3)[0]["until"] == "2026-06-30"
 

@@ -2,7 +2,7 @@
 gives exactly what the pure list rules give over every record (issue 19 item 2).
 
 Generated: every credit source, rating years back to five years before the as-of date, direct /
-score / unknown tax D, repaired and removed records, designations expiring on the as-of date,
+score / unknown tax D, repaired and removed records, designations expiring or revoked on the as-of date,
 overrides added, extended, expired and revoked; dates clustered on the boundaries (whole years
 and months before the as-of date, +-1 day); and the rule file's durations varied too, so the
 pre-filter is checked for rules other than the shipped ones.
@@ -77,7 +77,8 @@ def cases(draw):
         records.append(C.Record(uscc, source, f"k{i}", **kw))
     for i in range(draw(st.integers(0, 3))):
         d = C.Designation(draw(st.sampled_from(FIRMS)), None, draw(st.sampled_from(["hte", "zjtx", "tsme", "gazelle"])),
-                          draw(st.sampled_from(["", "provincial"])), draw(day), draw(maybe(day)), f"证{i}")
+                          draw(st.sampled_from(["", "provincial"])), draw(day), draw(maybe(day)), f"证{i}",
+                          draw(maybe(day)))
         if all(d[:1] + d[2:5] != x[:1] + x[2:5] for x in designations):  # the table's key
             designations.append(d)
     for i in range(draw(st.integers(0, 3))):

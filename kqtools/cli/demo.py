@@ -14,7 +14,7 @@ from .common import info, settings
 STEPS = [  # lists before scoring, so that the scoring's blacklist veto has a list to use
     # PENDING (tests/test_cli_shape.py): these steps still live in command modules; each moves to a
     # module of its capability outside kqtools/cli with its owner's change, and its line here with it
-    "kqtools.cli.lists:demo_step",
+    "kqtools.storage.screening:demo_step",
     "kqtools.storage.scoring:demo_step",
     "kqtools.cli.specialists:demo_step",
     "kqtools.cli.jobs:demo_step",

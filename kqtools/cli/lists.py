@@ -7,7 +7,6 @@ Each command parses its arguments, calls one service of :mod:`kqtools.storage.li
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
@@ -231,7 +230,7 @@ def screen(source, against, version, threshold, rules_name, source_format, encod
                                rules_name=rules_name, fmt=source_format, encoding=encoding, sheet=sheet,
                                mapping=mapping)
     finally:
-        if stream is not sys.stdin.buffer:
+        if source != "-":
             stream.close()
     emit(result.rows, COLUMNS)
     info(screen_summary(source, result))
@@ -247,40 +246,3 @@ def screen_summary(source: str, result) -> str:
         text += (f"; {c['unscreened']} unscreened (no valid credit code and "
                  f"{'no name column' if not result.name_column else 'no name'}: check them by hand)")
     return text
-
-
-# ---------------------------------------------------------------- kq demo
-def demo_step(db, echo):
-    """Build the lists as of 2026-06-30 and screen the bundled applicant list."""
-    import datetime as dt
-    from importlib import resources
-
-    from ..creditlists import reasons_text
-    from ..storage.lists import build_lists, show_list
-    from ..storage.screening import screen_source
-
-    result = build_lists(db, dt.date(2026, 6, 30))
-    echo(f"Credit lists as of {result['as_of']} (version {result['version']}): {result['whitelist']} whitelisted, "
-         f"{result['blacklist']} blacklisted")
-    for e in show_list(db, "blacklist", result["version"])[1][:5]:
-        echo(f"  blacklist {e['uscc']} {e['name'] or ''}: {reasons_text(e['reasons'])}"
-             f"{' until ' + e['until'] if e['until'] else ''}")
-    for e in show_list(db, "whitelist", result["version"])[1][:3]:
-        echo(f"  whitelist {e['uscc']} {e['name'] or ''}: {reasons_text(e['reasons'])}")
-    try:
-        entry = resources.files("kqtools.fixtures").joinpath("demo", "applicants.csv")
-        present = entry.is_file()
-    except (ModuleNotFoundError, FileNotFoundError):
-        present = False
-    if not present:
-        echo("  (no demo applicant list to screen)")
-        return
-    with entry.open("rb") as fh:
-        screened = screen_source(db, fh, "applicants.csv")
-    hits = [h for h in screened.rows if h["verdict"] != "unscreened"]
-    echo(f"Screened applicants.csv ({screened.read} rows) against the blacklist: {screened.counts['listed']} listed, "
-         f"{screened.counts['review']} to review, {screened.counts['unscreened']} unscreened")
-    for h in hits[:8]:
-        echo(f"  line {h['line']}: {h['input_name'] or h['input_uscc']} -> {h['verdict']} "
-             f"({h['match']} {h['score']:g}) {h['uscc']} {h['name'] or ''}")
-    echo("  Try: kq --db kq-demo.db screen <file>   kq --db kq-demo.db lists show blacklist")

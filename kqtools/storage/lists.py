@@ -29,14 +29,7 @@ class ListsError(KqtoolsError):
     """A list command that cannot be done as asked (no version yet, unknown version or override...)."""
 
 
-def _has_revocations(db) -> bool:
-    """Whether designations carry ``revoked_on`` (撤销认定; added by the scoring rules' migration)."""
-    return any(r[1] == "revoked_on" for r in db.conn.execute("PRAGMA table_info(designations)"))
-
-
-def _designation_select(db) -> str:
-    cols = [c if c != "revoked_on" or _has_revocations(db) else "NULL" for c in C.DESIGNATION_COLUMNS]
-    return "SELECT " + ", ".join(cols) + " FROM designations"
+_DES_SELECT = "SELECT " + ", ".join(C.DESIGNATION_COLUMNS) + " FROM designations"
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":"))
@@ -120,7 +113,7 @@ def facts_for(db, usccs: Iterable[str]) -> dict[str, C.Facts]:
     # the sorted codes drive the look-ups (CROSS JOIN keeps that order): primary-key probes in key order
     for rec in _records(db.conn.execute(_REC_BY_CODES, [arg])):
         facts[rec[0]].records.append(rec)
-    for row in db.conn.execute(f"{_designation_select(db)} WHERE uscc IN (SELECT value FROM json_each(?))", [arg]):
+    for row in db.conn.execute(f"{_DES_SELECT} WHERE uscc IN (SELECT value FROM json_each(?))", [arg]):
         facts[row[0]].designations.append(C.Designation(*row))
     return facts
 
@@ -129,13 +122,12 @@ def whitelist_candidates(db, lr: C.ListRules, as_of: dt.date) -> list[str]:
     """Firms with a current designation and the required tax grades: the only ones worth checking."""
     iso = as_of.isoformat()
     params: list = []
-    # current: recognized on or before the date, expires_on the last valid day (C.Designation.current)
+    # current (C.Designation.current): recognized on or before the date, expires_on the last valid
+    # day, revoked_on (撤销认定, migration 0009) the first day it no longer counts
     sql = ("SELECT DISTINCT d.uscc FROM designations d WHERE d.recognized_on <= ?"
-           " AND (d.expires_on IS NULL OR d.expires_on = '' OR d.expires_on >= ?)")
-    params += [iso, iso]
-    if _has_revocations(db):
-        sql += " AND (d.revoked_on IS NULL OR d.revoked_on = '' OR d.revoked_on > ?)"
-        params.append(iso)
+           " AND (d.expires_on IS NULL OR d.expires_on = '' OR d.expires_on >= ?)"
+           " AND (d.revoked_on IS NULL OR d.revoked_on = '' OR d.revoked_on > ?)")
+    params += [iso, iso, iso]
     if lr.designation_kinds:
         sql += f" AND d.kind IN ({', '.join('?' * len(lr.designation_kinds))})"
         params += list(lr.designation_kinds)

@@ -194,3 +194,37 @@ def screen_source(db, stream: IO[bytes], name: str, *, against: str = "blacklist
     except UnicodeDecodeError as exc:
         raise SourceError(f"{name}: not valid {exc.encoding} text (use --encoding)") from None
     return ScreenResult(hits, read, version, against, name_column)
+
+
+# ---------------------------------------------------------------- kq demo
+def demo_step(db, echo) -> None:
+    """``kq demo``: build the lists as of 2026-06-30 and screen the bundled applicant list."""
+    import datetime as dt
+    from importlib import resources
+
+    from ..creditlists import reasons_text
+    from .lists import build_lists, show_list
+
+    result = build_lists(db, dt.date(2026, 6, 30))
+    echo(f"Credit lists as of {result['as_of']} (version {result['version']}): {result['whitelist']} whitelisted, "
+         f"{result['blacklist']} blacklisted")
+    for e in show_list(db, "blacklist", result["version"])[1][:5]:
+        echo(f"  blacklist {e['uscc']} {e['name'] or ''}: {reasons_text(e['reasons'])}")
+    for e in show_list(db, "whitelist", result["version"])[1][:3]:
+        echo(f"  whitelist {e['uscc']} {e['name'] or ''}: {reasons_text(e['reasons'])}")
+    try:
+        entry = resources.files("kqtools.fixtures").joinpath("demo", "applicants.csv")
+        present = entry.is_file()
+    except (ModuleNotFoundError, FileNotFoundError):
+        present = False
+    if not present:
+        echo("  (no demo applicant list to screen)")
+        return
+    with entry.open("rb") as fh:
+        screened = screen_source(db, fh, "applicants.csv")
+    c = screened.counts
+    echo(f"Screened applicants.csv ({screened.read} rows) against the blacklist: {c['listed']} listed, "
+         f"{c['review']} to review, {c['unscreened']} unscreened")
+    for h in [h for h in screened.rows if h["verdict"] != "unscreened"][:8]:
+        echo(f"  line {h['line']}: {h['input_name'] or h['input_uscc']} -> {h['verdict']} "
+             f"({h['match']} {h['score']:g}) {h['uscc']} {h['name'] or ''}")
