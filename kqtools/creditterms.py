@@ -397,7 +397,7 @@ def scope(rule: Rule, as_of: dt.date, lr: ListRules) -> Scope:
 
 def merge_scopes(scopes) -> list[Scope]:
     """The same records in fewer conditions: duplicates dropped, and scopes by rating year that
-    differ only in their earliest year merged (tax_d_direct and tax_d_score read one year range)."""
+    differ only in their earliest year merged (tax_d and tax_d_score read one year range)."""
     merged: dict[Scope, Scope] = {}
     for s in scopes:
         key = replace(s, year_min=None) if s.by_year else s

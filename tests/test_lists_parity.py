@@ -96,7 +96,7 @@ def rule_data(draw):
     if draw(st.booleans()):
         return data
     by_id = {r["id"]: r for r in data["rules"]}
-    by_id["tax_d_direct"]["length"] = draw(st.sampled_from(["2y", "18m", "3y"]))
+    by_id["tax_d"]["length"] = draw(st.sampled_from(["2y", "18m", "3y"]))
     by_id["tax_d_score"]["length"] = draw(st.sampled_from(["1y", "6m"]))
     sv = by_id["serious_violation"]
     sv.pop("max")

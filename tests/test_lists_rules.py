@@ -109,7 +109,7 @@ def test_a_direct_tax_d_blacklists_two_years_and_a_score_based_d_only_its_rating
     direct = rec("tax_rating", year=2024, grade="D", direct=1, record_key="2024")
     entry = black(lr, [direct], D(2026, 6, 30))[FIRM]
     assert (entry.since, entry.until) == (D(2025, 4, 1), D(2027, 4, 1))
-    assert entry.reasons[0]["rule"] == "tax_d_direct" and entry.reasons[0]["basis"] == "direct"
+    assert entry.reasons[0]["rule"] == "tax_d" and entry.reasons[0]["basis"] == "direct"
     assert "2024 D (assigned directly)" in C.reasons_text(entry.reasons)
     by_score = rec("tax_rating", year=2024, grade="D", direct=0, record_key="2024")
     entry = black(lr, [by_score], D(2025, 4, 1))[FIRM]
