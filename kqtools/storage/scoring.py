@@ -96,32 +96,22 @@ def load_designations(db, method, year: int) -> list[dict]:
 
 
 # ---------------------------------------------------------------- the blacklist as of the evaluation
-def list_version_as_of(db, as_of: str) -> dict | None:
-    """The newest credit list version built as of ``as_of`` (ISO date), or None."""
-    cur = db.conn.execute("SELECT version, as_of, built_at, rules_name FROM list_versions WHERE as_of = ? "
-                          "ORDER BY version DESC LIMIT 1", (as_of,))
-    row = cur.fetchone()
-    return None if row is None else dict(zip(("version", "as_of", "built_at", "rules"), row))
-
-
-def blacklist_of(db, version: int) -> set[str]:
-    return {r[0] for r in db.conn.execute(
-        "SELECT uscc FROM list_entries WHERE version = ? AND list = 'blacklist'", (version,))}
-
-
 def blacklist_as_of(db, as_of: str) -> tuple[set[str], dict]:
     """(codes on the blacklist, version info) as of ``as_of``: the newest list version with that
     as-of date; when there is none, the lists are built for that date from the records now
     (``kqtools.storage.lists.build_lists``, saved as a new version; ``info["built_now"]``)."""
-    from .lists import build_lists
+    from .lists import blacklist_codes, build_lists, version_as_of, version_info
 
-    info = list_version_as_of(db, as_of)
-    built_now = info is None
+    day = dt.date.fromisoformat(as_of)
+    version = version_as_of(db, day)
+    built_now = version is None
     if built_now:
-        build_lists(db, dt.date.fromisoformat(as_of))
-        info = list_version_as_of(db, as_of)
-    info["built_now"] = built_now
-    return blacklist_of(db, info["version"]), info
+        build_lists(db, day)
+        version = version_as_of(db, day)
+    row = version_info(db, version)
+    info = {"version": version, "as_of": row["as_of"], "built_at": row["built_at"], "rules": row["rules_name"],
+            "built_now": built_now}
+    return blacklist_codes(db, version), info
 
 
 def _veto_notes(method, year: int, credit_as_of: str | None, db) -> tuple[set, str | None, dict | None, list]:
