@@ -37,7 +37,16 @@ class Specialist:
     districts: frozenset = frozenset()
     kinds: frozenset = frozenset()
     capacity: int | None = None      # None = no limit
-    active: bool = True
+    active: bool = True              # serving on the day judged (the 在岗 flag, and not left by then)
+    left_on: str | None = None       # the day they left (kq specialists deactivate --on), if any
+    left_reason: str | None = None
+
+    def inactive_reason(self) -> str:
+        """Why an inactive specialist's firms move: ``specialist S02 inactive`` (the imported flag) or
+        ``specialist S02 left on 2026-03-01: 调任``."""
+        if self.left_on is None:
+            return f"specialist {self.id} inactive"
+        return f"specialist {self.id} left on {self.left_on}" + (f": {self.left_reason}" if self.left_reason else "")
 
 
 class Firm(NamedTuple):
@@ -130,7 +139,7 @@ class Policy:
                 industry_code: str | None = None) -> str | None:
         """None when ``spec`` may serve the firm, else a short reason."""
         if not spec.active:
-            return f"specialist {spec.id} inactive"
+            return spec.inactive_reason()
         if not self.covers_district(spec, district):
             return f"specialist {spec.id} does not cover district {district or '(unknown)'}"
         served_kinds, prefixes = self.served(spec)
@@ -276,7 +285,7 @@ def plan(firms: Iterable, specialists: Sequence[Specialist], policy: Policy,
             if spec is None:
                 reason = f"specialist {spec_id} no longer listed"
             elif not spec.active:
-                reason = f"specialist {spec_id} inactive"
+                reason = spec.inactive_reason()
             else:
                 reason = (policy.why_not(spec, norm_district(firm[2]), _kinds(firm[3]), firm[4])
                           or f"specialist {spec_id} not eligible")
@@ -607,8 +616,12 @@ def _rounds(members: list[str], rounds, need: int, loads: dict, runs: list) -> i
     return need - take
 
 
-def specialist_from_row(row: Mapping) -> Specialist:
-    """A ``specialists`` table row (districts and kinds as JSON lists) as a :class:`Specialist`."""
+def specialist_from_row(row: Mapping, as_of: str | None = None) -> Specialist:
+    """A ``specialists`` table row (districts and kinds as JSON lists) as a :class:`Specialist`.
+
+    Active when the row's ``active`` flag is set and, judged on ``as_of`` (ISO), the specialist has
+    not left by then (``left_on`` <= ``as_of``); without ``as_of`` a leaving date in the row makes
+    them inactive whatever its day."""
     import json
 
     def as_list(value):
@@ -625,7 +638,9 @@ def specialist_from_row(row: Mapping) -> Specialist:
     districts = frozenset(d for d in (norm_district(x) for x in as_list(row.get("districts"))) if d)
     kinds = frozenset(str(k).strip() for k in as_list(row.get("kinds")) if str(k).strip())
     cap = row.get("capacity")
+    left_on = row.get("left_on") or None
+    active = bool(row.get("active", 1)) and (left_on is None or (as_of is not None and as_of < left_on))
     return Specialist(
         id=str(row["id"]), name=row.get("name") or "", department=row.get("department"),
         districts=districts, kinds=kinds, capacity=None if cap in (None, "") else int(cap),
-        active=bool(row.get("active", 1)))
+        active=active, left_on=left_on, left_reason=row.get("left_reason") or None)

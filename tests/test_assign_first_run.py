@@ -113,7 +113,8 @@ def rules_file(folder: Path, policy: Policy) -> str:
 @settings(max_examples=60, deadline=None)
 @given(world())
 def test_first_kq_assign_on_sqlite_equals_the_general_plan(w):
-    from kqtools.storage.assignment import in_scope_firms, load_specialists, run_assign
+    from kqtools.storage.assignment import run_assign
+    from kqtools.storage.scope import in_scope_firms, load_specialists
 
     specs, firms, policy = w
     with tempfile.TemporaryDirectory() as tmp:
@@ -190,7 +191,9 @@ def test_first_run_in_ranges_equals_the_general_plan(w, parts, a_helper_fails):
     """The scope split into uscc ranges read by helper processes, one of which may fail and have
     its range done in process: the same changes, rows and loads as the general plan, and no
     scratch file left behind."""
-    from kqtools.storage import assignment as A
+    from kqtools.storage import first_run as A
+    from kqtools.storage.assignment import run_assign
+    from kqtools.storage.scope import in_scope_firms, load_specialists
 
     specs, firms, policy = w
     folders = scratch_folders()
@@ -200,9 +203,9 @@ def test_first_run_in_ranges_equals_the_general_plan(w, parts, a_helper_fails):
             mp.setattr(A, "_HELPER", FAIL_FIRST_HELPER)
         db = build_db(Path(tmp) / "kq.db", specs, firms)
         rules = rules_file(Path(tmp), policy)
-        expected = plan(A.in_scope_firms(db, DAY, policy, raw=True), A.load_specialists(db), policy)
+        expected = plan(in_scope_firms(db, DAY, policy, raw=True), load_specialists(db), policy)
         for dry_run in (True, False):
-            p, run_id, _ = A.run_assign(db, dt.date.fromisoformat(DAY), rules=rules, dry_run=dry_run, parts=parts)
+            p, run_id, _ = run_assign(db, dt.date.fromisoformat(DAY), rules=rules, dry_run=dry_run, parts=parts)
             assert [tuple(c) for c in p.changes] == [tuple(c) for c in expected.changes]
             assert (p.in_scope, p.counts, dict(p.loads)) == (expected.in_scope, expected.counts, expected.loads)
             assert [name for _, name, _ in db.conn.execute("PRAGMA database_list")] == ["main", "temp"]
@@ -213,7 +216,7 @@ def test_first_run_in_ranges_equals_the_general_plan(w, parts, a_helper_fails):
 
 
 def test_split_points_cut_the_scope_into_ranges_of_alike_size(tmp_path):
-    from kqtools.storage import assignment as A
+    from kqtools.storage import first_run as A
 
     firms = [Firm(f"91320412MA{i:06d}X", f"企业{i}", "湖塘镇", "hte") for i in range(90)]
     db = build_db(tmp_path / "kq.db", [], firms)
@@ -234,7 +237,7 @@ def test_scratch_folders_of_killed_runs_are_swept(tmp_path):
     import os
     import subprocess
 
-    from kqtools.storage.assignment import _sweep
+    from kqtools.storage.first_run import _sweep
 
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead = tmp_path / f"kq-assign-{int(gone.stdout)}-abc"
@@ -251,7 +254,8 @@ def test_a_dry_run_that_an_import_overtakes_is_done_again_in_one_query(tmp_path)
     """A dry run holds no write lock, so its helpers may read another state than this process: a
     helper that, once done, lets another process add a firm stands for an import landing mid-run.
     The dry run then answers on one consistent state, the new firm included."""
-    from kqtools.storage import assignment as A
+    from kqtools.storage import first_run as A
+    from kqtools.storage.assignment import run_assign
 
     specs = [Specialist("S01", "张三", "高新技术处", frozenset({"湖塘镇"}))]
     firms = [Firm(f"91320412MA{i:06d}X", f"企业{i}", "湖塘镇", "hte") for i in range(0, 60, 2)]
@@ -272,7 +276,7 @@ def test_a_dry_run_that_an_import_overtakes_is_done_again_in_one_query(tmp_path)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(A, "PARTS_MIN_DESIGNATIONS", 1)
         mp.setattr(A, "_HELPER", helper)
-        p, run_id, _ = A.run_assign(db, dt.date.fromisoformat(DAY), dry_run=True, parts=2)
+        p, run_id, _ = run_assign(db, dt.date.fromisoformat(DAY), dry_run=True, parts=2)
     assert run_id is None
     assert late in [c.uscc for c in p.changes]
     assert p.in_scope == len(firms) + 1 == len(p.changes)
@@ -284,7 +288,7 @@ def test_the_helper_answers_in_ascii_whatever_the_locale(tmp_path):
     (or Windows' code page) reads the same bytes as a UTF-8 one."""
     import subprocess
 
-    from kqtools.storage import assignment as A
+    from kqtools.storage import first_run as A
 
     firms = [Firm(f"91320412MA{i:06d}X", f"企业{i}", d, "hte", "C3911") for i, d in enumerate(["湖塘镇", "雪堰镇"] * 3)]
     db = build_db(tmp_path / "kq.db", [], firms)

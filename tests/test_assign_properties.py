@@ -255,7 +255,8 @@ def test_stored_window_means_the_same_designations_are_current(rows, day, other)
     import sqlite3
 
     from kqtools.assignment import in_window
-    from kqtools.storage.assignment import _CURRENT, _WINDOW_SQL
+    from kqtools.storage.assignment import _WINDOW_SQL
+    from kqtools.storage.scope import _CURRENT
 
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE designations (recognized_on TEXT NOT NULL, expires_on TEXT)")

@@ -8,7 +8,9 @@ from hypothesis import given, strategies as st
 
 from conftest import import_rows
 from kqtools import visits as V
-from kqtools.storage.assignment import coverage, due_visits, in_scope_usccs, run_assign
+from kqtools.storage.assignment import run_assign
+from kqtools.storage.scope import in_scope_usccs
+from kqtools.storage.visits import coverage, due_visits
 from kqtools.uscc import make_uscc
 
 D = dt.date

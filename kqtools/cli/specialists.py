@@ -1,12 +1,14 @@
 """``kq specialists``, ``kq assign``, ``kq assignments``, ``kq visits``: service specialists (服务专员).
 
-Thin layer: parse, call :mod:`kqtools.storage.assignment`, render. See docs/specialists.md.
+Thin layer: parse, call one service (:mod:`kqtools.storage.assignment`, :mod:`.visits`,
+:mod:`.specialists`), render. See docs/specialists.md.
 """
 from __future__ import annotations
 
 import click
 
-from .common import ATTENTION, OK, KqError, date_arg, db_option, emit, get_db, info, output_options
+from ..clock import today as _today
+from .common import OK, date_arg, db_option, emit, get_db, info, output_options
 
 DEMO_DATE = "2026-01-05"
 CHANGE_COLUMNS = ["uscc", "name", "from_specialist", "to_specialist", "reason", "action"]
@@ -14,16 +16,6 @@ ASSIGNMENT_COLUMNS = ["uscc", "name", "district", "specialist_id", "specialist_n
 DUE_COLUMNS = ["uscc", "name", "district", "specialist_id", "specialist_name", "last_visited_on",
                "days_since_last_visit", "period", "period_ends_on"]
 COVERAGE_COLUMNS = ["group", "key", "name", "firms", "visited", "share", "goal", "met", "short_by"]
-
-
-def _today():
-    import datetime as dt
-
-    return dt.date.today()
-
-
-def _rules_error(exc) -> KqError:
-    return KqError(str(exc))
 
 
 # ---------------------------------------------------------------- kq specialists
@@ -43,14 +35,9 @@ def specialists():
 @output_options
 def list_(rules_name):
     """Specialists with the kinds they serve, their load (firms assigned) and capacity."""
-    from ..rules import RulesError
-    from ..storage.assignment import load_policy, specialists_with_load
+    from ..storage.specialists import specialists_with_load
 
-    try:
-        _, policy = load_policy(rules_name)
-    except RulesError as exc:
-        raise _rules_error(exc) from None
-    rows = specialists_with_load(get_db(), policy)
+    rows = specialists_with_load(get_db(), rules_name)
     emit(rows, ["id", "name", "department", "districts", "serves", "load", "capacity", "active"])
     return OK
 
@@ -71,15 +58,11 @@ def assign(rules_name, as_of, dry_run, quiet):
     capacity. Prints each change (uscc, name, from_specialist, to_specialist, reason, action) and
     each firm nobody eligible can take (action 'unassigned'). Exit 1 when a firm stays unassigned.
     """
-    from ..rules import RulesError
+    from ..errors import status_of
     from ..storage.assignment import run_assign
 
     day = date_arg(as_of, "--as-of") or _today()
-    db = get_db()
-    try:
-        plan, run_id, rule_file = run_assign(db, day, rules=rules_name, dry_run=dry_run)
-    except RulesError as exc:
-        raise _rules_error(exc) from None
+    plan, run_id, rule_file = run_assign(get_db(), day, rules=rules_name, dry_run=dry_run)
     if not quiet:
         emit((c._asdict() for c in plan.changes), CHANGE_COLUMNS)
     c = plan.counts
@@ -90,7 +73,7 @@ def assign(rules_name, as_of, dry_run, quiet):
          f"{unassigned} unassigned ({where})")
     if unassigned:
         info(f"{unassigned} firm(s) have no eligible specialist with room: see the rows with to_specialist empty")
-    return ATTENTION if unassigned else OK
+    return status_of(bool(unassigned))
 
 
 def plan_method(rule_file) -> str:
@@ -164,19 +147,14 @@ def visits():
 @db_option
 def log(uscc, by, on, channel, note, request, request_category):
     """Record one visit to a firm."""
-    from ..storage.assignment import AssignmentError, DuplicateVisit, log_visit
+    from ..storage.visits import log_visit
 
     day = date_arg(on, "--on") or _today()
     if request:  # issue 16: the request raised during the visit; checked before the visit is written
         from ..storage.requests import visit_request
 
         request = visit_request(get_db(), uscc, by, day, request, request_category)   # .add() after the visit
-    try:
-        row = log_visit(get_db(), uscc, by, day, channel, note)
-    except DuplicateVisit as exc:
-        raise KqError(str(exc), exit_code=ATTENTION) from None
-    except AssignmentError as exc:
-        raise KqError(str(exc)) from None
+    row = log_visit(get_db(), uscc, by, day, channel, note)
     for w in row.pop("warnings"):
         info(f"kq: warning: {w}")
     info(f"logged visit of {row['uscc']} {row['name'] or ''} by {row['specialist_id']} on {row['visited_on']}")
@@ -194,15 +172,10 @@ def log(uscc, by, on, channel, note, request, request_category):
 @output_options
 def due(as_of, rules_name, specialist):
     """In-scope firms not visited in the current quarter, with specialist and days since the last visit."""
-    from ..rules import RulesError
-    from ..storage.assignment import due_visits, load_policy
+    from ..storage.visits import due_visits
 
     day = date_arg(as_of, "--as-of") or _today()
-    try:
-        _, policy = load_policy(rules_name)
-    except RulesError as exc:
-        raise _rules_error(exc) from None
-    rows = due_visits(get_db(), day, policy, specialist=specialist or None)
+    rows = due_visits(get_db(), day, rules_name, specialist=specialist or None)
     emit(rows, DUE_COLUMNS)
     if rows:
         info(f"{len(rows)} firm(s) not yet visited in {rows[0]['period']} (ends {rows[0]['period_ends_on']})")
@@ -216,17 +189,12 @@ def due(as_of, rules_name, specialist):
 @output_options
 def coverage(year, rules_name):
     """Share of served firms visited in the year against the goal (30%), in total, by specialist, by district."""
-    from ..rules import RulesError
-    from ..storage.assignment import coverage as cov, load_policy
+    from ..storage.visits import coverage as cov
 
     today = _today()
-    try:
-        _, policy = load_policy(rules_name)
-    except RulesError as exc:
-        raise _rules_error(exc) from None
     if year is not None and not 1900 <= year <= 2200:
         raise click.BadParameter(f"{year} is not a plausible year", param_hint="--year")
-    rows = cov(get_db(), year or today.year, today, policy)
+    rows = cov(get_db(), year or today.year, today, rules_name)
     emit(rows, COVERAGE_COLUMNS)
     total = rows[0]
     if not total["firms"]:
@@ -243,7 +211,8 @@ def demo_step(db, echo):
     import datetime as dt
 
     from .. import output
-    from ..storage.assignment import due_visits, run_assign
+    from ..storage.assignment import run_assign
+    from ..storage.visits import due_visits
 
     day = dt.date.fromisoformat(DEMO_DATE)
     plan, run_id, _ = run_assign(db, day)
