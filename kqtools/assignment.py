@@ -99,8 +99,9 @@ class Policy:
     empty_districts: str = "all"                          # all | none
     departments: Mapping[str, tuple] = field(default_factory=dict)   # name or alias -> (kinds, prefixes)
     method: str = "fewest"                                # fewest | round_robin
-    period_months: int = 3
-    coverage_goal: float = 0.30
+    period_months: int = 3                                # key firms: one visit per period
+    coverage_goal: float = 0.30                           # every served firm: this share a year, on pace
+    coordinators: tuple = ()                              # addresses for firms nobody can take
 
     @classmethod
     def from_rules(cls, data: Mapping) -> "Policy":
@@ -117,7 +118,8 @@ class Policy:
             departments=deps,
             method=data.get("strategy", {}).get("method", "fewest"),
             period_months=data.get("visits", {}).get("period_months", 3),
-            coverage_goal=float(data.get("visits", {}).get("yearly_coverage_goal", 0.30)),
+            coverage_goal=data.get("visits", {}).get("yearly_coverage_goal", 0.30),
+            coordinators=tuple(data.get("visits", {}).get("coordinators", ())),
         )
 
     def served(self, spec: Specialist) -> tuple[frozenset, tuple]:

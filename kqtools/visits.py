@@ -1,17 +1,36 @@
-"""Visit periods, visits due and yearly coverage: plain functions over plain data.
+"""Visit cadence: which firms are due a visit, and how far each specialist is on the yearly plan.
 
-Seed 001 (Xiamen): each department visits its firms at least once a quarter.
-Seed 000 (Wujin): at least 30% of served firms visited every year.
-The period length (months) and the goal come from the assignment rule file (``[visits]``).
-No SQL, no click, no printing here.
+Plain functions over plain data; no SQL, no click, no printing. Two rules, from the seeds, with
+the numbers in the assignment rule file (``[visits]``):
+
+* **Key firms** (挂钩联系重点企业; seed 001, Xiamen 2019: 每季度……至少走访调研一次挂钩的企业) are due
+  once a period (``period_months``, a quarter by default): a key firm not visited since the first
+  day of the period that contains the as-of date is due.
+* **The yearly plan** (seed 000, Wujin 2024: 确保每年走访服务对象30%以上): each specialist visits at
+  least ``yearly_coverage_goal`` of the firms they serve (key firms included) in the year, kept on
+  pace: by the as-of date, ``pace = ceil(goal × firms × d / D)`` firms visited this year, where ``d``
+  is the day of the year of the as-of date (1 January = 1) and ``D`` the days of that year (365 or
+  366). On 31 December the pace is the yearly goal, ``ceil(goal × firms)``.
+
+A visit counts for the firm whoever made it (a colleague, a specialist who has since left).
+Firms in scope that nobody serves form one more group (``specialist_id`` None) under the same
+rules, for the coordinators of the rule file.
+
+What is due, per group: every key firm not visited this period, then, when the group is behind
+its pace, the fewest other firms not visited this year that bring it back on pace once visited,
+longest since the last visit first (never visited first of all); the key firms due that were not
+visited this year count towards the pace too. The coverage counts come from the same pass, so
+``kq visits due``, ``kq visits coverage`` and the visit reminders tell one story.
 """
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from typing import Iterable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Iterable, Mapping, NamedTuple
 
 QUARTER_MONTHS = 3
+KEY, PLAN = "key", "plan"          # the two cadences, as written in the `cadence` column
 
 
 def period_bounds(day: dt.date, months: int = QUARTER_MONTHS) -> tuple[dt.date, dt.date]:
@@ -45,81 +64,168 @@ def period_label(day: dt.date, months: int = QUARTER_MONTHS) -> str:
     return f"{day.year}P{index:02d}" if months != 1 else f"{day.year}M{day.month:02d}"
 
 
-def _iso(d) -> str | None:
-    if d is None or d == "":
-        return None
-    return d if isinstance(d, str) else d.isoformat()
+def _fraction(goal) -> Fraction:
+    """The goal as written (0.30 is 3/10, not the float nearest to it)."""
+    return Fraction(str(goal)) if not isinstance(goal, Fraction) else goal
 
 
-def due(firms: Iterable[Mapping], last_visits: Mapping[str, str], as_of: dt.date,
-        months: int = QUARTER_MONTHS) -> list[dict]:
-    """Firms not visited in the period containing ``as_of`` (visits after ``as_of`` do not count).
-
-    ``firms``: dicts with at least ``uscc``; they are copied and completed with
-    ``last_visited_on`` (ISO, or None), ``days_since_last_visit`` (None if never),
-    ``period`` and ``period_ends_on``. ``last_visits``: uscc -> the latest visit date
-    on or before ``as_of`` (ISO text). Order is kept.
-    """
-    start, end = period_bounds(as_of, months)
-    start_iso, label, end_iso = start.isoformat(), period_label(as_of, months), end.isoformat()
-    out = []
-    for firm in firms:
-        last = _iso(last_visits.get(firm["uscc"]))
-        if last is not None and last >= start_iso:
-            continue
-        row = dict(firm)
-        row["last_visited_on"] = last
-        row["days_since_last_visit"] = (as_of - dt.date.fromisoformat(last)).days if last else None
-        row["period"] = label
-        row["period_ends_on"] = end_iso
-        out.append(row)
-    return out
+def _ceil(x: Fraction) -> int:
+    return -(-x.numerator // x.denominator)
 
 
-def coverage(served: Mapping[str, tuple[str, str | None]], visited: set[str], goal: float,
-             names: Mapping[str, str] | None = None) -> list[dict]:
-    """Share of served firms visited, against ``goal`` (0.30 = 30%).
-
-    ``served``: uscc -> (specialist_id, district) at the reference date; ``visited``: the
-    usccs visited (by anyone) in the year. Returns rows ``group`` (total / specialist /
-    district), ``key``, ``name``, ``firms``, ``visited``, ``share`` (0..1, 4 decimals),
-    ``goal``, ``met`` and ``short_by`` (visits still needed to reach the goal).
-    """
-    counted: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
-    for uscc, (spec, district) in served.items():
-        acc = counted[(spec, district or "")]
-        acc[0] += 1
-        acc[1] += 1 if uscc in visited else 0
-    return coverage_counts(((s, d, n, v) for (s, d), (n, v) in counted.items()), goal, names)
+def year_goal(firms: int, goal) -> int:
+    """Fewest visited firms that reach ``goal`` of ``firms`` in a year: ``ceil(goal × firms)``."""
+    return _ceil(_fraction(goal) * firms)
 
 
-def coverage_counts(counts: Iterable[tuple[str, str | None, int, int]], goal: float,
-                    names: Mapping[str, str] | None = None) -> list[dict]:
-    """:func:`coverage` from counts: (specialist_id, district, served firms, of which visited) rows,
-    as a database groups them. Same rows out."""
+def pace(firms: int, goal, as_of: dt.date) -> int:
+    """Firms to have visited by ``as_of`` to be on pace for ``goal`` of ``firms`` in the year:
+    ``ceil(goal × firms × d / D)``, ``d`` the day of the year of ``as_of``, ``D`` its days."""
+    days = (dt.date(as_of.year + 1, 1, 1) - dt.date(as_of.year, 1, 1)).days
+    return _ceil(_fraction(goal) * firms * as_of.timetuple().tm_yday / days)
+
+
+class FirmVisits(NamedTuple):
+    """A firm as the visit plan needs it. ``last_visit``: the latest visit on or before the as-of
+    date (ISO text), by anyone, None if never; ``specialist_id`` None: nobody serves it."""
+    uscc: str
+    specialist_id: str | None
+    key: bool
+    last_visit: str | None
+    district: str | None = None
+
+
+class Due(NamedTuple):
+    firm: FirmVisits
+    cadence: str            # KEY | PLAN
+    priority: int           # 1 = first, within the firm's group
+    reason: str
+
+
+@dataclass
+class Counts:
+    """One group's counts (a specialist, nobody, a district, everyone) on the as-of date."""
+    firms: int = 0
+    visited: int = 0        # visited this year (1 January to the as-of date)
+    key_firms: int = 0
+    key_due: int = 0        # key firms not visited this period
+    due: int = 0            # firms `kq visits due` lists
+
+    def add(self, other: "Counts") -> None:
+        self.firms += other.firms
+        self.visited += other.visited
+        self.key_firms += other.key_firms
+        self.key_due += other.key_due
+        self.due += other.due
+
+
+@dataclass
+class VisitPlan:
+    as_of: dt.date
+    goal: float
+    months: int
+    due: list[Due] = field(default_factory=list)                 # by group, then priority
+    groups: dict = field(default_factory=dict)                    # specialist id or None -> Counts
+    districts: dict = field(default_factory=dict)                 # district ('' unknown) -> Counts
+
+    @property
+    def period(self) -> str:
+        return period_label(self.as_of, self.months)
+
+    @property
+    def period_ends_on(self) -> dt.date:
+        return period_bounds(self.as_of, self.months)[1]
+
+    def pace(self, firms: int) -> int:
+        return pace(firms, self.goal, self.as_of)
+
+
+def plan(firms: Iterable[FirmVisits], as_of: dt.date, goal, months: int = QUARTER_MONTHS) -> VisitPlan:
+    """The firms due and the counts of every group on ``as_of`` (see the module docstring).
+
+    Deterministic: within a group, key firms first, then longest since the last visit (never
+    visited first), then by code. Groups come out by specialist id, nobody's last."""
+    period_start = period_bounds(as_of, months)[0].isoformat()
+    year_start = dt.date(as_of.year, 1, 1).isoformat()
+    label = period_label(as_of, months)
+    result = VisitPlan(as_of, goal, months)
+    by_group: dict = {}
+    for f in firms:
+        by_group.setdefault(f.specialist_id, []).append(f)
+    for sid in sorted(by_group, key=lambda s: (s is None, s or "")):
+        members = by_group[sid]
+        counts = Counts(firms=len(members))
+        key_due, pool = [], []
+        for f in members:
+            last = f.last_visit or None
+            this_year = last is not None and last >= year_start
+            counts.visited += this_year
+            if f.key:
+                counts.key_firms += 1
+                if last is None or last < period_start:
+                    key_due.append(f)
+            elif not this_year:
+                pool.append(f)
+        counts.key_due = len(key_due)
+        # key firms due that were not visited this year count towards the pace once visited
+        fresh = sum(1 for f in key_due if not (f.last_visit and f.last_visit >= year_start))
+        on_pace = pace(counts.firms, goal, as_of)
+        extra = max(0, on_pace - counts.visited - fresh)
+        order = _longest_since_last_visit
+        key_due.sort(key=order)
+        pool.sort(key=order)
+        chosen = pool[:extra]
+        counts.due = len(key_due) + len(chosen)
+        result.groups[sid] = counts
+        n = 0
+        for f in key_due:
+            n += 1
+            result.due.append(Due(f, KEY, n, f"key firm not visited in {label}"))
+        for f in chosen:
+            n += 1
+            result.due.append(Due(f, PLAN, n, f"yearly plan: {on_pace} of {counts.firms} firms visited by "
+                                              f"{as_of.isoformat()} to be on pace, {counts.visited} so far"))
+    due_usccs = {d.firm.uscc for d in result.due}
+    for sid, members in by_group.items():
+        for f in members:
+            acc = result.districts.get(f.district or "")
+            if acc is None:
+                acc = result.districts[f.district or ""] = Counts()
+            acc.firms += 1
+            acc.visited += bool(f.last_visit and f.last_visit >= year_start)
+            acc.key_firms += bool(f.key)
+            acc.key_due += bool(f.key and (not f.last_visit or f.last_visit < period_start))
+            acc.due += f.uscc in due_usccs
+    return result
+
+
+def _longest_since_last_visit(f: FirmVisits) -> tuple:
+    return (f.last_visit is not None, f.last_visit or "", f.uscc)
+
+
+def coverage_rows(p: VisitPlan, names: Mapping[str, str] | None = None) -> list[dict]:
+    """One ``total`` row, one per specialist (``group`` specialist; firms nobody serves: group
+    ``unassigned``), one per district: ``firms``, ``visited`` (this year), ``share``, ``goal``,
+    ``met`` and ``short_by`` (against the yearly goal), ``pace`` (to have visited by the as-of date),
+    ``behind_pace``, ``key_firms``, ``key_due`` (key firms not visited this period) and ``due`` (the
+    firms ``kq visits due`` lists)."""
     names = names or {}
-    by_spec: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    by_district: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    total = [0, 0]
-    for spec, district, firms, seen in counts:
-        for acc in (by_spec[spec], by_district[district or ""], total):
-            acc[0] += firms
-            acc[1] += seen
+    total = Counts()
+    for c in p.groups.values():
+        total.add(c)
 
-    def row(group, key, name, acc):
-        firms, seen = acc
-        share = seen / firms if firms else 0.0
-        needed = max(0, _ceil_goal(firms, goal) - seen)
-        return {"group": group, "key": key, "name": name, "firms": firms, "visited": seen,
-                "share": round(share, 4), "goal": goal, "met": firms > 0 and needed == 0, "short_by": needed}
+    def row(group, key, name, c: Counts) -> dict:
+        needed = max(0, year_goal(c.firms, p.goal) - c.visited)
+        on_pace = p.pace(c.firms)
+        return {"group": group, "key": key, "name": name, "firms": c.firms, "visited": c.visited,
+                "share": round(c.visited / c.firms, 4) if c.firms else 0.0, "goal": p.goal,
+                "met": c.firms > 0 and needed == 0, "short_by": needed, "pace": on_pace,
+                "behind_pace": max(0, on_pace - c.visited), "key_firms": c.key_firms, "key_due": c.key_due,
+                "due": c.due}
 
     rows = [row("total", "", "", total)]
-    rows += [row("specialist", k, names.get(k, ""), by_spec[k]) for k in sorted(by_spec)]
-    rows += [row("district", k, "", by_district[k]) for k in sorted(by_district)]
+    rows += [row("specialist", sid, names.get(sid, ""), p.groups[sid]) for sid in sorted(s for s in p.groups if s)]
+    if None in p.groups:
+        rows.append(row("unassigned", "", "", p.groups[None]))
+    rows += [row("district", d, "", p.districts[d]) for d in sorted(p.districts)]
     return rows
-
-
-def _ceil_goal(firms: int, goal: float) -> int:
-    """Fewest visits that reach ``goal`` of ``firms`` (exact for goals given with up to 6 decimals)."""
-    scaled = round(goal * 1_000_000)
-    return -(-firms * scaled // 1_000_000)

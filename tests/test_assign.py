@@ -231,8 +231,12 @@ def test_demo_step_assigns_and_shows_visits_due(world, db):
     demo_step(db, lines.append)
     text = "\n".join(lines)
     assert "17 firms in scope, 16 assigned, 1 without an eligible specialist" in text
-    assert "雪堰镇" in text and "kq visits due --as-of 2026-01-05: 17 firms" in text
     assert len(current(db)) == 16
+    # no key firm, no visit yet: on 5 January the yearly plan's pace is one firm per specialist who serves
+    # any (ceil(0.3 x firms x 5/365) = 1), and one for the firms nobody serves (雪堰镇's, for the coordinators)
+    serving = len(set(current(db).values()))
+    assert "雪堰镇" in text
+    assert f"kq visits due --as-of 2026-01-05: {serving + 1} firms due (0 key firms" in text
 
 
 def _rerun_outcome(kq, db, *args):

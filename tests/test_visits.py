@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from conftest import import_rows
 from kqtools import visits as V
@@ -51,25 +52,85 @@ def test_period_contains_day_and_tiles_the_year(day, months):
     assert V.period_bounds(nxt, months)[0] == nxt
 
 
-def test_due_pure_boundaries():
-    firms = [{"uscc": u} for u in "abcde"]
-    last = {"a": "2026-01-01", "b": "2025-12-31", "d": "2026-03-31", "e": "2025-10-01"}
-    rows = V.due(firms, last, D(2026, 3, 31))
-    assert [r["uscc"] for r in rows] == ["b", "c", "e"]
-    assert rows[0]["days_since_last_visit"] == 90
-    assert rows[1]["days_since_last_visit"] is None and rows[1]["last_visited_on"] is None
-    assert rows[2]["period"] == "2026Q1" and rows[2]["period_ends_on"] == "2026-03-31"
+@pytest.mark.parametrize("firms, goal, day, expected", [
+    (10, 0.30, D(2026, 12, 31), 3),         # the last day: the yearly goal itself
+    (100, 0.30, D(2026, 12, 31), 30),       # 0.3 x 100 is 30 exactly (a float product says 30.000000000000004)
+    (10, 0.30, D(2026, 7, 2), 2),           # day 183 of 365: ceil(3 x 183/365) = ceil(1.504)
+    (10, 0.30, D(2026, 7, 1), 2),           # day 182: ceil(1.496)
+    (10, 0.30, D(2026, 1, 1), 1),           # any firm at all: one visit due from the first day
+    (0, 0.30, D(2026, 6, 1), 0),
+    (7, 0.30, D(2024, 12, 31), 3),          # a leap year's last day is day 366 of 366
+    (7, 0.30, D(2024, 12, 30), 3),          # ceil(2.1 x 365/366) = ceil(2.094)
+    (20, 0.25, D(2025, 4, 1), 2),           # day 91: ceil(5 x 91/365) = ceil(1.2466)
+    (3, 1, D(2026, 3, 1), 1),               # an integer goal (100 %) from the rule file
+])
+def test_pace_is_the_goal_times_the_share_of_the_year_gone_rounded_up(firms, goal, day, expected):
+    assert V.pace(firms, goal, day) == expected
 
 
-def test_coverage_pure_goal_arithmetic():
-    served = {f"f{i}": ("S1" if i < 10 else "S2", "湖塘镇") for i in range(20)}
-    visited = {"f0", "f1", "f2", "f10"}
-    rows = {(r["group"], r["key"]): r for r in V.coverage(served, visited, 0.30, {"S1": "张三"})}
-    assert rows[("specialist", "S1")] | {} == {**rows[("specialist", "S1")], "firms": 10, "visited": 3,
-                                               "share": 0.3, "met": True, "short_by": 0, "name": "张三"}
-    assert rows[("specialist", "S2")]["met"] is False and rows[("specialist", "S2")]["short_by"] == 2
-    assert rows[("total", "")]["firms"] == 20 and rows[("total", "")]["short_by"] == 2
-    assert rows[("district", "湖塘镇")]["share"] == 0.2
+@given(st.integers(0, 500), st.sampled_from([0.1, 0.25, 0.3, 0.333333, 0.5, 1.0]),
+       st.dates(min_value=D(2000, 1, 1), max_value=D(2099, 12, 30)))
+def test_pace_grows_with_the_year_and_ends_at_the_yearly_goal(firms, goal, day):
+    later = day + dt.timedelta(days=1)
+    assert V.pace(firms, goal, day) <= V.pace(firms, goal, later) if later.year == day.year else True
+    assert V.pace(firms, goal, day) <= V.year_goal(firms, goal) == V.pace(firms, goal, D(day.year, 12, 31))
+    assert V.year_goal(firms, goal) * 10**6 >= firms * round(goal * 10**6) > (V.year_goal(firms, goal) - 1) * 10**6
+
+
+LASTS = [None, "2025-03-31", "2025-12-31", "2026-01-01", "2026-03-31", "2026-04-01", "2026-05-20", "2026-06-30"]
+
+
+@st.composite
+def visit_world(draw):
+    n = draw(st.integers(0, 30))
+    return [V.FirmVisits(f"F{i:03d}", draw(st.sampled_from(["S1", "S2", None])), draw(st.booleans()),
+                         draw(st.sampled_from(LASTS)), draw(st.sampled_from(["湖塘镇", "牛塘镇", None])))
+            for i in range(n)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(visit_world(), st.sampled_from([D(2026, 4, 1), D(2026, 6, 30), D(2026, 1, 1), D(2026, 12, 31)]),
+       st.sampled_from([0.3, 0.5, 0.1]), st.sampled_from([3, 6, 12]))
+def test_the_firms_due_are_the_key_firms_of_the_period_and_the_fewest_that_keep_the_plan_on_pace(
+        firms, as_of, goal, months):
+    """Judged group by group from the rules' text, not from the plan's own arithmetic."""
+    p = V.plan(firms, as_of, goal, months)
+    period_start, _ = V.period_bounds(as_of, months)
+    year_start = D(as_of.year, 1, 1)
+
+    def seen_since(f, day):
+        return f.last_visit is not None and dt.date.fromisoformat(f.last_visit) >= day
+
+    rows = {(r["group"], r["key"]): r for r in V.coverage_rows(p)}
+    for sid in {f.specialist_id for f in firms}:
+        mine = [f for f in firms if f.specialist_id == sid]
+        due = [d for d in p.due if d.firm.specialist_id == sid]
+        key_due = {d.firm.uscc for d in due if d.cadence == V.KEY}
+        plan_due = [d.firm for d in due if d.cadence == V.PLAN]
+        # every key firm not visited this period, and no other firm, is due as a key firm
+        assert key_due == {f.uscc for f in mine if f.key and not seen_since(f, period_start)}
+        # plan firms: not key, not visited this year
+        assert all(not f.key and not seen_since(f, year_start) for f in plan_due)
+        visited = sum(seen_since(f, year_start) for f in mine)
+        after = visited + len(plan_due) + sum(1 for d in due if d.cadence == V.KEY and not seen_since(d.firm, year_start))
+        target = math.ceil(goal * len(mine) * as_of.timetuple().tm_yday / (366 if as_of.year % 4 == 0 else 365) - 1e-9)
+        pool = [f for f in mine if not f.key and not seen_since(f, year_start)]
+        # visiting every firm due brings the group on pace (or every firm left is due) ...
+        assert after >= target or len(plan_due) == len(pool)
+        # ... and not one plan firm fewer would
+        assert not plan_due or after - 1 < target
+        # longest since the last visit first (never first of all), key firms before them
+        lasts = [f.last_visit or "" for f in plan_due]
+        assert lasts == sorted(lasts)
+        assert plan_due == [] or all(f.last_visit is None or f.last_visit >= (plan_due[-1].last_visit or "")
+                                     for f in pool if f not in plan_due)
+        assert [d.priority for d in due] == list(range(1, len(due) + 1))
+        assert [d.cadence for d in due] == sorted(d.cadence for d in due)      # "key" < "plan"
+        # coverage counts the same firms
+        row = rows[("unassigned", "")] if sid is None else rows[("specialist", sid)]
+        assert (row["firms"], row["visited"], row["due"], row["key_due"]) == (len(mine), visited, len(due), len(key_due))
+        assert row["behind_pace"] == max(0, row["pace"] - visited)
+    assert rows[("total", "")]["due"] == len(p.due) == sum(r["due"] for (g, _), r in rows.items() if g == "district")
 
 
 # ---------------------------------------------------------------- against the database
@@ -116,30 +177,41 @@ def test_in_scope_excludes_expired(fixture_db):
 
 
 def test_due_visits_hand_count(fixture_db):
+    # no key firm: only the yearly plan. On 2026-01-05 (day 5) each specialist's pace is one firm.
+    # S1 (A, B, G): A was visited on 2026-01-01, on pace. S2 (C, E): nothing this year (E's visit on
+    # 01-06 is after the as-of date), so one firm is due: C, never visited, before E (last 2025-03-31).
     rows = due_visits(fixture_db, D(2026, 1, 5))
-    by = {r["uscc"]: r for r in rows}
-    # 2026Q1 runs 2026-01-01..03-31: A was visited on its first day; E's visit on 01-06 is after the as-of date
-    assert set(by) == {B, C, E, G}
-    assert by[B]["last_visited_on"] == "2025-12-31" and by[B]["days_since_last_visit"] == 5
-    assert by[C]["last_visited_on"] is None and by[C]["days_since_last_visit"] is None
-    assert by[E]["last_visited_on"] == "2025-03-31" and by[E]["days_since_last_visit"] == 280
-    assert by[G]["days_since_last_visit"] == (D(2026, 1, 5) - D(2025, 7, 1)).days
-    assert by[B]["specialist_id"] == "S1" and by[B]["specialist_name"] == "张三"
-    assert by[B]["specialist_email"] == "zs@example.cn" and by[B]["name"] == "常州乙电子有限公司"
-    assert by[C]["specialist_id"] == "S2" and by[C]["district"] == "牛塘镇"
+    assert [(r["uscc"], r["cadence"], r["priority"]) for r in rows] == [(C, "plan", 1)]
+    c = rows[0]
+    assert (c["specialist_id"], c["specialist_name"], c["specialist_email"], c["district"]) == \
+        ("S2", "李四", "ls@example.cn", "牛塘镇")
+    assert c["last_visited_on"] is None and c["days_since_last_visit"] is None and c["key_firm"] is False
+    assert (c["period"], c["period_ends_on"]) == ("2026Q1", "2026-03-31") and c["coordinators"] == []
+    assert "1 of 2 firms visited by 2026-01-05 to be on pace, 0 so far" in c["reason"]
     # the contract keys the reminder jobs rely on
     for key in ("uscc", "name", "district", "specialist_id", "specialist_name", "specialist_email",
                 "last_visited_on", "days_since_last_visit"):
-        assert key in rows[0]
+        assert key in c
+    # once C is visited, E is next
+    import_rows(fixture_db, "visits", [{"uscc": C, "specialist_id": "S2", "visited_on": "2026-01-03"}])
+    assert due_visits(fixture_db, D(2026, 1, 5)) == []
 
 
-def test_due_visits_last_day_of_quarter(fixture_db):
-    # as of 2025-12-31 (last day of 2025Q4): B visited on 10-01 and 12-31 -> not due; G on 07-01 -> due
-    by = {r["uscc"]: r for r in due_visits(fixture_db, D(2025, 12, 31))}
-    assert set(by) == {A, C, E, G}
-    assert by[E]["last_visited_on"] == "2025-03-31"
-    # as of 2026-01-06 E's visit that morning counts
-    assert E not in {r["uscc"] for r in due_visits(fixture_db, D(2026, 1, 6))}
+def test_key_firms_are_due_every_quarter_from_its_first_day(fixture_db):
+    # A and B become key firms (重点企业 in the enterprise register)
+    r = import_rows(fixture_db, "enterprises", [{"uscc": A, "name": "常州甲科技有限公司", "重点企业": "是"},
+                                                {"uscc": B, "name": "常州乙电子有限公司", "重点企业": "是"}])
+    assert r.rejected == 0
+    # 2026Q1: A was visited on its first day; B last on 2025-12-31, the last day of 2025Q4: due, and
+    # its visit (not this year) would keep S1 on pace, so no plan firm of S1's is added. S2 owes C.
+    rows = due_visits(fixture_db, D(2026, 1, 5))
+    assert [(r["uscc"], r["cadence"], r["priority"]) for r in rows] == [(B, "key", 1), (C, "plan", 1)]
+    assert rows[0]["key_firm"] is True and rows[0]["reason"] == "key firm not visited in 2026Q1"
+    assert rows[0]["days_since_last_visit"] == 5
+    # on 2025-12-31 B's visit that day counts; A had none in 2025Q4; S2 is on pace with E's visit in March
+    assert [(r["uscc"], r["cadence"]) for r in due_visits(fixture_db, D(2025, 12, 31))] == [(A, "key")]
+    # the as-of day's own visits count: E's on 2026-01-06 puts S2 on pace
+    assert [r["uscc"] for r in due_visits(fixture_db, D(2026, 1, 6))] == [B]
 
 
 def test_coverage_hand_count(fixture_db):
@@ -191,15 +263,26 @@ def test_visits_log_rejects_bad_input(fixture_db, kq, args, message):
 def test_visits_due_and_coverage_commands(fixture_db, kq):
     r = kq("visits", "due", "--as-of", "2026-01-05")
     assert r.returncode == 0
-    rows = {x["uscc"]: x for x in r.jsonl()}
-    assert set(rows) == {B, C, E, G} and rows[B]["days_since_last_visit"] == 5
-    assert "2026Q1" in r.stderr
-    assert {x["uscc"] for x in kq("visits", "due", "--as-of", "2026-01-05", "--specialist", "S2").jsonl()} == {C, E}
+    assert [(x["uscc"], x["cadence"], x["priority"]) for x in r.jsonl()] == [(C, "plan", 1)]
+    assert "1 firm(s) due as of 2026-01-05: 0 key firm(s) not visited in 2026Q1, 1 to keep" in r.stderr
+    # --specialist takes the id in any case
+    assert [x["uscc"] for x in kq("visits", "due", "--as-of", "2026-01-05", "--specialist", "s2").jsonl()] == [C]
+    assert kq("visits", "due", "--as-of", "2026-01-05", "--specialist", "s1").jsonl() == []
+    r = kq("visits", "due", "--specialist", "S7")
+    assert r.returncode == 2 and "no specialist with id 'S7'" in r.stderr
     r = kq("visits", "coverage", "--year", "2025")
     assert r.returncode == 0
     total = r.jsonl()[0]
     assert (total["group"], total["firms"], total["visited"], total["share"], total["met"]) == ("total", 5, 3, 0.6, True)
+    assert (total["as_of"], total["pace"], total["due"]) == ("2025-12-31", 2, 0)
     assert "3 of 5" in r.stderr and "goal 30%" in r.stderr
+    # the same date as `visits due`: the same story, group by group
+    rows = {(x["group"], x["key"]): x for x in kq("visits", "coverage", "--as-of", "2026-01-05").jsonl()}
+    assert (rows[("specialist", "S2")]["due"], rows[("specialist", "S2")]["behind_pace"]) == (1, 1)
+    assert (rows[("specialist", "S1")]["due"], rows[("specialist", "S1")]["visited"]) == (0, 1)
+    assert rows[("total", "")]["due"] == 1
+    r = kq("visits", "coverage", "--as-of", "2026-01-05", "--year", "2025")
+    assert r.returncode == 2 and "not in 2025" in r.stderr
 
 
 def test_coverage_goal_from_rule_file(fixture_db, kq, tmp_path):

@@ -8,14 +8,17 @@ from __future__ import annotations
 import click
 
 from ..clock import today as _today
-from .common import OK, date_arg, db_option, emit, get_db, info, output_options
+from .common import OK, date_arg, db_option, emit, get_db, info, output_options, summary
 
 DEMO_DATE = "2026-01-05"
 CHANGE_COLUMNS = ["uscc", "name", "from_specialist", "to_specialist", "reason", "action"]
 ASSIGNMENT_COLUMNS = ["uscc", "name", "district", "specialist_id", "specialist_name", "assigned_on"]
-DUE_COLUMNS = ["uscc", "name", "district", "specialist_id", "specialist_name", "last_visited_on",
-               "days_since_last_visit", "period", "period_ends_on"]
-COVERAGE_COLUMNS = ["group", "key", "name", "firms", "visited", "share", "goal", "met", "short_by"]
+DUE_COLUMNS = ["uscc", "name", "district", "specialist_id", "specialist_name", "priority", "cadence",
+               "last_visited_on", "days_since_last_visit", "period", "period_ends_on", "reason"]
+COVERAGE_COLUMNS = ["group", "key", "name", "firms", "visited", "share", "goal", "met", "short_by", "pace",
+                    "behind_pace", "key_firms", "key_due", "due", "as_of"]
+SPECIALIST_COLUMNS = ["id", "name", "department", "districts", "serves", "load", "capacity", "active", "left_on",
+                      "left_reason"]
 
 
 # ---------------------------------------------------------------- kq specialists
@@ -24,7 +27,10 @@ def specialists():
     """Service specialists (服务专员): import with `kq import specialists FILE`.
 
     \b
-    kq specialists list          id, name, department, districts, load, capacity, active
+    kq specialists list                          id, name, department, districts, load, capacity, active
+    kq specialists deactivate ID --on DATE [--reason TEXT]   a specialist leaves
+    kq specialists activate ID [--reason TEXT]               ... or comes back
+    Ids in any case: xw002 is XW002.
     """
 
 
@@ -38,7 +44,52 @@ def list_(rules_name):
     from ..storage.specialists import specialists_with_load
 
     rows = specialists_with_load(get_db(), rules_name)
-    emit(rows, ["id", "name", "department", "districts", "serves", "load", "capacity", "active"])
+    emit(rows, SPECIALIST_COLUMNS)
+    return OK
+
+
+@specialists.command()
+@click.argument("specialist_id", metavar="ID")
+@click.option("--on", "on", metavar="DATE", required=True,
+              help="The day they leave: from then on they serve no firm (past or future).")
+@click.option("--reason", default=None, help="Why (调任, 退休, ...): kept, and shown when their firms move.")
+@db_option
+@output_options
+def deactivate(specialist_id, on, reason):
+    """A specialist leaves: the next `kq assign` on or after DATE moves exactly their firms to eligible
+    colleagues (firms nobody can take are reported, and reminded to the coordinators); their visits
+    still count for the firms. Re-importing a staff list that still says 在岗 does not undo it."""
+    from ..storage.specialists import deactivate as leave
+
+    day = date_arg(on, "--on")
+    r = leave(get_db(), specialist_id, day, reason)
+    summary(r)
+    replaced = f" (was leaving on {r['previous']})" if r["previous"] and r["previous"] != r["effective_on"] else ""
+    info(f"{r['id']} {r['name']} leaves on {r['effective_on']}{replaced}: their {r['load']} firm(s) move at the next "
+         f"kq assign --as-of {r['effective_on']} or later")
+    return OK
+
+
+@specialists.command()
+@click.argument("specialist_id", metavar="ID")
+@click.option("--on", "on", metavar="DATE", default=None, help="The day they are back (default today; not later).")
+@click.option("--reason", default=None, help="Why, kept with the record.")
+@db_option
+@output_options
+def activate(specialist_id, on, reason):
+    """A specialist serves (again): their leaving date is cleared and they are active. The next
+    `kq assign` gives them new firms; firms already moved to colleagues stay there."""
+    from ..storage.specialists import activate as back
+
+    day = date_arg(on, "--on") or _today()
+    if day > _today():
+        raise click.BadParameter(f"{day.isoformat()} is in the future: activate takes effect at once, so run it "
+                                 f"on the day they are back", param_hint="--on")
+    r = back(get_db(), specialist_id, day, reason)
+    summary(r)
+    info(f"{r['id']} {r['name']} " + ("was already active" if r["was_active"] else
+                                      f"is active again from {r['effective_on']}") + "; the next kq assign may give "
+         "them new firms")
     return OK
 
 
@@ -92,7 +143,7 @@ def assignments():
 
 
 @assignments.command()
-@click.option("--specialist", metavar="ID", default=None, help="Only this specialist's firms.")
+@click.option("--specialist", metavar="ID", default=None, help="Only this specialist's firms (any case).")
 @click.option("--district", metavar="D", default=None, help="Only firms in this district.")
 @db_option
 @output_options
@@ -130,15 +181,15 @@ def visits():
 
     \b
     kq visits log USCC --by S01 [--on 2026-01-05] [--channel 上门] [--note ...]
-    kq visits due [--as-of DATE]
-    kq visits coverage [--year 2025]
+    kq visits due [--as-of DATE] [--specialist ID]
+    kq visits coverage [--year 2025 | --as-of DATE]
     Bulk: kq import visits FILE (uscc, specialist_id, visited_on, channel, note).
     """
 
 
 @visits.command()
 @click.argument("uscc")
-@click.option("--by", "by", metavar="ID", required=True, help="Specialist id (工号).")
+@click.option("--by", "by", metavar="ID", required=True, help="Specialist id (工号), any case.")
 @click.option("--on", "on", metavar="DATE", default=None, help="Visit date (default today).")
 @click.option("--channel", default=None, help="上门 / 电话 / 座谈 / ...")
 @click.option("--note", default=None, help="What was discussed, requests raised.")
@@ -166,42 +217,54 @@ def log(uscc, by, on, channel, note, request, request_category):
 
 @visits.command()
 @click.option("--as-of", "as_of", metavar="DATE", default=None, help="Default today.")
-@click.option("--rules", "rules_name", metavar="FILE", default=None, help="Assignment rule file (scope, period).")
-@click.option("--specialist", metavar="ID", default=None, help="Only this specialist's firms.")
+@click.option("--rules", "rules_name", metavar="FILE", default=None,
+              help="Assignment rule file (scope, period, goal, coordinators).")
+@click.option("--specialist", metavar="ID", default=None, help="Only this specialist's firms (any case).")
 @db_option
 @output_options
 def due(as_of, rules_name, specialist):
-    """In-scope firms not visited in the current quarter, with specialist and days since the last visit."""
+    """The firms to visit now, each specialist's in priority order: key firms (重点企业) not visited this
+    quarter, then the firms needed to keep the yearly plan (30% of served firms) on pace, longest
+    since the last visit first. Firms nobody serves come last (for the coordinators)."""
     from ..storage.visits import due_visits
 
     day = date_arg(as_of, "--as-of") or _today()
     rows = due_visits(get_db(), day, rules_name, specialist=specialist or None)
     emit(rows, DUE_COLUMNS)
     if rows:
-        info(f"{len(rows)} firm(s) not yet visited in {rows[0]['period']} (ends {rows[0]['period_ends_on']})")
+        key = sum(1 for r in rows if r["cadence"] == "key")
+        info(f"{len(rows)} firm(s) due as of {day.isoformat()}: {key} key firm(s) not visited in {rows[0]['period']}, "
+             f"{len(rows) - key} to keep the yearly plan on pace (kq visits coverage --as-of {day.isoformat()})")
+    else:
+        info(f"nothing due as of {day.isoformat()}")
     return OK
 
 
 @visits.command()
-@click.option("--year", type=int, default=None, help="Default: this year.")
+@click.option("--year", type=int, default=None, help="Default: this year (as of today, or the year's last day).")
+@click.option("--as-of", "as_of", metavar="DATE", default=None,
+              help="Count up to this date (its year); the same date as `kq visits due --as-of` tells the same story.")
 @click.option("--rules", "rules_name", metavar="FILE", default=None, help="Assignment rule file (the goal).")
 @db_option
 @output_options
-def coverage(year, rules_name):
-    """Share of served firms visited in the year against the goal (30%), in total, by specialist, by district."""
+def coverage(year, as_of, rules_name):
+    """Share of served firms visited this year against the goal (30%) and its pace to date, in total, by
+    specialist (and firms nobody serves), by district; `due` counts the firms `kq visits due` lists."""
     from ..storage.visits import coverage as cov
 
-    today = _today()
+    day = date_arg(as_of, "--as-of")
     if year is not None and not 1900 <= year <= 2200:
         raise click.BadParameter(f"{year} is not a plausible year", param_hint="--year")
-    rows = cov(get_db(), year or today.year, today, rules_name)
+    if day is not None and year is not None and day.year != year:
+        raise click.BadParameter(f"--as-of {day.isoformat()} is not in {year}", param_hint="--year/--as-of")
+    rows = cov(get_db(), year, _today(), rules_name, as_of=day)
     emit(rows, COVERAGE_COLUMNS)
     total = rows[0]
-    if not total["firms"]:
+    if not any(r["group"] == "specialist" for r in rows):
         info(f"no firm had a specialist on {total['as_of']}: coverage counts the firms assigned by kq assign "
              f"on that date (kq assignments history USCC shows when a firm was assigned)")
-    info(f"{total['year']}: {total['visited']} of {total['firms']} served firms visited "
-         f"({total['share']:.0%}, goal {total['goal']:.0%}) as of {total['as_of']}")
+    info(f"{total['year']}: {total['visited']} of {total['firms']} firms visited ({total['share']:.0%}, goal "
+         f"{total['goal']:.0%}, on pace: {total['pace']}) as of {total['as_of']}; {total['due']} due now")
     return OK
 
 
@@ -222,9 +285,11 @@ def demo_step(db, echo):
     for ch in plan.unassigned[:3]:
         echo(f"    {ch.uscc} {ch.name or ''}: {ch.reason}")
     rows = due_visits(db, day)
-    echo(f"kq visits due --as-of {DEMO_DATE}: {len(rows)} firms not yet visited this quarter")
+    key = sum(1 for r in rows if r["cadence"] == "key")
+    echo(f"kq visits due --as-of {DEMO_DATE}: {len(rows)} firms due ({key} key firms not visited this quarter, "
+         f"{len(rows) - key} to keep the yearly plan on pace)")
     if rows:
-        text = output.to_string(rows[:8], ["uscc", "name", "specialist_name", "last_visited_on",
+        text = output.to_string(rows[:8], ["uscc", "name", "specialist_name", "cadence", "last_visited_on",
                                            "days_since_last_visit"], "table")
         for line in text.rstrip("\n").splitlines():
             echo("  " + line)

@@ -265,10 +265,13 @@ def apply_changes(conn, changes: Iterable[Change], as_of: str, run_id: int | Non
 
 # ---------------------------------------------------------------- reading
 def assignment_rows(db, specialist: str | None = None, district: str | None = None) -> list[dict]:
+    """Current assignments, by specialist, district and code; ``specialist``: an id in any case."""
+    from .specialists import normalize_id
+
     where, params = [], []
     if specialist:
-        where.append("a.specialist_id = ?")
-        params.append(specialist)
+        where.append("upper(a.specialist_id) = ?")
+        params.append(normalize_id(specialist))
     if district:
         where.append("e.district = ?")
         params.append(district)

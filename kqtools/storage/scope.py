@@ -79,6 +79,12 @@ def scope_sql_ordered(policy: Policy, select: str, lo: bool = False, hi: bool = 
     return sql, params
 
 
+def scope_usccs_sql(policy: Policy) -> tuple[str, dict]:
+    """``SELECT uscc`` of the firms in scope on ``:as_of``, one row each, from the covering index."""
+    having, params = _scope_having(policy, "kind")
+    return f"SELECT uscc FROM designations WHERE {_CURRENT.format(p='')} GROUP BY uscc{having}", params
+
+
 def _scope_having(policy: Policy, column: str) -> tuple[str, dict]:
     kinds = sorted(policy.scope_kinds)
     marks = ", ".join(f":k{i}" for i in range(len(kinds)))

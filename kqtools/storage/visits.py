@@ -1,17 +1,27 @@
 """Visits: the visits due, yearly coverage, and logging one visit (table ``visits``, 0001_core.sql).
 
-Reads plain data out of SQLite and hands it to :mod:`kqtools.visits`. Public for the reminder jobs:
-:func:`due_visits` (db, as_of) and :func:`coverage` (db, year). No click, no printing.
+One query reads every firm the visit rules look at on the as-of date, with its latest visit; the
+pure :func:`kqtools.visits.plan` decides what is due and counts; :func:`due_visits` and
+:func:`coverage` are two views of that one plan, so they always agree.
+
+The firms looked at on a day: those served then (the assignment in force that day, rebuilt from
+``assignment_history``; simply ``assignments`` when no change is dated after the day), and the
+firms in scope that day that nobody serves (the coordinators' group).
+
+Public for the reminder jobs: :func:`due_visits` (db, as_of, policy) and :func:`coverage`
+(db, year). No click, no printing.
 """
 from __future__ import annotations
 
 import datetime as dt
 
+from .. import visits as V
 from ..assignment import Policy
 from ..clock import today as _today
 from ..errors import ExitStatus
 from . import write_transaction
-from .scope import AssignmentError, as_policy, bulk_mode, iso, scope_sql
+from .scope import AssignmentError, as_date, as_policy, bulk_mode, iso, scope_usccs_sql
+from .specialists import find_specialist, specialist_id as _specialist_id
 
 BULK_CACHE_KIB = 128 * 1024
 
@@ -22,82 +32,119 @@ class DuplicateVisit(AssignmentError):
     exit_status = ExitStatus.ATTENTION
 
 
-def due_visits(db, as_of: dt.date, policy: Policy | None = None, specialist: str | None = None) -> list[dict]:
-    """In-scope firms not visited in the period (quarter by default) containing ``as_of``.
+# the latest change of each firm on or before :as_of (ties on the day: the later row)
+_SERVED_ON = ("SELECT h.uscc, h.to_specialist AS specialist_id FROM assignment_history h "
+              "WHERE h.effective_on <= :as_of AND h.to_specialist IS NOT NULL AND NOT EXISTS "
+              "(SELECT 1 FROM assignment_history n WHERE n.uscc = h.uscc AND n.effective_on <= :as_of AND "
+              "(n.effective_on > h.effective_on OR (n.effective_on = h.effective_on AND n.id > h.id)))")
 
-    Keys: uscc, name, district, specialist_id, specialist_name, specialist_email (None when the
-    firm has no specialist), last_visited_on (ISO, latest visit on or before as_of, any
-    specialist), days_since_last_visit (None if never), period ('2026Q1'), period_ends_on.
-    Sorted by specialist, then district, then uscc; firms without a specialist last.
-    ``specialist``: only that specialist's firms.
 
-    One query: the period window comes from :func:`kqtools.visits.period_bounds`; a firm is due
-    when its latest visit on or before ``as_of`` (if any) lies before the period's first day
-    (the rule of :func:`kqtools.visits.due`, here in SQL so a million firms stay in SQLite).
-    """
-    from .. import visits as V
-
-    policy = as_policy(policy)
-    as_of_date = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(as_of)
-    start, end = V.period_bounds(as_of_date, policy.period_months)
-    label = V.period_label(as_of_date, policy.period_months)
-    sql, params = scope_sql(
-        policy, "d.uscc, e.name, e.district, a.specialist_id, s.name, s.email, v.last, "
-                "CAST(julianday(:as_of) - julianday(v.last) AS INTEGER), :label, :end",
-        "LEFT JOIN assignments a ON a.uscc = d.uscc LEFT JOIN specialists s ON s.id = a.specialist_id "
-        "LEFT JOIN (SELECT uscc, max(visited_on) AS last FROM visits WHERE visited_on <= :as_of GROUP BY uscc) v "
-        "ON v.uscc = d.uscc WHERE (v.last IS NULL OR v.last < :start)"
-        + (" AND a.specialist_id = :specialist" if specialist is not None else "")
-        + " ORDER BY a.specialist_id IS NULL, coalesce(a.specialist_id, ''), coalesce(e.district, ''), d.uscc")
-    params.update(as_of=as_of_date.isoformat(), start=start.isoformat(), end=end.isoformat(), label=label,
-                  specialist=specialist)
-    keys = ("uscc", "name", "district", "specialist_id", "specialist_name", "specialist_email",
-            "last_visited_on", "days_since_last_visit", "period", "period_ends_on")
-    with bulk_mode(db, BULK_CACHE_KIB):
-        return [dict(zip(keys, row)) for row in db.conn.execute(sql, params)]
+def _served_source(db, day: str) -> tuple[str, str]:
+    """(WITH clause, table name) of the assignments in force on ``day``."""
+    latest = db.conn.execute("SELECT max(effective_on) FROM assignment_history").fetchone()[0]
+    if latest is None or latest <= day:      # nothing changed after the day: what is in force is current
+        return "", "assignments"
+    return f"WITH served AS MATERIALIZED ({_SERVED_ON}) ", "served"
 
 
 def served_on(db, day) -> dict[str, str]:
     """uscc -> specialist id of the assignments in force on ``day``, rebuilt from the history."""
-    return dict(db.conn.execute(f"SELECT uscc, to_specialist FROM ({_SERVED}) WHERE to_specialist IS NOT NULL",
-                                {"ref": iso(day)}))
+    with_, table = _served_source(db, iso(day))
+    return dict(db.conn.execute(f"{with_}SELECT uscc, specialist_id FROM {table}", {"as_of": iso(day)}))
 
 
-# the latest change of each firm on or before :ref (ties on the day: the later row)
-_SERVED = ("SELECT h.uscc, h.to_specialist FROM assignment_history h WHERE h.effective_on <= :ref AND NOT EXISTS "
-           "(SELECT 1 FROM assignment_history n WHERE n.uscc = h.uscc AND n.effective_on <= :ref AND "
-           "(n.effective_on > h.effective_on OR (n.effective_on = h.effective_on AND n.id > h.id)))")
-
-
-def coverage(db, year: int, today: dt.date | None = None, policy: Policy | None = None) -> list[dict]:
-    """Share of served firms visited in ``year`` against the goal, in total, by specialist, by district.
-
-    Served firms: those with a specialist at the end of the year (for the current year: today),
-    per the assignment history. A visit by any specialist counts. Counted in one query
-    (served firms per specialist and district, and how many of them were visited).
-    """
-    from .. import visits as V
-
+def visit_plan(db, as_of, policy: Policy | str | None = None, specialist: str | None = None) -> tuple:
+    """(:class:`kqtools.visits.VisitPlan`, details) on ``as_of``: ``details`` maps each firm's code to
+    (name, district, specialist name, specialist e-mail). ``specialist``: that specialist's firms
+    only (their plan is theirs alone, so it is the same as in the whole plan)."""
     policy = as_policy(policy)
-    today = today or _today()
-    ref = min(dt.date(year, 12, 31), today)
-    counts = db.conn.execute(
-        f"SELECT s.to_specialist, coalesce(e.district, ''), count(*), "
-        f"sum(EXISTS (SELECT 1 FROM visits v WHERE v.uscc = s.uscc AND v.visited_on BETWEEN :y0 AND :y1)) "
-        f"FROM ({_SERVED}) s LEFT JOIN enterprises e ON e.uscc = s.uscc WHERE s.to_specialist IS NOT NULL "
-        f"GROUP BY 1, 2", {"ref": ref.isoformat(), "y0": f"{year}-01-01", "y1": f"{year}-12-31"}).fetchall()
+    day = as_date(as_of)
+    with_, served = _served_source(db, day.isoformat())
+    scope, params = scope_usccs_sql(policy)
+    if specialist is None:
+        firms = (f"SELECT uscc, specialist_id FROM {served} UNION ALL SELECT d.uscc, NULL FROM ({scope}) d "
+                 f"WHERE NOT EXISTS (SELECT 1 FROM {served} x WHERE x.uscc = d.uscc)")
+    else:
+        firms = f"SELECT uscc, specialist_id FROM {served} WHERE specialist_id = :specialist"
+    sql = (f"{with_}SELECT p.uscc, p.specialist_id, coalesce(e.key_firm, 0), v.last, e.district, e.name, "
+           f"s.name, s.email FROM ({firms}) p LEFT JOIN enterprises e ON e.uscc = p.uscc "
+           f"LEFT JOIN specialists s ON s.id = p.specialist_id "
+           f"LEFT JOIN (SELECT uscc, max(visited_on) AS last FROM visits WHERE visited_on <= :as_of GROUP BY uscc) v "
+           f"ON v.uscc = p.uscc")
+    params.update(as_of=day.isoformat(), specialist=specialist)
+    details = {}
+    firms_visits = []
+    with bulk_mode(db, BULK_CACHE_KIB):
+        for uscc, sid, key, last, district, name, sname, email in db.conn.execute(sql, params):
+            firms_visits.append(V.FirmVisits(uscc, sid, bool(key), last, district))
+            details[uscc] = (name, sname, email)
+        p = V.plan(firms_visits, day, policy.coverage_goal, policy.period_months)
+    return p, details
+
+
+def due_visits(db, as_of, policy: Policy | str | None = None, specialist: str | None = None) -> list[dict]:
+    """The firms due a visit on ``as_of``: key firms not visited this period, and the firms each
+    specialist needs to keep the yearly plan on pace (see :mod:`kqtools.visits`).
+
+    Keys: uscc, name, district, specialist_id, specialist_name, specialist_email (None when nobody
+    serves the firm), key_firm, cadence (``key`` | ``plan``), priority (1 = first, per specialist),
+    last_visited_on (ISO, the latest visit on or before as_of, by anyone), days_since_last_visit
+    (None if never), period ('2026Q1'), period_ends_on, reason, and coordinators: the rule file's
+    addresses for a firm nobody serves (empty otherwise). Sorted by specialist (nobody's last),
+    then priority. ``specialist``: only that specialist's firms (an id in any case).
+    ``policy``: a Policy, a rule file name or path, or None for the shipped rules.
+    """
+    policy = as_policy(policy)
+    p, details = visit_plan(db, as_of, policy, _specialist_id(db, specialist))
+    label, ends = p.period, p.period_ends_on.isoformat()
+    coordinators = list(policy.coordinators)
+    out = []
+    for d in p.due:
+        f = d.firm
+        name, sname, email = details[f.uscc]
+        last = f.last_visit
+        out.append({
+            "uscc": f.uscc, "name": name, "district": f.district, "specialist_id": f.specialist_id,
+            "specialist_name": sname, "specialist_email": email, "key_firm": f.key, "cadence": d.cadence,
+            "priority": d.priority, "last_visited_on": last,
+            "days_since_last_visit": (p.as_of - dt.date.fromisoformat(last[:10])).days if last else None,
+            "period": label, "period_ends_on": ends, "reason": d.reason,
+            "coordinators": coordinators if f.specialist_id is None else [],
+        })
+    return out
+
+
+def coverage(db, year: int | None = None, today: dt.date | None = None, policy: Policy | str | None = None,
+             as_of: dt.date | None = None) -> list[dict]:
+    """Visit coverage on a date against the yearly goal and its pace: a ``total`` row, one per
+    specialist (and ``unassigned`` for firms nobody serves), one per district; see
+    :func:`kqtools.visits.coverage_rows` for the columns, plus ``year`` and ``as_of``.
+
+    The date: ``as_of``, else the end of ``year`` or ``today`` (default: the clock's), whichever is
+    earlier. Firms and visits as :func:`due_visits` sees them on that date, so the ``due`` column
+    counts exactly the rows ``kq visits due --as-of`` the same date lists.
+    """
+    policy = as_policy(policy)
+    if as_of is None:
+        today = today or _today()
+        year = today.year if year is None else year
+        as_of = min(dt.date(year, 12, 31), today)
+    p, _ = visit_plan(db, as_of, policy)
     names = dict(db.conn.execute("SELECT id, name FROM specialists"))
-    rows = V.coverage_counts(counts, policy.coverage_goal, names)
+    rows = V.coverage_rows(p, names)
     for r in rows:
-        r["year"] = year
-        r["as_of"] = ref.isoformat()
+        r["year"] = p.as_of.year
+        r["as_of"] = p.as_of.isoformat()
     return rows
 
 
 def log_visit(db, uscc: str, specialist_id: str, on: dt.date, channel: str | None = None,
               note: str | None = None) -> dict:
-    """Record one visit. Raises AssignmentError for an invalid code, unknown specialist, a date in the
-    future or a visit already recorded. Returns the row written plus ``warnings``."""
+    """Record one visit. Raises AssignmentError for an invalid code, unknown specialist (ids in any
+    case), a date in the future or a visit already recorded (DuplicateVisit). Returns the row
+    written plus ``warnings``: a firm not in the register, a specialist inactive or gone by then,
+    a firm someone else serves (the visit counts all the same)."""
+    from ..assignment import specialist_from_row
     from ..uscc import check_uscc
 
     allowed = {r[0] for r in db.conn.execute("SELECT uscc FROM uscc_allowlist")}
@@ -106,28 +153,24 @@ def log_visit(db, uscc: str, specialist_id: str, on: dt.date, channel: str | Non
         raise AssignmentError(f"{uscc}: {error}")
     if on > _today():
         raise AssignmentError(f"visit date {on.isoformat()} is in the future")
-    spec = db.conn.execute("SELECT id, name, active FROM specialists WHERE id = ?", (specialist_id.strip(),)).fetchone()
-    if spec is None:
-        raise AssignmentError(f"no specialist with id {specialist_id!r} (see kq specialists list)")
+    spec = specialist_from_row(find_specialist(db, specialist_id), on.isoformat())
     warnings = []
     firm = db.conn.execute("SELECT name FROM enterprises WHERE uscc = ?", (code,)).fetchone()
     if firm is None:
         warnings.append(f"{code} is not in the enterprise register")
-    if not spec[2]:
-        warnings.append(f"specialist {spec[0]} is inactive")
+    if not spec.active:
+        warnings.append(spec.inactive_reason() if spec.left_on else f"specialist {spec.id} is inactive")
     current = db.conn.execute("SELECT specialist_id FROM assignments WHERE uscc = ?", (code,)).fetchone()
-    if current and current[0] != spec[0]:
-        warnings.append(f"{code} is assigned to {current[0]}, not {spec[0]}")
-    row = {"uscc": code, "specialist_id": spec[0], "visited_on": on.isoformat(),
+    if current and current[0] != spec.id:
+        warnings.append(f"{code} is assigned to {current[0]}, not {spec.id}")
+    row = {"uscc": code, "specialist_id": spec.id, "visited_on": on.isoformat(),
            "name": firm[0] if firm else None, "channel": channel, "note": note}
     with write_transaction(db) as conn:
         exists = conn.execute("SELECT 1 FROM visits WHERE uscc = ? AND specialist_id = ? AND visited_on = ?",
-                              (code, spec[0], row["visited_on"])).fetchone()
+                              (code, spec.id, row["visited_on"])).fetchone()
         if exists:
-            raise DuplicateVisit(f"visit of {code} by {spec[0]} on {row['visited_on']} is already recorded")
+            raise DuplicateVisit(f"visit of {code} by {spec.id} on {row['visited_on']} is already recorded")
         conn.execute("INSERT INTO visits (uscc, specialist_id, visited_on, name, channel, note) "
                      "VALUES (:uscc, :specialist_id, :visited_on, :name, :channel, :note)", row)
     row["warnings"] = warnings
     return row
-
-
