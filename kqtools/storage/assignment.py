@@ -73,15 +73,17 @@ _WINDOW_SQL = ("SELECT max(CASE WHEN recognized_on <= :a THEN recognized_on END)
                "min(CASE WHEN expires_on <> '' AND expires_on >= :a THEN expires_on END) FROM designations")
 
 
-def inputs_fingerprint(db, rules_sha256: str) -> str | None:
-    """A digest of the inputs of ``kq assign`` (None on a database without the state table)."""
+def inputs_fingerprint(db, rules_sha256: str, day: str) -> str | None:
+    """A digest of the inputs of ``kq assign`` on ``day`` (None on a database without the state
+    table). Who has left by ``day`` is part of it: a leaving date between two runs' days makes
+    the second one plan again."""
     import hashlib
 
     if not db.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'assignment_state'").fetchone():
         return None
     h = hashlib.sha256(rules_sha256.encode())
     h.update(repr(db.conn.execute(_FINGERPRINT_SQL).fetchone()).encode())
-    for row in db.conn.execute("SELECT * FROM specialists ORDER BY id"):
+    for row in db.conn.execute("SELECT *, left_on <= ? FROM specialists ORDER BY id", (day,)):
         h.update(repr(row).encode())
     return h.hexdigest()
 
@@ -148,10 +150,10 @@ def _run_assign(db, as_of, rule_file, policy, dry_run, parts, scratch):
 
     day = _iso(as_of)
     if dry_run:
-        fingerprint = inputs_fingerprint(db, rule_file.sha256)
+        fingerprint = inputs_fingerprint(db, rule_file.sha256, day)
         if _first_run(db, fingerprint, day):
             p = first_assignment(db, day, policy, None, parts, scratch)
-            if parts > 1 and inputs_fingerprint(db, rule_file.sha256) != fingerprint:
+            if parts > 1 and inputs_fingerprint(db, rule_file.sha256, day) != fingerprint:
                 # without the write lock, helpers and this process may have read different states
                 p = first_assignment(db, day, policy, None)
             return p, None, rule_file
@@ -159,7 +161,7 @@ def _run_assign(db, as_of, rule_file, policy, dry_run, parts, scratch):
     started = _now()
     empty = db.conn.execute("SELECT 1 FROM assignments LIMIT 1").fetchone() is None
     with writes_once(db) if empty else contextlib.nullcontext(), write_transaction(db) as conn:
-        fingerprint = inputs_fingerprint(db, rule_file.sha256)
+        fingerprint = inputs_fingerprint(db, rule_file.sha256, day)
         if _first_run(db, fingerprint, day):
             p, run_id = _run_first(db, day, rule_file, policy, fingerprint, started, parts, scratch)
             return p, run_id, rule_file
@@ -177,7 +179,7 @@ def _run_assign(db, as_of, rule_file, policy, dry_run, parts, scratch):
             # a plan, applied, is settled: a second plan writes nothing and reports what after_applied says
             again = after_applied(p)
             if again is not None:
-                _save_state(conn, inputs_fingerprint(db, rule_file.sha256), day, again.in_scope, again.kept,
+                _save_state(conn, inputs_fingerprint(db, rule_file.sha256, day), day, again.in_scope, again.kept,
                             again.changes)
     return p, run_id, rule_file
 
@@ -218,7 +220,7 @@ def _run_first(db, day: str, rule_file, policy: Policy, fingerprint: str | None,
     if fingerprint is not None:
         # settled: a second run on the same inputs writes nothing and reports the same unassigned firms
         conn.execute("DELETE FROM assignment_state")
-        _save_state(conn, inputs_fingerprint(db, rule_file.sha256), day, p.in_scope,
+        _save_state(conn, inputs_fingerprint(db, rule_file.sha256, day), day, p.in_scope,
                     p.in_scope - len(p.unassigned), p.unassigned)
     return p, run_id
 
