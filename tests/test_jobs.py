@@ -331,6 +331,8 @@ def test_visit_reminders_skip_firms_visited_this_quarter_and_specialists_with_no
     seed(db, kq, visits=[(HULI_A, "S01", "2026-01-03"),       # this quarter: not in any reminder
                          (HULI_B, "S01", "2025-11-20"),       # last quarter: due
                          (JIMEI, "S03", "2026-01-02")])       # S03's only firm, visited: no message for S03
+    # a key firm (重点企业) is due every quarter; S01's other firm keeps the yearly plan on pace (issue 14)
+    import_rows(db, "enterprises", [{"uscc": HULI_B, "name": "厦门湖里乙电子有限公司", "重点企业": "是"}])
     r = kq("jobs", "run-due", "--now", MONDAY, "--no-deliver", "--job", "visit-reminders")
     assert r.returncode == 0, r
     msgs = outbox(db_path)
