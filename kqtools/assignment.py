@@ -131,6 +131,7 @@ class Policy:
     def covers_district(self, spec: Specialist, district: str | None) -> bool:
         if not spec.districts:
             return self.empty_districts == "all"
+        district = norm_district(district)      # compared after trimming, as plan() does
         return district is not None and district in spec.districts
 
     def eligible(self, spec: Specialist, district: str | None, kinds: Iterable[str],

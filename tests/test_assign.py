@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import import_rows, write_csv
-from kqtools.assignment import Policy, specialist_from_row
+from assignment_oracle import may_serve
+from kqtools.assignment import specialist_from_row
 from kqtools.rules import load_rules
 from kqtools.uscc import make_uscc
 
@@ -54,7 +55,7 @@ def current(db) -> dict:
 
 def check_invariants(db, as_of=AS_OF):
     """Every assignment is to an active, eligible specialist within capacity."""
-    policy = Policy.from_rules(load_rules("assignment").data)
+    rules = load_rules("assignment").data
     cur = db.conn.execute("SELECT * FROM specialists")
     cols = [d[0] for d in cur.description]
     specs = {row[0]: specialist_from_row(dict(zip(cols, row))) for row in cur}
@@ -65,7 +66,7 @@ def check_invariants(db, as_of=AS_OF):
         "LEFT JOIN enterprises e ON e.uscc = a.uscc", (as_of, as_of)).fetchall()
     load = {}
     for uscc, sid, district, industry, kinds in rows:
-        assert policy.eligible(specs[sid], district, (kinds or "").split(","), industry), (uscc, sid)
+        assert may_serve(specs[sid], district, (kinds or "").split(","), industry, rules), (uscc, sid)
         load[sid] = load.get(sid, 0) + 1
     for sid, n in load.items():
         assert specs[sid].capacity is None or n <= specs[sid].capacity
@@ -152,6 +153,9 @@ def test_lowered_capacity_moves_the_newest_firms(world, kq, db):
     rows = r.jsonl()
     over = [x for x in rows if x["reason"].startswith("specialist S01 over capacity")]
     assert len(over) == 2 and all(x["to_specialist"] == "S06" for x in over)
+    # all four were assigned the same day: the highest codes give way, the lowest stay
+    assert {x["uscc"] for x in over} == {code(10), code(11)}
+    assert current(db)[code(8)] == current(db)[code(9)] == "S01"
     check_invariants(db)
     # 雪堰镇 is now covered, but S01 is full: still reported
     assert next(x for x in rows if x["uscc"] == code(40))["reason"].startswith("all 1 eligible")

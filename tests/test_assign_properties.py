@@ -1,12 +1,15 @@
 """Property tests of the pure assignment rules (kqtools.assignment.plan)."""
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from kqtools.assignment import Firm, Policy, Specialist, after_applied, plan, settled
+from assignment_oracle import may_serve
 from kqtools.rules import load_rules
 
-POLICY = Policy.from_rules(load_rules("assignment").data)
+RULES = load_rules("assignment").data     # what the oracle reads; the code under test gets POLICY
+POLICY = Policy.from_rules(RULES)
 DISTRICTS = ["湖塘镇", "牛塘镇", "南夏墅街道"]
 KINDS = ["hte", "tass", "tsme", "zjtx", "gazelle", "innovative_sme"]
 DEPARTMENTS = ["高新技术处", "中小企业服务处", "产业促进处", "社会发展处", "办公室", None]
@@ -67,7 +70,7 @@ def test_capacity_eligibility_and_no_one_left_behind(w):
     for uscc, sid in final.items():
         f = firm[uscc]
         # every assigned firm's specialist exists, is active and eligible
-        assert sid in by_id and policy.eligible(by_id[sid], f.district, f.kinds.split(","), f.industry_code)
+        assert sid in by_id and may_serve(by_id[sid], f.district, f.kinds.split(","), f.industry_code, RULES)
     for sid, n in load.items():
         cap = by_id[sid].capacity
         assert cap is None or n <= cap, (sid, n, cap)
@@ -76,7 +79,7 @@ def test_capacity_eligibility_and_no_one_left_behind(w):
     for ch in p.unassigned:
         f = firm[ch.uscc]
         for s in specs:
-            if policy.eligible(s, f.district, f.kinds.split(","), f.industry_code):
+            if may_serve(s, f.district, f.kinds.split(","), f.industry_code, RULES):
                 assert s.capacity is not None and load.get(s.id, 0) >= s.capacity
         assert ch.reason
 
@@ -92,14 +95,16 @@ def test_sticky_and_idempotent(w):
     valid = {}
     for f in firms:
         s = by_id.get(f.specialist_id)
-        if s and policy.eligible(s, f.district, f.kinds.split(","), f.industry_code):
+        if s and may_serve(s, f.district, f.kinds.split(","), f.industry_code, RULES):
             valid.setdefault(s.id, []).append(f.uscc)
     for sid, usccs in valid.items():
         cap = by_id[sid].capacity
         if cap is None or len(usccs) <= cap:
             assert not changed.intersection(usccs)
         else:
-            assert len(set(usccs) - changed) == cap       # keeps exactly its capacity
+            # keeps exactly its capacity: the longest-standing assignments (ties: lowest code)
+            by_age = sorted((f for f in firms if f.uscc in usccs), key=lambda f: (f.assigned_on, f.uscc))
+            assert set(usccs) - changed == {f.uscc for f in by_age[:cap]}
     # a second run on the result changes nothing
     again = plan(apply(firms, p), specs, policy)
     assert again.writes == []
@@ -143,6 +148,33 @@ def test_fewest_first_fills_a_newcomer_without_stealing():
     assert {c.uscc: c.to_specialist for c in p.changes} == {"G0": "S03", "G1": "S03", "G2": "S02"}
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["2024-01-02", "2025-01-02", "2025-06-30", "2026-01-05"]), min_size=1, max_size=15),
+       st.integers(0, 15), st.booleans())
+def test_over_capacity_the_longest_standing_assignments_stay(dates, cap, colleague):
+    firms = [Firm(f"F{i:02d}", None, "湖塘镇", "hte", None, "S1", d) for i, d in enumerate(dates)]
+    specs = [Specialist("S1", department="高新技术处", capacity=cap)]
+    specs += [Specialist("S2", department="高新技术处")] if colleague else []
+    p = plan(firms, specs, POLICY)
+    oldest = {f.uscc for f in sorted(firms, key=lambda f: (f.assigned_on, f.uscc))[:cap]}
+    assert {f.uscc for f in firms} - {c.uscc for c in p.changes} == oldest
+    assert {c.action for c in p.changes} <= ({"move"} if colleague else {"release"})
+
+
+@pytest.mark.parametrize("cap, stay", [(2, {"F2", "F3"}), (3, {"F2", "F3", "F0"}), (1, {"F2"})])
+def test_lowered_capacity_keeps_the_oldest_assignments_and_moves_the_newest(cap, stay):
+    """Issue 19's surviving mutant: the oldest firms moving instead of the newest."""
+    firms = [Firm("F0", None, "湖塘镇", "hte", None, "S1", "2026-03-01"),
+             Firm("F1", None, "湖塘镇", "hte", None, "S1", "2026-03-01"),
+             Firm("F2", None, "湖塘镇", "hte", None, "S1", "2025-01-02"),
+             Firm("F3", None, "湖塘镇", "hte", None, "S1", "2025-06-30")]
+    specs = [Specialist("S1", department="高新技术处", capacity=cap), Specialist("S2", department="高新技术处")]
+    p = plan(firms, specs, POLICY)
+    assert {c.uscc for c in p.changes} == {"F0", "F1", "F2", "F3"} - stay
+    assert all((c.from_specialist, c.to_specialist, c.action) == ("S1", "S2", "move") for c in p.changes)
+    assert all(c.reason == f"specialist S1 over capacity (4 > {cap})" for c in p.changes)
+
+
 def test_round_robin_takes_turns():
     specs = [Specialist(f"S{i}", department="高新技术处") for i in (1, 2, 3)]
     firms = [Firm(f"F{i}", None, "湖塘镇", "hte") for i in range(7)]
@@ -150,24 +182,31 @@ def test_round_robin_takes_turns():
     assert [c.to_specialist for c in p.changes] == ["S1", "S2", "S3", "S1", "S2", "S3", "S1"]
 
 
-def test_own_kinds_override_the_department():
-    s = Specialist("S1", department="高新技术处", kinds=frozenset({"tsme"}))
-    assert POLICY.eligible(s, "湖塘镇", ["tsme"]) and not POLICY.eligible(s, "湖塘镇", ["hte"])
+@pytest.mark.parametrize("rules", ["shipped", "strict"])
+def test_eligibility_examples_agree_with_the_oracle(rules):
+    data = RULES if rules == "shipped" else {**RULES, "eligibility": {"empty_districts": "none"}}
+    policy = Policy.from_rules(data)
+    own = Specialist("S1", department="高新技术处", kinds=frozenset({"tsme"}))
     medical = Specialist("S2", department="社会发展处", districts=frozenset({"湖塘镇"}))
-    assert POLICY.eligible(medical, "湖塘镇", ["tsme"], "C2710")       # 医药制造
-    assert POLICY.eligible(medical, "湖塘镇", ["hte"], "Q8411")        # 卫生
-    assert not POLICY.eligible(medical, "湖塘镇", ["hte"], "C3911")
-    assert not POLICY.eligible(medical, "牛塘镇", ["hte"], "C2710")
     alias = Specialist("S3", department="社会科技处")
-    assert POLICY.eligible(alias, None, ["hte"], "C2720")
-
-
-def test_empty_districts_rule():
-    s = Specialist("S1", department="高新技术处")
-    assert POLICY.eligible(s, "湖塘镇", ["hte"]) and POLICY.eligible(s, None, ["hte"])
-    strict = Policy(**{**POLICY.__dict__, "empty_districts": "none"})
-    assert not strict.eligible(s, "湖塘镇", ["hte"])
-    assert not strict.eligible(Specialist("S2", department="高新技术处", districts=frozenset({"湖塘镇"})), None, ["hte"])
+    wide = Specialist("S4", department="高新技术处")
+    local = Specialist("S5", department="高新技术处", districts=frozenset({"湖塘镇"}))
+    gone = Specialist("S6", department="高新技术处", districts=frozenset({"湖塘镇"}), active=False)
+    nowhere = Specialist("S7", department="办公室", districts=frozenset({"湖塘镇"}))
+    cases = [  # (specialist, district, kinds, industry code, expected with the shipped rules)
+        (own, "湖塘镇", ["tsme"], None, True), (own, "湖塘镇", ["hte"], None, False),   # own kinds replace the dept
+        (medical, "湖塘镇", ["tsme"], "C2710", True),      # 医药制造
+        (medical, "湖塘镇", ["hte"], "Q8411", True),       # 卫生
+        (medical, "湖塘镇", ["hte"], "C3911", False), (medical, "牛塘镇", ["hte"], "C2710", False),
+        (alias, None, ["hte"], "C2720", True),            # a department by its alias; no district: bureau-wide
+        (wide, "湖塘镇", ["hte"], None, True), (wide, None, ["hte"], None, True),
+        (local, None, ["hte"], None, False), (local, " 湖塘镇 ", ["tass"], None, True),
+        (gone, "湖塘镇", ["hte"], None, False), (nowhere, "湖塘镇", ["hte"], None, False),
+    ]
+    for spec, district, kinds, industry, shipped in cases:
+        expected = shipped and (rules == "shipped" or bool(spec.districts))
+        assert may_serve(spec, district, kinds, industry, data) is expected, (spec.id, district, kinds, industry)
+        assert policy.eligible(spec, district, kinds, industry) is expected, (spec.id, district, kinds, industry)
 
 
 def _groups(firms):
