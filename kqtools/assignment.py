@@ -18,6 +18,12 @@ whose specialist is gone, inactive, no longer eligible or over capacity, and pla
 firms without a specialist by the strategy: ``fewest`` (the eligible specialist with
 the fewest firms, ties by id) or ``round_robin``. Capacity is never exceeded; a firm no
 eligible specialist can take stays unassigned, with the reason.
+
+Over the ~500-line mark on purpose: :func:`plan`, :class:`FirstRun` (the first run on counts),
+:func:`settled` and :func:`after_applied` (the re-run shortcuts) must give exactly the same
+answer and share the private eligibility cache and placing order (:class:`_Eligibility`,
+:func:`_placing_order`, the placement runs); split, they would be domain modules importing one
+another's private parts.
 """
 from __future__ import annotations
 
