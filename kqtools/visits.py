@@ -25,6 +25,7 @@ visited this year count towards the pace too. The coverage counts come from the 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Iterable, Mapping, NamedTuple
@@ -144,63 +145,71 @@ def plan(firms: Iterable[FirmVisits], as_of: dt.date, goal, months: int = QUARTE
     """The firms due and the counts of every group on ``as_of`` (see the module docstring).
 
     Deterministic: within a group, key firms first, then longest since the last visit (never
-    visited first), then by code. Groups come out by specialist id, nobody's last."""
+    visited first), then by code. Groups come out by specialist id, nobody's last. ``firms`` may
+    be plain tuples in :class:`FirmVisits` order (a million of them: one pass, index access)."""
     period_start = period_bounds(as_of, months)[0].isoformat()
     year_start = dt.date(as_of.year, 1, 1).isoformat()
     label = period_label(as_of, months)
     result = VisitPlan(as_of, goal, months)
-    by_group: dict = {}
+    groups: dict = {}           # specialist id -> [Counts, key firms due, firms not visited this year (not key)]
+    districts = result.districts
     for f in firms:
-        by_group.setdefault(f.specialist_id, []).append(f)
-    for sid in sorted(by_group, key=lambda s: (s is None, s or "")):
-        members = by_group[sid]
-        counts = Counts(firms=len(members))
-        key_due, pool = [], []
-        for f in members:
-            last = f.last_visit or None
-            this_year = last is not None and last >= year_start
-            counts.visited += this_year
-            if f.key:
+        sid, key, last = f[1], f[2], f[3]
+        group = groups.get(sid)
+        if group is None:
+            group = groups[sid] = [Counts(), [], []]
+        counts = group[0]
+        acc = districts.get(f[4] or "")
+        if acc is None:
+            acc = districts[f[4] or ""] = Counts()
+        counts.firms += 1
+        acc.firms += 1
+        if last is not None and last >= year_start:
+            counts.visited += 1
+            acc.visited += 1
+            if key:
                 counts.key_firms += 1
-                if last is None or last < period_start:
-                    key_due.append(f)
-            elif not this_year:
-                pool.append(f)
+                acc.key_firms += 1
+                if last < period_start:
+                    group[1].append(f)
+                    acc.key_due += 1
+        elif key:
+            counts.key_firms += 1
+            acc.key_firms += 1
+            group[1].append(f)
+            acc.key_due += 1
+        else:
+            group[2].append(f)
+    for sid in sorted(groups, key=lambda s: (s is None, s or "")):
+        counts, key_due, pool = groups[sid]
         counts.key_due = len(key_due)
         # key firms due that were not visited this year count towards the pace once visited
-        fresh = sum(1 for f in key_due if not (f.last_visit and f.last_visit >= year_start))
+        fresh = sum(1 for f in key_due if not (f[3] is not None and f[3] >= year_start))
         on_pace = pace(counts.firms, goal, as_of)
         extra = max(0, on_pace - counts.visited - fresh)
-        order = _longest_since_last_visit
-        key_due.sort(key=order)
-        pool.sort(key=order)
-        chosen = pool[:extra]
+        key_due.sort(key=_longest_since_last_visit)
+        chosen = heapq.nsmallest(extra, pool, key=_longest_since_last_visit) if extra else []
         counts.due = len(key_due) + len(chosen)
         result.groups[sid] = counts
         n = 0
         for f in key_due:
             n += 1
-            result.due.append(Due(f, KEY, n, f"key firm not visited in {label}"))
+            result.due.append(Due(_firm(f), KEY, n, f"key firm not visited in {label}"))
         for f in chosen:
             n += 1
-            result.due.append(Due(f, PLAN, n, f"yearly plan: {on_pace} of {counts.firms} firms visited by "
-                                              f"{as_of.isoformat()} to be on pace, {counts.visited} so far"))
-    due_usccs = {d.firm.uscc for d in result.due}
-    for sid, members in by_group.items():
-        for f in members:
-            acc = result.districts.get(f.district or "")
-            if acc is None:
-                acc = result.districts[f.district or ""] = Counts()
-            acc.firms += 1
-            acc.visited += bool(f.last_visit and f.last_visit >= year_start)
-            acc.key_firms += bool(f.key)
-            acc.key_due += bool(f.key and (not f.last_visit or f.last_visit < period_start))
-            acc.due += f.uscc in due_usccs
+            result.due.append(Due(_firm(f), PLAN, n, f"yearly plan: {on_pace} of {counts.firms} firms visited by "
+                                                     f"{as_of.isoformat()} to be on pace, {counts.visited} so far"))
+    for d in result.due:
+        districts[d.firm.district or ""].due += 1
     return result
 
 
-def _longest_since_last_visit(f: FirmVisits) -> tuple:
-    return (f.last_visit is not None, f.last_visit or "", f.uscc)
+def _firm(f) -> FirmVisits:
+    return f if isinstance(f, FirmVisits) else FirmVisits._make(f)
+
+
+def _longest_since_last_visit(f) -> tuple:
+    return (f[3] is not None, f[3] or "", f[0])
 
 
 def coverage_rows(p: VisitPlan, names: Mapping[str, str] | None = None) -> list[dict]:

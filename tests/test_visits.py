@@ -55,6 +55,8 @@ def test_period_contains_day_and_tiles_the_year(day, months):
 @pytest.mark.parametrize("firms, goal, day, expected", [
     (10, 0.30, D(2026, 12, 31), 3),         # the last day: the yearly goal itself
     (100, 0.30, D(2026, 12, 31), 30),       # 0.3 x 100 is 30 exactly (a float product says 30.000000000000004)
+    (10, 0.10, D(2026, 12, 31), 1),         # the float 0.1 is a hair above 1/10: still 1, not 2
+    (5, 0.20, D(2026, 12, 31), 1),
     (10, 0.30, D(2026, 7, 2), 2),           # day 183 of 365: ceil(3 x 183/365) = ceil(1.504)
     (10, 0.30, D(2026, 7, 1), 2),           # day 182: ceil(1.496)
     (10, 0.30, D(2026, 1, 1), 1),           # any firm at all: one visit due from the first day
@@ -83,8 +85,11 @@ LASTS = [None, "2025-03-31", "2025-12-31", "2026-01-01", "2026-03-31", "2026-04-
 @st.composite
 def visit_world(draw):
     n = draw(st.integers(0, 30))
-    return [V.FirmVisits(f"F{i:03d}", draw(st.sampled_from(["S1", "S2", None])), draw(st.booleans()),
-                         draw(st.sampled_from(LASTS)), draw(st.sampled_from(["湖塘镇", "牛塘镇", None])))
+    # mostly firms that are not key and not visited this year: the ones the yearly plan picks from
+    return [V.FirmVisits(f"F{i:03d}", draw(st.sampled_from(["S1", "S2", None])),
+                         draw(st.sampled_from([False, False, False, True])),
+                         draw(st.sampled_from(LASTS + [None, "2025-03-31", "2025-12-31"] * 2)),
+                         draw(st.sampled_from(["湖塘镇", "牛塘镇", None])))
             for i in range(n)]
 
 
@@ -120,10 +125,11 @@ def test_the_firms_due_are_the_key_firms_of_the_period_and_the_fewest_that_keep_
         # ... and not one plan firm fewer would
         assert not plan_due or after - 1 < target
         # longest since the last visit first (never first of all), key firms before them
-        lasts = [f.last_visit or "" for f in plan_due]
-        assert lasts == sorted(lasts)
-        assert plan_due == [] or all(f.last_visit is None or f.last_visit >= (plan_due[-1].last_visit or "")
-                                     for f in pool if f not in plan_due)
+        def since(f):       # never visited first, then the oldest last visit, then by code
+            return (f.last_visit is not None, f.last_visit or "", f.uscc)
+
+        assert [since(f) for f in plan_due] == sorted(since(f) for f in plan_due)
+        assert plan_due == [] or all(since(f) > since(plan_due[-1]) for f in pool if f not in plan_due)
         assert [d.priority for d in due] == list(range(1, len(due) + 1))
         assert [d.cadence for d in due] == sorted(d.cadence for d in due)      # "key" < "plan"
         # coverage counts the same firms

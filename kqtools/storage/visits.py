@@ -14,6 +14,7 @@ Public for the reminder jobs: :func:`due_visits` (db, as_of, policy) and :func:`
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from .. import visits as V
 from ..assignment import Policy
@@ -53,9 +54,8 @@ def served_on(db, day) -> dict[str, str]:
     return dict(db.conn.execute(f"{with_}SELECT uscc, specialist_id FROM {table}", {"as_of": iso(day)}))
 
 
-def visit_plan(db, as_of, policy: Policy | str | None = None, specialist: str | None = None) -> tuple:
-    """(:class:`kqtools.visits.VisitPlan`, details) on ``as_of``: ``details`` maps each firm's code to
-    (name, district, specialist name, specialist e-mail). ``specialist``: that specialist's firms
+def visit_plan(db, as_of, policy: Policy | str | None = None, specialist: str | None = None):
+    """The :class:`kqtools.visits.VisitPlan` on ``as_of``. ``specialist``: that specialist's firms
     only (their plan is theirs alone, so it is the same as in the whole plan)."""
     policy = as_policy(policy)
     day = as_date(as_of)
@@ -66,20 +66,23 @@ def visit_plan(db, as_of, policy: Policy | str | None = None, specialist: str | 
                  f"WHERE NOT EXISTS (SELECT 1 FROM {served} x WHERE x.uscc = d.uscc)")
     else:
         firms = f"SELECT uscc, specialist_id FROM {served} WHERE specialist_id = :specialist"
-    sql = (f"{with_}SELECT p.uscc, p.specialist_id, coalesce(e.key_firm, 0), v.last, e.district, e.name, "
-           f"s.name, s.email FROM ({firms}) p LEFT JOIN enterprises e ON e.uscc = p.uscc "
-           f"LEFT JOIN specialists s ON s.id = p.specialist_id "
+    # the columns of kqtools.visits.FirmVisits, in its order
+    sql = (f"{with_}SELECT p.uscc, p.specialist_id, coalesce(e.key_firm, 0), v.last, e.district "
+           f"FROM ({firms}) p LEFT JOIN enterprises e ON e.uscc = p.uscc "
            f"LEFT JOIN (SELECT uscc, max(visited_on) AS last FROM visits WHERE visited_on <= :as_of GROUP BY uscc) v "
            f"ON v.uscc = p.uscc")
     params.update(as_of=day.isoformat(), specialist=specialist)
-    details = {}
-    firms_visits = []
     with bulk_mode(db, BULK_CACHE_KIB):
-        for uscc, sid, key, last, district, name, sname, email in db.conn.execute(sql, params):
-            firms_visits.append(V.FirmVisits(uscc, sid, bool(key), last, district))
-            details[uscc] = (name, sname, email)
-        p = V.plan(firms_visits, day, policy.coverage_goal, policy.period_months)
-    return p, details
+        return V.plan(db.conn.execute(sql, params), day, policy.coverage_goal, policy.period_months)
+
+
+def _details(db, due) -> dict:
+    """uscc -> (firm name, specialist name, specialist e-mail) of the firms due, in one query."""
+    pairs = json.dumps([[d.firm.uscc, d.firm.specialist_id] for d in due])
+    return {u: (n, sn, se) for u, n, sn, se in db.conn.execute(
+        "SELECT j.value ->> '$[0]', e.name, s.name, s.email FROM json_each(?) j "
+        "LEFT JOIN enterprises e ON e.uscc = j.value ->> '$[0]' LEFT JOIN specialists s ON s.id = j.value ->> '$[1]'",
+        (pairs,))}
 
 
 def due_visits(db, as_of, policy: Policy | str | None = None, specialist: str | None = None) -> list[dict]:
@@ -95,7 +98,8 @@ def due_visits(db, as_of, policy: Policy | str | None = None, specialist: str | 
     ``policy``: a Policy, a rule file name or path, or None for the shipped rules.
     """
     policy = as_policy(policy)
-    p, details = visit_plan(db, as_of, policy, _specialist_id(db, specialist))
+    p = visit_plan(db, as_of, policy, _specialist_id(db, specialist))
+    details = _details(db, p.due)
     label, ends = p.period, p.period_ends_on.isoformat()
     coordinators = list(policy.coordinators)
     out = []
@@ -105,7 +109,7 @@ def due_visits(db, as_of, policy: Policy | str | None = None, specialist: str | 
         last = f.last_visit
         out.append({
             "uscc": f.uscc, "name": name, "district": f.district, "specialist_id": f.specialist_id,
-            "specialist_name": sname, "specialist_email": email, "key_firm": f.key, "cadence": d.cadence,
+            "specialist_name": sname, "specialist_email": email, "key_firm": bool(f.key), "cadence": d.cadence,
             "priority": d.priority, "last_visited_on": last,
             "days_since_last_visit": (p.as_of - dt.date.fromisoformat(last[:10])).days if last else None,
             "period": label, "period_ends_on": ends, "reason": d.reason,
@@ -129,7 +133,7 @@ def coverage(db, year: int | None = None, today: dt.date | None = None, policy: 
         today = today or _today()
         year = today.year if year is None else year
         as_of = min(dt.date(year, 12, 31), today)
-    p, _ = visit_plan(db, as_of, policy)
+    p = visit_plan(db, as_of, policy)
     names = dict(db.conn.execute("SELECT id, name FROM specialists"))
     rows = V.coverage_rows(p, names)
     for r in rows:
