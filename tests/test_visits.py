@@ -289,6 +289,8 @@ def test_visits_due_and_coverage_commands(fixture_db, kq):
     assert rows[("total", "")]["due"] == 1
     r = kq("visits", "coverage", "--as-of", "2026-01-05", "--year", "2025")
     assert r.returncode == 2 and "not in 2025" in r.stderr
+    r = kq("visits", "coverage", "--year", str(dt.date.today().year + 1))
+    assert r.returncode == 2 and "has not begun" in r.stderr
 
 
 def test_coverage_goal_from_rule_file(fixture_db, kq, tmp_path):

@@ -255,6 +255,8 @@ def coverage(year, as_of, rules_name):
     day = date_arg(as_of, "--as-of")
     if year is not None and not 1900 <= year <= 2200:
         raise click.BadParameter(f"{year} is not a plausible year", param_hint="--year")
+    if year is not None and year > _today().year:
+        raise click.BadParameter(f"{year} has not begun", param_hint="--year")
     if day is not None and year is not None and day.year != year:
         raise click.BadParameter(f"--as-of {day.isoformat()} is not in {year}", param_hint="--year/--as-of")
     rows = cov(get_db(), year, _today(), rules_name, as_of=day)
