@@ -229,7 +229,7 @@ def test_assign_on_an_empty_database(kq):
 
 
 def test_demo_step_assigns_and_shows_visits_due(world, db):
-    from kqtools.cli.specialists import demo_step
+    from kqtools.storage.visits import demo_step
 
     lines = []
     demo_step(db, lines.append)

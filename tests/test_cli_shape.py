@@ -22,7 +22,7 @@ CLI = Path(__import__("kqtools.cli", fromlist=["x"]).__file__).parent
 # (jobs.py, lists.py, specialists.py and score.py pass already and are held to it.)
 PENDING = {"imports.py"}
 # demo steps still in command modules (kqtools/cli/demo.py STEPS); each moves with its capability
-PENDING_DEMO_STEPS = {"kqtools.cli.specialists:demo_step", "kqtools.cli.jobs:demo_step"}
+PENDING_DEMO_STEPS = {"kqtools.cli.jobs:demo_step"}
 # command modules that still return bare numbers (``return 0``) instead of an ExitStatus
 PENDING_EXIT = PENDING
 SQL_CALLS = ("execute(", ".query(", "execute_returning_dicts", "executemany(", "executescript(")

@@ -16,7 +16,7 @@ STEPS = [  # lists before scoring, so that the scoring's blacklist veto has a li
     # module of its capability outside kqtools/cli with its owner's change, and its line here with it
     "kqtools.storage.screening:demo_step",
     "kqtools.storage.scoring:demo_step",
-    "kqtools.cli.specialists:demo_step",
+    "kqtools.storage.visits:demo_step",
     "kqtools.cli.jobs:demo_step",
     "kqtools.storage.request_demo:demo_step",
 ]

@@ -10,7 +10,6 @@ import click
 from ..clock import today as _today
 from .common import OK, date_arg, db_option, emit, get_db, info, output_options, summary
 
-DEMO_DATE = "2026-01-05"
 CHANGE_COLUMNS = ["uscc", "name", "from_specialist", "to_specialist", "reason", "action"]
 ASSIGNMENT_COLUMNS = ["uscc", "name", "district", "specialist_id", "specialist_name", "assigned_on"]
 DUE_COLUMNS = ["uscc", "name", "district", "specialist_id", "specialist_name", "priority", "cadence",
@@ -43,7 +42,7 @@ def list_(rules_name):
     """Specialists with the kinds they serve, their load (firms assigned) and capacity."""
     from ..storage.specialists import specialists_with_load
 
-    rows = specialists_with_load(get_db(), rules_name)
+    rows = specialists_with_load(get_db(readonly=True), rules_name)
     emit(rows, SPECIALIST_COLUMNS)
     return OK
 
@@ -62,7 +61,7 @@ def deactivate(specialist_id, on, reason):
     from ..storage.specialists import deactivate as leave
 
     day = date_arg(on, "--on")
-    r = leave(get_db(), specialist_id, day, reason)
+    r = leave(get_db(readonly=False), specialist_id, day, reason)
     summary(r)
     replaced = f" (was leaving on {r['previous']})" if r["previous"] and r["previous"] != r["effective_on"] else ""
     info(f"{r['id']} {r['name']} leaves on {r['effective_on']}{replaced}: their {r['load']} firm(s) move at the next "
@@ -85,7 +84,7 @@ def activate(specialist_id, on, reason):
     if day > _today():
         raise click.BadParameter(f"{day.isoformat()} is in the future: activate takes effect at once, so run it "
                                  f"on the day they are back", param_hint="--on")
-    r = back(get_db(), specialist_id, day, reason)
+    r = back(get_db(readonly=False), specialist_id, day, reason)
     summary(r)
     info(f"{r['id']} {r['name']} " + ("was already active" if r["was_active"] else
                                       f"is active again from {r['effective_on']}") + "; the next kq assign may give "
@@ -113,7 +112,8 @@ def assign(rules_name, as_of, dry_run, quiet):
     from ..storage.assignment import run_assign
 
     day = date_arg(as_of, "--as-of") or _today()
-    plan, run_id, rule_file = run_assign(get_db(), day, rules=rules_name, dry_run=dry_run)
+    db = get_db(readonly=None if dry_run else False)
+    plan, run_id, rule_file = run_assign(db, day, rules=rules_name, dry_run=dry_run)
     if not quiet:
         emit((c._asdict() for c in plan.changes), CHANGE_COLUMNS)
     c = plan.counts
@@ -151,7 +151,7 @@ def show(specialist, district):
     """Current assignments; with -o FILE.xlsx one sheet per specialist."""
     from ..storage.assignment import assignment_rows
 
-    rows = assignment_rows(get_db(), specialist, district)
+    rows = assignment_rows(get_db(readonly=True), specialist, district)
     sheets = {}
     for r in rows:
         title = f"{r['specialist_id']} {r['specialist_name'] or ''}".strip()
@@ -169,7 +169,7 @@ def history(uscc):
     from ..storage.assignment import history_rows
     from ..uscc import normalize
 
-    rows = history_rows(get_db(), normalize(uscc))
+    rows = history_rows(get_db(readonly=True), normalize(uscc))
     emit(rows, ["effective_on", "changed_at", "from_specialist", "to_specialist", "reason", "run_id"])
     return OK
 
@@ -201,11 +201,12 @@ def log(uscc, by, on, channel, note, request, request_category):
     from ..storage.visits import log_visit
 
     day = date_arg(on, "--on") or _today()
+    db = get_db(readonly=False)
     if request:  # issue 16: the request raised during the visit; checked before the visit is written
         from ..storage.requests import visit_request
 
-        request = visit_request(get_db(), uscc, by, day, request, request_category)   # .add() after the visit
-    row = log_visit(get_db(), uscc, by, day, channel, note)
+        request = visit_request(db, uscc, by, day, request, request_category)   # .add() after the visit
+    row = log_visit(db, uscc, by, day, channel, note)
     for w in row.pop("warnings"):
         info(f"kq: warning: {w}")
     info(f"logged visit of {row['uscc']} {row['name'] or ''} by {row['specialist_id']} on {row['visited_on']}")
@@ -229,7 +230,7 @@ def due(as_of, rules_name, specialist):
     from ..storage.visits import due_visits
 
     day = date_arg(as_of, "--as-of") or _today()
-    rows = due_visits(get_db(), day, rules_name, specialist=specialist or None)
+    rows = due_visits(get_db(readonly=True), day, rules_name, specialist=specialist or None)
     emit(rows, DUE_COLUMNS)
     if rows:
         key = sum(1 for r in rows if r["cadence"] == "key")
@@ -259,7 +260,7 @@ def coverage(year, as_of, rules_name):
         raise click.BadParameter(f"{year} has not begun", param_hint="--year")
     if day is not None and year is not None and day.year != year:
         raise click.BadParameter(f"--as-of {day.isoformat()} is not in {year}", param_hint="--year/--as-of")
-    rows = cov(get_db(), year, _today(), rules_name, as_of=day)
+    rows = cov(get_db(readonly=True), year, _today(), rules_name, as_of=day)
     emit(rows, COVERAGE_COLUMNS)
     total = rows[0]
     if not any(r["group"] == "specialist" for r in rows):
@@ -268,32 +269,3 @@ def coverage(year, as_of, rules_name):
     info(f"{total['year']}: {total['visited']} of {total['firms']} firms visited ({total['share']:.0%}, goal "
          f"{total['goal']:.0%}, on pace: {total['pace']}) as of {total['as_of']}; {total['due']} due now")
     return OK
-
-
-# ---------------------------------------------------------------- kq demo
-def demo_step(db, echo):
-    """Assign the demo firms and show the visits due on a fixed date."""
-    import datetime as dt
-
-    from .. import output
-    from ..storage.assignment import run_assign
-    from ..storage.visits import due_visits
-
-    day = dt.date.fromisoformat(DEMO_DATE)
-    plan, run_id, _ = run_assign(db, day)
-    c = plan.counts
-    echo(f"kq assign --as-of {DEMO_DATE}: {plan.in_scope} firms in scope, {c['assign']} assigned, "
-         f"{len(plan.unassigned)} without an eligible specialist")
-    for ch in plan.unassigned[:3]:
-        echo(f"    {ch.uscc} {ch.name or ''}: {ch.reason}")
-    rows = due_visits(db, day)
-    key = sum(1 for r in rows if r["cadence"] == "key")
-    echo(f"kq visits due --as-of {DEMO_DATE}: {len(rows)} firms due ({key} key firms not visited this quarter, "
-         f"{len(rows) - key} to keep the yearly plan on pace)")
-    if rows:
-        text = output.to_string(rows[:8], ["uscc", "name", "specialist_name", "cadence", "last_visited_on",
-                                           "days_since_last_visit"], "table")
-        for line in text.rstrip("\n").splitlines():
-            echo("  " + line)
-        if len(rows) > 8:
-            echo(f"  ... and {len(rows) - 8} more (kq visits due --as-of {DEMO_DATE})")

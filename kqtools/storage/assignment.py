@@ -16,9 +16,9 @@ from typing import Iterable
 
 from ..assignment import Change, Plan, Policy, plan
 from ..clock import now_iso as _now
-from . import write_transaction
+from . import bulk, write_transaction
 from .first_run import Scratch, copy_first_history, default_parts, first_assignment, writes_once
-from .scope import (AssignmentError, bulk_mode, in_scope_firms, in_scope_usccs, iso as _iso, load_policy,
+from .scope import (AssignmentError, in_scope_firms, in_scope_usccs, iso as _iso, load_policy,
                     load_specialists, out_of_scope, scope_groups)
 
 # the page cache of a run (KiB); a test lowers it to make a first run spill pages into the file early
@@ -141,7 +141,7 @@ def run_assign(db, as_of: dt.date, *, rules: str | None = None, dry_run: bool = 
     ``parts``: scope ranges a large first run reads at once (default: :func:`default_parts`)."""
     rule_file, policy = load_policy(rules)
     parts = default_parts() if parts is None else parts
-    with bulk_mode(db, BULK_CACHE_KIB), Scratch(db) as scratch:
+    with bulk(db, BULK_CACHE_KIB), Scratch(db) as scratch:
         return _run_assign(db, as_of, rule_file, policy, dry_run, parts, scratch)
 
 

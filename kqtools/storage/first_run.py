@@ -200,12 +200,11 @@ def _start_helper(scratch: Scratch, i: int, query: tuple[str, dict]):
     import subprocess
     from pathlib import Path
 
-    from . import BUSY_TIMEOUT_MS
-
     sql, params = query
     try:
-        task = {"db": scratch.db_file, "out": scratch.path(i), "sql": sql, "params": params,
-                "timeout": BUSY_TIMEOUT_MS / 1000}
+        # the busy timeout this database was opened with ($KQ_BUSY_TIMEOUT_MS)
+        timeout = scratch.conn.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
+        task = {"db": scratch.db_file, "out": scratch.path(i), "sql": sql, "params": params, "timeout": timeout}
         # stderr inherited: a helper says on kq's stderr why it failed, in one line
         proc = subprocess.Popen([*_HELPER, str(Path(__file__).with_name("scope_worker.py"))],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)

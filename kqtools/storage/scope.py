@@ -7,9 +7,7 @@ covering index ``designations_current`` without touching the table. No click, no
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
 
 from ..assignment import ALL_KINDS, Firm, Policy, Specialist, specialist_from_row
 from ..errors import KqtoolsError
@@ -142,18 +140,3 @@ def scope_groups(db, as_of, policy: Policy) -> list[tuple]:
         "LEFT JOIN assignments a ON a.uscc = d.uscc")
     params["as_of"] = iso(as_of)
     return [(*key, n) for key, n in Counter(db.conn.execute(sql, params)).items()]
-
-
-@contextlib.contextmanager
-def bulk_mode(db, cache_kib: int):
-    """Millions of small objects: no cyclic GC passes meanwhile, and a page cache of ``cache_kib``."""
-    enabled = gc.isenabled()
-    gc.disable()
-    old_cache = db.conn.execute("PRAGMA cache_size").fetchone()[0]
-    db.conn.execute(f"PRAGMA cache_size = {-int(cache_kib)}")
-    try:
-        yield
-    finally:
-        db.conn.execute(f"PRAGMA cache_size = {old_cache}")
-        if enabled:
-            gc.enable()

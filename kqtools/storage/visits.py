@@ -20,8 +20,8 @@ from .. import visits as V
 from ..assignment import Policy
 from ..clock import today as _today
 from ..errors import ExitStatus
-from . import write_transaction
-from .scope import AssignmentError, as_date, as_policy, bulk_mode, iso, scope_usccs_sql
+from . import bulk, write_transaction
+from .scope import AssignmentError, as_date, as_policy, iso, scope_usccs_sql
 from .specialists import find_specialist, specialist_id as _specialist_id
 
 BULK_CACHE_KIB = 128 * 1024
@@ -72,7 +72,7 @@ def visit_plan(db, as_of, policy: Policy | str | None = None, specialist: str | 
            f"LEFT JOIN (SELECT uscc, max(visited_on) AS last FROM visits WHERE visited_on <= :as_of GROUP BY uscc) v "
            f"ON v.uscc = p.uscc")
     params.update(as_of=day.isoformat(), specialist=specialist)
-    with bulk_mode(db, BULK_CACHE_KIB):
+    with bulk(db, BULK_CACHE_KIB):
         return V.plan(db.conn.execute(sql, params), day, policy.coverage_goal, policy.period_months)
 
 
@@ -178,3 +178,32 @@ def log_visit(db, uscc: str, specialist_id: str, on: dt.date, channel: str | Non
                      "VALUES (:uscc, :specialist_id, :visited_on, :name, :channel, :note)", row)
     row["warnings"] = warnings
     return row
+
+
+# ---------------------------------------------------------------- kq demo
+DEMO_DATE = "2026-01-05"
+
+
+def demo_step(db, echo) -> None:
+    """``kq demo``: assign the demo firms and show the visits due on a fixed date."""
+    from .. import output
+    from .assignment import run_assign
+
+    day = dt.date.fromisoformat(DEMO_DATE)
+    plan, run_id, _ = run_assign(db, day)
+    c = plan.counts
+    echo(f"kq assign --as-of {DEMO_DATE}: {plan.in_scope} firms in scope, {c['assign']} assigned, "
+         f"{len(plan.unassigned)} without an eligible specialist")
+    for ch in plan.unassigned[:3]:
+        echo(f"    {ch.uscc} {ch.name or ''}: {ch.reason}")
+    rows = due_visits(db, day)
+    key = sum(1 for r in rows if r["cadence"] == "key")
+    echo(f"kq visits due --as-of {DEMO_DATE}: {len(rows)} firms due ({key} key firms not visited this quarter, "
+         f"{len(rows) - key} to keep the yearly plan on pace)")
+    if rows:
+        text = output.to_string(rows[:8], ["uscc", "name", "specialist_name", "cadence", "last_visited_on",
+                                           "days_since_last_visit"], "table")
+        for line in text.rstrip("\n").splitlines():
+            echo("  " + line)
+        if len(rows) > 8:
+            echo(f"  ... and {len(rows) - 8} more (kq visits due --as-of {DEMO_DATE})")
