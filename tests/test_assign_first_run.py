@@ -182,7 +182,10 @@ FAIL_FIRST_HELPER = [sys.executable, "-I", "-S", "-c",
 
 
 def scratch_folders() -> set:
-    return set(Path(tempfile.gettempdir()).glob("kq-assign-*"))
+    """This process's scratch folders (kq-assign-PID-*): other runs on the machine make their own."""
+    import os
+
+    return set(Path(tempfile.gettempdir()).glob(f"kq-assign-{os.getpid()}-*"))
 
 
 @settings(max_examples=25, deadline=None)
