@@ -204,8 +204,10 @@ def log(uscc, by, on, channel, note, request, request_category):
     db = get_db(readonly=False)
     if request:  # issue 16: the request raised during the visit; checked before the visit is written
         from ..storage.requests import visit_request
+        from ..storage.specialists import specialist_id as stored_id
 
-        request = visit_request(db, uscc, by, day, request, request_category)   # .add() after the visit
+        # reported by the specialist as stored, whatever case the id was typed in
+        request = visit_request(db, uscc, stored_id(db, by), day, request, request_category)   # .add() after the visit
     row = log_visit(db, uscc, by, day, channel, note)
     for w in row.pop("warnings"):
         info(f"kq: warning: {w}")
