@@ -299,12 +299,6 @@ def quarter_label(day: dt.date) -> str:
     return f"{day.year}年第{(day.month - 1) // 3 + 1}季度"
 
 
-def not_visited_this_quarter(rows: Iterable[dict], as_of: dt.date) -> list[dict]:
-    """Firms whose last visit is before the quarter of ``as_of`` (or that were never visited)."""
-    start = quarter_start(as_of).isoformat()
-    return [r for r in rows if not r.get("last_visited_on") or str(r["last_visited_on"])[:10] < start]
-
-
 def fixed_recipients(recipients: Iterable[str], specialists: Iterable[dict] = ()) -> list[Recipient]:
     """E-mail addresses written in the spec, plus every active specialist for ``'specialists'``."""
     out: list[Recipient] = []
@@ -327,39 +321,58 @@ def _specialist_recipients(spec_recipients, specialist_id, name, email, extra: l
 
 def visit_messages(rows: Iterable[dict], as_of: dt.date, recipients: Iterable[str] = ("specialist",),
                    extra: Iterable[Recipient] = ()) -> list[Message]:
-    """One message per specialist listing their firms not visited in the quarter of ``as_of``.
+    """One message per specialist listing the firms ``kq visits due`` lists for them, in its order.
 
     ``rows`` are ``due_visits`` rows (uscc, name, district, specialist_id, specialist_name,
-    specialist_email, last_visited_on, days_since_last_visit); firms visited this quarter are dropped
-    here whatever the caller passed, and a specialist with nothing left gets no message.
+    specialist_email, cadence ``key``/``plan``, priority, last_visited_on, days_since_last_visit,
+    period_ends_on, coordinators): key firms not visited this quarter first, then the firms that
+    keep the yearly plan on pace. Firms nobody serves go in one message to the rows'
+    ``coordinators`` (the assignment rules' addresses) and the spec's fixed recipients; with neither,
+    no message. A specialist with nothing due gets nothing.
     """
     recipients, extra = tuple(recipients), list(extra)
-    by_specialist: dict[str, list[dict]] = {}
-    for r in not_visited_this_quarter(rows, as_of):
-        if r.get("specialist_id"):
-            by_specialist.setdefault(str(r["specialist_id"]), []).append(r)
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(str(r.get("specialist_id") or ""), []).append(r)
     messages = []
-    q_end = quarter_end(as_of)
-    for sid in sorted(by_specialist):
-        firms = sorted(by_specialist[sid], key=lambda r: (r.get("last_visited_on") or "", r["uscc"]))
+    label = quarter_label(as_of)
+    for sid in sorted(groups):
+        firms = sorted(groups[sid], key=lambda r: (r.get("priority") or 0, r["uscc"]))
         head = firms[0]
-        name = head.get("specialist_name") or sid
-        lines = [f"{name}您好:", "",
-                 f"截至 {as_of.isoformat()},您服务的以下 {len(firms)} 家企业{quarter_label(as_of)}"
-                 f"(自 {quarter_start(as_of).isoformat()} 起)尚未走访:"]
-        for i, f in enumerate(firms, 1):
-            last = f.get("last_visited_on")
-            seen = (f"上次走访 {str(last)[:10]}" + (f"({f['days_since_last_visit']} 天前)"
-                                                     if f.get("days_since_last_visit") is not None else "")
-                    if last else "从未走访")
-            district = f"{f['district']}," if f.get("district") else ""
-            lines.append(f"{i}. {f.get('name') or f['uscc']}({f['uscc']}),{district}{seen}")
-        lines += ["", f"请于 {q_end.isoformat()} 前完成走访,并用 kq visits 登记走访记录。"]
+        if sid:
+            name = head.get("specialist_name") or sid
+            to = _specialist_recipients(recipients, sid, name, head.get("specialist_email"), extra)
+            greeting = f"{name}您好:"
+        else:
+            name = "未分配服务专员的企业"
+            coordinators = [Recipient(a, a, a) for a in head.get("coordinators") or ()]
+            to = tuple(coordinators + [r for r in extra if r.id not in {c.id for c in coordinators}])
+            greeting = "以下企业目前没有服务专员(专员离岗或无人可接),请协调安排走访:"
+        if not to:
+            continue
+        key = [f for f in firms if f.get("cadence") == "key"]
+        plan = [f for f in firms if f.get("cadence") != "key"]
+        lines = [greeting, "", f"截至 {as_of.isoformat()},以下 {len(firms)} 家企业需要走访:"]
+        n = 0
+        for title, items in ((f"重点企业(每季度至少走访一次,{label}尚未走访):", key),
+                             ("全年走访计划(按服务企业的年度走访比例,为跟上进度今年尚需走访):", plan)):
+            if not items:
+                continue
+            lines += ["", title]
+            for f in items:
+                n += 1
+                last = f.get("last_visited_on")
+                seen = (f"上次走访 {str(last)[:10]}" + (f"({f['days_since_last_visit']} 天前)"
+                                                         if f.get("days_since_last_visit") is not None else "")
+                        if last else "从未走访")
+                district = f"{f['district']}," if f.get("district") else ""
+                lines.append(f"{n}. {f.get('name') or f['uscc']}({f['uscc']}),{district}{seen}")
+        ends = head.get("period_ends_on") or quarter_end(as_of).isoformat()
+        lines += ["", f"重点企业请于 {ends} 前完成走访;走访后用 kq visits log 登记(任何专员的走访都计入该企业)。"]
         messages.append(Message(
-            key=f"visit:{sid}",
-            subject=f"【走访提醒】{name}:{quarter_label(as_of)}尚有 {len(firms)} 家企业未走访",
-            body="\n".join(lines),
-            to=_specialist_recipients(recipients, sid, name, head.get("specialist_email"), extra)))
+            key=f"visit:{sid or '-'}",
+            subject=f"【走访提醒】{name}:{label}尚有 {len(firms)} 家企业未走访",
+            body="\n".join(lines), to=to))
     return messages
 
 

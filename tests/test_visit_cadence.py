@@ -123,6 +123,12 @@ def test_firms_nobody_can_take_go_to_the_coordinators(leaver, kq, db, tmp_path):
     rows = [x for x in due_visits(db, dt.date.fromisoformat(MID_YEAR), str(rules)) if x["specialist_id"] is None]
     # the firms nobody serves are one group under the same plan: pace 1 of 5, F8 first (never visited)
     assert [(x["uscc"], x["cadence"]) for x in rows] == [(F[8], "plan")]
+    # the visit reminder sends them, in one message, to the coordinators of the rules
+    from kqtools import reminders
+
+    [m] = reminders.visit_messages(rows, dt.date.fromisoformat(MID_YEAR))
+    assert m.key == "visit:-" and [r.email for r in m.to] == ["fwk@kq.test", "kzk@kq.test"]
+    assert F[8] in m.body and "没有服务专员" in m.body
     assert rows[0]["coordinators"] == ["fwk@kq.test", "kzk@kq.test"]
     cov = {(x["group"], x["key"]): x for x in kq("visits", "coverage", "--as-of", MID_YEAR, "--rules", rules).jsonl()}
     assert (cov[("unassigned", "")]["firms"], cov[("unassigned", "")]["due"]) == (5, 1)

@@ -73,14 +73,16 @@ def compact(result) -> dict:
 
 
 def visit_reminders(db, spec, fire_local: dt.datetime):
-    """走访提醒: one message per specialist listing their firms not visited this quarter."""
-    from .assignment import due_visits
+    """走访提醒: one message per specialist listing the firms ``kq visits due`` lists for them (key firms
+    not visited this quarter, then the yearly plan's pace), under the spec's ``rules`` (an assignment
+    rule file; default the shipped one); firms nobody serves go to the rules' coordinators."""
+    from .visits import due_visits
 
     as_of = fire_local.date()
-    rows = due_visits(db, as_of)
+    rows = due_visits(db, as_of, spec.params.get("rules"))
     messages = R.visit_messages(rows, as_of, spec.recipients, fixed(db, spec))
-    due = R.not_visited_this_quarter(rows, as_of)
-    return ({"as_of": as_of.isoformat(), "firms_not_visited": len(due), "specialists": len(messages)},
+    return ({"as_of": as_of.isoformat(), "firms_due": len(rows),
+             "unassigned": sum(1 for r in rows if not r.get("specialist_id")), "messages": len(messages)},
             messages, [])
 
 
