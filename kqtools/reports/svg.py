@@ -92,8 +92,11 @@ def _frame(categories: Sequence[str], high: float, ticks: Sequence[float], perce
     out.append(f'<line x1="{_LEFT}" y1="{_TOP + plot_h}" x2="{WIDTH - _RIGHT}" y2="{_TOP + plot_h}" stroke="#888"/>')
     n = max(len(categories), 1)
     slot = (WIDTH - _LEFT - _RIGHT) / n
-    rotate = n > 8 or any(_width(str(c)) * 7 > slot for c in categories)
+    rotate = any(_width(str(c)) * 7 > slot * 0.95 for c in categories)
+    every = max(1, math.ceil(n / 30))            # at most 30 labels; the bars keep their own titles
     for i, c in enumerate(categories):
+        if i % every:
+            continue
         text = str(c)
         if rotate and _width(text) > 12:
             text = text[:6] + "…"
