@@ -36,6 +36,7 @@ LABELS: dict[str, str] = {
     "briefing.subject": "【月度通报】{year}年{month}月企业服务与信用情况",
     "briefing.intro": "各处室、直属单位:现将截至{date}的服务专员走访覆盖情况和信用红黑名单情况通报如下,"
                       "明细见附件 Excel。",
+    "briefing.left_out": "{name} 报告未生成:{reason}",
     "briefing.text_more": "(图表与明细见邮件正文和附件)",
     "report.generated": "kqtools 生成于 {now}",
     "report.summary_tables": "汇总表",
