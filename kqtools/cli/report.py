@@ -73,3 +73,4 @@ def lists(version, output, fmt):
 def visits(year, rules, output, fmt):
     """Visit coverage of the year by specialist and by district against the goal; firms not yet visited."""
     return _write("visits", output, fmt, year=year, rules=rules)
+
