@@ -55,7 +55,7 @@ def test_shares_sum_to_one_and_class_t_comes_last(counts):
 
 def test_svg_charts_escape_text_stay_within_the_page_width_and_draw_one_shape_per_value():
     bars = svg.bar_chart("各区域<分布>", ["湖西&街道", "月亮湾"], [("A", [3, 4]), ("B", [1, 0])], stacked=True)
-    assert "湖西&amp;街道" in bars and "<分布>" not in bars and "&lt;分布&gt;" in bars
+    assert "湖西&amp;街道" in bars and "湖西&街道" not in bars and "<分布>" not in bars and "&lt;分布&gt;" in bars
     assert len(re.findall(r"<rect [^>]*><title>", bars)) == 4
     assert int(re.search(r'<svg width="(\d+)"', bars).group(1)) <= 700
     pie = svg.pie_chart("占比", ["A", "B", "C"], [1, 1, 2], unit="家")
@@ -67,3 +67,31 @@ def test_svg_charts_escape_text_stay_within_the_page_width_and_draw_one_shape_pe
     goal = svg.bar_chart("覆盖率", ["张三"], [("覆盖率", [0.25])], goal=[0.3], goal_name="目标", percent=True)
     assert "stroke-dasharray" in goal and "30%" in goal
     assert "(无数据)" in svg.bar_chart("空", [], [], empty="(无数据)")
+
+
+def test_spliced_detail_rows_read_back_as_written(tmp_path):
+    """The detail rows bypass XlsxWriter (kqtools.reports.fastsheet): Excel's escapes, types and widths."""
+    import datetime as dt
+
+    from python_calamine import CalamineWorkbook
+
+    from kqtools.reports.model import Column, Report, Table
+    from kqtools.reports.xlsx import write_workbook
+
+    rows = [{"name": "<甲&乙>公司", "n": 12345, "share": 0.375, "day": "2026-06-30", "flag": True},
+            {"name": " 前后空格 ", "n": 2.5, "share": None, "day": "not a date", "flag": False},
+            {"name": "_x0041_ 与\x01控制符", "n": None, "share": 1, "day": dt.date(2024, 2, 29), "flag": None}]
+    table = Table("t", "明细", (Column("name", "名称"), Column("n", "数量", "number"), Column("share", "占比", "percent"),
+                               Column("day", "日期", "date"), Column("flag", "是否", "bool")), rows)
+    out = tmp_path / "t.xlsx"
+    written = write_workbook(Report("t", "测试", details=[table]), str(out))
+    assert written["rows"] == {"明细": 3}
+    got = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("明细").to_python()
+    assert got[0] == ["名称", "数量", "占比", "日期", "是否"]
+    assert got[1] == ["<甲&乙>公司", 12345.0, 0.375, dt.date(2026, 6, 30), "是"]
+    assert got[2] == [" 前后空格 ", 2.5, "", "not a date", "否"]
+    assert got[3][0] == "_x0041_ 与\x01控制符" and got[3][3] == dt.date(2024, 2, 29)
+    from report_helpers import sheet_xml
+
+    xml = sheet_xml(out, 2)
+    assert '<dimension ref="A1:E4"/>' in xml and '<autoFilter ref="A1:E4"/>' in xml

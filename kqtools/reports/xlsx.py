@@ -8,11 +8,12 @@ sheet per detail table.
   numbers (money ``#,##0.00``, shares ``0.0%``), dates as real Excel dates, reasons as readable text
   (never JSON), column widths fitted to the content (a CJK character counts two).
 
-The workbook is written in XlsxWriter's constant-memory mode, so 100,000 results cost a few MB:
-rows go to disk as they are written, in order, sheet by sheet. That is why the summary sheet comes
-first and is complete before any detail row is read — its tables are computed from the service's
-data beforehand — and why the charts carry no cached values (XlsxWriter cannot read flushed rows
-back): Excel, WPS and LibreOffice draw them from the referenced cells when the file is opened.
+The detail rows never pass through XlsxWriter: :mod:`kqtools.reports.fastsheet` writes them as sheet
+XML into temporary files (one streamed pass over each table, so 100,000 results cost a few MB) and
+splices them into the package XlsxWriter wrote around them. XlsxWriter itself holds only the small
+summary sheet in memory (not its constant-memory mode), so the charts carry their cached values and
+show in previewers that draw the cache (phones, mail attachments) as well as in Excel, WPS and
+LibreOffice.
 """
 from __future__ import annotations
 
@@ -139,70 +140,96 @@ def _yes_no():
 
 def write_workbook(report: Report, target: str | IO[bytes]) -> dict:
     """Write the report to ``target`` (a path, or a binary file object); returns what was written:
-    ``{"sheets": [...], "charts": n, "rows": {sheet: n}}``."""
+    ``{"sheets": [...], "charts": n, "rows": {sheet: n}}``.
+
+    The detail rows are written first, by :mod:`kqtools.reports.fastsheet`, into temporary files (one
+    pass over each table, measuring the columns); then XlsxWriter writes the workbook around them
+    (summary sheet and charts, each detail sheet's header, frozen pane, autofilter over the rows and
+    fitted widths); then the rows are spliced into the package written to ``target``.
+    """
+    import tempfile
+    from pathlib import Path
+
     import xlsxwriter
 
+    from . import fastsheet
     from .labels import label
 
-    options = {"constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
-               "strings_to_urls": False, "default_date_format": "yyyy-mm-dd"}
-    if not isinstance(target, str):
-        options["in_memory"] = True
+    options = {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False,
+               "default_date_format": "yyyy-mm-dd"}
     written = {"sheets": [], "charts": 0, "rows": {}}
-    with xlsxwriter.Workbook(target, options) as book:
+    with tempfile.TemporaryDirectory(prefix="kq-report-") as scratch:
+        package = str(Path(scratch) / "book.xlsx")
+        book = xlsxwriter.Workbook(package, options)
         w = _Writer(book)
-        book.set_properties({"title": report.title, "subject": report.subtitle, "author": "kqtools",
-                             "comments": label("report.generated", now=dt.datetime.now().astimezone()
-                                               .isoformat(timespec="seconds"))})
+        # the styles the spliced rows refer to: the xf index XlsxWriter gives each format when a cell uses it
+        styles = {kind: fmt._get_xf_index() for kind, fmt in w.fmt.items()}
         summary_name = sheet_name(label("sheet.summary"), w.used)
+        details = []
+        for i, table in enumerate(report.details):
+            path = Path(scratch) / f"rows{i}.xml"
+            with open(path, "w", encoding="utf-8") as fh:
+                n, widths = fastsheet.write_rows(table.iter_rows(), table.columns, styles, fh,
+                                                 yes_no=_yes_no())
+            name = sheet_name(table.sheet or table.title, w.used)
+            details.append((name, table, str(path), n, widths))
         ws = book.add_worksheet(summary_name)
         written["sheets"].append(summary_name)
-        ws.write_string(0, 0, report.title, w.title)
-        if report.subtitle:
-            ws.write_string(1, 0, report.subtitle, w.note)
-        row = 3
-        widths = [0, 0]
-        for lbl, value, kind in report.facts:
-            ws.write_string(row, 0, lbl, w.fact_label)
-            widths[0] = max(widths[0], display_width(lbl))
-            put = w.cell_writer(ws, kind, widths, 1)
-            if value is not None:
-                put(row, value)
-            row += 1
-        row += 1
-        places: dict[str, tuple[int, int]] = {}
-        for table in report.summary:
-            ws.write_string(row, 0, table.title, w.caption)
-            row += 1
-            if table.note:
-                ws.write_string(row, 0, table.note, w.note)
-                row += 1
-            first, last = w.table(ws, table, row)
-            places[table.key] = (first, last)
-            widths = [max(a, b) for a, b in zip(widths + [0] * len(w.widths), w.widths + [0] * len(widths))]
-            row = last + 2
-        for note in report.notes:
-            ws.write_string(row, 0, note, w.note)
-            row += 1
-        w.fit(ws, widths)                # the title and notes overflow into the empty cells beside them
-        chart_row = 3
-        for chart in report.charts:
-            first, last = places[chart.table]
-            anchor = max(chart_row, first - 2)
-            ws.insert_chart(anchor, CHART_COL, _chart(book, summary_name, chart, report.table(chart.table), first, last),
-                            {"x_offset": 10, "y_offset": 4})
-            chart_row = anchor + CHART_H // ROW_PX + 2
-            written["charts"] += 1
-        for table in report.details:
-            name = sheet_name(table.sheet or table.title, w.used)
+        _summary_sheet(book, w, ws, summary_name, report, written)
+        rows_xml = {}
+        for name, table, path, n, widths in details:
             ds = book.add_worksheet(name)
             written["sheets"].append(name)
             ds.freeze_panes(1, 0)
             ds.set_row(0, 30)
-            first, last = w.table(ds, table, 0, filter_=True)
-            w.fit(ds, w.widths)
-            written["rows"][name] = max(0, last - first + 1)
+            ds.write_row(0, 0, [c.label for c in table.columns], w.header)
+            ds.autofilter(0, 0, max(n, 1), len(table.columns) - 1)
+            w.fit(ds, [max(display_width(c.label), x) for c, x in zip(table.columns, widths)])
+            rows_xml[name] = (path, n, len(table.columns))
+            written["rows"][name] = n
+        book.close()
+        fastsheet.splice(package, target, rows_xml)
     return written
+
+
+def _summary_sheet(book, w: "_Writer", ws, summary_name: str, report: Report, written: dict) -> None:
+    """Title, key figures, the summary tables, and the charts over them (to the right)."""
+    ws.write_string(0, 0, report.title, w.title)
+    if report.subtitle:
+        ws.write_string(1, 0, report.subtitle, w.note)
+    row = 3
+    widths = [0, 0]
+    for lbl, value, kind in report.facts:
+        ws.write_string(row, 0, lbl, w.fact_label)
+        widths[0] = max(widths[0], display_width(lbl))
+        put = w.cell_writer(ws, kind, widths, 1)
+        if value is not None:
+            put(row, value)
+        row += 1
+    row += 1
+    places: dict[str, tuple[int, int]] = {}
+    for table in report.summary:
+        ws.write_string(row, 0, table.title, w.caption)
+        row += 1
+        if table.note:
+            ws.write_string(row, 0, table.note, w.note)
+            row += 1
+        first, last = w.table(ws, table, row)
+        places[table.key] = (first, last)
+        widths = [max(a, b) for a, b in zip(widths + [0] * len(w.widths), w.widths + [0] * len(widths))]
+        row = last + 2
+    for note in report.notes:
+        ws.write_string(row, 0, note, w.note)
+        row += 1
+    w.fit(ws, widths)                # the title and notes overflow into the empty cells beside them
+    chart_row = 3
+    for chart in report.charts:
+        first, last = places[chart.table]
+        anchor = max(chart_row, first - 2)
+        ws.insert_chart(anchor, CHART_COL, _chart(book, summary_name, chart, report.table(chart.table), first, last),
+                        {"x_offset": 10, "y_offset": 4})
+        chart_row = anchor + CHART_H // ROW_PX + 2
+        written["charts"] += 1
 
 
 def _chart(book, sheet: str, chart: Chart, table: Table, first: int, last: int):
