@@ -108,21 +108,19 @@ class _Writer:
 
         return put or text
 
-    def table(self, ws, table: Table, top: int, *, filter_: bool = False, rows=None) -> tuple[int, int]:
+    def table(self, ws, table: Table, top: int) -> tuple[int, int]:
         """Header at ``top``, rows below; returns (first data row, last data row) (last < first: none)."""
         cols = table.columns
         widths = [display_width(c.label) for c in cols]
         ws.write_row(top, 0, [c.label for c in cols], self.header)
         puts = [(i, c.key, self.cell_writer(ws, c.kind, widths, i)) for i, c in enumerate(cols)]
         r = top
-        for r, row in enumerate(table.iter_rows() if rows is None else rows, start=top + 1):
+        for r, row in enumerate(table.iter_rows(), start=top + 1):
             get = row.get
             for i, key, put in puts:
                 v = get(key)
                 if v is not None and v != "":
                     put(r, v)
-        if filter_:
-            ws.autofilter(top, 0, max(r, top), len(cols) - 1)
         self.widths = widths
         return top + 1, r
 
