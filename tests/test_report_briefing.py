@@ -42,7 +42,8 @@ def test_briefing_arrives_with_the_html_body_and_each_report_as_a_valid_workbook
     text = mail.get_body(("plain",)).get_content()
     assert "2026年度服务专员走访覆盖报告" in text and "<svg" not in text
     files = {a.get_filename(): a.get_content() for a in mail.iter_attachments()}
-    assert set(files) == {"2026年度服务专员走访覆盖报告.xlsx", "信用红黑名单报告(第1版).xlsx"}
+    latest = sqlite3.connect(demo).execute("SELECT max(version) FROM list_versions").fetchone()[0]
+    assert set(files) == {"2026年度服务专员走访覆盖报告.xlsx", f"信用红黑名单报告(第{latest}版).xlsx"}
     for name, content in files.items():
         book = CalamineWorkbook.from_filelike(io.BytesIO(content))
         assert book.sheet_names[0] == "汇总", name

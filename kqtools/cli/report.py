@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from .common import OK, db_option, get_db, info, summary
+from .common import OK, db_option, get_db, info, settings, summary
 
 _OUTPUT = click.option("-o", "--output", "output", metavar="FILE", required=True,
                        help="Write to FILE: .xlsx (workbook with native charts) or .html (one page for e-mail).")
@@ -29,10 +29,9 @@ def report():
 
 def _write(name: str, output: str, fmt: str | None, **params) -> int:
     from ..reports import make_report, report_format
-    from ..settings import Settings
 
     report_format(output)                     # a wrong extension is refused before any work
-    written = make_report(get_db(), name, output, file_mode=Settings.from_env().file_mode, **params)
+    written = make_report(get_db(readonly=True), name, output, file_mode=settings().file_mode, **params)
     rows = written.pop("rows", {})
     record = {**written, "sheets": ", ".join(written.get("sheets") or []) or None,
               "rows": sum(rows.values()) if rows else None}

@@ -41,7 +41,9 @@ def _group_labels(db, run: dict) -> dict[str, str]:
     """Group id -> the rule file's label (规上企业…) for the run's rules, else the shipped names."""
     from ..rules import parse
 
-    text = _run_rules_text(db, run)
+    from ..storage.scoring import run_text
+
+    text = run_text(db, run["id"])
     labels = {}
     if text:
         try:
@@ -50,15 +52,6 @@ def _group_labels(db, run: dict) -> dict[str, str]:
         except KqtoolsError:
             labels = {}
     return labels
-
-
-def _run_rules_text(db, run: dict) -> str | None:
-    """The rule text a run stored, through the scoring service when it offers it (else the shipped
-    group names are used)."""
-    from ..storage import scoring
-
-    reader = getattr(scoring, "run_text", None)
-    return reader(db, run["id"]) if reader is not None else run.get("rules_text")
 
 
 def score_report(db, year: int | None = None, run: int | None = None) -> Report:
