@@ -267,3 +267,32 @@ def test_text_from_the_database_is_escaped_in_the_page(demo, tmp_path):
     assert kq_at(demo)("report", "score", "--year", "2025", "-o", out).returncode == 0
     html = out.read_text(encoding="utf-8")
     assert "<script" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
+
+
+# ------------------------------------------------------------------ requests (issue #16)
+def test_requests_report_charts_show_the_figures_of_kq_requests_stats(demo, tmp_path):
+    kq = kq_at(demo)
+    firm = kq("enterprises", "list", "-f", "jsonl").jsonl()[0]["uscc"]
+    added = kq("requests", "add", firm, "--category", "融资", "--summary", "另一年度的诉求", "--on", "2026-02-03")
+    assert added.returncode == 0, added                  # received in 2026: not in the 2025 report
+    out = tmp_path / "r.xlsx"
+    r = kq("report", "requests", "--year", "2025", "-o", out)
+    assert r.returncode == 0, r
+    stats = {s["key"]: s for s in kq("requests", "stats", "--year", "2025", "--by", "category", "-f", "jsonl").jsonl()}
+    listed = kq("requests", "list", "-f", "jsonl").jsonl()
+    summary = sheets(out)[SUMMARY]
+    by_status, by_category, by_department = chart_refs(out)
+    assert cells(summary, by_status[1])[0] == "已受理"
+    received = [x for x in listed if x["received_on"].startswith("2025")]
+    assert sum(cells(summary, by_status[2])) == len(received) == stats["(all)"]["received"] > 0
+    categories = cells(summary, by_category[1])
+    assert dict(zip(categories, cells(summary, by_category[2]))) == {
+        k: v["received"] for k, v in stats.items() if k != "(all)"}
+    assert cells(summary, by_department[0]) == ["按时反馈率"]
+    detail = sheets(out)["诉求明细"]
+    assert len(detail) - 1 == len(received) and all(isinstance(row[8], dt.date) for row in detail[1:])
+    page = tmp_path / "r.html"
+    assert kq("report", "requests", "--year", "2025", "-o", page).returncode == 0
+    html = page.read_text(encoding="utf-8")
+    assert html.count("<svg") == 3
+    _self_contained(html)

@@ -23,6 +23,7 @@ def report():
     kq report score --year 2025 -o 2025年亩均评价.xlsx    grades by district, shares, scores, 公示名单
     kq report lists -o 信用名单.html                       list sizes over versions, reasons, entries
     kq report visits --year 2026 -o 走访覆盖.xlsx          coverage by specialist and district vs the goal
+    kq report requests --year 2026 -o 诉求办理.html         by status, by category, on-time rate by department
     The format comes from the extension: .xlsx or .html.
     """
 
@@ -73,3 +74,13 @@ def visits(year, rules, output, fmt):
     """Visit coverage of the year by specialist and by district against the goal; firms not yet visited."""
     return _write("visits", output, fmt, year=year, rules=rules)
 
+
+@report.command()
+@click.option("--year", type=click.IntRange(1990, 2100), default=None, help="Requests received that year (default: this year).")
+@click.option("--rules", "rules", metavar="FILE", default=None, help="Requests rule file (categories, calendar).")
+@_OUTPUT
+@_FORMAT
+@db_option
+def requests(year, rules, output, fmt):
+    """Firm requests (诉求): by status, by category, on-time rate by department; the year's requests."""
+    return _write("requests", output, fmt, year=year, rules=rules)

@@ -21,6 +21,7 @@ REPORTS = {
     "score": "kqtools.reports.data:score_report",
     "lists": "kqtools.reports.data:lists_report",
     "visits": "kqtools.reports.data:visits_report",
+    "requests": "kqtools.reports.requests_report:requests_report",
 }
 EXTENSIONS = {".xlsx": "xlsx", ".html": "html", ".htm": "html"}
 
