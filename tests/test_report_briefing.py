@@ -37,17 +37,20 @@ def test_briefing_arrives_with_the_html_body_and_each_report_as_a_valid_workbook
     mail = mails[0]
     assert mail["Subject"] == "【月度通报】2026年11月企业服务与信用情况"
     html = mail.get_body(("html",)).get_content()
-    assert html.count("<svg") == 4 and "走访覆盖率(按服务专员)" in html and "红黑名单规模变化" in html
+    assert html.count("<svg") == 7 and "走访覆盖率(按服务专员)" in html and "红黑名单规模变化" in html
+    assert "按时反馈率(按承办部门)" in html
     assert "http:" not in html and "<script" not in html.lower()
     text = mail.get_body(("plain",)).get_content()
     assert "2026年度服务专员走访覆盖报告" in text and "<svg" not in text
     files = {a.get_filename(): a.get_content() for a in mail.iter_attachments()}
     latest = sqlite3.connect(demo).execute("SELECT max(version) FROM list_versions").fetchone()[0]
-    assert set(files) == {"2026年度服务专员走访覆盖报告.xlsx", f"信用红黑名单报告(第{latest}版).xlsx"}
+    assert set(files) == {"2026年度服务专员走访覆盖报告.xlsx", f"信用红黑名单报告(第{latest}版).xlsx",
+                          "2026年度企业诉求办理情况报告.xlsx"}
     for name, content in files.items():
         book = CalamineWorkbook.from_filelike(io.BytesIO(content))
         assert book.sheet_names[0] == "汇总", name
-        assert len(book.get_sheet_by_name(book.sheet_names[1]).to_python()) > 1, name
+        detail = book.get_sheet_by_name(book.sheet_names[1]).to_python()
+        assert detail[0] and (len(detail) > 1 or "诉求" in name), name     # the demo's requests are of 2025
     # the visits report covers the month just ended: November, as of 30 November
     visits = CalamineWorkbook.from_filelike(io.BytesIO(files["2026年度服务专员走访覆盖报告.xlsx"]))
     facts = {row[0]: row[1] for row in visits.get_sheet_by_name("汇总").to_python()[3:10]}
@@ -65,9 +68,9 @@ def test_each_workbook_is_stored_once_whatever_the_number_of_recipients(demo):
     emails = conn.execute("SELECT count(*) FROM outbox WHERE job_id = 'monthly-briefing' AND channel = 'email' "
                           "AND status = 'pending'").fetchone()[0]
     assert emails > 1
-    assert conn.execute("SELECT count(*) FROM attachment_blobs").fetchone()[0] == 2
+    assert conn.execute("SELECT count(*) FROM attachment_blobs").fetchone()[0] == 3
     assert conn.execute("SELECT count(*) FROM outbox_attachments a JOIN outbox o ON o.id = a.outbox_id "
-                        "WHERE o.job_id = 'monthly-briefing'").fetchone()[0] == 2 * emails
+                        "WHERE o.job_id = 'monthly-briefing'").fetchone()[0] == 3 * emails
     webhook = conn.execute("SELECT body_html, (SELECT count(*) FROM outbox_attachments WHERE outbox_id = o.id) "
                            "FROM outbox o WHERE job_id = 'monthly-briefing' AND channel = 'webhook'").fetchall()
     assert webhook == [(None, 0)]
@@ -84,5 +87,6 @@ def test_a_report_that_cannot_be_made_is_left_out_and_said(demo):
                    env={"KQ_SMTP_URL": smtp_url(box.port)})
         assert r.returncode == 0, r
     mail = briefings(box)[0]
-    assert [a.get_filename() for a in mail.iter_attachments()] == ["2026年度服务专员走访覆盖报告.xlsx"]
+    assert [a.get_filename() for a in mail.iter_attachments()] == ["2026年度服务专员走访覆盖报告.xlsx",
+                                                                 "2026年度企业诉求办理情况报告.xlsx"]
     assert "lists 报告未生成" in mail.get_body(("plain",)).get_content()

@@ -2,7 +2,8 @@
 
 Registered as the ``report`` action in :mod:`kqtools.storage.job_actions`; the shipped spec
 ``jobs/monthly-briefing.toml`` runs it at 09:00 on the 1st of every month, the ``policy-briefing``
-day. It makes the reports named in ``params.reports`` (default ``visits`` and ``lists``) as of the
+day. It makes the reports named in ``params.reports`` (default ``visits`` and ``lists``; the shipped
+spec adds ``requests``, the 协调解决情况 itself) as of the
 day before the fire date (the month just ended; on 1 January the whole previous year), and produces
 one message: the HTML page of all of them as the e-mail body, each as an ``.xlsx`` attachment, and a
 few lines of text for a webhook (a robot takes no HTML or files). A report that cannot be made (no
@@ -22,7 +23,7 @@ DEFAULT_REPORTS = ("visits", "lists")
 
 def report_params(name: str, day: dt.date) -> dict:
     """What each report is made of for a briefing dated ``day`` (the last day it covers)."""
-    if name == "visits":
+    if name in ("visits", "requests"):
         return {"year": day.year, "today": day}
     if name == "score":
         return {"year": day.year - 1}      # the evaluation of the last complete year

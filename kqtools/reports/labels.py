@@ -37,7 +37,7 @@ LABELS: dict[str, str] = {
     "requests.subtitle": "统计截至 {as_of},按受理日期计入年度;工作日按规则文件的节假日日历计算",
     "briefing.title": "月度通报:企业服务与信用情况({date})",
     "briefing.subject": "【月度通报】{year}年{month}月企业服务与信用情况",
-    "briefing.intro": "各处室、直属单位:现将截至{date}的服务专员走访覆盖情况和信用红黑名单情况通报如下,"
+    "briefing.intro": "各处室、直属单位:现将截至{date}的服务专员走访、信用红黑名单和企业诉求办理情况通报如下,"
                       "明细见附件 Excel。",
     "briefing.left_out": "{name} 报告未生成:{reason}",
     "briefing.text_more": "(图表与明细见邮件正文和附件)",
