@@ -34,8 +34,7 @@ def _write(name: str, output: str, fmt: str | None, **params) -> int:
     report_format(output)                     # a wrong extension is refused before any work
     written = make_report(get_db(readonly=True), name, output, file_mode=settings().file_mode, **params)
     rows = written.pop("rows", {})
-    record = {**written, "sheets": ", ".join(written.get("sheets") or []) or None,
-              "rows": sum(rows.values()) if rows else None}
+    record = {**written, "sheets": written.get("sheets") or None, "rows": sum(rows.values()) if rows else None}
     info(f"wrote the {name} report to {output} ({written['bytes']:,} bytes)")
     summary(record, fmt)
     return OK

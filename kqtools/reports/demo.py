@@ -15,7 +15,8 @@ def demo_step(db, echo):
     made = []
     with tempfile.TemporaryDirectory(prefix="kq-demo-reports-") as folder:
         for name, params, args in (("score", {"year": 2025}, "--year 2025"), ("lists", {}, ""),
-                                   ("visits", {"year": 2026}, "--year 2026")):
+                                   ("visits", {"year": 2026}, "--year 2026"),
+                                   ("requests", {"year": 2025}, "--year 2025")):
             for ext in ("xlsx", "html"):
                 try:
                     w = make_report(db, name, str(Path(folder) / f"{name}.{ext}"), **params)
@@ -26,4 +27,4 @@ def demo_step(db, echo):
     echo("Reports with charts (written to a temporary folder and removed; run the commands to keep them):")
     for command, w in made:
         extra = f", {w['charts']} charts" + (f", sheets {'/'.join(w['sheets'])}" if w["sheets"] else "")
-        echo(f"  {command:<44} {w['bytes']:>9,} bytes{extra}")
+        echo(f"  {command:<48} {w['bytes']:>9,} bytes{extra}")
