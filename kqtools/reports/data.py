@@ -6,7 +6,7 @@ Each report is a function ``(db, **params) -> Report`` registered in :data:`kqto
   the score distribution, the results, the public list (公示名单) and the class T firms;
 * :func:`lists_report`: ``storage.lists.versions`` / ``version_info`` / ``entries`` / ``diff`` — list sizes
   over the versions, entries by reason, both lists and the version's changes;
-* :func:`visits_report`: ``storage.assignment.coverage`` / ``due_visits`` — coverage by specialist and by
+* :func:`visits_report`: ``storage.visits.coverage`` / ``due_visits`` — coverage by specialist and by
   district against the goal, and the firms not yet visited this period.
 
 The arithmetic of the summary tables is :mod:`kqtools.reports.summaries`; every text shown comes from
@@ -280,7 +280,8 @@ def visits_report(db, year: int | None = None, today: dt.date | None = None, rul
     """Visit coverage of ``year`` (default this year) as of its last day or ``today``, against the goal."""
     from ..clock import today as clock_today
     from ..rules import RulesError
-    from ..storage.assignment import coverage, due_visits, load_policy
+    from ..storage.scope import load_policy
+    from ..storage.visits import coverage, due_visits
 
     today = today or clock_today()
     year = year or today.year
