@@ -161,7 +161,10 @@ def _tls_context(cfg: SmtpConfig):
                             f"({type(exc).__name__})") from None
 
 
-def _compose(cfg: SmtpConfig, to: str, subject: str, body: str):
+def _compose(cfg: SmtpConfig, to: str, subject: str, body: str, html: str | None = None, attachments=()):
+    """The e-mail: plain text, with ``html`` as its HTML alternative (multipart/alternative), and the
+    ``attachments`` (objects with ``filename``, ``content``, ``mime_type``) after it (multipart/mixed).
+    File names may be Chinese: they are written RFC 2231-encoded."""
     from email.message import EmailMessage
     from email.utils import formatdate, make_msgid
 
@@ -172,11 +175,18 @@ def _compose(cfg: SmtpConfig, to: str, subject: str, body: str):
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = make_msgid(domain=cfg.sender.rsplit("@", 1)[-1] or "kq.local")
     msg.set_content(body, charset="utf-8")
+    if html:
+        msg.add_alternative(html, subtype="html", charset="utf-8")
+    for a in attachments or ():
+        maintype, _, subtype = (a.mime_type or "application/octet-stream").partition("/")
+        msg.add_attachment(a.content, maintype=maintype, subtype=subtype or "octet-stream", filename=a.filename)
     return msg
 
 
-def send_email(cfg: SmtpConfig, to: str, subject: str, body: str, masker: Masker | None = None) -> None:
-    """Hand one message to the SMTP server; :class:`DeliveryError` (masked) when it is not accepted."""
+def send_email(cfg: SmtpConfig, to: str, subject: str, body: str, masker: Masker | None = None, *,
+               html: str | None = None, attachments=()) -> None:
+    """Hand one message (with its HTML body and files, if any) to the SMTP server; :class:`DeliveryError`
+    (masked) when it is not accepted."""
     import smtplib
 
     masker = masker or Masker(extra=[cfg.password or ""])
@@ -185,7 +195,7 @@ def send_email(cfg: SmtpConfig, to: str, subject: str, body: str, masker: Masker
     if problem:
         raise DeliveryError(f"recipient {one_line(to, 120)}: {problem}", scope="message", permanent=True)
     try:
-        msg = _compose(cfg, to, subject, body)
+        msg = _compose(cfg, to, subject, body, html, attachments)
     except (ValueError, TypeError) as exc:
         raise DeliveryError(f"message cannot be written as e-mail: {masker.exception(exc)}", scope="message",
                             permanent=True) from None
@@ -328,7 +338,7 @@ def send_webhook(cfg: WebhookConfig | str, subject: str, body: str, masker: Mask
 class Channels:
     """What the settings configure: a sender per usable channel, problems (masked), warnings, the masker."""
 
-    senders: dict = field(default_factory=dict)     # channel -> send(recipient, subject, body)
+    senders: dict = field(default_factory=dict)     # channel -> send(recipient, subject, body, html=, attachments=)
     problems: dict = field(default_factory=dict)    # channel -> why its URL cannot be used (masked)
     warnings: list = field(default_factory=list)    # said on every run (clear text allowed by insecure=1)
     masker: Masker = field(default_factory=Masker)
@@ -356,7 +366,8 @@ def channels_from(smtp_url: str | None, webhook_url: str | None) -> Channels:
         except ConfigError as exc:
             ch.problems["email"] = masker(str(exc))
         else:
-            ch.senders["email"] = lambda to, subject, body: send_email(smtp, to, subject, body, masker)
+            ch.senders["email"] = lambda to, subject, body, **extra: send_email(smtp, to, subject, body, masker,
+                                                                                **extra)
             if smtp.warning:
                 ch.warnings.append(smtp.warning)
     if webhook_url:
@@ -365,7 +376,8 @@ def channels_from(smtp_url: str | None, webhook_url: str | None) -> Channels:
         except ConfigError as exc:
             ch.problems["webhook"] = masker(str(exc))
         else:
-            ch.senders["webhook"] = lambda to, subject, body: send_webhook(hook, subject, body, masker)
+            # a robot takes text only: the message's plain body (for the briefing, its text summary)
+            ch.senders["webhook"] = lambda to, subject, body, **_: send_webhook(hook, subject, body, masker)
             if hook.warning:
                 ch.warnings.append(hook.warning)
     return ch

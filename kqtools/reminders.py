@@ -278,11 +278,21 @@ class Recipient:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file an e-mail carries (the monthly briefing's workbooks)."""
+    filename: str                  # as the recipient sees it
+    content: bytes = field(repr=False)
+    mime_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
 class Message:
     key: str                       # unique within the run: 'visit:S01', 'meeting'
     subject: str
-    body: str
+    body: str                      # plain text: the whole message, or the text version of ``html``
     to: tuple = ()                 # Recipient, ...
+    html: str | None = None        # e-mail only: an HTML version of the body (a webhook gets ``body``)
+    attachments: tuple = ()        # e-mail only: Attachment, ...
 
 
 def quarter_start(day: dt.date) -> dt.date:
@@ -479,10 +489,11 @@ def outbox_rows(messages: Iterable[Message], channels: Iterable[str]) -> list[di
                     problem = f"e-mail address of {r.name} ({r.id}) {problem}"
                 rows.append({"channel": "email", "recipient": target, "recipient_name": r.name,
                              "subject": m.subject, "body": m.body, "dedupe_key": m.key,
-                             "status": "undeliverable" if problem else "pending", "last_error": problem})
+                             "status": "undeliverable" if problem else "pending", "last_error": problem,
+                             "html": m.html, "attachments": m.attachments})
         if "webhook" in channels:
             names = "、".join(r.name for r in m.to)
             rows.append({"channel": "webhook", "recipient": "webhook", "recipient_name": names or None,
                          "subject": m.subject, "body": m.body, "dedupe_key": m.key, "status": "pending",
-                         "last_error": None})
+                         "last_error": None, "html": None, "attachments": ()})
     return rows

@@ -89,7 +89,7 @@ def off(folder: Path, *ids):
 
 
 SHIPPED = ("visit-reminders", "expiry-reminders", "policy-briefing", "december-meeting", "lists-rebuild", "score-run",
-           "requests-due", "requests-revisit")
+           "requests-due", "requests-revisit", "monthly-briefing")
 
 
 # ------------------------------------------------------------------------ specs and triggers (pure)

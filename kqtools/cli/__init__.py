@@ -34,6 +34,7 @@ COMMANDS = {
     "outbox": ("kqtools.cli.jobs", "outbox", "Messages produced by jobs: list, ack, retry."),
     "scheduler": ("kqtools.cli.jobs", "scheduler", "Run the reminder scheduler in the foreground."),
     "requests": ("kqtools.cli.requests", "requests", "Firm requests (诉求): add, route, answer, revisit, close; list, stats."),
+    "report": ("kqtools.cli.report", "report", "Reports with charts for leaders: score, lists, visits, requests (.xlsx/.html)."),
     "demo": ("kqtools.cli.demo", "demo", "Load the bundled demo data and run the main jobs on it."),
 }
 

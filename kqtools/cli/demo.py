@@ -19,6 +19,7 @@ STEPS = [  # lists before scoring, so that the scoring's blacklist veto has a li
     "kqtools.storage.visits:demo_step",
     "kqtools.cli.jobs:demo_step",
     "kqtools.storage.request_demo:demo_step",
+    "kqtools.reports.demo:demo_step",
 ]
 
 

@@ -31,6 +31,7 @@ ACTIONS = {
     "meeting-reminder": "kqtools.storage.job_actions:meeting_reminder",
     "requests-due": "kqtools.storage.request_jobs:action_requests_due",
     "requests-revisit": "kqtools.storage.request_jobs:action_requests_revisit",
+    "report": "kqtools.reports.briefing:briefing_action",
 }
 
 

@@ -276,11 +276,15 @@ def execute(db, spec, run_id: int, fire: dt.datetime, attempts: int = 1, masker=
         for r in rows:
             cur = conn.execute(
                 "INSERT INTO outbox(job_id, fire_time, run_id, channel, recipient, recipient_name, subject, body, "
-                "dedupe_key, status, last_error, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "dedupe_key, status, last_error, created_at, body_html) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(job_id, fire_time, channel, recipient, dedupe_key) DO NOTHING",
                 (spec.id, fire_iso, run_id, r["channel"], r["recipient"], r["recipient_name"], r["subject"],
-                 r["body"], r["dedupe_key"], r["status"], r["last_error"], wall))
+                 r["body"], r["dedupe_key"], r["status"], r["last_error"], wall, r.get("html")))
             inserted += cur.rowcount
+            if cur.rowcount == 1 and r.get("attachments"):
+                from .outbox import add_attachments
+
+                add_attachments(conn, cur.lastrowid, r["attachments"], wall)
         for n in notices:
             conn.execute(
                 "INSERT INTO expiry_notices(uscc, kind, level, recognized_on, threshold_days, expires_on, job_id, "

@@ -94,6 +94,26 @@ def stuck_messages(db, stale_seconds: int = DEFAULT_SENDING_STALE_SECONDS) -> li
     return out
 
 
+def add_attachments(conn, outbox_id: int, attachments, created_at: str) -> None:
+    """Link the files (:class:`kqtools.reminders.Attachment`) to an outbox message, storing each content
+    once by its sha256 (migration 0016). Called inside the transaction that inserts the message."""
+    import hashlib
+
+    for position, a in enumerate(attachments, start=1):
+        digest = hashlib.sha256(a.content).hexdigest()
+        conn.execute("INSERT INTO attachment_blobs(sha256, content, size, created_at) VALUES (?,?,?,?) "
+                     "ON CONFLICT(sha256) DO NOTHING", (digest, a.content, len(a.content), created_at))
+        conn.execute("INSERT INTO outbox_attachments(outbox_id, position, filename, mime_type, sha256) "
+                     "VALUES (?,?,?,?,?)", (outbox_id, position, a.filename, a.mime_type, digest))
+
+
+def attachments_of(db, outbox_id: int) -> list[R.Attachment]:
+    """The files of one message, in order (empty for a plain message)."""
+    return [R.Attachment(name, bytes(content), mime) for name, mime, content in _conn(db).execute(
+        "SELECT a.filename, a.mime_type, b.content FROM outbox_attachments a "
+        "JOIN attachment_blobs b ON b.sha256 = a.sha256 WHERE a.outbox_id = ? ORDER BY a.position", (outbox_id,))]
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0
@@ -129,10 +149,14 @@ def deliver_pending(db, senders: dict, limit: int | None = None, masker: Masker 
                                "sending_at = ? WHERE id = ? AND status = 'pending'", (me, wall_iso(), message_id))
             if cur.rowcount != 1:
                 continue          # another sender has it
-            recipient, subject, body = conn.execute(
-                "SELECT recipient, subject, body FROM outbox WHERE id = ?", (message_id,)).fetchone()
+            recipient, subject, body, html = conn.execute(
+                "SELECT recipient, subject, body, body_html FROM outbox WHERE id = ?", (message_id,)).fetchone()
+            # the HTML body and the files (migration 0016) only when the message has them: a plain message
+            # calls the sender with the three arguments every channel takes
+            files = attachments_of(db, message_id) if channel == "email" else []
+            extra = {k: v for k, v in (("html", html), ("attachments", files)) if v}
         try:
-            senders[channel](recipient, subject, body)
+            senders[channel](recipient, subject, body, **extra)
         except Exception as exc:  # noqa: BLE001 - DeliveryError, or a bug before the hand-over: masked either way
             scope, permanent = getattr(exc, "scope", "channel"), getattr(exc, "permanent", False)
             text = str(exc) if type(exc).__name__ == "DeliveryError" else masker.exception(exc)

@@ -1,0 +1,104 @@
+"""Reports with charts for leaders (报表): a report is a small registered function over service data.
+
+:data:`REPORTS` maps a report's name to ``"module:function"``; the function takes ``db`` and keyword
+parameters and returns a :class:`kqtools.reports.model.Report` (key figures, summary tables, charts,
+detail tables). A new capability adds its report with one line here and one function (see
+:mod:`kqtools.reports.data`). :func:`make_report` builds one and writes it, as a workbook
+(:mod:`kqtools.reports.xlsx`) or a self-contained HTML page (:mod:`kqtools.reports.html`), the
+format taken from the file's extension; :mod:`kqtools.reports.briefing` is the monthly briefing job.
+
+Heavy libraries (XlsxWriter) are imported only when a workbook is written.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+from ..errors import KqtoolsError
+
+REPORTS = {
+    "score": "kqtools.reports.data:score_report",
+    "lists": "kqtools.reports.data:lists_report",
+    "visits": "kqtools.reports.data:visits_report",
+    "requests": "kqtools.reports.requests_report:requests_report",
+}
+EXTENSIONS = {".xlsx": "xlsx", ".html": "html", ".htm": "html"}
+
+
+class ReportFormatError(KqtoolsError):
+    """``-o`` names a file whose extension is not a report format."""
+
+
+def report_format(path: str) -> str:
+    """``xlsx`` or ``html`` from the extension; :class:`ReportFormatError` (one line) otherwise."""
+    ext = Path(path).suffix.lower()
+    if ext not in EXTENSIONS:
+        raise ReportFormatError(f"{path}: a report is written as .xlsx (Excel, with charts) or .html (one page "
+                                f"for e-mail), chosen by the extension; not {ext or 'a file without extension'}")
+    return EXTENSIONS[ext]
+
+
+def build(db, name: str, **params):
+    """The report ``name`` (a key of :data:`REPORTS`) made from the database."""
+    try:
+        module, _, function = REPORTS[name].partition(":")
+    except KeyError:
+        raise KqtoolsError(f"no report {name!r} (one of {', '.join(REPORTS)})") from None
+    return getattr(importlib.import_module(module), function)(db, **params)
+
+
+def render(report, fmt: str, target) -> dict:
+    """Write ``report`` as ``fmt`` to ``target`` (path or binary file object); what was written."""
+    if fmt == "xlsx":
+        from .xlsx import write_workbook
+
+        return write_workbook(report, target)
+    from .html import page
+
+    data = page([report]).encode("utf-8")
+    if isinstance(target, (str, os.PathLike)):
+        with open(target, "wb") as fh:
+            fh.write(data)
+    else:
+        target.write(data)
+    return {"sheets": [], "charts": len(report.charts), "rows": {}}
+
+
+def write_file(report, path: str, file_mode: int = 0o600) -> dict:
+    """Write the report to ``path`` safely: into ``PATH.tmp`` (created new, mode ``file_mode``), then
+    renamed over ``path``; a failure leaves any earlier file as it was and no temporary file behind.
+    Returns ``{"path", "format", "bytes", "sheets", "charts", "rows"}``."""
+    fmt = report_format(path)
+    target = Path(path)
+    if target.is_symlink():
+        raise KqtoolsError(f"{path}: is a symbolic link; not written (give the real file's path)")
+    if target.is_dir():
+        raise KqtoolsError(f"{path}: is a directory")
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), file_mode)
+        os.close(fd)
+        written = render(report, fmt, str(tmp))
+        os.chmod(tmp, file_mode)
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise KqtoolsError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        if type(exc).__module__.startswith("xlsxwriter"):   # FileCreateError, FileSizeError: the file, not a bug
+            raise KqtoolsError(f"{path}: cannot write the workbook: {exc}") from None
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return {"path": str(path), "format": fmt, "bytes": target.stat().st_size, **written}
+
+
+def make_report(db, name: str, path: str, file_mode: int = 0o600, **params) -> dict:
+    """Build report ``name`` and write it to ``path`` (format from the extension, checked first)."""
+    report_format(path)
+    report = build(db, name, **params)
+    return {"report": name, **report.params, **write_file(report, path, file_mode)}
