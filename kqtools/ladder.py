@@ -133,6 +133,8 @@ def compile_rules(data: dict) -> LadderRules:
                                            f"kind {tier.kind!r} at the same level: give each its levels")
             tiers.append(tier)
         ladders.append(Ladder(lad["id"], lad.get("label", lad["id"]), tuple(tiers), lad.get("source", "")))
+    if len(seen_tiers) >= PROBE_BASE:
+        raise LadderRulesError(f"ladders: {len(seen_tiers)} tiers; at most {PROBE_BASE - 1}")
     classes = []
     for c in data.get("classes", ()):   # overlapping conditions are harmless: the lowest class wins
         classes.append(ClassRule(c["class"], c["kind"], tuple(c.get("levels", ())), c.get("label", "")))
@@ -273,6 +275,47 @@ def firm_transitions(ladder: Ladder, firms: Mapping[str, list[Mapping]], distric
         key = (districts.get(uscc), p, n, risky)
         counts[key] = counts.get(key, 0) + 1
     return [(*k, v) for k, v in counts.items()]
+
+
+# ---------------------------------------------------------------- signatures
+# A database scan describes each firm by a *signature*: one character per designation row and
+# probe the row passes, ``chr(256 × (probe + 1) + tier code)`` (tier codes: 1.. in ladder order,
+# 0 = on no ladder). Firms with the same designations-by-date pattern share a signature, so the
+# query returns a few thousand (signature, firms) counts for a million firms, and these functions
+# read each distinct signature once.
+THEN, NOW_EXPIRING, NOW_SAFE, LATER = range(4)   #: the probes of ladder status
+PROBE_BASE = 256
+
+
+def tier_codes(rules: LadderRules) -> dict[str, int]:
+    """tier id -> its code in signatures (1, 2, … in ladder order)."""
+    return {t: i for i, t in enumerate(rules.tiers(), start=1)}
+
+
+def read_signature(signature: str | None) -> frozenset[tuple[int, int]]:
+    """The (probe, tier code) pairs of a signature."""
+    return frozenset((ord(ch) // PROBE_BASE - 1, ord(ch) % PROBE_BASE) for ch in signature or "")
+
+
+def transitions_of(rules: LadderRules, hits: frozenset[tuple[int, int]]) -> list[tuple[int | None, int | None, bool]]:
+    """Per ladder (in rule order): (rank a year ago, rank now, at risk) of a firm whose signature has
+    ``hits`` for the probes :data:`THEN`, :data:`NOW_EXPIRING` (in force now, expiring within the
+    at-risk days), :data:`NOW_SAFE` (in force now and after) and :data:`LATER` (recognized after now,
+    not revoked): the same answer as :func:`tier_on` and :func:`at_risk` row by row."""
+    codes = tier_codes(rules)
+    out = []
+    for lad in rules.ladders:
+        rank = {codes[t.id]: t.rank for t in lad.tiers}
+        then = [rank[c] for p, c in hits if p == THEN and c in rank]
+        now = [rank[c] for p, c in hits if p in (NOW_EXPIRING, NOW_SAFE) and c in rank]
+        n = max(now) if now else None
+        risky = False
+        if n is not None:
+            safe = any(p == NOW_SAFE and rank.get(c) == n for p, c in hits)
+            renewed = any(p == LATER and rank.get(c, 0) >= n for p, c in hits)
+            risky = not safe and not renewed
+        out.append((max(then) if then else None, n, risky))
+    return out
 
 
 # ---------------------------------------------------------------- classes

@@ -96,7 +96,7 @@ def _sign(previous, current, limit: Fraction, absolute: bool = False) -> int:
     r = (current - previous) / previous
     if absolute:
         r = abs(r)
-    d = r - float(limit)
+    d = r - limit.numerator / limit.denominator
     if abs(d) > _NEAR:
         return 1 if d > 0 else -1
     exact = change(previous, current)

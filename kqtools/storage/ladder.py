@@ -91,14 +91,48 @@ def end_sql(validity: dict) -> str:
 
 def in_force_sql(param: str, validity: dict, revoked: str) -> str:
     """The condition that row ``d`` is in force on the date bound to ``:param``."""
-    return (f"(d.recognized_on <= :{param} AND {end_sql(validity)} >= :{param} "
-            f"AND ({revoked} IS NULL OR {revoked} > :{param}))")
+    rev = f" AND ({revoked} IS NULL OR {revoked} > :{param})" if revoked != "NULL" else ""
+    return f"(d.recognized_on <= :{param} AND {end_sql(validity)} >= :{param}{rev})"
 
 
 def rank_sql(ladder: L.Ladder) -> str:
     """The rank of row ``d`` on ``ladder`` as one character ('1' bottom), NULL off the ladder."""
     whens = " ".join(f"WHEN {match_sql(t.kind, t.levels)} THEN '{t.rank}'" for t in ladder.tiers)
     return f"CASE {whens} END"
+
+
+def tier_code_sql(rules: L.LadderRules) -> str:
+    """The signature tier code of row ``d`` (:func:`kqtools.ladder.tier_codes`), 0 on no ladder."""
+    codes = L.tier_codes(rules)
+    by_kind: dict[str, list] = {}
+    for t in rules.tiers().values():
+        by_kind.setdefault(t.kind, []).append(t)
+    whens = []
+    for kind, tiers in by_kind.items():
+        if len(tiers) == 1 and not tiers[0].levels:
+            whens.append(f"WHEN {lit(kind)} THEN {codes[tiers[0].id]}")
+        else:
+            inner = " ".join(f"WHEN {lit(v)} THEN {codes[t.id]}" for t in tiers for v in t.levels)
+            whole = next((t for t in tiers if not t.levels), None)
+            whens.append(f"WHEN {lit(kind)} THEN CASE d.level {inner} ELSE {codes[whole.id] if whole else 0} END")
+    return f"CASE d.kind {' '.join(whens)} ELSE 0 END"
+
+
+def probe_sql(probe: int, tier_code: str) -> str:
+    return f"char({L.PROBE_BASE * (probe + 1)} + {tier_code})"
+
+
+def signature_counts(db, select: str, params: dict, by_district: bool, where: str = "") -> list[tuple]:
+    """(district or None, signature, firms) from one pass over the designations index: ``select`` is
+    the per-row signature expression (see :mod:`kqtools.ladder`), ``where`` prunes rows that can
+    pass no probe. Firms are grouped in SQL by (district, signature): a few thousand rows come back."""
+    firms = (f"SELECT d.uscc AS uscc, group_concat({select}, '') AS s FROM designations d "
+             f"INDEXED BY designations_ladder {('WHERE ' + where) if where else ''} GROUP BY d.uscc")
+    if by_district:
+        sql = f"SELECT e.district, f.s, count(*) FROM ({firms}) f LEFT JOIN enterprises e ON e.uscc = f.uscc GROUP BY 1, 2"
+    else:
+        sql = f"SELECT NULL, f.s, count(*) FROM ({firms}) f GROUP BY 2"
+    return db.conn.execute(sql, params).fetchall()
 
 
 def ladder_kinds(ladders) -> list[str]:
@@ -126,35 +160,30 @@ class LadderStatus:
 
 
 def status_transitions(db, setup: LadderSetup, as_of: dt.date, by_district: bool) -> dict[str, list[tuple]]:
-    """Per ladder id, the counts :func:`kqtools.ladder.movement` takes, from one pass over the index."""
+    """Per ladder id, the counts :func:`kqtools.ladder.movement` takes, from one pass over the index:
+    per row a signature character for in force a year ago, in force now (expiring within the at-risk
+    days or not) and recognized later."""
     rules = setup.rules
     revoked = revoked_column(db)
-    now_in, then_in = in_force_sql("now", rules.validity, revoked), in_force_sql("then", rules.validity, revoked)
-    end = end_sql(rules.validity)
-    inner, outer = [], []
-    for i, lad in enumerate(rules.ladders):
-        rank = rank_sql(lad)
-        inner += [f"max(CASE WHEN {now_in} THEN {rank} || {end} END) AS n{i}",
-                  f"max(CASE WHEN {then_in} THEN {rank} END) AS p{i}",
-                  f"max(CASE WHEN d.recognized_on > :now AND {revoked} IS NULL THEN {rank} END) AS f{i}"]
-        outer += [f"CAST(substr(n{i}, 1, 1) AS INTEGER)", f"CAST(p{i} AS INTEGER)",
-                  f"(n{i} IS NOT NULL AND substr(n{i}, 2) <= :horizon AND (f{i} IS NULL OR f{i} < substr(n{i}, 1, 1)))"]
-    kinds = ", ".join(lit(k) for k in ladder_kinds(rules.ladders))
-    firms = (f"SELECT d.uscc AS uscc, {', '.join(inner)} FROM designations d INDEXED BY designations_ladder "
-             f"WHERE d.kind IN ({kinds}) GROUP BY d.uscc")
-    district = "e.district" if by_district else "NULL"
-    join = " LEFT JOIN enterprises e ON e.uscc = f.uscc" if by_district else ""
-    cols = ", ".join(outer)
-    sql = f"SELECT {district}, {cols}, count(*) FROM ({firms}) f{join} GROUP BY {district}, {cols}"
+    end, code = end_sql(rules.validity), tier_code_sql(rules)
+    rev_now = f" AND ({revoked} IS NULL OR {revoked} > :now)" if revoked != "NULL" else ""
+    later = f"WHEN {revoked} IS NULL THEN {probe_sql(L.LATER, code)} ELSE '' END" if revoked != "NULL" \
+        else f"ELSE {probe_sql(L.LATER, code)} END"
+    select = (f"CASE WHEN {in_force_sql('then', rules.validity, revoked)} THEN {probe_sql(L.THEN, code)} ELSE '' END || "
+              f"CASE WHEN d.recognized_on <= :now THEN CASE WHEN {end} >= :now{rev_now} THEN "
+              f"char(CASE WHEN {end} > :horizon THEN {L.PROBE_BASE * (L.NOW_SAFE + 1)} "
+              f"ELSE {L.PROBE_BASE * (L.NOW_EXPIRING + 1)} END + {code}) ELSE '' END {later}")
     params = {"now": as_of.isoformat(), "then": L.year_ago(as_of).isoformat(),
               "horizon": (as_of + dt.timedelta(days=rules.at_risk_days)).isoformat()}
     out: dict[str, list[tuple]] = {lad.id: [] for lad in rules.ladders}
-    for row in db.conn.execute(sql, params):
-        firms_n = row[-1]
-        for i, lad in enumerate(rules.ladders):
-            now, then, risky = row[1 + 3 * i: 4 + 3 * i]
+    decoded: dict[str, list] = {}
+    for district, signature, firms in signature_counts(db, select, params, by_district, f"{end} >= :then"):
+        per_ladder = decoded.get(signature)
+        if per_ladder is None:
+            per_ladder = decoded[signature] = L.transitions_of(rules, L.read_signature(signature))
+        for lad, (then, now, risky) in zip(rules.ladders, per_ladder):
             if now or then:
-                out[lad.id].append((row[0], then, now, bool(risky), firms_n))
+                out[lad.id].append((district, then, now, risky, firms))
     return out
 
 

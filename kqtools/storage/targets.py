@@ -15,7 +15,9 @@ from pathlib import Path
 
 from .. import targets as T
 from . import write_transaction
-from .ladder import LadderSetup, in_force_sql, lit, load_setup, match_sql, revoked_column
+from .. import ladder as L
+from .ladder import (LadderSetup, end_sql, in_force_sql, load_setup, match_sql, probe_sql, revoked_column,
+                     signature_counts, tier_code_sql)
 
 RULE_SUFFIXES = (".toml", ".json")
 
@@ -229,29 +231,56 @@ def stored_targets(db) -> list[T.Target]:
 def count_firms(db, setup: LadderSetup, wanted: list[tuple[tuple[str, ...], str, dt.date]],
                 by_district: bool) -> dict[tuple, dict]:
     """For each (tier ids, counting, day) of ``wanted``: district (None when not by district) -> firms.
-    One aggregate pass over the designations: each firm counted once per tier set, whatever it holds."""
-    if not wanted:
-        return {}
-    tiers = setup.rules.tiers()
+    A firm counts once per tier set, whatever it holds.
+
+    In force: one pass over the designations index, a signature (:mod:`kqtools.ladder`) per firm
+    with a character for each day a row is in force on, rows expired before the first day skipped.
+    Cumulative (ever recognized): per tier set, each firm's first recognition of one of its tiers."""
+    out: dict[tuple, dict] = {w: {} for w in wanted}
+    in_force = [w for w in wanted if w[1] == T.IN_FORCE]
+    if in_force:
+        _count_in_force(db, setup, in_force, by_district, out)
+    for ids in sorted({w[0] for w in wanted if w[1] == T.CUMULATIVE}):
+        days = sorted({w[2] for w in wanted if w[0] == ids and w[1] == T.CUMULATIVE})
+        _count_cumulative(db, setup, ids, days, by_district, out)
+    return out
+
+
+def _count_in_force(db, setup: LadderSetup, wanted: list[tuple], by_district: bool, out: dict) -> None:
+    rules = setup.rules
     revoked = revoked_column(db)
-    cols, params, kinds = [], {}, set()
-    for i, (tier_ids, counting, day) in enumerate(wanted):
-        match = " OR ".join(match_sql(tiers[t].kind, tiers[t].levels) for t in tier_ids)
-        kinds.update(tiers[t].kind for t in tier_ids)
-        params[f"d{i}"] = day.isoformat()
-        cond = in_force_sql(f"d{i}", setup.rules.validity, revoked) if counting == T.IN_FORCE \
-            else f"(d.recognized_on <= :d{i})"
-        cols.append(f"max(CASE WHEN ({match}) AND {cond} THEN 1 ELSE 0 END) AS c{i}")
-    firms = (f"SELECT d.uscc AS uscc, {', '.join(cols)} FROM designations d "
-             f"WHERE d.kind IN ({', '.join(lit(k) for k in sorted(kinds))}) GROUP BY d.uscc")
+    days = sorted({w[2] for w in wanted})
+    code = tier_code_sql(rules)
+    params = {f"d{i}": day.isoformat() for i, day in enumerate(days)}
+    select = " || ".join(f"CASE WHEN {in_force_sql(f'd{i}', rules.validity, revoked)} THEN {probe_sql(i, code)} "
+                         f"ELSE '' END" for i in range(len(days)))
+    codes = L.tier_codes(rules)
+    decoded: dict[str, frozenset] = {}
+    for district, signature, firms in signature_counts(db, select, params, by_district,
+                                                       f"{end_sql(rules.validity)} >= :d0"):
+        hits = decoded.get(signature)
+        if hits is None:
+            hits = decoded[signature] = L.read_signature(signature)
+        for w in wanted:
+            ids, _, day = w
+            probe = days.index(day)
+            if any((probe, codes[t]) in hits for t in ids):
+                out[w][district] = out[w].get(district, 0) + firms
+
+
+def _count_cumulative(db, setup: LadderSetup, ids: tuple[str, ...], days: list[dt.date], by_district: bool,
+                      out: dict) -> None:
+    tiers = setup.rules.tiers()
+    match = " OR ".join(match_sql(tiers[t].kind, tiers[t].levels) for t in ids)
+    params = {f"c{j}": day.isoformat() for j, day in enumerate(days)}
+    firsts = f"SELECT d.uscc AS uscc, min(d.recognized_on) AS first FROM designations d WHERE {match} GROUP BY d.uscc"
     district = "e.district" if by_district else "NULL"
     join = " LEFT JOIN enterprises e ON e.uscc = f.uscc" if by_district else ""
-    sums = ", ".join(f"sum(c{i})" for i in range(len(wanted)))
-    out: dict[tuple, dict] = {w: {} for w in wanted}
-    for row in db.conn.execute(f"SELECT {district}, {sums} FROM ({firms}) f{join} GROUP BY {district}", params):
-        for w, n in zip(wanted, row[1:]):
+    sums = ", ".join(f"sum(f.first <= :c{j})" for j in range(len(days)))
+    for row in db.conn.execute(f"SELECT {district}, {sums} FROM ({firsts}) f{join} GROUP BY 1", params):
+        for day, n in zip(days, row[1:]):
+            w = (ids, T.CUMULATIVE, day)
             out[w][row[0]] = out[w].get(row[0], 0) + n
-    return out
 
 
 def target_progress(db, as_of: dt.date, by_district: bool = False, ladder_rules: str | None = None) -> Progress:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from .. import watch as W
 from ..errors import KqtoolsError
 from . import write_transaction
-from .ladder import end_sql, firm_names, latest_metrics_year, lit, load_setup, revoked_column
+from .ladder import end_sql, latest_metrics_year, lit, load_setup, revoked_column
 
 FLAG_FIELDS = W.FLAG_FIELDS
 
@@ -62,36 +62,54 @@ def watch(db, year: int | None = None, rules_name: str | None = None) -> WatchRe
         fields = sorted(set().union(*(f.fields() for f in change_flags)))
         cols = ", ".join(f"c.{f}" for f in fields) + ", " + ", ".join(f"p.{f}" for f in fields)
         n = len(fields)
-        sql = (f"SELECT c.uscc, p.uscc IS NOT NULL, {cols} FROM metrics c "
-               f"LEFT JOIN metrics p ON p.uscc = c.uscc AND p.year = ? WHERE c.year = ?")
+        sql = (f"SELECT c.uscc, coalesce(e.name, c.name), e.district, {cols} FROM metrics c "
+               f"JOIN metrics p ON p.uscc = c.uscc AND p.year = ? LEFT JOIN enterprises e ON e.uscc = c.uscc "
+               f"WHERE c.year = ? AND ({' OR '.join(prefilter_sql(f) for f in change_flags)})")
         flags_for = W.flags_for
         for row in db.conn.execute(sql, (year - 1, year)):
-            if not row[1]:
-                continue
-            cur, prev = dict(zip(fields, row[2:2 + n])), dict(zip(fields, row[2 + n:]))
+            cur, prev = dict(zip(fields, row[3:3 + n])), dict(zip(fields, row[3 + n:]))
             for hit in flags_for(change_flags, prev, cur):
-                rows.append({"uscc": row[0], "year": year, **hit})
+                rows.append({"uscc": row[0], "name": row[1], "district": row[2], "year": year, **hit})
     for f in flags:
         if f.test == "no_figures":
-            for uscc in designated_without_figures(db, setup, year, f.kinds):
-                rows.append({"uscc": uscc, "year": year, **W.no_figures_flag(f)})
-    names = firm_names(db, [r["uscc"] for r in rows])
-    for r in rows:
-        r["name"], r["district"] = names.get(r["uscc"], (None, None))
+            for uscc, name, district in designated_without_figures(db, setup, year, f.kinds):
+                rows.append({"uscc": uscc, "name": name, "district": district, "year": year, **W.no_figures_flag(f)})
     rows.sort(key=lambda r: (r["uscc"], order[r["flag"]]))
     return WatchResult(year, setup.name, [{k: r.get(k) for k in FLAG_FIELDS} for r in rows])
 
 
-def designated_without_figures(db, setup, year: int, kinds: tuple[str, ...] = ()) -> list[str]:
-    """Firms holding a designation (of ``kinds``; empty = any) in force on some day of ``year`` and
-    without a metrics row for ``year``."""
+_SLACK = 1e-9   # the prefilter lets through everything within this of a limit; the exact test decides
+
+
+def prefilter_sql(f: W.Flag) -> str:
+    """A condition on the joined metrics rows ``c`` (the year) and ``p`` (the year before) that every
+    firm raising flag ``f`` meets, and few others: :func:`kqtools.watch.flags_for` then decides
+    exactly on the rows it lets through (a million firms: Python sees the few that moved)."""
+    c, p = f"c.{f.field}", f"p.{f.field}"
+    if f.test == "changed":
+        return f"({c} IS NOT NULL AND {p} IS NOT NULL AND {c} <> {p})"
+    limit = float(f.limit)
+    cond = (f"({c} - {p}) <= {limit + _SLACK!r} * {p}" if f.test == "change_at_most"
+            else f"({c} - {p}) >= {limit - _SLACK!r} * {p}")
+    out = f"{p} > 0 AND {c} IS NOT NULL AND {cond}"
+    if f.also_field:
+        ac, ap = f"c.{f.also_field}", f"p.{f.also_field}"
+        out += f" AND {ap} > 0 AND {ac} IS NOT NULL AND abs({ac} - {ap}) <= {float(f.also_within) + _SLACK!r} * {ap}"
+    return f"({out})"
+
+
+def designated_without_figures(db, setup, year: int, kinds: tuple[str, ...] = ()) -> list[tuple]:
+    """(uscc, name, district) of the firms holding a designation (of ``kinds``; empty = any) in force
+    on some day of ``year`` and without a metrics row for ``year``."""
     revoked = revoked_column(db)
     where = f"d.kind IN ({', '.join(lit(k) for k in kinds)}) AND " if kinds else ""
-    sql = (f"SELECT f.uscc FROM (SELECT d.uscc AS uscc FROM designations d WHERE {where}"
-           f"d.recognized_on <= :last AND {end_sql(setup.rules.validity)} >= :first "
-           f"AND ({revoked} IS NULL OR {revoked} > :first) GROUP BY d.uscc) f "
+    rev = f" AND ({revoked} IS NULL OR {revoked} > :first)" if revoked != "NULL" else ""
+    sql = (f"SELECT f.uscc, coalesce(e.name, (SELECT x.name FROM designations x WHERE x.uscc = f.uscc AND "
+           f"x.name IS NOT NULL LIMIT 1)), e.district FROM (SELECT d.uscc AS uscc FROM designations d WHERE "
+           f"{where}d.recognized_on <= :last AND {end_sql(setup.rules.validity)} >= :first"
+           f"{rev} GROUP BY d.uscc) f LEFT JOIN enterprises e ON e.uscc = f.uscc "
            f"WHERE NOT EXISTS (SELECT 1 FROM metrics m WHERE m.uscc = f.uscc AND m.year = :year)")
-    return [u for u, in db.conn.execute(sql, {"first": f"{year}-01-01", "last": f"{year}-12-31", "year": year})]
+    return db.conn.execute(sql, {"first": f"{year}-01-01", "last": f"{year}-12-31", "year": year}).fetchall()
 
 
 # ---------------------------------------------------------------- the watch-alerts job action
