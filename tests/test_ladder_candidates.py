@@ -6,7 +6,6 @@ of the staff; high-tech product income >= 60% of total income.
 """
 from __future__ import annotations
 
-import datetime as dt
 
 import pytest
 

@@ -205,5 +205,6 @@ def demo_step(db, echo) -> None:
     echo(f"kq ladder classes --as-of {DEMO_AS_OF}: " + ", ".join(f"class {c}: {n} firms" for c, n in per.items()))
     echo(f"kq targets progress --as-of {DEMO_AS_OF}:")
     for x in target_progress(db, as_of).rows:
-        echo(f"  {x['tier']:<26} target {x['target']:>4} by {x['target_year']}, baseline {x['baseline']:>3} "
-             f"({x['baseline_year']}), now {x['current']:>3}, expected {x['expected']:>6}: {x['pace']}")
+        echo(f"  {x['tier']:<26} {x['district'] or '全区':<8} target {x['target']:>4} by {x['target_year']}, "
+             f"baseline {x['baseline']:>3} ({x['baseline_year']}), now {x['current']:>3}, expected {x['expected']:>6}: "
+             f"{x['pace']}")

@@ -9,7 +9,6 @@ one aggregate pass over the designations index, every (tier set, counting, day) 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
