@@ -6,7 +6,7 @@ import sqlite3
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import import_rows, write_csv
 from kqtools import targets as T
@@ -188,3 +188,62 @@ def test_progress_by_district_uses_district_targets_and_shows_counts_elsewhere(k
 def test_progress_without_targets_says_how_to_import_them(kq):
     r = kq("targets", "progress")
     assert r.returncode == 2 and "kq targets import changzhou-2027" in r.stderr
+
+
+def test_import_from_stdin(kq, db):
+    text = "梯次,目标年度,目标值,基期年度\n高新技术企业,2027,8000,2022\n"
+    r = kq("targets", "import", "-", input=text)
+    assert r.returncode == 0, r
+    assert db.conn.execute("SELECT tier, target FROM targets").fetchall() == [("hte", 8000)]
+
+
+# ---------------------------------------------------------------- the counting query against the rules
+TIER_SETS = [("hte",), ("unicorn", "potential_unicorn"), ("zjtx_sme",), ("tsme", "hte")]
+KINDS = [("tsme", ""), ("hte", ""), ("gazelle", ""), ("potential_unicorn", ""), ("unicorn", ""),
+         ("zjtx", "provincial"), ("zjtx", "city"), ("pool", "")]
+# dates from a short list, so that recognitions, expiries and the days asked about often coincide
+EDGES = [dt.date(2021, 12, 31), dt.date(2022, 12, 31), dt.date(2023, 6, 30), dt.date(2024, 2, 29),
+         dt.date(2024, 6, 30), dt.date(2024, 12, 31), dt.date(2025, 6, 30)]
+some_day = st.one_of(st.sampled_from(EDGES), st.dates(dt.date(2021, 1, 1), dt.date(2026, 12, 31)))
+designation = st.tuples(st.sampled_from(KINDS), some_day, st.one_of(st.none(), some_day))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(firms=st.lists(st.tuples(st.sampled_from([None, "武进区", "新北区"]), st.lists(designation, max_size=4)),
+                      min_size=1, max_size=6),
+       days=st.lists(some_day, min_size=1, max_size=3, unique=True))
+def test_counting_query_matches_the_firm_by_firm_rules(firms, days):
+    from kqtools import ladder as L
+    from kqtools.storage import open_db
+    from kqtools.storage.ladder import load_setup
+    from kqtools.storage.targets import count_firms
+
+    db = open_db(":memory:")
+    setup = load_setup()
+    tiers = setup.rules.tiers()
+    recs, district_of = {}, {}
+    for i, (district, ds) in enumerate(firms):
+        u = code(500 + i)
+        district_of[u] = district
+        if district:
+            db.conn.execute("INSERT INTO enterprises (uscc, name, district) VALUES (?, 'x', ?)", (u, district))
+        for (kind, level), day, end in {(k, d): (k, d, n) for k, d, n in ds}.values():
+            expires = None if end is None else max(day, end).isoformat()
+            recs.setdefault(u, []).append({"kind": kind, "level": level, "recognized_on": day.isoformat(),
+                                           "expires_on": expires})
+            db.conn.execute("INSERT INTO designations (uscc, kind, level, recognized_on, expires_on) "
+                            "VALUES (?, ?, ?, ?, ?)", (u, kind, level, day.isoformat(), expires))
+    wanted = [(ids, counting, day) for ids in TIER_SETS for counting in (T.IN_FORCE, T.CUMULATIVE) for day in days]
+    got = count_firms(db, setup, wanted, True)
+    for ids, counting, day in wanted:
+        want: dict = {}
+        for u, rs in recs.items():
+            mine = [r for r in rs if any(tiers[t].matches(r["kind"], r["level"]) for t in ids)]
+            if counting == T.IN_FORCE:
+                hit = any(L.in_force(r, day.isoformat(), setup.rules.validity) for r in mine)
+            else:
+                hit = any(r["recognized_on"] <= day.isoformat() for r in mine)
+            if hit:
+                want[district_of[u]] = want.get(district_of[u], 0) + 1
+        assert {k: v for k, v in got[(ids, counting, day)].items() if v} == want, (ids, counting, day)
+    db.conn.close()

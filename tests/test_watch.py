@@ -180,3 +180,38 @@ def test_flags_of_firms_nobody_serves_go_to_the_specs_own_addresses(kq, db, db_p
     assert [m["recipient"] for m in sent] == ["coordinator@kq.test"]
     assert "未分配服务专员" in sent[0]["body"] or "未分配服务专员" in sent[0]["subject"]
     assert all(u in sent[0]["body"] for u in (A, B, C, F, H, N, P))
+
+
+# ---------------------------------------------------------------- the SQL prefilter never hides a flag
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+# figures with one decimal, so that x 0.7, x 1.5 and x 1.1 are exact two-decimal values: at the limit
+tenths = st.one_of(st.none(), st.integers(-1000, 300000).map(lambda c: c / 10))
+# a change at or next to a limit: (1 + k) x previous, written as the decimal it is, give or take a cent
+moves = st.tuples(st.sampled_from([-0.3, 0.5, -0.1, 0.1, 0.0, -0.2999, 0.4999, 0.1001]), st.sampled_from([0, 0.01, -0.01]))
+figure = st.tuples(tenths, moves)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(firms=st.lists(st.tuples(figure, figure, figure, figure), min_size=1, max_size=12))
+def test_watch_in_the_database_equals_the_flags_firm_by_firm(firms):
+    from kqtools import watch as W
+    from kqtools.storage import open_db
+    from kqtools.storage.ladder import load_setup
+
+    db = open_db(":memory:")
+    flags = [f for f in load_setup().flags if f.test != "no_figures"]
+    want = []
+    for i, figures in enumerate(firms):
+        u = code(900 + i)
+        prev, cur = {}, {}
+        for name, (value, (k, cent)) in zip(("revenue", "tax", "energy_tce", "land_mu"), figures):
+            prev[name] = value
+            cur[name] = None if value is None else round(value * (1 + k) + cent, 2)
+        for year, m in ((2024, prev), (2025, cur)):
+            db.conn.execute("INSERT INTO metrics (uscc, year, revenue, tax, energy_tce, land_mu) VALUES (?,?,?,?,?,?)",
+                            (u, year, m["revenue"], m["tax"], m["energy_tce"], m["land_mu"]))
+        want += [(u, f["flag"]) for f in W.flags_for(flags, prev, cur)]
+    got = [(r["uscc"], r["flag"]) for r in watch(db, 2025).rows]
+    assert sorted(got) == sorted(want)
+    db.conn.close()
