@@ -268,3 +268,15 @@ def test_rows_stored_without_expiry_take_the_kinds_validity_in_the_query_too(db)
                     (code(21),))
     assert row(ladder_status(db, dt.date(2025, 2, 27)), "tsme")["count"] == 1
     assert row(ladder_status(db, dt.date(2025, 2, 28)), "tsme")["count"] == 0
+
+
+def test_rules_check_ladder_runs_the_same_compile_step_as_the_commands(tmp_path):
+    from conftest import run_kq
+
+    text = run_kq("rules", "show", "ladder").stdout
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text(text, encoding="utf-8")
+    bad.write_text(text.replace('id = "zjtx_sme"', 'id = "hte"'), encoding="utf-8")
+    assert run_kq("rules", "check", "ladder", good).returncode == 0
+    r = run_kq("rules", "check", "ladder", bad)
+    assert r.returncode == 1 and "tier id 'hte' is already a tier of ladder 'tech'" in r.stderr

@@ -247,3 +247,15 @@ def test_counting_query_matches_the_firm_by_firm_rules(firms, days):
                 want[district_of[u]] = want.get(district_of[u], 0) + 1
         assert {k: v for k, v in got[(ids, counting, day)].items() if v} == want, (ids, counting, day)
     db.conn.close()
+
+
+def test_rules_check_targets_names_an_unknown_tier(tmp_path):
+    from conftest import run_kq
+
+    text = run_kq("rules", "show", "targets-changzhou-2027").stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('tier = "gazelle"', 'tier = "gazelles"'), encoding="utf-8")
+    r = run_kq("rules", "check", "targets", bad)
+    assert r.returncode == 1 and "targets.1.tier: unknown tier 'gazelles'" in r.stderr
+    r = run_kq("targets", "import", bad)
+    assert r.returncode == 2 and "targets.1.tier: unknown tier 'gazelles'" in r.stderr

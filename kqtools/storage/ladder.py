@@ -38,19 +38,21 @@ class LadderSetup:
     data: dict = field(repr=False, default_factory=dict)
 
 
+def compile_setup(data: dict) -> tuple:
+    """(ladder rules, candidate rules by tier, watch flags) from validated ladder rule data: the
+    compile step of the ``ladder`` rule kind (``kq rules check ladder`` runs it too)."""
+    from .. import watch as W
+
+    rules = L.compile_rules(data)
+    return rules, C.compile_candidates(data.get("candidates"), set(rules.tiers())), W.compile_flags(data.get("watch"))
+
+
 def load_setup(rules_name: str | None = None) -> LadderSetup:
     """The ladder rules (``kqtools/rules/ladder.toml`` or a file), validated and compiled;
     :class:`kqtools.rules.RulesError` naming the file for anything unusable."""
-    from .. import watch as W
-    from ..rules import RulesError, load_rules
+    from ..rules import load_compiled
 
-    r = load_rules("ladder", rules_name)
-    try:
-        rules = L.compile_rules(r.data)
-        cands = C.compile_candidates(r.data.get("candidates"), set(rules.tiers()))
-        flags = W.compile_flags(r.data.get("watch"))
-    except (L.LadderRulesError, C.CandidateRulesError, W.WatchRulesError) as exc:
-        raise RulesError(f"{r.name}: {exc}") from None
+    r, (rules, cands, flags) = load_compiled("ladder", rules_name)
     return LadderSetup(r.name, r.sha256, rules, cands, flags, r.data)
 
 

@@ -106,18 +106,32 @@ def _all_names(setup: LadderSetup) -> dict[str, str]:
     return out
 
 
-def _from_rules(source: str, setup: LadderSetup):
-    from ..rules import load_rules
-
-    r = load_rules("targets", source)
+def compile_targets(data: dict, setup: LadderSetup | None = None) -> list[tuple[int, T.Target]]:
+    """(entry number, target) of validated targets rule data, tiers checked against the ladder rules
+    (the shipped ones unless ``setup``): the compile step of the ``targets`` rule kind."""
+    setup = setup or load_setup()
     names = _tier_names(setup)
     out = []
-    for i, entry in enumerate(r.data["targets"]):
+    for i, entry in enumerate(data["targets"]):
         try:
             out.append((i + 1, T.target_from(entry, names, _key_of)))
         except ValueError as exc:
-            raise T.TargetError(f"{r.name}: targets.{i}.{exc}") from None
-    _unique(r.name, out, "targets entry")
+            raise T.TargetError(f"targets.{i}.{exc}") from None
+    try:
+        T.check_unique((f"targets entry {n}", t) for n, t in out)
+    except ValueError as exc:
+        raise T.TargetError(str(exc)) from None
+    return out
+
+
+def _from_rules(source: str, setup: LadderSetup):
+    from ..rules import RulesError, load_rules
+
+    r = load_rules("targets", source)
+    try:
+        out = compile_targets(r.data, setup)
+    except T.TargetError as exc:
+        raise RulesError(f"{r.name}: {exc}") from None
     return r.name, r.sha256, out
 
 

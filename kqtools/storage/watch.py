@@ -118,7 +118,7 @@ def action_watch_alerts(db, spec, fire_local: dt.datetime):
     firms nobody serves go to the spec's fixed recipients. Params: ``year`` (default the latest year
     with metrics), ``rules`` (ladder rules)."""
     from .. import reminders as R
-    from .jobs import ActionError
+    from .job_actions import ActionError
 
     try:
         result = watch(db, spec.params.get("year"), spec.params.get("rules"))

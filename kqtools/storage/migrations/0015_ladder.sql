@@ -6,10 +6,10 @@ ALTER TABLE metrics ADD COLUMN rd_staff REAL;        -- 科技人员数: staff i
 ALTER TABLE metrics ADD COLUMN hitech_revenue REAL;  -- 高新技术产品（服务）收入, 万元
 ALTER TABLE metrics ADD COLUMN total_income REAL;    -- 总收入 (收入总额 less 不征税收入), 万元
 
--- Per firm, the designations in uscc order with everything the ladder reads: `kq ladder status`
--- and `kq targets progress` aggregate the highest tier per firm in one pass over this index
--- (no table lookups, no sort), and `kq watch` finds designated firms without figures through it.
-CREATE INDEX designations_ladder ON designations(uscc, kind, level, recognized_on, expires_on);
+-- Per firm, the designations in uscc order with everything the ladder reads (revoked_on: migration
+-- 0009): `kq ladder status` and `kq targets progress` aggregate each firm's designations in one pass
+-- over this index (no table lookups, no sort), and `kq watch` finds designated firms without figures.
+CREATE INDEX designations_ladder ON designations(uscc, kind, level, recognized_on, expires_on, revoked_on);
 
 -- Targets for the number of firms per tier (kq targets import FILE|PRESET). A second import of the
 -- same tier, district and target year replaces the row.
