@@ -1,8 +1,6 @@
 """``kq ladder``, ``kq targets``, ``kq watch``: growth ladder, cultivation classes, targets, the watch."""
 from __future__ import annotations
 
-import sys
-
 import click
 
 from .common import db_option, emit, get_db, info, output_options, summary
@@ -122,8 +120,9 @@ def import_(source, replace, sheet, rules_name, fmt):
     基期数, 统计口径, 备注), a targets rule file, or a preset (changzhou-2027). Every row must be
     usable: one bad row is an error with its line and column, and nothing is written."""
     from ..storage.targets import import_targets
+    from .common import open_source
 
-    stream = sys.stdin.buffer if source == "-" else None
+    stream = open_source(source) if source == "-" else None
     result = import_targets(get_db(), source, stream, replace=replace, sheet=sheet, ladder_rules=rules_name)
     summary(result.summary(), fmt)
     return 0

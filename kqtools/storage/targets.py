@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import targets as T
 from . import write_transaction
 from .. import ladder as L
-from .ladder import (LadderSetup, end_sql, in_force_sql, load_setup, match_sql, probe_sql, revoked_column,
+from .ladder import (LadderSetup, end_sql, in_force_sql, lit, load_setup, match_sql, probe_sql, revoked_column,
                      signature_counts, tier_code_sql)
 
 RULE_SUFFIXES = (".toml", ".json")
@@ -253,9 +253,9 @@ def count_firms(db, setup: LadderSetup, wanted: list[tuple[tuple[str, ...], str,
     in_force = [w for w in wanted if w[1] == T.IN_FORCE]
     if in_force:
         _count_in_force(db, setup, in_force, by_district, out)
-    for ids in sorted({w[0] for w in wanted if w[1] == T.CUMULATIVE}):
-        days = sorted({w[2] for w in wanted if w[0] == ids and w[1] == T.CUMULATIVE})
-        _count_cumulative(db, setup, ids, days, by_district, out)
+    cumulative = [w for w in wanted if w[1] == T.CUMULATIVE]
+    if cumulative:
+        _count_cumulative(db, setup, cumulative, by_district, out)
     return out
 
 
@@ -281,19 +281,28 @@ def _count_in_force(db, setup: LadderSetup, wanted: list[tuple], by_district: bo
                 out[w][district] = out[w].get(district, 0) + firms
 
 
-def _count_cumulative(db, setup: LadderSetup, ids: tuple[str, ...], days: list[dt.date], by_district: bool,
-                      out: dict) -> None:
+def _count_cumulative(db, setup: LadderSetup, wanted: list[tuple], by_district: bool, out: dict) -> None:
+    """Each firm's first recognition of each tier set, in one query; SQLite reads it through the kind
+    index (``designations_kind``): the lists counted cumulatively (gazelles, unicorns) are short."""
     tiers = setup.rules.tiers()
-    match = " OR ".join(match_sql(tiers[t].kind, tiers[t].levels) for t in ids)
+    sets = sorted({w[0] for w in wanted})
+    days = sorted({w[2] for w in wanted})
+    kinds = sorted({tiers[t].kind for ids in sets for t in ids})
+    firsts = ", ".join(f"min(CASE WHEN {' OR '.join(match_sql(tiers[t].kind, tiers[t].levels) for t in ids)} "
+                       f"THEN d.recognized_on END) AS m{k}" for k, ids in enumerate(sets))
     params = {f"c{j}": day.isoformat() for j, day in enumerate(days)}
-    firsts = f"SELECT d.uscc AS uscc, min(d.recognized_on) AS first FROM designations d WHERE {match} GROUP BY d.uscc"
+    sums = ", ".join(f"sum(f.m{k} <= :c{j})" for k in range(len(sets)) for j in range(len(days)))
     district = "e.district" if by_district else "NULL"
     join = " LEFT JOIN enterprises e ON e.uscc = f.uscc" if by_district else ""
-    sums = ", ".join(f"sum(f.first <= :c{j})" for j in range(len(days)))
-    for row in db.conn.execute(f"SELECT {district}, {sums} FROM ({firsts}) f{join} GROUP BY 1", params):
-        for day, n in zip(days, row[1:]):
-            w = (ids, T.CUMULATIVE, day)
-            out[w][row[0]] = out[w].get(row[0], 0) + n
+    sql = (f"SELECT {district}, {sums} FROM (SELECT d.uscc AS uscc, {firsts} FROM designations d "
+           f"WHERE d.kind IN ({', '.join(lit(k) for k in kinds)}) GROUP BY d.uscc) f{join} "
+           f"GROUP BY 1")
+    for row in db.conn.execute(sql, params):
+        for k, ids in enumerate(sets):
+            for j, day in enumerate(days):
+                w = (ids, T.CUMULATIVE, day)
+                if w in out:
+                    out[w][row[0]] = out[w].get(row[0], 0) + (row[1 + k * len(days) + j] or 0)
 
 
 def target_progress(db, as_of: dt.date, by_district: bool = False, ladder_rules: str | None = None) -> Progress:
