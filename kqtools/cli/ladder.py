@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from ..errors import ExitStatus
 from .common import db_option, emit, get_db, info, output_options, summary
 
 AS_OF_HELP = "The date to count on (2025-06-30, 2025/6/30, 2025年6月30日; default today)."
@@ -30,7 +31,7 @@ def ladder():
 
 @ladder.command()
 @click.option("--as-of", "as_of", metavar="DATE", help=AS_OF_HELP)
-@click.option("--by", "by", type=click.Choice(["district"]), help="One row per district as well.")
+@click.option("--by", "by", type=click.Choice(["district"]), help="One row per district and tier (instead of one per tier).")
 @click.option("--ladder", "ladder_id", metavar="ID", help="Only this ladder (tech, zjtx).")
 @click.option("--rules", "rules_name", metavar="FILE", help=RULES_HELP)
 @output_options
@@ -52,7 +53,7 @@ def status(as_of, by, ladder_id, rules_name):
     result = ladder_status(get_db(), _as_of(as_of), by == "district", rules_name, ladder_id)
     info(f"ladder status on {result.as_of}, movement since {result.compared_with} (rules {result.rules})")
     emit(result.rows, STATUS_FIELDS)
-    return 0
+    return ExitStatus.OK
 
 
 @ladder.command()
@@ -69,7 +70,7 @@ def classes(as_of, only, rules_name):
     from ..storage.ladder import cultivation_classes
 
     emit(cultivation_classes(get_db(), _as_of(as_of), rules_name, only), CLASS_FIELDS)
-    return 0
+    return ExitStatus.OK
 
 
 @ladder.command()
@@ -91,7 +92,7 @@ def candidates(tier, year, rules_name):
     result = candidate_list(get_db(), tier, year, rules_name)
     info(f"candidates for {tier}: tiers on {result.year}-12-31, metrics to {result.year} ({result.source})")
     emit(result.rows, CANDIDATE_FIELDS)
-    return 0
+    return ExitStatus.OK
 
 
 # ---------------------------------------------------------------- kq targets
@@ -125,7 +126,7 @@ def import_(source, replace, sheet, rules_name, fmt):
     stream = open_source(source) if source == "-" else None
     result = import_targets(get_db(), source, stream, replace=replace, sheet=sheet, ladder_rules=rules_name)
     summary(result.summary(), fmt)
-    return 0
+    return ExitStatus.OK
 
 
 @targets.command()
@@ -147,7 +148,7 @@ def progress(as_of, by, rules_name):
 
     result = target_progress(get_db(), _as_of(as_of), by == "district", rules_name)
     emit(result.rows, PROGRESS_FIELDS)
-    return 0
+    return ExitStatus.OK
 
 
 # ---------------------------------------------------------------- kq watch
