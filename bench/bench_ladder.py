@@ -168,17 +168,65 @@ SELECT e.district, f.now, f.prev, count(*) FROM (
     max(CASE WHEN recognized_on <= :prev AND expires_on >= :prev THEN
         CASE kind WHEN 'tsme' THEN 1 WHEN 'hte' THEN 2 WHEN 'gazelle' THEN 3 WHEN 'potential_unicorn' THEN 4
                   WHEN 'unicorn' THEN 5 END END) AS prev
-  FROM designations WHERE kind IN ('tsme', 'hte', 'gazelle', 'potential_unicorn', 'unicorn') GROUP BY uscc
+  FROM designations GROUP BY uscc
 ) f LEFT JOIN enterprises e ON e.uscc = f.uscc GROUP BY 1, 2, 3
 """
 
 
-def run_hand_written(path: str) -> tuple[float, float]:
+class Instructions:
+    """SQLite virtual-machine instructions executed on a connection (counted in thousands by a
+    progress handler): a measure of the work that does not depend on the machine's load."""
+
+    def __init__(self, conn):
+        self.conn, self.n = conn, 0
+
+    def _tick(self):
+        self.n += 1
+        return 0
+
+    def __enter__(self):
+        self.conn.set_progress_handler(self._tick, 1000)
+        return self
+
+    def __exit__(self, *exc):
+        self.conn.set_progress_handler(None, 1000)
+
+    @property
+    def millions(self) -> float:
+        return self.n / 1000
+
+
+def run_hand_written(path: str) -> tuple[float, float, float]:
     conn = sqlite3.connect(path)
     t, c = time.perf_counter(), time.process_time()
-    conn.execute(HAND_WRITTEN, {"now": AS_OF, "prev": "2024-06-30"}).fetchall()
-    out = time.perf_counter() - t, time.process_time() - c
+    with Instructions(conn) as ins:
+        conn.execute(HAND_WRITTEN, {"now": AS_OF, "prev": "2024-06-30"}).fetchall()
+    out = time.perf_counter() - t, time.process_time() - c, ins.millions
     conn.close()
+    return out
+
+
+def in_process(path: str) -> dict[str, tuple[float, float]]:
+    """CPU seconds and SQLite instructions (millions) of each service call, in this process."""
+    import datetime as dt
+
+    from kqtools.storage import open_db
+    from kqtools.storage.ladder import ladder_status
+    from kqtools.storage.targets import target_progress
+    from kqtools.storage.watch import watch
+
+    db = open_db(path)
+    day = dt.date.fromisoformat(AS_OF)
+    calls = {"ladder status --by district": lambda: ladder_status(db, day, True),
+             "targets progress": lambda: target_progress(db, day, False),
+             "watch": lambda: watch(db, 2025)}
+    out = {}
+    for label, call in calls.items():
+        c = time.process_time()
+        with Instructions(db.conn) as ins:
+            call()
+        out[label] = (time.process_time() - c, ins.millions)
+    db.conn.close()
     return out
 
 
@@ -218,7 +266,10 @@ def main(argv=None) -> int:
         print(f"{label}: median {statistics.median(walls):.2f} s wall, {statistics.median(cpus):.2f} s CPU", flush=True)
     hw = [run_hand_written(args.db) for _ in range(args.runs)]
     print(f"hand-written tech-ladder query by district (floor, in process): median "
-          f"{statistics.median(w for w, _ in hw):.2f} s wall, {statistics.median(c for _, c in hw):.2f} s CPU")
+          f"{statistics.median(w for w, _, _ in hw):.2f} s wall, {statistics.median(c for _, c, _ in hw):.2f} s CPU, "
+          f"{hw[0][2]:.0f}M SQLite instructions")
+    for label, (cpu, ins) in in_process(args.db).items():
+        print(f"in process: {label}: {cpu:.2f} s CPU, {ins:.0f}M SQLite instructions")
     return 0
 
 
