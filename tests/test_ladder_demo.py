@@ -11,7 +11,7 @@ LADDER_DEMO = ROOT / "fixtures" / "demo" / "ladder"
 
 
 def test_make_ladder_demo_reproduces_the_committed_files_byte_for_byte(tmp_path):
-    subprocess.run([sys.executable, str(ROOT / "fixtures" / "make_ladder_demo.py"), "--out", str(tmp_path)],
+    subprocess.run([sys.executable, str(ROOT / "tools" / "make_ladder_demo.py"), "--out", str(tmp_path)],
                    check=True, capture_output=True, timeout=120)
     committed = sorted(p.name for p in LADDER_DEMO.iterdir())
     assert committed == ["pool.csv", "targets.csv"]
@@ -34,3 +34,7 @@ def test_kq_demo_shows_ladder_status_classes_and_targets(tmp_path):
     assert "class 1:" in out and "class 2:" in out and "class 3:" in out
     progress = out[out.index("kq targets progress"):].splitlines()[1:11]
     assert all(line.rstrip().endswith(("ahead", "on_pace", "behind")) for line in progress), progress
+    # the pool list imported by this step is a demo file: the demo database can be made again
+    again = subprocess.run([sys.executable, "-m", "kqtools", "demo", "--db", str(tmp_path / "demo.db")],
+                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
