@@ -31,7 +31,8 @@ def ladder():
 
 @ladder.command()
 @click.option("--as-of", "as_of", metavar="DATE", help=AS_OF_HELP)
-@click.option("--by", "by", type=click.Choice(["district"]), help="One row per district and tier (instead of one per tier).")
+@click.option("--by", "by", type=click.Choice(["district"]),
+              help="One row per district and tier (instead of one per tier).")
 @click.option("--ladder", "ladder_id", metavar="ID", help="Only this ladder (tech, zjtx).")
 @click.option("--rules", "rules_name", metavar="FILE", help=RULES_HELP)
 @output_options

@@ -131,7 +131,8 @@ def signature_counts(db, select: str, params: dict, by_district: bool, where: st
     firms = (f"SELECT d.uscc AS uscc, group_concat({select}, '') AS s FROM designations d "
              f"INDEXED BY designations_ladder {('WHERE ' + where) if where else ''} GROUP BY d.uscc")
     if by_district:
-        sql = f"SELECT e.district, f.s, count(*) FROM ({firms}) f LEFT JOIN enterprises e ON e.uscc = f.uscc GROUP BY 1, 2"
+        sql = (f"SELECT e.district, f.s, count(*) FROM ({firms}) f LEFT JOIN enterprises e ON e.uscc = f.uscc "
+               f"GROUP BY 1, 2")
     else:
         sql = f"SELECT NULL, f.s, count(*) FROM ({firms}) f GROUP BY 2"
     return db.conn.execute(sql, params).fetchall()
@@ -171,7 +172,8 @@ def status_transitions(db, setup: LadderSetup, as_of: dt.date, by_district: bool
     rev_now = f" AND ({revoked} IS NULL OR {revoked} > :now)" if revoked != "NULL" else ""
     later = f"WHEN {revoked} IS NULL THEN {probe_sql(L.LATER, code)} ELSE '' END" if revoked != "NULL" \
         else f"ELSE {probe_sql(L.LATER, code)} END"
-    select = (f"CASE WHEN {in_force_sql('then', rules.validity, revoked)} THEN {probe_sql(L.THEN, code)} ELSE '' END || "
+    then = in_force_sql("then", rules.validity, revoked)
+    select = (f"CASE WHEN {then} THEN {probe_sql(L.THEN, code)} ELSE '' END || "
               f"CASE WHEN d.recognized_on <= :now THEN CASE WHEN {end} >= :now{rev_now} THEN "
               f"char(CASE WHEN {end} > :horizon THEN {L.PROBE_BASE * (L.NOW_SAFE + 1)} "
               f"ELSE {L.PROBE_BASE * (L.NOW_EXPIRING + 1)} END + {code}) ELSE '' END {later}")
