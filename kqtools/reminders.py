@@ -36,7 +36,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 KIND_LABELS = {
     "zjtx": "专精特新中小企业", "hte": "高新技术企业", "tsme": "科技型中小企业", "tass": "技术先进型服务企业",
     "gazelle": "瞪羚企业", "unicorn": "独角兽企业", "potential_unicorn": "潜在独角兽企业",
-    "innovative_sme": "创新型中小企业",
+    "innovative_sme": "创新型中小企业", "pool": "入库培育企业",
 }
 LEVEL_LABELS = {"national": "国家级", "provincial": "省级", "city": "市级", "district": "区级", "": ""}
 

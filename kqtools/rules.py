@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .errors import KqtoolsError
 
-RULE_KINDS = ("scoring", "lists", "assignment", "requests")
+RULE_KINDS = ("scoring", "lists", "assignment", "requests", "ladder", "targets")
 #: kind -> (module, function): the step that turns validated data into what the command uses,
 #: raising ValueError (or a KqtoolsError) for what a schema cannot see. A new rule kind adds a line.
 COMPILERS = {
@@ -33,6 +33,8 @@ COMPILERS = {
     "lists": ("kqtools.creditlists", "parse_rules"),            # kq lists build
     "assignment": ("kqtools.assignment", "Policy.from_rules"),  # kq assign
     "requests": ("kqtools.requests", "compile_rules"),          # kq requests
+    "ladder": ("kqtools.storage.ladder", "compile_setup"),      # kq ladder, kq targets, kq watch
+    "targets": ("kqtools.storage.targets", "compile_targets"),  # kq targets import
 }
 
 

@@ -80,7 +80,7 @@ def test_another_file_is_refused_unless_forced(tmp_path, kind):
     forced = run_kq("demo", "--db", path, "--force")
     assert forced.returncode == 0, forced
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT count(*) FROM batches").fetchone()[0] == 7    # six files, and the requests ledger
+    assert conn.execute("SELECT count(*) FROM batches").fetchone()[0] == 8    # six files, requests ledger, ladder pool
     conn.close()
 
 
@@ -90,7 +90,7 @@ def test_a_demo_database_is_replaced_without_asking(tmp_path):
     again = run_kq("demo", "--db", db)
     assert first.returncode == again.returncode == 0, again
     conn = sqlite3.connect(db)
-    assert conn.execute("SELECT count(*) FROM batches").fetchone()[0] == 7    # fresh: not fourteen
+    assert conn.execute("SELECT count(*) FROM batches").fetchone()[0] == 8    # fresh: not sixteen
     conn.close()
 
 

@@ -89,7 +89,7 @@ def off(folder: Path, *ids):
 
 
 SHIPPED = ("visit-reminders", "expiry-reminders", "policy-briefing", "december-meeting", "lists-rebuild", "score-run",
-           "requests-due", "requests-revisit", "monthly-briefing")
+           "requests-due", "requests-revisit", "monthly-briefing", "watch-alerts")
 
 
 # ------------------------------------------------------------------------ specs and triggers (pure)

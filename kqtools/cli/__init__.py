@@ -35,6 +35,9 @@ COMMANDS = {
     "scheduler": ("kqtools.cli.jobs", "scheduler", "Run the reminder scheduler in the foreground."),
     "requests": ("kqtools.cli.requests", "requests", "Firm requests (诉求): add, route, answer, revisit, close; list, stats."),
     "report": ("kqtools.cli.report", "report", "Reports with charts for leaders: score, lists, visits, requests (.xlsx/.html)."),
+    "ladder": ("kqtools.cli.ladder", "ladder", "Growth ladder: firms per tier and movement, cultivation classes, candidates."),
+    "targets": ("kqtools.cli.ladder", "targets", "Targets per tier (import a table or a preset) and the pace towards them."),
+    "watch": ("kqtools.cli.ladder", "watch", "Firms whose yearly figures turned (经营异动): revenue, tax, energy, land."),
     "demo": ("kqtools.cli.demo", "demo", "Load the bundled demo data and run the main jobs on it."),
 }
 

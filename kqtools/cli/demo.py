@@ -20,6 +20,7 @@ STEPS = [  # lists before scoring, so that the scoring's blacklist veto has a li
     "kqtools.cli.jobs:demo_step",
     "kqtools.storage.request_demo:demo_step",
     "kqtools.reports.demo:demo_step",
+    "kqtools.storage.ladder_demo:demo_step",
 ]
 
 

@@ -56,9 +56,10 @@ def demo_dir():
 
 
 def _demo_digests() -> set[tuple[str, str]]:
-    """(name, sha256) of every bundled demo file (a step may import one that DEMO_FILES does not list)."""
+    """(name, sha256) of every bundled demo file, and of those one folder down (``ladder/``): a step may
+    import one that DEMO_FILES does not list."""
     return {(entry.name, hashlib.sha256(entry.read_bytes()).hexdigest())
-            for entry in demo_dir().iterdir() if entry.is_file()}
+            for top in demo_dir().iterdir() for entry in (top.iterdir() if top.is_dir() else (top,)) if entry.is_file()}
 
 
 def _batches(path: str) -> list[tuple[str, str]] | None:

@@ -32,6 +32,7 @@ ACTIONS = {
     "requests-due": "kqtools.storage.request_jobs:action_requests_due",
     "requests-revisit": "kqtools.storage.request_jobs:action_requests_revisit",
     "report": "kqtools.reports.briefing:briefing_action",
+    "watch-alerts": "kqtools.storage.watch:action_watch_alerts",
 }
 
 

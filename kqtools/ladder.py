@@ -1,0 +1,357 @@
+"""Growth ladders (梯次培育) and cultivation classes (培育对象分类): plain functions over plain data.
+
+The rules (``kqtools/rules/ladder.toml``, validated by ``schemas/ladder-rules.schema.json``) name
+the ladders, their tiers bottom to top, the validity of each designation kind where a list gives no
+expiry date, and the cultivation classes. This module compiles them and answers, for plain
+designation records (dicts with ``kind``, ``level``, ``recognized_on``, ``expires_on`` and, where
+known, ``revoked_on``; dates as ISO text):
+
+* **in force** on day D: ``recognized_on <= D <= expires_on`` (the kind's validity when no expiry
+  is stored) and not revoked on or before D (``revoked_on`` empty or ``D < revoked_on``);
+* a firm's **tier** on a ladder on day D: the highest tier it holds in force;
+* the **movement** of a ladder between the same day one year apart, from the counts of
+  (tier a year ago, tier now) pairs: ``count = previous + new + promoted + demoted - lost - moved_up``
+  per tier row, where ``new`` entered the ladder at the tier, ``promoted`` came from a lower tier,
+  ``demoted`` from a higher one (that lapsed), ``lost`` had the tier and now has a lower one or none
+  (expired or revoked without renewal), ``moved_up`` had it and now has a higher one; ``at_risk``
+  are in force but expire within ``at_risk_days`` with no renewal recorded;
+* a firm's **cultivation class** (苏州工业园区: 1 national/provincial 专精特新, 2 city/district,
+  3 the cultivation pool): the lowest class whose condition a designation in force meets.
+
+Standard library only (plus :mod:`kqtools.errors`); dates are passed in, never read from a clock.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from .errors import KqtoolsError
+
+OPEN_END = "9999-12-31"           #: the expiry of a designation valid until revoked
+DEFAULT_AT_RISK_DAYS = 180
+
+
+class LadderRulesError(KqtoolsError, ValueError):
+    """Ladder rules that pass the schema but cannot be used (a tier id twice, a kind in two tiers)."""
+
+
+@dataclass(frozen=True)
+class Tier:
+    id: str
+    ladder: str
+    rank: int                       #: 1 = the bottom tier of its ladder
+    kind: str
+    levels: tuple[str, ...] = ()    #: empty = any level
+    label: str = ""
+    aliases: tuple[str, ...] = ()
+
+    def matches(self, kind: str, level: str | None) -> bool:
+        return kind == self.kind and (not self.levels or (level or "") in self.levels)
+
+
+@dataclass(frozen=True)
+class Ladder:
+    id: str
+    label: str
+    tiers: tuple[Tier, ...]          #: bottom to top
+    source: str = ""
+
+    def tier_of(self, kind: str, level: str | None) -> Tier | None:
+        for t in self.tiers:
+            if t.matches(kind, level):
+                return t
+        return None
+
+    def tier(self, rank: int | None) -> Tier | None:
+        return self.tiers[rank - 1] if rank else None
+
+
+@dataclass(frozen=True)
+class ClassRule:
+    number: int
+    kind: str
+    levels: tuple[str, ...] = ()
+    label: str = ""
+
+    def matches(self, kind: str, level: str | None) -> bool:
+        return kind == self.kind and (not self.levels or (level or "") in self.levels)
+
+
+@dataclass(frozen=True)
+class LadderRules:
+    ladders: tuple[Ladder, ...]
+    validity: Mapping[str, int | str] = field(default_factory=dict)
+    classes: tuple[ClassRule, ...] = ()
+    at_risk_days: int = DEFAULT_AT_RISK_DAYS
+
+    def tiers(self) -> dict[str, Tier]:
+        """Every tier by id, in ladder order."""
+        return {t.id: t for lad in self.ladders for t in lad.tiers}
+
+    def ladder(self, ladder_id: str) -> Ladder:
+        return next(lad for lad in self.ladders if lad.id == ladder_id)
+
+    def tier_names(self) -> dict[str, str]:
+        """A lookup from every way a clerk may write a tier (id, label, aliases) to the tier id."""
+        out = {}
+        for t in self.tiers().values():
+            for name in (t.id, t.label, *t.aliases):
+                if name:
+                    out.setdefault(name_key(name), t.id)
+        return out
+
+
+def name_key(text: str) -> str:
+    """Tier names match ignoring width, case, spaces and quotes (“小巨人” = "小巨人" = 小巨人)."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", str(text)).casefold()
+    return "".join(ch for ch in text if not ch.isspace() and ch not in "\"'“”‘’「」《》")
+
+
+def compile_rules(data: dict) -> LadderRules:
+    """Ladder rules from a parsed, schema-valid rule file; :class:`LadderRulesError` for what the
+    schema cannot say (duplicate ids, one kind and level in two tiers of a ladder, class numbers)."""
+    ladders, seen_tiers = [], {}
+    for lad in data["ladders"]:
+        if any(x.id == lad["id"] for x in ladders):
+            raise LadderRulesError(f"ladders: ladder id {lad['id']!r} given twice")
+        tiers = []
+        for rank, t in enumerate(lad["tiers"], start=1):
+            if t["id"] in seen_tiers:
+                raise LadderRulesError(f"ladders.{lad['id']}: tier id {t['id']!r} is already a tier of "
+                                       f"ladder {seen_tiers[t['id']]!r} (tier ids are unique across ladders)")
+            seen_tiers[t["id"]] = lad["id"]
+            tier = Tier(t["id"], lad["id"], rank, t["kind"], tuple(t.get("levels", ())), t.get("label", ""),
+                        tuple(t.get("aliases", ())))
+            for other in tiers:
+                overlap = other.kind == tier.kind and (not other.levels or not tier.levels
+                                                       or set(other.levels) & set(tier.levels))
+                if overlap:
+                    raise LadderRulesError(f"ladders.{lad['id']}: tiers {other.id!r} and {tier.id!r} both take "
+                                           f"kind {tier.kind!r} at the same level: give each its levels")
+            tiers.append(tier)
+        ladders.append(Ladder(lad["id"], lad.get("label", lad["id"]), tuple(tiers), lad.get("source", "")))
+    if len(seen_tiers) >= PROBE_BASE:
+        raise LadderRulesError(f"ladders: {len(seen_tiers)} tiers; at most {PROBE_BASE - 1}")
+    classes = []
+    for c in data.get("classes", ()):   # overlapping conditions are harmless: the lowest class wins
+        classes.append(ClassRule(c["class"], c["kind"], tuple(c.get("levels", ())), c.get("label", "")))
+    classes.sort(key=lambda c: c.number)
+    return LadderRules(tuple(ladders), dict(data.get("validity", {})), tuple(classes),
+                       int(data.get("at_risk_days", DEFAULT_AT_RISK_DAYS)))
+
+
+# ---------------------------------------------------------------- in force
+def add_years(day: str, years: int) -> str:
+    """The day before the same date ``years`` later, as the import fills in expiry dates (a 3-year
+    certificate of 2023-11-06 runs to 2026-11-05); 29 February counts from 28 February."""
+    d = dt.date.fromisoformat(day[:10])
+    try:
+        end = d.replace(year=d.year + years)
+    except ValueError:
+        end = d.replace(year=d.year + years, day=28)
+    return (end - dt.timedelta(days=1)).isoformat()
+
+
+def expiry(rec: Mapping, validity: Mapping[str, int | str]) -> str:
+    """The last day a designation is valid: its ``expires_on``, else from the kind's validity
+    (years, ``year-end``), else :data:`OPEN_END` (valid until revoked)."""
+    if rec.get("expires_on"):
+        return str(rec["expires_on"])[:10]
+    rule = validity.get(rec["kind"])
+    if isinstance(rule, int):
+        return add_years(str(rec["recognized_on"]), rule)
+    if rule == "year-end":
+        return str(rec["recognized_on"])[:4] + "-12-31"
+    return OPEN_END
+
+
+def in_force(rec: Mapping, day: str, validity: Mapping[str, int | str]) -> bool:
+    """Whether a designation is in force on ``day`` (ISO text)."""
+    revoked = rec.get("revoked_on")
+    return (str(rec["recognized_on"])[:10] <= day <= expiry(rec, validity)
+            and (not revoked or day < str(revoked)[:10]))
+
+
+def year_ago(day: dt.date) -> dt.date:
+    """The same date one year earlier (29 February -> 28 February)."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
+
+
+def tier_on(ladder: Ladder, designations: Iterable[Mapping], day: str,
+            validity: Mapping[str, int | str]) -> int | None:
+    """The rank of the highest tier of ``ladder`` among a firm's designations in force on ``day``."""
+    best = None
+    for rec in designations:
+        t = ladder.tier_of(rec["kind"], rec.get("level"))
+        if t is not None and (best is None or t.rank > best) and in_force(rec, day, validity):
+            best = t.rank
+    return best
+
+
+def at_risk(ladder: Ladder, designations: list[Mapping], rank: int, day: str, horizon: str,
+            validity: Mapping[str, int | str]) -> bool:
+    """Whether a firm at ``rank`` on ``day`` loses it by ``horizon``: every designation of that tier in
+    force expires on or before ``horizon``, and none of that tier or higher is recorded after ``day``."""
+    last = ""
+    for rec in designations:
+        t = ladder.tier_of(rec["kind"], rec.get("level"))
+        if t is None or t.rank < rank:
+            continue
+        if str(rec["recognized_on"])[:10] > day and not rec.get("revoked_on"):
+            return False                                    # a renewal (or promotion) is recorded
+        if t.rank == rank and in_force(rec, day, validity):
+            last = max(last, expiry(rec, validity))
+    return bool(last) and last <= horizon
+
+
+# ---------------------------------------------------------------- movement
+STATUS_FIELDS = ("ladder", "tier", "label", "district", "count", "previous", "new", "promoted", "demoted", "lost",
+                 "moved_up", "at_risk")
+
+
+def movement(ladder: Ladder, transitions: Iterable[tuple], by_district: bool = False) -> list[dict]:
+    """Status rows of one ladder from the counts of firms per (district, rank a year ago, rank now,
+    at risk): ``transitions`` are tuples ``(district, then_rank, now_rank, at_risk, firms)`` with
+    ranks ``None`` off the ladder. One row per tier (per district when ``by_district``, else the
+    district is ``None``), bottom tier first; every tier appears, with zeros where nothing moved."""
+    rows: dict[tuple, dict] = {}
+
+    def row(district, rank):
+        key = (district, rank)
+        if key not in rows:
+            t = ladder.tiers[rank - 1]
+            rows[key] = {"ladder": ladder.id, "tier": t.id, "label": t.label, "district": district, "count": 0,
+                         "previous": 0, "new": 0, "promoted": 0, "demoted": 0, "lost": 0, "moved_up": 0, "at_risk": 0}
+        return rows[key]
+
+    districts = set()
+    for district, then, now, risky, firms in transitions:
+        district = district if by_district else None
+        districts.add(district)
+        if now:
+            r = row(district, now)
+            r["count"] += firms
+            if risky:
+                r["at_risk"] += firms
+            if not then:
+                r["new"] += firms
+            elif then < now:
+                r["promoted"] += firms
+            elif then > now:
+                r["demoted"] += firms
+        if then:
+            r = row(district, then)
+            r["previous"] += firms
+            if not now or now < then:
+                r["lost"] += firms
+            elif now > then:
+                r["moved_up"] += firms
+    if not districts:
+        districts.add(None)
+    for d in districts:
+        for t in ladder.tiers:
+            row(d, t.rank)
+    return [rows[k] for k in sorted(rows, key=lambda k: (k[0] is None, k[0] or "", k[1]))]
+
+
+def firm_transitions(ladder: Ladder, firms: Mapping[str, list[Mapping]], districts: Mapping[str, str | None],
+                     as_of: dt.date, at_risk_days: int, validity: Mapping[str, int | str]) -> list[tuple]:
+    """The ``movement`` input computed firm by firm from their designations (the reference the
+    database query is checked against, and the way for small sets)."""
+    now, then = as_of.isoformat(), year_ago(as_of).isoformat()
+    horizon = (as_of + dt.timedelta(days=at_risk_days)).isoformat()
+    counts: dict[tuple, int] = {}
+    for uscc, recs in firms.items():
+        n, p = tier_on(ladder, recs, now, validity), tier_on(ladder, recs, then, validity)
+        if n is None and p is None:
+            continue
+        risky = bool(n) and at_risk(ladder, recs, n, now, horizon, validity)
+        key = (districts.get(uscc), p, n, risky)
+        counts[key] = counts.get(key, 0) + 1
+    return [(*k, v) for k, v in counts.items()]
+
+
+# ---------------------------------------------------------------- signatures
+# A database scan describes each firm by a *signature*: one character per designation row and
+# probe the row passes, ``chr(256 × (probe + 1) + tier code)`` (tier codes: 1.. in ladder order,
+# 0 = on no ladder). Firms with the same designations-by-date pattern share a signature, so the
+# query returns a few thousand (signature, firms) counts for a million firms, and these functions
+# read each distinct signature once.
+THEN, NOW_EXPIRING, NOW_SAFE, LATER = range(4)   #: the probes of ladder status
+PROBE_BASE = 256
+
+
+def tier_codes(rules: LadderRules) -> dict[str, int]:
+    """tier id -> its code in signatures (1, 2, … in ladder order)."""
+    return {t: i for i, t in enumerate(rules.tiers(), start=1)}
+
+
+def read_signature(signature: str | None) -> frozenset[tuple[int, int]]:
+    """The (probe, tier code) pairs of a signature."""
+    return frozenset((ord(ch) // PROBE_BASE - 1, ord(ch) % PROBE_BASE) for ch in signature or "")
+
+
+def transitions_of(rules: LadderRules, hits: frozenset[tuple[int, int]]) -> list[tuple[int | None, int | None, bool]]:
+    """Per ladder (in rule order): (rank a year ago, rank now, at risk) of a firm whose signature has
+    ``hits`` for the probes :data:`THEN`, :data:`NOW_EXPIRING` (in force now, expiring within the
+    at-risk days), :data:`NOW_SAFE` (in force now and after) and :data:`LATER` (recognized after now,
+    not revoked): the same answer as :func:`tier_on` and :func:`at_risk` row by row."""
+    codes = tier_codes(rules)
+    out = []
+    for lad in rules.ladders:
+        rank = {codes[t.id]: t.rank for t in lad.tiers}
+        then = [rank[c] for p, c in hits if p == THEN and c in rank]
+        now = [rank[c] for p, c in hits if p in (NOW_EXPIRING, NOW_SAFE) and c in rank]
+        n = max(now) if now else None
+        risky = False
+        if n is not None:
+            safe = any(p == NOW_SAFE and rank.get(c) == n for p, c in hits)
+            renewed = any(p == LATER and rank.get(c, 0) >= n for p, c in hits)
+            risky = not safe and not renewed
+        out.append((max(then) if then else None, n, risky))
+    return out
+
+
+# ---------------------------------------------------------------- classes
+CLASS_FIELDS = ("uscc", "name", "district", "class", "label", "reason", "kind", "level", "recognized_on",
+                "expires_on")
+
+_LEVEL_CN = {"national": "国家级", "provincial": "省级", "city": "市级", "district": "区级"}
+_KIND_CN = {"zjtx": "专精特新", "pool": "入库培育企业", "hte": "高新技术企业", "tsme": "科技型中小企业",
+            "innovative_sme": "创新型中小企业", "gazelle": "瞪羚企业", "unicorn": "独角兽企业",
+            "potential_unicorn": "潜在独角兽企业", "tass": "技术先进型服务企业"}
+
+
+def classify(designations: Iterable[Mapping], day: str, rules: LadderRules) -> dict | None:
+    """A firm's cultivation class on ``day`` with the designation behind it, or ``None`` (out of
+    scope). The lowest class number whose condition a designation in force meets; among that
+    class's designations the one valid longest is named."""
+    best = None
+    for rec in designations:
+        rule = next((c for c in rules.classes if c.matches(rec["kind"], rec.get("level"))), None)
+        if rule is None or not in_force(rec, day, rules.validity):
+            continue
+        end = expiry(rec, rules.validity)
+        key = (rule.number, _neg(end))
+        if best is None or key < best[0]:
+            best = (key, rule, rec, end)
+    if best is None:
+        return None
+    _, rule, rec, end = best
+    level = rec.get("level") or ""
+    what = _LEVEL_CN.get(level, level) + _KIND_CN.get(rec["kind"], rec["kind"])
+    until = "valid until revoked" if end == OPEN_END else f"in force to {end}"
+    return {"class": rule.number, "label": rule.label, "kind": rec["kind"], "level": level,
+            "recognized_on": str(rec["recognized_on"])[:10], "expires_on": None if end == OPEN_END else end,
+            "reason": f"{what} recognized {str(rec['recognized_on'])[:10]}, {until}"}
+
+
+def _neg(day: str) -> str:
+    """A key that sorts later dates first."""
+    return "".join(chr(0x7F - ord(ch)) for ch in day)
