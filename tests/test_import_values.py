@@ -200,7 +200,7 @@ def test_rows_know_the_batch_and_line_that_listed_them(db):
 def test_duplicates_across_chunks(db, monkeypatch):
     import kqtools.importer as importer
 
-    monkeypatch.setattr(importer, "CHUNK", 2)
+    monkeypatch.setattr(importer.write, "CHUNK", 2)
     r = load_csv(db, "enterprises", f"信用代码,企业名称\n{A},甲\n{B},乙\n{C},丙\n{A},甲2\n{C},丙2\n")
     assert (r.inserted, r.rejected) == (3, 2)
     assert [x.line for x in r.rejects] == [5, 6]
