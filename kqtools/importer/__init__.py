@@ -4,6 +4,7 @@ One module per stage:
 
 - :mod:`.plan`     which column feeds which field (pure);
 - :mod:`.rowcode`  the per-header generated function that converts and checks a row (pure);
+- :mod:`.checks`   cross-field checks, a list of small named functions per kind (pure);
 - :mod:`.records`  a source's rows -> the staged tuples of the valid rows, rejects as data (pure);
 - :mod:`.write`    the SQL: upserts chunk by chunk inside one transaction, counts, rejects kept.
 
@@ -15,12 +16,13 @@ from __future__ import annotations
 
 from .plan import (HEADER_SCAN_ROWS, Plan, Reject, UnknownField, check_plan, column_letter, merge_columns,
                    plan_header, resolve_mapping, stage_columns)
-from .records import records, visit_guard
+from .checks import CHECKS, run_checks, visit_guard
+from .records import records
 from .rowcode import _is_simple, compile_row, normalize_row
 from .write import CHUNK, ImportResult, run_import
 
 __all__ = [
-    "CHUNK", "HEADER_SCAN_ROWS", "ImportResult", "Plan", "Reject", "UnknownField", "check_plan", "column_letter",
+    "CHECKS", "CHUNK", "HEADER_SCAN_ROWS", "ImportResult", "Plan", "Reject", "UnknownField", "check_plan", "column_letter",
     "compile_row", "merge_columns", "normalize_row", "plan_header", "records", "resolve_mapping", "run_import",
-    "stage_columns", "visit_guard", "_is_simple",
+    "run_checks", "stage_columns", "visit_guard", "_is_simple",
 ]

@@ -77,6 +77,7 @@ def plan_header(kind: Kind, header: list, mapping: dict[str, str] | None = None,
     names = [header_text(h) for h in header]
     by_field: dict[str, list[int]] = {}
     unknown = []
+    seen: dict[str, int] = {}
     for idx, name in enumerate(names):
         if not name.strip():
             continue
@@ -84,8 +85,10 @@ def plan_header(kind: Kind, header: list, mapping: dict[str, str] | None = None,
         target = extra_map.get(key) or kind.headers.get(key)
         if target is None and key in kind.fields:
             target = key
-        if target is None:
-            unknown.append((idx, name.strip()))
+        if target is None:  # a repeated header gets a number, so that extra keeps every value
+            label = name.strip()
+            n = seen[label] = seen.get(label, 0) + 1
+            unknown.append((idx, label if n == 1 else f"{label} ({n})"))
         else:
             by_field.setdefault(target, []).append(idx)
     plan = Plan([(f, ix[0]) for f, ix in by_field.items()], unknown, names, first_col)

@@ -14,11 +14,18 @@ import re
 from typing import Any, Callable
 
 from .. import fields as F
+from ..clock import today
 from ..kinds import COMPLETE, MEMO_LIMIT, Kind
 from ..uscc import is_valid_clean
-from .plan import Plan, Reject, column_of, stage_columns
+from .checks import checks_for, run_checks
+from .plan import Plan, Reject, column_of, merge_columns, stage_columns
 
 _FORMULA = "looks like a spreadsheet formula, not a value; in Excel copy the column and paste it as values"
+# text beginning with one of these is what Excel would take for a formula (kq's CSV export puts an
+# apostrophe before it, which the import removes again); stored as text, counted in the summary
+FORMULA_START = frozenset("=+-@")
+_SLOW_START = frozenset("=+-@'")      # first characters the generated fast path leaves to the full check
+_NEUTRALIZED = frozenset("=+-@\t\r")   # after kq's apostrophe
 
 
 class _Bad:
@@ -28,16 +35,64 @@ class _Bad:
 _BAD = _Bad()
 
 
+def unneutralize(text: str, stats: dict | None) -> str:
+    """Remove exactly the apostrophe kq's CSV export puts before text that begins like a formula."""
+    if text[:1] == "'" and text[1:2] in _NEUTRALIZED:
+        if stats is not None:
+            stats["apostrophes_removed"] = stats.get("apostrophes_removed", 0) + 1
+        return text[1:]
+    return text
+
+
+def _text_cell(raw: str, stats: dict | None) -> str:
+    """A stripped text cell with kq's neutralizing apostrophe removed; formula-like text counted."""
+    value = unneutralize(raw.strip(), stats).strip()
+    if value[:1] in FORMULA_START and stats is not None and not _is_number(value):
+        stats["formula_like"] = stats.get("formula_like", 0) + 1
+    return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
 def _extra_text(value) -> str:
     if isinstance(value, (list, tuple, dict)):
         return json.dumps(value, ensure_ascii=False)
     return F.to_text(value)
 
 
-def _extra_json(items: list[tuple[str, str]]) -> str:
+def _extra_value(c, stats: dict | None) -> str | None:
+    """One cell of an unknown column as a JSON string (``None``: empty). The common case, a plain
+    text cell, is done inline by the generated code; this is everything else."""
     from json.encoder import encode_basestring as enc
 
-    return "{" + ", ".join(f"{enc(k)}: {enc(v)}" for k, v in items) + "}"
+    if c is None:
+        return None
+    if c.__class__ is str:
+        c = c.strip()
+        if c in F.EMPTY:
+            return None
+        return enc(_text_cell(c, stats)) if c[:1] in _SLOW_START else enc(c)
+    if c.__class__ is float:  # XLSX numbers: as to_text writes them
+        return '"' + (str(int(c)) if c.is_integer() else repr(c)) + '"'
+    return enc(_extra_text(c))
+
+
+def _extra_join(pairs) -> str | None:
+    """``{"key": value, ...}`` of the pairs whose value is not None (values already JSON strings)."""
+    parts = [k + v for k, v in pairs if v is not None]
+    return "{" + ", ".join(parts) + "}" if parts else None
+
+
+def _extra_patch(pairs) -> str:
+    """As :func:`_extra_join`, with ``null`` for the empty cells: a JSON merge patch (SQLite's
+    ``json_patch``) that leaves the keys of columns the row does not have alone."""
+    return "{" + ", ".join(k + ("null" if v is None else v) for k, v in pairs) + "}"
 
 
 # Which schema keywords the compiled row checks implement; a kind using anything else (if/then,
@@ -56,7 +111,7 @@ def _is_simple(kind: Kind) -> bool:
         if keys - _SIMPLE_KEYWORDS:
             return False
         if prop.get("format", "date") != "date" or prop.get("x-convert") not in {
-                None, "uscc", "date", "number", "integer", "boolean", "list", "code"}:
+                None, "uscc", "date", "number", "integer", "year", "boolean", "list", "code"}:
             return False
         if isinstance(prop.get("type"), list):
             return False
@@ -67,21 +122,34 @@ def _is_simple(kind: Kind) -> bool:
 
 
 
-def compile_row(kind: Kind, plan: Plan) -> Callable[[list, int], tuple | list]:
-    """Generate the per-row function for one header plan: ``row(cells, line)`` returns the staging
-    tuple ``(line, *stage_columns)`` or a list of :class:`Reject`.
+def shape_columns(kind: Kind, plan: Plan) -> tuple[str, ...]:
+    """The stored columns a row read with this plan speaks for, in staging order: its fields, the key,
+    derived fields, ``extra`` when there are unknown columns. Other columns are left as they are."""
+    merge = merge_columns(kind, plan)
+    return tuple(c for c in stage_columns(kind) if c in merge)
+
+
+def compile_row(kind: Kind, plan: Plan, columns=None, stats: dict | None = None,
+                patch: bool = False) -> Callable[[list, int], tuple | list]:
+    """Generate the per-row function for one header plan: ``row(cells, line)`` returns the staged
+    tuple ``(line, *columns)`` (default: every column of :func:`stage_columns`) or a list of
+    :class:`Reject`. ``stats`` counts formula-like text and removed apostrophes. ``patch``: the row
+    lacks some unknown columns of its file; ``extra`` is then followed by a JSON merge patch (see
+    :func:`_extra_patch`).
 
     Generated code (like fastjsonschema) instead of a loop over converter objects: the common
-    case of a cell costs a few inline operations, and every rare case (empty, formula, too long,
+    case of a cell costs a few inline operations, and every rare case (empty, formula-like, too long,
     needs converting) goes to a per-field function :func:`_field_checker` that does it fully.
     Cells that repeat (dates, codes, enumerations) are converted and checked once per distinct text.
     """
     simple = _is_simple(kind)
     props = kind.schema["properties"]
+    cols = list(columns) if columns is not None else stage_columns(kind)
     width = max([idx + 1 for _, idx in plan.fields] + [i + 1 for i, _ in plan.unknown] + [0])
-    env: dict = {"EMPTY": F.EMPTY, "_BAD": _BAD, "_MISS": _MISS, "_json_dumps": json.dumps,
-                 "_extra_json": _extra_json, "_extra_text": _extra_text, "enc": _encode_basestring(),
-                 "USCC_FAST": is_valid_clean, "MEMO_LIMIT": MEMO_LIMIT}
+    enc = _encode_basestring()
+    env: dict = {"EMPTY": F.EMPTY, "SLOW": _SLOW_START, "_BAD": _BAD, "_MISS": _MISS, "_json_dumps": json.dumps,
+                 "_extra_value": _extra_value, "_extra_join": _extra_join, "_extra_patch": _extra_patch,
+                 "enc": enc, "STATS": stats, "USCC_FAST": is_valid_clean, "MEMO_LIMIT": MEMO_LIMIT}
     src = ["def row(cells, line):",
            f"    if len(cells) < {width}:",
            f"        cells = [*cells, *([None] * ({width} - len(cells)))]",
@@ -93,15 +161,15 @@ def compile_row(kind: Kind, plan: Plan) -> Callable[[list, int], tuple | list]:
         prop = props[fname]
         column = plan.column_name(idx)
         fld = kind.fields[fname]
-        env[f"FULL{k}"] = full = _field_checker(kind, fname, column, simple)
+        env[f"FULL{k}"] = full = _field_checker(kind, fname, column, simple, stats)
         slow = [f"        {v}, e = FULL{k}(raw, line)",
                 "        if e is not None:",
                 "            errs = e if errs is None else errs + e"]
         src.append(f"    raw = cells[{idx}]")
         text = fld.convert is _text_converter() and fld.values is None
         if text and simple:
-            # the common case: a non-empty string, not a formula, within the length limits
-            fast = [f"{v}[0] != '='"]
+            # the common case: a non-empty string, not formula-like, within the length limits
+            fast = [f"{v}[0] not in SLOW"]
             if "maxLength" in prop:
                 fast.append(f"len({v}) <= {int(prop['maxLength'])}")
             if prop.get("minLength", 0) > 1:
@@ -125,32 +193,8 @@ def compile_row(kind: Kind, plan: Plan) -> Callable[[list, int], tuple | list]:
                     "    else:", *slow]
         else:
             src += ["    if True:", *slow]
-    if len(plan.unknown) == 1:
-        (i, name), = plan.unknown
-        env["EXTRA_KEY"] = "{" + _encode_basestring()(name) + ": "
-        src += [f"    c = cells[{i}]",
-                "    if c.__class__ is str:",
-                "        c = c.strip()",
-                "        extra = None if c in EMPTY else EXTRA_KEY + enc(c) + '}'",
-                "    elif c is None:",
-                "        extra = None",
-                "    elif c.__class__ is float:  # XLSX numbers: as to_text writes them, no quoting needed",
-                "        extra = EXTRA_KEY + '\"' + (str(int(c)) if c.is_integer() else repr(c)) + '\"}'",
-                "    else:",
-                "        extra = EXTRA_KEY + enc(_extra_text(c)) + '}'"]
-    elif plan.unknown:
-        env["UNKNOWN"] = tuple((i, name) for i, name in plan.unknown)
-        src += ["    ex = None",
-                "    for i, name in UNKNOWN:",
-                "        c = cells[i]",
-                "        if c is not None and not (c.__class__ is str and c.strip() in EMPTY):",
-                "            if ex is None: ex = []",
-                "            ex.append((name, c.strip() if c.__class__ is str else _extra_text(c)))",
-                "    extra = _extra_json(ex) if ex else None"]
-    else:
-        src.append("    extra = None")
+    src += _extra_source(plan, env, patch)
     src += ["    if errs is not None:", "        return errs"]
-    cols = stage_columns(kind)
     if simple:
         out = []
         for c in cols:
@@ -167,17 +211,53 @@ def compile_row(kind: Kind, plan: Plan) -> Callable[[list, int], tuple | list]:
                     out.append(f"(None if {var[c]} is None else _json_dumps({var[c]}, ensure_ascii=False))")
                 else:
                     out.append(var[c])
+        if patch:
+            out.append("patch")
         src.append(f"    return (line, {', '.join(out)},)")
     else:
-        env.update(_complete_record=_complete_record, KIND=kind, PLAN=plan)
+        env.update(_complete_record=_complete_record, KIND=kind, PLAN=plan, COLS=cols,
+                   CHECKS=checks_for(kind.name), TODAY=today().isoformat())
         src.append("    rec = {" + ", ".join(f"{f!r}: {v}" for f, v in var.items()) + "}")
         src.append("    if extra is not None: rec['extra'] = extra")
-        src.append("    return _complete_record(KIND, PLAN, rec, line)")
+        src.append("    out = _complete_record(KIND, PLAN, rec, line, COLS, CHECKS, TODAY)")
+        src.append("    return out if out.__class__ is list else (*out, patch)" if patch else "    return out")
     code = "\n".join(src) + "\n"
     exec(compile(code, f"<kq row {kind.name}>", "exec"), env)  # noqa: S102 - generated from our own schema
     row = env["row"]
     row.source = code  # for debugging: print(compile_row(kind, plan).source)
     return row
+
+
+def _extra_source(plan: Plan, env: dict, patch: bool) -> list[str]:
+    """Generated lines that build ``extra`` (JSON text, or None) from the unknown columns: inline for
+    the common case of plain text in every column, :func:`_extra_value` for anything else."""
+    if not plan.unknown:
+        return ["    extra = None"] + (["    patch = None"] if patch else [])
+    enc = env["enc"]
+    src, names = [], []
+    for n, (i, name) in enumerate(plan.unknown):
+        x, key = f"x{n}", f"K{n}"
+        env[key] = enc(name) + ": "
+        names.append((key, x))
+        src += [f"    {x} = cells[{i}]",
+                f"    if {x}.__class__ is str:",
+                f"        {x} = {x}.strip()",
+                f"        {x} = None if {x} in EMPTY else enc({x}) if {x}[0] not in SLOW else _extra_value({x}, STATS)",
+                f"    elif {x} is not None:",
+                f"        {x} = _extra_value({x}, STATS)"]
+    pairs = "(" + ", ".join(f"({k}, {x})" for k, x in names) + ",)"
+    if patch:
+        src += [f"    extra = _extra_join({pairs})", f"    patch = _extra_patch({pairs})"]
+    elif len(names) == 1:
+        k, x = names[0]
+        src.append(f"    extra = None if {x} is None else '{{' + {k} + {x} + '}}'")
+    else:
+        whole = "f'{{" + ", ".join(f"{{{k}}}{{{x}}}" for k, x in names) + "}}'"
+        src += [f"    if {' and '.join(f'{x} is not None' for _, x in names)}:",
+                f"        extra = {whole}",
+                "    else:",
+                f"        extra = _extra_join({pairs})"]
+    return src
 
 
 class _Miss:
@@ -193,18 +273,19 @@ def _encode_basestring():
     return encode_basestring
 
 
-def _field_checker(kind: Kind, fname: str, column: str, simple: bool):
+def _field_checker(kind: Kind, fname: str, column: str, simple: bool, stats: dict | None = None):
     """``check(raw, line) -> (value, rejects or None)``: one cell fully converted and checked.
 
     For simple kinds the checks come from the schema property (type, enum, pattern, lengths, bounds,
     default, required); other kinds are validated as a whole record by the schema validator later.
-    Valid results for text cells are remembered in the field's memo (when it has one).
+    Date bounds (``x-min-date``/``x-max-date``) are checked here for every kind. Valid results for
+    text cells are remembered in the field's memo (when it has one).
     """
     prop = kind.schema["properties"][fname]
     fld = kind.fields[fname]
     required = fname in kind.schema.get("required", ())
     is_text = fld.convert is _text_converter() and fld.values is None
-    checks = _checks(prop) if simple else []
+    checks = (_checks(prop) if simple else []) + _date_checks(prop)
     has_default = simple and "default" in prop
     default = prop.get("default")
     memo = {} if (simple and fld.memo is not None) else None  # raw text -> checked value, for this import
@@ -218,12 +299,17 @@ def _field_checker(kind: Kind, fname: str, column: str, simple: bool):
                 got = "an object" if raw.__class__ is dict else "a list"
                 want = "a list of values" if is_list else "a single value"
                 return _BAD, [Reject(line, fname, shown, f"expected {want}, got {got}", column)]
+        key = raw
+        if raw.__class__ is str:
+            raw = raw.strip()
+            if raw[:1] == "'":
+                raw = unneutralize(raw, stats)
         if raw is None or (raw.__class__ is str and raw.strip() in F.EMPTY):
             value = None
         elif is_text:
-            value = raw.strip() if raw.__class__ is str else F.to_text(raw)
-            if value[:1] == "=" and len(value) > 1:
-                return _BAD, [Reject(line, fname, value[:200], _FORMULA, column)]
+            value = _text_cell(raw, stats) if raw.__class__ is str else F.to_text(raw)
+        elif raw.__class__ is str and raw[:1] == "=" and len(raw) > 1:
+            return _BAD, [Reject(line, fname, raw[:200], _FORMULA, column)]
         else:
             try:
                 value = convert(raw)
@@ -239,13 +325,30 @@ def _field_checker(kind: Kind, fname: str, column: str, simple: bool):
             for test, reason in checks:
                 if test(value):
                     shown = value if isinstance(value, str) else F.to_text(raw)
-                    return _BAD, [Reject(line, fname, shown[:200], reason, column)]
-        if memo is not None and raw.__class__ is str and len(memo) < MEMO_LIMIT:
-            memo[raw] = value
+                    return _BAD, [Reject(line, fname, shown[:200], reason(value) if callable(reason) else reason,
+                                         column)]
+        if memo is not None and key.__class__ is str and len(memo) < MEMO_LIMIT:
+            memo[key] = value
         return value, None
 
     check.memo = memo
     return check
+
+
+def _date_checks(prop: dict) -> list:
+    """``x-min-date``/``x-max-date`` (an ISO date, or ``today``) of a date field."""
+    if prop.get("x-convert") != "date":
+        return []
+    out = []
+    lo, hi = prop.get("x-min-date"), prop.get("x-max-date")
+    if lo:
+        lo_iso = today().isoformat() if lo == "today" else lo
+        out.append((lambda v: v < lo_iso, f"before {lo_iso}: not a real date for this field"))
+    if hi:
+        hi_iso = today().isoformat() if hi == "today" else hi
+        what = "in the future" if hi == "today" else f"after {hi_iso}"
+        out.append((lambda v: v > hi_iso, lambda v: f"{v} is {what}"))
+    return out
 
 
 def _checks(prop: dict) -> list[tuple[Callable[[Any], bool], str]]:
@@ -285,8 +388,9 @@ def _text_converter():
     return CONVERTERS[None]
 
 
-def _complete_record(kind: Kind, plan: Plan, rec: dict, line: int):
-    """Kinds with conditional rules: fill derived fields, validate the record against the whole schema."""
+def _complete_record(kind: Kind, plan: Plan, rec: dict, line: int, cols=None, checks=(), today_iso: str = ""):
+    """Kinds with conditional rules: fill derived fields, validate the record against the whole
+    schema, then run the kind's cross-field checks (:mod:`.checks`)."""
     # values given as objects set several fields (专精特新"小巨人" -> kind zjtx, level national)
     for fname in kind.multi_value_fields:
         value = rec.get(fname)
@@ -301,7 +405,12 @@ def _complete_record(kind: Kind, plan: Plan, rec: dict, line: int):
         kind.validate({k: v for k, v in rec.items() if v is not None})
     except Exception as exc:  # fastjsonschema.JsonSchemaValueException
         return [_schema_reject(exc, rec, line, plan)]
-    return (line, *[_store(rec.get(c)) for c in stage_columns(kind)])
+    if checks:
+        problems = run_checks(checks, rec, today_iso)
+        if problems:
+            return [Reject(line, f, F.to_text(rec.get(f)) if rec.get(f) is not None else "", why, column_of(plan, f))
+                    for f, why in problems]
+    return (line, *[_store(rec.get(c)) for c in (cols if cols is not None else stage_columns(kind))])
 
 
 def normalize_row(kind: Kind, plan: Plan, cells: list, line: int) -> tuple[dict | None, list[Reject]]:

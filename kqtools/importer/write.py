@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import groupby, islice
 from typing import Callable
 
 from ..clock import now_iso, today
 from ..kinds import Kind, get_kind
 from ..readers import Source
-from .plan import Reject, resolve_mapping, stage_columns
-from .records import records, visit_guard
+from .checks import visit_guard
+from .plan import Reject, resolve_mapping
+from .records import records
 
 CHUNK = 5_000
 CACHE_KIB = 32 * 1024        # page cache of the database during an import
@@ -36,14 +37,27 @@ class ImportResult:
     written: bool = False
     unknown_columns: list[str] = field(default_factory=list)
     new_enterprises: int = 0
+    short_rows: int = 0             # rows missing empty cells at their end (as Excel writes them): left as they were
+    formula_like: int = 0           # text cells beginning with = + - @, stored as text
+    apostrophes_removed: int = 0    # kq's CSV neutralization (a leading ') taken off again
+    merged_cells_filled: int = 0    # XLSX: cells below a vertically merged cell given its value
     rejects: list[Reject] = field(default_factory=list)
+
+    NOTES = ("short_rows", "formula_like", "apostrophes_removed", "merged_cells_filled")
+
+    @property
+    def needs_attention(self) -> bool:
+        """Rows were rejected (or, with --strict, nothing was written because of them)."""
+        return self.rejected > 0
 
     def summary(self) -> dict:
         return {"kind": self.kind, "source": self.source, "format": self.format, "encoding": self.encoding,
                 "sheet": self.sheet, "read": self.read, "inserted": self.inserted, "updated": self.updated,
                 "unchanged": self.unchanged, "rejected": self.rejected, "batch": self.batch,
                 "written": self.written, "unknown_columns": self.unknown_columns,
-                "new_enterprises": self.new_enterprises, "sha256": self.sha256}
+                "new_enterprises": self.new_enterprises, "short_rows": self.short_rows,
+                "formula_like": self.formula_like, "apostrophes_removed": self.apostrophes_removed,
+                "merged_cells_filled": self.merged_cells_filled, "sha256": self.sha256}
 
 
 
@@ -95,15 +109,14 @@ def _run(conn, kind, source, result, strict, mapping, progress):
             conn.executemany("INSERT INTO temp.kq_rejects VALUES (?,?,?,?,?)", pending)
             pending.clear()
 
-    cols = stage_columns(kind)
     table = _q(kind.table)
-    key_pos = [cols.index(k) + 1 for k in kind.key]
     batch_id = max_rowid = None
-    statements: dict[frozenset, str] = {}
+    statements: dict[tuple, tuple[str, list[int]]] = {}
     valid = duplicates = 0
     guard = None
     if kind.name == "visits":  # as `kq visits log`: a known specialist, not a date in the future
-        guard = visit_guard((r[0] for r in conn.execute("SELECT id FROM specialists")), today().isoformat())
+        ids, day = [r[0] for r in conn.execute("SELECT id FROM specialists")], today().isoformat()
+        guard = lambda columns: visit_guard(ids, day, columns)  # noqa: E731
     for chunk, chunk_rejects in _chunk_source(source, kind, mapping, guard):
         pending.extend((r.line, r.field, r.value, r.reason, r.column) for r in chunk_rejects)
         if batch_id is None:
@@ -117,21 +130,25 @@ def _run(conn, kind, source, result, strict, mapping, progress):
             flush_rejects()
         if not chunk:
             continue
-        present = frozenset(getattr(source, "merge_columns", ())) or frozenset(cols)
-        sql = statements.get(present)
-        if sql is None:
-            sql = statements[present] = _upsert_sql(kind, cols, present, batch_id, fresh=not max_rowid)
-        before = conn.total_changes
-        conn.executemany(sql, chunk)
+        for columns, patch, rows in _by_shape(chunk, source):
+            statement = statements.get((columns, patch))
+            if statement is None:
+                statement = statements[(columns, patch)] = (
+                    _upsert_sql(kind, columns, batch_id, fresh=not max_rowid and not patch, patch=patch),
+                    [columns.index(k) + 1 for k in kind.key])
+            before = conn.total_changes
+            conn.executemany(statement[0], rows)
+            if conn.total_changes - before < len(rows):  # some keys were already written by this import
+                duplicates += _reject_duplicates(conn, kind, rows, statement[1], batch_id, pending,
+                                                 getattr(source, "field_columns", {}))
         valid += len(chunk)
-        if conn.total_changes - before < len(chunk):  # some keys were already written by this import
-            duplicates += _reject_duplicates(conn, kind, chunk, key_pos, batch_id, pending,
-                                             getattr(source, "field_columns", {}))
         if progress:
             progress(valid)
     flush_rejects()
     result.read = getattr(source, "read", 0)
     result.unknown_columns = list(getattr(source, "unknown_columns", []))
+    for note in result.NOTES:
+        setattr(result, note, source.stats.get(note, 0))
     result.sha256 = source.sha256
     result.rejected = conn.execute("SELECT count(DISTINCT line) FROM temp.kq_rejects").fetchone()[0]
     result.rejects = [Reject(l, f, v, r, c) for l, f, v, r, c in conn.execute(
@@ -161,8 +178,9 @@ def _run(conn, kind, source, result, strict, mapping, progress):
                      f"SELECT uscc, name, ?, ? FROM {table} WHERE seen_batch = ? AND name IS NOT NULL AND name != '' "
                      f"GROUP BY uscc", (batch_id, batch_id, batch_id))
         result.new_enterprises = conn.total_changes - before
-    conn.execute("INSERT INTO rejects (batch_id, line, field, value, reason) "
-                 "SELECT ?, line, field, value, reason FROM temp.kq_rejects ORDER BY line, rowid", (batch_id,))
+    conn.execute("INSERT INTO rejects (batch_id, line, field, value, reason, column_name) "
+                 "SELECT ?, line, field, value, reason, column_name FROM temp.kq_rejects ORDER BY line, rowid",
+                 (batch_id,))
     conn.execute("UPDATE batches SET sha256=?, read=?, inserted=?, updated=?, unchanged=?, rejected=?, "
                  "unknown_columns=?, finished_at=? WHERE id=?",
                  (result.sha256, result.read, result.inserted, result.updated, result.unchanged, result.rejected,
@@ -172,30 +190,48 @@ def _run(conn, kind, source, result, strict, mapping, progress):
     return result
 
 
-def _upsert_sql(kind: Kind, cols: list[str], present: frozenset, batch_id: int, fresh: bool = False) -> str:
-    """INSERT of one staged tuple ``(line, *cols)``; on a key conflict, update the columns this source
-    speaks for, unless this import already wrote the row (then it is a duplicate: left alone).
+def _by_shape(chunk: list[tuple], source) -> list[tuple[tuple, bool, list]]:
+    """``(columns, patch, rows)`` for each run of rows of one shape, in order (so that the first of
+    two rows with the same key is still written first)."""
+    if not getattr(source, "shaped", False):
+        return [(source.columns, False, chunk)]
+    out = []
+    for cls, run in groupby(chunk, key=type):
+        rows = list(run)
+        out.append((source.columns, False, rows) if cls is tuple else (cls.columns, cls.patch, rows))
+    return out
+
+
+def _upsert_sql(kind: Kind, columns, batch_id: int, fresh: bool = False, patch: bool = False) -> str:
+    """INSERT of one staged tuple ``(line, *columns)``; on a key conflict, update those columns,
+    unless this import already wrote the row (then it is a duplicate: left alone). Columns a row
+    does not have are never touched.
 
     ``fresh``: the table was empty when this import took its write lock, so a conflict can only be
     a duplicate within the file, which is left alone either way: a plain ``INSERT OR IGNORE`` does
     the same, for less SQLite time than the upsert clause.
+    ``patch``: the tuple ends with a JSON merge patch for ``extra`` (a row lacking some of its file's
+    unknown columns): the keys of the columns it lacks stay as they are.
     """
     table = _q(kind.table)
+    cols = list(columns)
     keys = ", ".join(_q(k) for k in kind.key)
-    data = [c for c in cols if c in present and c not in kind.key]
     col_list = ", ".join(_q(c) for c in cols)
-    params = ", ".join("?" * len(cols))
+    params = ", ".join(f"?{i}" for i in range(2, len(cols) + 2))
     b = int(batch_id)
+    insert = f"INTO {table} (seen_line, {col_list}, batch_id, seen_batch) VALUES (?1, {params}, {b}, {b})"
     if fresh:
-        return f"INSERT OR IGNORE INTO {table} (seen_line, {col_list}, batch_id, seen_batch) VALUES (?, {params}, {b}, {b})"
-    sql = (f"INSERT INTO {table} (seen_line, {col_list}, batch_id, seen_batch) VALUES (?, {params}, {b}, {b}) "
-           f"ON CONFLICT ({keys}) DO UPDATE SET ")
-    sets = [f"{_q(c)} = excluded.{_q(c)}" for c in data]
-    changed = " OR ".join(f"{table}.{_q(c)} IS NOT excluded.{_q(c)}" for c in data) or "false"
+        return "INSERT OR IGNORE " + insert
+    new = {c: f"excluded.{_q(c)}" for c in cols if c not in kind.key}
+    if patch:
+        new["extra"] = f"nullif(json_patch(coalesce({table}.extra, '{{}}'), ?{len(cols) + 2}), '{{}}')"
+    sets = [f"{_q(c)} = {v}" for c, v in new.items()]
+    changed = " OR ".join(f"{table}.{_q(c)} IS NOT {v}" for c, v in new.items()) or "false"
     sets += [f"batch_id = CASE WHEN {changed} THEN {b} ELSE {table}.batch_id END",
              "seen_batch = excluded.seen_batch", "seen_line = excluded.seen_line"]
     # SET evaluates every right-hand side against the old row, so the CASE sees the old values
-    return sql + ", ".join(sets) + f" WHERE {table}.seen_batch IS NOT {b}"
+    return (f"INSERT {insert} ON CONFLICT ({keys}) DO UPDATE SET " + ", ".join(sets)
+            + f" WHERE {table}.seen_batch IS NOT {b}")
 
 
 def _chunk_source(source, kind, mapping, guard=None):
