@@ -1,6 +1,5 @@
-"""Defects found after the first import release, each pinned by a test a clerk would notice:
---map targets, JSON arrays for single-valued fields, visits checked like `kq visits log`,
-and every reject naming its column and value."""
+"""--map targets, JSON arrays and objects for single-valued fields, visits checked as `kq visits log`
+checks them, and every reject naming its column and value: each pinned by a test a clerk would notice."""
 from __future__ import annotations
 
 import csv
