@@ -11,6 +11,7 @@ missing empty cells at its end as Excel writes them) is a tuple subclass whose `
 from __future__ import annotations
 
 import functools
+from itertools import chain
 from typing import Callable, Iterable
 
 from ..kinds import Kind
@@ -100,7 +101,8 @@ def _table_records(source, kind, mapping, reject, first, rows, guard):
     while width and not header_text(header[width - 1]).strip():
         width -= 1
     stats = source.stats
-    convert = _with_guard(compile_row(kind, plan, columns, stats), guard, plan, columns)
+    # rows reach the converter with at least ``width`` cells (shorter ones go to _ShortRows)
+    convert = _with_guard(compile_row(kind, plan, columns, stats, full_width=True), guard, plan, columns)
     short = _ShortRows(source, kind, plan, width, guard)
     rows, below = _peek_second_row(rows)
     read = 0
@@ -115,8 +117,6 @@ def _table_records(source, kind, mapping, reject, first, rows, guard):
                 read += 1
                 reject(Reject(line, None, "", cells.reason))
                 continue
-            if _blank_row(cells):
-                continue
             n = len(cells)
             if n > width:
                 if not is_blank(cells[width:]):
@@ -127,6 +127,8 @@ def _table_records(source, kind, mapping, reject, first, rows, guard):
                                   column_letter(at + source.first_col)))
                     continue
             elif n < width:
+                if _blank_row(cells):
+                    continue
                 read += 1
                 # judged by the row above (the first data row: by the row below)
                 out = short(cells, line, below if prev is None else prev, reject)
@@ -134,6 +136,8 @@ def _table_records(source, kind, mapping, reject, first, rows, guard):
                 if out is not None:
                     yield out
                 continue
+        if not blank_fails and _blank_row(cells):
+            continue
         out = convert(cells, line)
         if out.__class__ is list:
             if blank_fails and _blank_row(cells):
@@ -160,13 +164,8 @@ def _peek_second_row(rows):
         if not _blank_row(item[1]):
             found += 1
             if found == 2:
-                return _chain_all(seen, rows), item[1]
+                return chain(seen, rows), item[1]
     return iter(seen), None
-
-
-def _chain_all(items, rows):
-    yield from items
-    yield from rows
 
 
 class _ShortRows:
@@ -234,7 +233,7 @@ def _dict_records(source, kind, mapping, reject, first, rows, broken=0, guard=No
     columns: dict[str, str | None] = {}
     source.merge_columns = set()  # type: ignore[attr-defined]
     read = 0
-    for line, obj in _chain(first, rows):
+    for line, obj in chain([first], rows):
         if obj.__class__ is RowError:
             read += 1
             reject(Reject(line, None, "", obj))
@@ -301,11 +300,6 @@ def _with_guard(convert, guard, plan: Plan, columns):
             return [Reject(out[0], f, value, why, column_of(plan, f)) for f, value, why in problems]
         return out
     return row
-
-
-def _chain(first, rows):
-    yield first
-    yield from rows
 
 
 __all__ = ["records", "shape_class", "merge_columns", "visit_guard"]

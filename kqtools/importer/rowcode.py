@@ -130,12 +130,13 @@ def shape_columns(kind: Kind, plan: Plan) -> tuple[str, ...]:
 
 
 def compile_row(kind: Kind, plan: Plan, columns=None, stats: dict | None = None,
-                patch: bool = False) -> Callable[[list, int], tuple | list]:
+                patch: bool = False, full_width: bool = False) -> Callable[[list, int], tuple | list]:
     """Generate the per-row function for one header plan: ``row(cells, line)`` returns the staged
     tuple ``(line, *columns)`` (default: every column of :func:`stage_columns`) or a list of
     :class:`Reject`. ``stats`` counts formula-like text and removed apostrophes. ``patch``: the row
     lacks some unknown columns of its file; ``extra`` is then followed by a JSON merge patch (see
-    :func:`_extra_patch`).
+    :func:`_extra_patch`). ``full_width``: the caller passes only rows with a cell for every column
+    of the plan (no padding needed).
 
     Generated code (like fastjsonschema) instead of a loop over converter objects: the common
     case of a cell costs a few inline operations, and every rare case (empty, formula-like, too long,
@@ -150,10 +151,11 @@ def compile_row(kind: Kind, plan: Plan, columns=None, stats: dict | None = None,
     env: dict = {"EMPTY": F.EMPTY, "SLOW": _SLOW_START, "_BAD": _BAD, "_MISS": _MISS, "_json_dumps": json.dumps,
                  "_extra_value": _extra_value, "_extra_join": _extra_join, "_extra_patch": _extra_patch,
                  "enc": enc, "STATS": stats, "USCC_FAST": is_valid_clean, "MEMO_LIMIT": MEMO_LIMIT}
-    src = ["def row(cells, line):",
-           f"    if len(cells) < {width}:",
-           f"        cells = [*cells, *([None] * ({width} - len(cells)))]",
-           "    errs = None"]
+    src = ["def row(cells, line):"]
+    if not full_width:
+        src += [f"    if len(cells) < {width}:",
+                f"        cells = [*cells, *([None] * ({width} - len(cells)))]"]
+    src.append("    errs = None")
     var: dict[str, str] = {}
     for k, (fname, idx) in enumerate(plan.fields):
         v = f"v{k}"
