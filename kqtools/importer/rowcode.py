@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from json.encoder import encode_basestring as _enc  # C; the same output as json.dumps(ensure_ascii=False)
 from typing import Any, Callable
 
 from .. import fields as F
@@ -67,20 +68,18 @@ def _extra_text(value) -> str:
 
 
 def _extra_value(c, stats: dict | None) -> str | None:
-    """One cell of an unknown column as a JSON string (``None``: empty). The common case, a plain
-    text cell, is done inline by the generated code; this is everything else."""
-    from json.encoder import encode_basestring as enc
-
+    """One cell of an unknown column as a JSON string (``None``: empty). The common cases, a plain
+    text cell and an XLSX number, are done inline by the generated code; this is everything else."""
     if c is None:
         return None
     if c.__class__ is str:
         c = c.strip()
         if c in F.EMPTY:
             return None
-        return enc(_text_cell(c, stats)) if c[:1] in _SLOW_START else enc(c)
+        return _enc(_text_cell(c, stats)) if c[:1] in _SLOW_START else _enc(c)
     if c.__class__ is float:  # XLSX numbers: as to_text writes them
         return '"' + (str(int(c)) if c.is_integer() else repr(c)) + '"'
-    return enc(_extra_text(c))
+    return _enc(_extra_text(c))
 
 
 def _extra_join(pairs) -> str | None:
@@ -147,7 +146,7 @@ def compile_row(kind: Kind, plan: Plan, columns=None, stats: dict | None = None,
     props = kind.schema["properties"]
     cols = list(columns) if columns is not None else stage_columns(kind)
     width = max([idx + 1 for _, idx in plan.fields] + [i + 1 for i, _ in plan.unknown] + [0])
-    enc = _encode_basestring()
+    enc = _enc
     env: dict = {"EMPTY": F.EMPTY, "SLOW": _SLOW_START, "_BAD": _BAD, "_MISS": _MISS, "_json_dumps": json.dumps,
                  "_extra_value": _extra_value, "_extra_join": _extra_join, "_extra_patch": _extra_patch,
                  "enc": enc, "STATS": stats, "USCC_FAST": is_valid_clean, "MEMO_LIMIT": MEMO_LIMIT}
@@ -245,6 +244,8 @@ def _extra_source(plan: Plan, env: dict, patch: bool) -> list[str]:
                 f"    if {x}.__class__ is str:",
                 f"        {x} = {x}.strip()",
                 f"        {x} = None if {x} in EMPTY else enc({x}) if {x}[0] not in SLOW else _extra_value({x}, STATS)",
+                f"    elif {x}.__class__ is float:  # an XLSX number, as Excel shows it",
+                f"        {x} = '\"' + (str(int({x})) if {x}.is_integer() else repr({x})) + '\"'",
                 f"    elif {x} is not None:",
                 f"        {x} = _extra_value({x}, STATS)"]
     pairs = "(" + ", ".join(f"({k}, {x})" for k, x in names) + ",)"
@@ -267,12 +268,6 @@ class _Miss:
 
 
 _MISS = _Miss()
-
-
-def _encode_basestring():
-    from json.encoder import encode_basestring  # C; same output as json.dumps(ensure_ascii=False)
-
-    return encode_basestring
 
 
 def _field_checker(kind: Kind, fname: str, column: str, simple: bool, stats: dict | None = None):
