@@ -55,8 +55,8 @@ def notes(source: str, result) -> list[str]:
         out.append(f"{source}: filled {_n(result.merged_cells_filled, 'cell')} down from merged cells "
                    f"(a merged cell means the same value in every row it spans)")
     if result.formula_like:
-        out.append(f"{source}: {_n(result.formula_like, 'cell')} begin with = + - @ as Excel formulas do: stored as "
-                   f"text (kq's CSV exports neutralize them)")
+        out.append(f"{source}: stored as text {_n(result.formula_like, 'cell')} beginning with = + - @ as Excel "
+                   f"formulas do (kq's CSV exports neutralize them)")
     if result.apostrophes_removed:
         out.append(f"{source}: removed the apostrophe kq's CSV export puts before formula-like text from "
                    f"{_n(result.apostrophes_removed, 'cell')}")
