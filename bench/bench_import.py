@@ -100,8 +100,10 @@ def run(cmd: list[str], cleanup: list[Path], env: dict | None = None) -> tuple[f
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(str(p) + suffix).unlink(missing_ok=True)
     start = time.perf_counter()
+    # from a neutral folder: `python -m kqtools` puts the working directory first on sys.path, and a
+    # checkout there would shadow --baseline-src
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, **(env or {})})
+                            env={**os.environ, **(env or {})}, cwd=tempfile.gettempdir())
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
