@@ -170,9 +170,9 @@ def test_the_encoding_is_what_most_lines_are(db):
     assert r.encoding == "utf-8" and r.rejected == 1 and r.rejects[0].line == 2
 
 
-def test_a_pipe_whose_lines_are_mostly_in_another_encoding_stops_with_the_encoding_to_give(kq, db_path):
+def test_a_pipe_whose_lines_are_mostly_in_another_encoding_stops_with_the_encoding_to_give(kq_proc, db_path):
     data = b"uscc,name\n" + b"\n" * 70_000 + "".join(f"{c},公司{i}\n" for i, c in enumerate(CODES)).encode("gbk")
-    r = kq("import", "enterprises", "-", input=data)
+    r = kq_proc("import", "enterprises", "-", input=data)  # a real pipe: it cannot be read twice
     assert r.returncode == 2, r
     assert "most lines are not UTF-8 text" in r.stderr and "--encoding gb18030" in r.stderr
     conn = sqlite3.connect(db_path)

@@ -269,6 +269,12 @@ def _dict_converter(source, kind, mapping, keys: tuple, line: int, guard):
         if len(idxs) > 1:
             raise SourceError(f"{source.name}: line {line}: keys {', '.join(keys[i] for i in idxs)} "
                               f"all map to field '{f}'")
+    props = kind.schema["properties"]
+    missing = [f for f in kind.schema.get("required", ()) if f not in by_field and "default" not in props[f]]
+    if missing:  # an object without a required key is a bad row (a file without the column is a bad file)
+        def lacking(cells, line):
+            return [Reject(line, f, "", f"required value missing: {f}") for f in missing]
+        return lacking, plan
     columns = shape_columns(kind, plan)
     source.merge_columns |= set(columns)
     convert = _with_guard(compile_row(kind, plan, columns, source.stats), guard, plan, columns)

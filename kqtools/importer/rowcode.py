@@ -97,7 +97,7 @@ def _extra_patch(pairs) -> str:
 # Which schema keywords the compiled row checks implement; a kind using anything else (if/then,
 # allOf, ...) is validated per row by fastjsonschema instead.
 _SIMPLE_KEYWORDS = frozenset({"type", "pattern", "minLength", "maxLength", "minimum", "maximum", "enum", "format",
-                              "items", "default", "description", "title"})
+                              "items", "default", "description", "title", "$comment"})
 
 
 def _is_simple(kind: Kind) -> bool:
@@ -434,6 +434,9 @@ def _schema_reject(exc, rec, line, plan) -> Reject:
     shown = "" if value is None else value if isinstance(value, str) else F.to_text(value)
     if rule == "maxLength":
         return Reject(line, fname, shown[:80] + "…", f"longer than {exc.rule_definition} characters", column)
+    if rule in ("minimum", "maximum"):  # worded as the generated checks word them
+        bound = "at least" if rule == "minimum" else "at most"
+        return Reject(line, fname, shown[:200], f"must be {bound} {exc.rule_definition}", column)
     if rule == "minLength" and fname == "level":
         return Reject(line, fname, shown, "level is required for 专精特新 (zjtx): national, provincial, city or district",
                       column)

@@ -60,7 +60,6 @@ class ImportResult:
                 "merged_cells_filled": self.merged_cells_filled, "sha256": self.sha256}
 
 
-
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -79,22 +78,21 @@ def run_import(db, source: Source, kind_name: str, *, strict: bool = False, mapp
     written (``seen_batch`` = this batch) is not overwritten: that is how a second row with the
     same key in one file is found, without holding the file's keys in memory.
     """
+    from ..kinds import allow_codes
+    from ..storage import bulk
+
     kind = get_kind(kind_name)
     resolve_mapping(kind, mapping)  # an unknown --map target fails before anything is read
     conn = db.conn
-    from ..kinds import allow_codes
-
     allow_codes(r[0] for r in conn.execute("SELECT uscc FROM uscc_allowlist"))
     result = ImportResult(kind=kind_name, source=source.name, format=source.format, encoding=source.encoding,
                           sheet=source.sheet)
-    old_cache = conn.execute("PRAGMA cache_size").fetchone()[0]
-    conn.execute(f"PRAGMA cache_size = {-CACHE_KIB}")  # for this import only
     try:
-        return _run(conn, kind, source, result, strict, mapping, progress)
+        with bulk(db, CACHE_KIB):  # no cyclic GC over a million staged tuples; a bigger page cache
+            return _run(conn, kind, source, result, strict, mapping, progress)
     finally:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        conn.execute(f"PRAGMA cache_size = {old_cache}")
         conn.execute("DROP TABLE IF EXISTS temp.kq_rejects")
 
 

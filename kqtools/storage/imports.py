@@ -20,10 +20,6 @@ BATCH_COLUMNS = ["batch", "kind", "source", "format", "encoding", "read", "inser
 REJECT_COLUMNS = ["line", "column", "field", "value", "reason"]
 
 
-class ImportDatabaseError(KqtoolsError):
-    """The database refused the import (locked past the busy timeout, disk full, ...): nothing imported."""
-
-
 class NoSuchBatch(KqtoolsError):
     """``kq rejects N`` for a batch that does not exist."""
 
@@ -33,7 +29,9 @@ def import_stream(db, stream: IO[bytes], name: str, kind: str, *, fmt: str | Non
                   mapping: dict | None = None, progress: Callable[[int], None] | None = None):
     """Read ``stream`` (named ``name``; ``-`` for stdin) as ``kind`` and import it: the
     :class:`~kqtools.importer.ImportResult`. An unusable source raises
-    :class:`~kqtools.readers.SourceError`; a database failure :class:`ImportDatabaseError`."""
+    :class:`~kqtools.readers.SourceError`; a database that fails (locked past the busy timeout, a
+    full disk) the :class:`~kqtools.storage.DatabaseError` that says so, adding that nothing was
+    imported."""
     from ..importer import run_import
     from ..readers import SourceError, open_table
 
@@ -43,7 +41,13 @@ def import_stream(db, stream: IO[bytes], name: str, kind: str, *, fmt: str | Non
     except MemoryError:
         raise SourceError(f"{name}: out of memory while reading; split the file") from None
     except sqlite3.Error as exc:  # locked past the busy timeout, disk full, ...
-        raise ImportDatabaseError(f"{name}: database error, nothing imported: {exc}") from None
+        from . import database_error
+
+        path = db.conn.execute("PRAGMA database_list").fetchone()[2] or ":memory:"
+        mapped = database_error(exc, path)
+        if mapped is None:  # an SQL mistake: a bug, shown as one
+            raise
+        raise type(mapped)(f"{mapped}; {name}: nothing imported") from None
 
 
 def list_batches(db, kind: str | None = None, limit: int = 50) -> list[dict]:
