@@ -20,6 +20,7 @@ from .records import records
 CHUNK = 5_000
 CACHE_KIB = 32 * 1024        # page cache of the database during an import
 
+
 @dataclass
 class ImportResult:
     kind: str
