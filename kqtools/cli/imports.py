@@ -146,7 +146,8 @@ def rejects(batch, purge_before):
         raise click.UsageError("give a BATCH to show, or --purge-before DATE (not both)")
     if purge_before is not None:
         done = purge_rejects(get_db(), date_arg(purge_before, "--purge-before"))
-        info(f"deleted {done.rejects:,} rejected rows of {done.batches:,} batches finished before {done.before}")
+        info(f"deleted {done.rejects:,} rejected row{'' if done.rejects == 1 else 's'} of {done.batches:,} "
+             f"batch{'' if done.batches == 1 else 'es'} finished before {done.before}")
         summary(done.summary())
         return ExitStatus.OK
     found = batch_rejects(get_db(), batch)
