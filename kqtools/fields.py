@@ -12,6 +12,8 @@ import unicodedata
 
 EMPTY = frozenset({"", "-", "--", "—", "——", "/", "无", "暂无", "null", "NULL", "None", "N/A", "n/a", "#N/A"})
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
+MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2100, 12, 31)   # the dates a record of a firm can carry
+_MAX_SERIAL = (MAX_DATE - _EXCEL_EPOCH).days                         # 73415: Excel's number for 2100-12-31
 _DATE_PATTERNS = (
     re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"),
     re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
@@ -48,11 +50,13 @@ def to_code(raw) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", to_text(raw))).upper()
 
 
-def to_date(raw) -> str:
+def to_date(raw, bounded: bool = True) -> str:
+    """A date as ISO text, between 1900-01-01 and 2100-12-31 (a year 0001 or 2173 is a typing slip
+    or a number read as a date, never a firm's date); ``bounded=False``: any valid date."""
     if isinstance(raw, dt.datetime):
-        return raw.date().isoformat()
+        raw = raw.date()
     if isinstance(raw, dt.date):
-        return raw.isoformat()
+        return _in_range(raw, raw.isoformat()) if bounded else raw.isoformat()
     if isinstance(raw, bool):
         raise ValueError("not a date")
     if isinstance(raw, (int, float)):
@@ -63,17 +67,29 @@ def to_date(raw) -> str:
         if m:
             y, mo, d = (int(g) for g in m.groups())
             try:
-                return dt.date(y, mo, d).isoformat()
+                day = dt.date(y, mo, d)
             except ValueError:
                 raise ValueError(f"no such date: {text}") from None
+            return _in_range(day, text) if bounded else day.isoformat()
     if re.fullmatch(r"\d{5}(\.0+)?", text):
         return _excel_serial(float(text))
     raise ValueError(f"not a date: {text!r} (use 2024-07-01, 2024/7/1 or 2024年7月1日)")
 
 
+def _in_range(day: dt.date, shown: str) -> str:
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise ValueError(f"{shown}: not a real date for a firm's records (dates run from 1900 to 2100)")
+    return day.isoformat()
+
+
 def _excel_serial(value: float) -> str:
-    if not 1 <= value < 2958466:
-        raise ValueError(f"not a date: {value!r}")
+    """An Excel date number (days since 1899-12-30), for the dates 1900-01-01 to 2100-12-31."""
+    if value != value or not 2 <= value <= _MAX_SERIAL:
+        shown = int(value) if value == value and float(value).is_integer() else value
+        day = ""
+        if value == value and 1 <= value < 2958466:
+            day = f" (as an Excel date number it would be {(_EXCEL_EPOCH + dt.timedelta(days=int(value))).isoformat()})"
+        raise ValueError(f"not a date: {shown}{day}; dates run from 1900 to 2100")
     return (_EXCEL_EPOCH + dt.timedelta(days=int(value))).isoformat()
 
 
@@ -101,6 +117,30 @@ def to_integer(raw) -> int:
     if not value.is_integer():
         raise ValueError(f"not a whole number: {raw!r}")
     return int(value)
+
+
+def to_year(raw) -> int:
+    """A year (2024, "2024年", "2024年度"). A date in the year column says so, whether it came as a
+    date cell, as date text or as the number Excel keeps for a date (45658 = 2025-01-01)."""
+    if isinstance(raw, (dt.date, dt.datetime)):
+        day = raw.date() if isinstance(raw, dt.datetime) else raw
+        raise ValueError(f"a date, not a year ({day.isoformat()}): put the year, e.g. {day.year}")
+    if isinstance(raw, str):
+        text = unicodedata.normalize("NFKC", raw).strip()
+        if any(p.match(text) for p in _DATE_PATTERNS[:2]):
+            try:
+                day = dt.date.fromisoformat(to_date(text))
+            except ValueError:
+                day = None
+            if day is not None:
+                raise ValueError(f"a date, not a year ({day.isoformat()}): put the year, e.g. {day.year}")
+    value = to_integer(raw)
+    if MAX_DATE.year < value <= _MAX_SERIAL and not isinstance(raw, str) or (
+            isinstance(raw, str) and re.fullmatch(r"\d{5}(\.0+)?", raw.strip()) and MAX_DATE.year < value <= _MAX_SERIAL):
+        day = _EXCEL_EPOCH + dt.timedelta(days=value)
+        raise ValueError(f"a date, not a year ({day.isoformat()}, which Excel keeps as {value}): "
+                         f"put the year, e.g. {day.year}")
+    return value
 
 
 _TRUE = frozenset({"是", "有", "y", "yes", "true", "1", "√", "✓", "t", "发生", "1.0"})
@@ -137,5 +177,5 @@ def add_years(iso_date: str, years: int) -> str:
 
 
 def parse_date_arg(text: str) -> dt.date:
-    """Dates typed on the command line, in any form ``to_date`` accepts."""
-    return dt.date.fromisoformat(to_date(text))
+    """Dates typed on the command line, in any form ``to_date`` accepts (the command decides the range)."""
+    return dt.date.fromisoformat(to_date(text, bounded=False))

@@ -118,7 +118,7 @@ def _text(raw):
 MEMO_CONVERTERS = frozenset({"date", "code", "term"})
 CONVERTERS = {
     None: _text, "uscc": _uscc, "date": F.to_date, "number": F.to_number, "integer": F.to_integer,
-    "boolean": F.to_boolean, "list": F.to_list, "code": F.to_code, "term": _term,
+    "year": F.to_year, "boolean": F.to_boolean, "list": F.to_list, "code": F.to_code, "term": _term,
 }
 
 

@@ -1,10 +1,16 @@
-"""Reading tabular files as clerks receive them: CSV/TSV (UTF-8, UTF-8 with BOM, GBK/GB18030),
-XLSX, JSON (an array of objects) and JSONL, from a path or stdin.
+"""Reading tabular files as clerks receive them: CSV/TSV (UTF-8, UTF-8 with BOM, GBK/GB18030, UTF-16),
+XLSX (:mod:`kqtools.workbooks`), JSON (an array of objects) and JSONL, from a path or stdin.
 
-A reader yields ``(line, cells)``: ``line`` is where a clerk finds the row (CSV:
-the physical line it starts on, header = line 1; XLSX: the sheet row; JSON: the
-object's position, 1-based; JSONL: the line). Problems that make the whole source
-unusable raise :class:`SourceError` with a one-line message.
+A reader yields ``(line, cells)``: ``line`` is where a clerk finds the row (CSV: the physical line it
+starts on, header = line 1; XLSX: the sheet row; JSON: the object's position, 1-based; JSONL: the
+line). Problems that make the whole source unusable raise :class:`SourceError` with one line; a
+row that cannot be read is yielded as a :class:`BadRow` (tabular) or :class:`RowError` (JSONL) and
+becomes a rejected row.
+
+Text is decoded once per file and verified line by line (:mod:`kqtools.decoding`): a row on a line
+in another encoding is a bad row naming the encoding it looks like. A quoted cell that does not close
+(it runs to the end of the file, past :data:`MAX_CELL_CHARS` characters or :data:`MAX_CELL_LINES`
+lines, or swallows lines that look like rows) stops the import, naming the line where it opened.
 """
 from __future__ import annotations
 
@@ -16,24 +22,38 @@ import json
 from dataclasses import dataclass, field
 from typing import IO, Iterator
 
+from .decoding import (_MARKED, SourceError, TextLines, _read_upto, detect_encoding, first_non_ascii_block,
+                       seekable)
+
+__all__ = ["BadRow", "RowError", "Source", "SourceError", "detect_encoding", "detect_format", "open_table"]
 from .fields import to_text
-from .errors import KqtoolsError
 
 SNIFF_BYTES = 1 << 16
-TEXT_BLOCK = 1 << 20  # characters decoded at a time
+MAX_CELL_CHARS = 10_000        # no real cell is longer: a quote that never closes
+MAX_CELL_LINES = 20            # nor spans more lines
 FORMATS = ("csv", "tsv", "xlsx", "json", "jsonl")
 _EXT = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx",
         ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-csv.field_size_limit(16 * 1024 * 1024)
+csv.field_size_limit(MAX_CELL_CHARS)
 
 
-class SourceError(KqtoolsError):
-    """The source cannot be read as a table at all (one line: where and why)."""
+class RowError(str):
+    """Yielded instead of an object for a JSONL line that cannot be read: a per-row reject."""
+
+
+class BadRow(list):
+    """Yielded instead of the cells of a tabular row that cannot be read (a line in another
+    encoding): the cells as best decoded (U+FFFD for bad bytes) and ``reason``, a per-row reject."""
+    reason: str = ""
 
 
 @dataclass
 class Source:
-    """An opened source: its format and encoding as detected, and the sha256 of the bytes read."""
+    """An opened source: its format and encoding as detected, and the sha256 of the bytes read.
+
+    ``stats`` counts what the reader changed or noticed for the summary (``merged_cells_filled``);
+    ``first_col`` is the sheet column of the first cell of each row (XLSX; 0 = column A).
+    """
     name: str
     format: str
     encoding: str | None = None
@@ -41,6 +61,8 @@ class Source:
     header_line: int = 1
     header: list[str] = field(default_factory=list)
     rows: Iterator[tuple[int, list]] = iter(())
+    first_col: int = 0
+    stats: dict = field(default_factory=dict)
     _hasher: "HashingReader | None" = None
     _digest: str | None = None
 
@@ -99,25 +121,6 @@ def detect_format(name: str, head: bytes) -> str:
     return "tsv" if first.count(b"\t") > first.count(b",") else "csv"
 
 
-def detect_encoding(head: bytes, complete: bool) -> str:
-    """utf-8-sig for a BOM, utf-8 if the sample decodes, else gb18030 (a superset of GBK)."""
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    if len(head) >= 4 and head.count(0) * 3 > len(head):  # UTF-16 without a BOM: every other byte is 0
-        return "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=complete)
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        codecs.getincrementaldecoder("gb18030")().decode(head, final=complete)
-        return "gb18030"
-    except UnicodeDecodeError:
-        raise SourceError("neither UTF-8 nor GBK/GB18030 text; is it a binary file? (use --encoding)") from None
-
 
 def open_table(stream: IO[bytes], name: str, fmt: str | None = None, encoding: str | None = None,
                sheet: str | None = None) -> Source:
@@ -128,131 +131,112 @@ def open_table(stream: IO[bytes], name: str, fmt: str | None = None, encoding: s
         raise SourceError(f"{name}: empty file")
     fmt = fmt or detect_format(name, head)
     if fmt == "xlsx":
-        return _open_xlsx(head + stream.read(), name, sheet)
-    if encoding is None:
+        from .workbooks import open_xlsx
+
+        return open_xlsx(head + stream.read(), name, sheet)
+    if fmt not in ("csv", "tsv", "json", "jsonl"):
+        raise SourceError(f"{name}: unknown format {fmt!r}")
+    detected = encoding is None
+    if detected:
+        sample = head
+        if sample.isascii() and not complete and seekable(stream):
+            # the sniffed head is plain ASCII: GBK text may begin after a long ASCII stretch
+            sample = first_non_ascii_block(stream) or head
         try:
-            encoding = detect_encoding(head, complete)
+            encoding = detect_encoding(sample, complete or sample is not head)
         except SourceError as exc:
             raise SourceError(f"{name}: {exc}") from None
-        if encoding == "utf-8" and not complete and _seekable(stream):
-            # the sniffed head is only the start: GBK text may begin after a long ASCII stretch
-            encoding = _utf8_or_gb18030(stream, head)
     else:
         try:
-            codecs.lookup(encoding)
+            text_codec = getattr(codecs.lookup(encoding), "_is_text_encoding", True)  # not rot13, base64
         except LookupError:
-            raise SourceError(f"{name}: unknown encoding {encoding!r}") from None
+            text_codec = False
+        if not text_codec:
+            raise SourceError(f"{name}: unknown encoding {encoding!r}")
     hasher = HashingReader(stream, head)
-    text = io.TextIOWrapper(io.BufferedReader(hasher, 1 << 16), encoding=encoding, newline="")
     src = Source(name=name, format=fmt, encoding=encoding, _hasher=hasher)
+    text = TextLines(hasher, name, encoding, detected)
     if fmt in ("csv", "tsv"):
-        src.rows = _csv_rows(text, name, "\t" if fmt == "tsv" else ",")
+        src.rows = _csv_rows(text, "\t" if fmt == "tsv" else ",")
     elif fmt == "jsonl":
-        src.rows = _jsonl_rows(text, name)
-    elif fmt == "json":
-        src.rows = _json_rows(text, name)
+        src.rows = _jsonl_rows(text)
     else:
-        raise SourceError(f"{name}: unknown format {fmt!r}")
+        src.rows = _json_rows(text)
     return src
 
 
-def _seekable(stream) -> bool:
+# ------------------------------------------------------------------ rows
+def _csv_rows(text: TextLines, delimiter: str):
+    """``(line, cells)`` of a CSV/TSV text; rows on a bad line become :class:`BadRow`."""
+    from itertools import chain
+
+    name, bad, eof = text.name, text.bad, text.eof
+    reader = csv.reader(chain.from_iterable(text.blocks(sentinel=True)), delimiter=delimiter, strict=False)
+    start = 1
     try:
-        return stream.seekable()
-    except (AttributeError, ValueError, OSError):
-        return False
+        for cells in reader:
+            line, start = start, reader.line_num + 1
+            if start - line > 1 or start > eof[0]:
+                if start - line == 1:   # the sentinel line alone: the data ended outside any quote
+                    return
+                _check_multiline(cells, line, start, delimiter, name, start > eof[0])
+            if bad and any(n in bad for n in range(line, start)):
+                row = BadRow(_MARKED.sub("\ufffd", c) for c in cells)
+                row.reason = next(bad[n] for n in range(line, start) if n in bad)
+                yield line, row
+                continue
+            yield line, cells
+    except csv.Error as exc:
+        if "field limit" in str(exc):
+            raise SourceError(f"{name}: line {start}: a cell that starts on this line runs past {MAX_CELL_CHARS:,} "
+                              f"characters: a quotation mark that never closes? (no real cell is that long)") from None
+        raise SourceError(f"{name}: line {reader.line_num}: {exc}") from None
 
 
-def _utf8_or_gb18030(stream, head: bytes) -> str:
-    """Check the whole of a seekable file for UTF-8 (C-speed decoding, about 0.1 s per 100 MB), then
-    rewind to where the head ended. A file that is not UTF-8 all the way through is read as GB18030."""
-    start = stream.tell()
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        decoder.decode(head)
-        while True:
-            block = stream.read(1 << 20)
-            if not block:
-                decoder.decode(b"", final=True)
-                return "utf-8"
-            decoder.decode(block)
-    except UnicodeDecodeError:
-        return "gb18030"
-    finally:
-        stream.seek(start)
+def _line_breaks(cell: str) -> int:
+    n = cell.count("\n")
+    return n + cell.count("\r") - cell.count("\r\n") if "\r" in cell else n
 
 
-def _read_upto(stream, n):
-    chunks, size = [], 0
-    while size < n:
-        data = stream.read(n - size)
-        if not data:
-            break
-        chunks.append(data)
-        size += len(data)
-    return b"".join(chunks)
+def _check_multiline(cells: list, line: int, end: int, delimiter: str, name: str, at_eof: bool) -> None:
+    """A row spanning several lines is fine for a quoted address with a line break. It is a quote
+    that never closed when it runs to the end of the file, when one cell spans more than
+    :data:`MAX_CELL_LINES` lines, or when a cell takes in lines that look like rows of this file."""
+    starts, n = [], line
+    for cell in cells:
+        starts.append(n)
+        n += _line_breaks(cell)
+    opened, why = line, None
+    if at_eof:
+        opened, why = starts[-1], "never closes (it runs to the end of the file)"
+    else:
+        for cell, first in zip(cells, starts):
+            breaks = _line_breaks(cell)
+            if not breaks:
+                continue
+            opened = first
+            if breaks >= MAX_CELL_LINES:
+                why = f"does not close within {MAX_CELL_LINES} lines"
+            elif any(part.count(delimiter) >= max(2, len(cells) - 1) for part in cell.splitlines()[1:]):
+                why = "takes in lines that look like rows of this file"
+            if why:
+                break
+        if why is None and end - line > MAX_CELL_LINES:
+            why = f"is part of a row that spans {end - line} lines"
+    if why:
+        raise SourceError(f"{name}: line {opened}: a quoted cell that opens on this line {why}; "
+                          f"a quotation mark is missing its pair (nothing was imported)")
 
 
-def _decode_guard(rows, name):
-    try:
-        yield from rows
-    except UnicodeDecodeError as exc:
-        hint = "use --encoding"
-        if exc.encoding.replace("_", "-").lower().startswith("utf-8"):
-            sample = exc.object[exc.start:exc.start + 64]
-            try:
-                sample.decode("gb18030")
-                hint = "the start of the file is plain ASCII, the rest looks like GBK: run again with --encoding gb18030"
-            except UnicodeDecodeError:
-                pass
-        raise SourceError(f"{name}: bytes that are not valid {exc.encoding} text further into the file; {hint}") from None
-
-
-def _text_blocks(text, name):
-    """The text in blocks of whole lines (as StringIO), checked for NUL characters a block at a time:
-    cheaper than looking at every row, and a NUL means a binary file, not CSV."""
-    carry, lines_before = "", 0
-    while True:
-        block = text.read(TEXT_BLOCK)
-        if not block:
-            if carry:
-                yield io.StringIO(carry, newline="")
-            return
-        if "\x00" in block:
-            line = lines_before + carry.count("\n") + block[:block.index("\x00")].count("\n") + 1
-            raise SourceError(f"{name}: line {line}: NUL bytes; this is a binary file, not CSV")
-        cut = block.rfind("\n") + 1
-        if not cut:
-            carry += block
-            continue
-        chunk, carry = carry + block[:cut], block[cut:]
-        lines_before += chunk.count("\n")
-        yield io.StringIO(chunk, newline="")
-
-
-def _csv_rows(text, name, delimiter):
-    def gen():
-        from itertools import chain
-
-        reader = csv.reader(chain.from_iterable(_text_blocks(text, name)), delimiter=delimiter, strict=False)
-        start = 1
-        try:
-            for cells in reader:
-                line, start = start, reader.line_num + 1
-                yield line, cells
-        except csv.Error as exc:
-            raise SourceError(f"{name}: line {reader.line_num}: {exc}") from None
-    return _decode_guard(gen(), name)
-
-
-class RowError(str):
-    """Yielded instead of cells for a line that cannot be read (a broken JSONL line): a per-row reject."""
-
-
-def _jsonl_rows(text, name):
-    def gen():
-        for line_no, line in enumerate(text, start=1):
+def _jsonl_rows(text: TextLines):
+    line_no = 0
+    for block in text.blocks():
+        for line in block:
+            line_no += 1
             if not line.strip():
+                continue
+            if line_no in text.bad:
+                yield line_no, RowError(text.bad[line_no])
                 continue
             try:
                 obj = json.loads(line)
@@ -263,61 +247,31 @@ def _jsonl_rows(text, name):
                 yield line_no, RowError(f"expected one JSON object per line, got {type(obj).__name__}")
                 continue
             yield line_no, obj
-    return _decode_guard(gen(), name)
 
 
-def _json_rows(text, name):
-    def gen():
-        try:
-            data = json.load(text)
-        except json.JSONDecodeError as exc:
-            raise SourceError(f"{name}: line {exc.lineno}, column {exc.colno}: not JSON: {exc.msg}") from None
-        if isinstance(data, dict):
-            lists = [v for v in data.values() if isinstance(v, list)]
-            if len(lists) == 1:
-                data = lists[0]  # {"data": [...]} as many systems export
-        if not isinstance(data, list):
-            what = "an object" if isinstance(data, dict) else type(data).__name__
-            raise SourceError(f"{name}: expected a JSON array of objects, got {what}")
-        for i, obj in enumerate(data, start=1):
-            if not isinstance(obj, dict):
-                raise SourceError(f"{name}: item {i}: expected an object, got {type(obj).__name__}")
-            yield i, obj
-    return _decode_guard(gen(), name)
-
-
-def _open_xlsx(data: bytes, name: str, sheet: str | None) -> Source:
-    import python_calamine
-
-    digest = hashlib.sha256(data).hexdigest()
+def _json_rows(text: TextLines):
+    name = text.name
+    whole = "".join(block.getvalue() for block in text.blocks())
+    if text.bad:
+        first = min(text.bad)
+        raise SourceError(f"{name}: line {first}: {text.bad[first]}")
     try:
-        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
-        names = book.sheet_names
-        if sheet is None:
-            sheet_name = names[0]
-        elif sheet in names:
-            sheet_name = sheet
-        elif sheet.isdigit() and 1 <= int(sheet) <= len(names):
-            sheet_name = names[int(sheet) - 1]
-        else:
-            raise SourceError(f"{name}: no sheet {sheet!r}; sheets are {', '.join(names)}")
-        ws = book.get_sheet_by_name(sheet_name)
-        # iter_rows() yields from the sheet's first row (empty rows above the data included), so the
-        # sheet row is the position + 1 (tests/test_readers.py checks this against a real workbook)
-        offset = 1
-        rows = ws.iter_rows()
-    except SourceError:
-        raise
-    except Exception as exc:  # calamine raises several error types for broken zips
-        raise SourceError(f"{name}: not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
-
-    def gen():
-        try:
-            yield from enumerate(rows, offset)  # (sheet row, cells), without a Python step per row
-        except Exception as exc:  # noqa: BLE001
-            raise SourceError(f"{name}: workbook damaged while reading ({exc})") from None
-
-    return Source(name=name, format="xlsx", sheet=sheet_name, rows=gen(), _digest=digest)
+        data = json.loads(whole)
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"{name}: line {exc.lineno}, column {exc.colno}: not JSON: {exc.msg}") from None
+    except RecursionError:
+        raise SourceError(f"{name}: JSON nested too deeply to be a table") from None
+    if isinstance(data, dict):
+        lists = [v for v in data.values() if isinstance(v, list)]
+        if len(lists) == 1:
+            data = lists[0]  # {"data": [...]} as many systems export
+    if not isinstance(data, list):
+        what = "an object" if isinstance(data, dict) else type(data).__name__
+        raise SourceError(f"{name}: expected a JSON array of objects, got {what}")
+    for i, obj in enumerate(data, start=1):
+        if not isinstance(obj, dict):
+            raise SourceError(f"{name}: item {i}: expected an object, got {type(obj).__name__}")
+        yield i, obj
 
 
 def cells_of(obj, header):

@@ -121,8 +121,8 @@ def test_bad_dates_are_rejected(db, text):
 @pytest.mark.parametrize("text,expected", [('"1,234.5"', 1234.5), ("1234", 1234.0), ('"12,345,678"', 12345678.0),
                                            ("１２３", 123.0), ("-5", -5.0), ("1 234", 1234.0), ("88万元", 88.0)])
 def test_numbers_with_thousands_separators(db, text, expected):
-    load_csv(db, "metrics", f"信用代码,年度,营业收入（万元）\n{A},2024年,{text}\n")
-    assert one(db, "SELECT revenue, year FROM metrics") == (expected, 2024)
+    load_csv(db, "metrics", f"信用代码,年度,实缴税收（万元）\n{A},2024年,{text}\n")  # tax may be negative
+    assert one(db, "SELECT tax, year FROM metrics") == (expected, 2024)
 
 
 def test_bad_number_is_rejected(db):
@@ -173,10 +173,28 @@ def test_credit_record_keys(db):
     assert db.execute("SELECT record_key, grade FROM credit_records ORDER BY year").fetchall() == [("2023", "A"), ("2024", "B")]
 
 
-def test_text_formula_in_csv_is_rejected(db):
-    r = load_csv(db, "enterprises", f'信用代码,企业名称\n{A},"=cmd|\' /C calc\'!A0"\n{B},乙\n')
-    assert r.inserted == 1 and r.rejected == 1
-    assert r.rejects[0].field == "name" and "formula" in r.rejects[0].reason
+def test_text_beginning_like_a_formula_is_stored_as_text_and_counted(db):
+    r = load_csv(db, "enterprises", f'信用代码,企业名称,备注\n{A},-2+3公司,"=cmd|\' /C calc\'!A0"\n'
+                                    f'{B},+HYPERLINK("http://x"),@SUM(1)\n{C},丙公司,-5\n')
+    assert (r.inserted, r.rejected) == (3, 0), r.rejects
+    assert r.formula_like == 4  # -2+3公司, =cmd…, +HYPERLINK…, @SUM…; the number -5 is not formula-like
+    assert dict(db.execute("SELECT uscc, name FROM enterprises")) == {A: "-2+3公司", B: '+HYPERLINK("http://x")', C: "丙公司"}
+    assert json.loads(one(db, "SELECT extra FROM enterprises WHERE uscc = ?", A)[0]) == {"备注": "=cmd|' /C calc'!A0"}
+
+
+def test_the_apostrophe_of_kqs_csv_export_is_removed_and_nothing_else(db):
+    r = load_csv(db, "enterprises", f"信用代码,企业名称,联系电话,备注\n{A},'-2+3公司,'+86 138,'=1\n"
+                                    f"{B},'乙公司',''@x,'\n")
+    assert r.rejected == 0 and r.apostrophes_removed == 3
+    got = {u: rest for u, *rest in db.execute("SELECT uscc, name, phone, extra FROM enterprises")}
+    assert got[A] == ["-2+3公司", "+86 138", '{"备注": "=1"}']
+    assert got[B] == ["'乙公司'", "''@x", '{"备注": "\'"}']  # not kq's neutralization: kept as written
+
+
+def test_a_formula_in_a_number_or_date_column_is_rejected_with_advice(db):
+    r = load_csv(db, "metrics", f"信用代码,年度,实缴税收\n{A},2024,=SUM(B2:B5)\n{B},2024,'-5\n")
+    assert r.rejected == 1 and "spreadsheet formula" in r.rejects[0].reason and r.rejects[0].line == 2
+    assert one(db, "SELECT tax FROM metrics")[0] == -5.0
 
 
 def test_duplicate_of_an_unchanged_row_is_rejected_and_first_wins(db):
@@ -200,7 +218,7 @@ def test_rows_know_the_batch_and_line_that_listed_them(db):
 def test_duplicates_across_chunks(db, monkeypatch):
     import kqtools.importer as importer
 
-    monkeypatch.setattr(importer, "CHUNK", 2)
+    monkeypatch.setattr(importer.write, "CHUNK", 2)
     r = load_csv(db, "enterprises", f"信用代码,企业名称\n{A},甲\n{B},乙\n{C},丙\n{A},甲2\n{C},丙2\n")
     assert (r.inserted, r.rejected) == (3, 2)
     assert [x.line for x in r.rejects] == [5, 6]

@@ -86,3 +86,20 @@ def test_xlsx_rows_are_sheet_rows(tmp_path):
     got = [(line, cells) for line, cells in src.rows if any(c not in ("", None) for c in cells)]
     assert [line for line, _ in got] == [4, 6]
     assert src.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("encoding", ["rot13", "base64", "no-such-codec"])
+def test_a_codec_that_is_not_a_text_encoding_is_refused_in_one_line(encoding):
+    with pytest.raises(SourceError, match=f"t.csv: unknown encoding '{encoding}'"):
+        open_table(io.BytesIO(b"a,b\n1,2\n"), "t.csv", encoding=encoding)
+
+
+def test_a_csv_row_on_a_line_in_another_encoding_is_a_bad_row_with_its_reason():
+    from kqtools.readers import BadRow
+
+    data = "a,b\n甲,乙\n".encode("utf-8") + "丙,丁\n".encode("gbk") + "戊,己\n".encode("utf-8")
+    rows = list(open_table(io.BytesIO(data), "t.csv").rows)
+    assert [line for line, _ in rows] == [1, 2, 3, 4]
+    bad = rows[2][1]
+    assert isinstance(bad, BadRow) and "looks like GBK/GB18030" in bad.reason and "\ufffd" in "".join(bad)
+    assert rows[3] == (4, ["戊", "己"])

@@ -1,11 +1,11 @@
-"""``kq import``, ``kq imports`` and ``kq rejects``."""
+"""``kq import``, ``kq imports`` and ``kq rejects``: parse, one call to :mod:`kqtools.storage.imports`, print."""
 from __future__ import annotations
 
 import sys
 
 import click
 
-from .common import ATTENTION, OK, KqError, db_option, emit, get_db, info, open_source, output_options
+from .common import KqError, date_arg, db_option, emit, get_db, info, open_source, output_options, summary
 
 KINDS = ("enterprises", "designations", "metrics", "credit", "specialists", "visits", "requests")
 SHOW_REJECTS = 20
@@ -43,73 +43,62 @@ def import_(kind, source, source_format, encoding, sheet, maps, strict, rejects_
     Rows are upserted by key; every rejected row is reported with its line and reason.
     Exit 0: nothing rejected; 1: some rows rejected; 2: the source is unusable.
     """
-    from ..importer import UnknownField, resolve_mapping, run_import
+    from ..errors import status_of
+    from ..importer import resolve_mapping
+    from ..importer.diagnostics import notes, reject_line
     from ..kinds import get_kind
-    from ..readers import SourceError, open_table
+    from ..storage.imports import import_stream
 
     mapping = parse_mapping(maps)
-    try:
-        resolve_mapping(get_kind(kind), mapping)
-    except UnknownField as exc:
-        raise KqError(str(exc)) from None
+    resolve_mapping(get_kind(kind), mapping)  # an unknown --map target fails before the database is opened
     db = get_db()
     stream = open_source(source)
     progress = _progress(source) if sys.stderr.isatty() else None
     try:
-        src = open_table(stream, source, source_format, encoding, sheet)
-        result = run_import(db, src, kind, strict=strict, mapping=mapping, progress=progress)
-    except SourceError as exc:
-        raise KqError(str(exc)) from None
-    except UnicodeDecodeError as exc:
-        raise KqError(f"{source}: not valid {exc.encoding} text (use --encoding)") from None
-    except MemoryError:
-        raise KqError(f"{source}: out of memory while reading; split the file") from None
-    except Exception as exc:  # sqlite3.OperationalError: locked past the busy timeout, disk full, ...
-        import sqlite3
-
-        if isinstance(exc, sqlite3.Error):
-            raise KqError(f"{source}: database error, nothing imported: {exc}") from None
-        raise
+        result = import_stream(db, stream, source, kind, fmt=source_format, encoding=encoding, sheet=sheet,
+                               strict=strict, mapping=mapping, progress=progress)
     finally:
         if progress:
             progress.close()
         if stream is not sys.stdin.buffer:
             stream.close()
 
-    if result.unknown_columns:
-        info(f"{source}: kept unknown columns in 'extra': {', '.join(result.unknown_columns)}")
+    for line in notes(source, result):
+        info(line)
     for r in result.rejects[:SHOW_REJECTS]:
-        where = f"{source}: line {r.line}" + (f", column {r.column}" if r.column else "")
-        info(f"{where}: {r.field or 'row'}: {r.reason}" + (f" (value {r.value!r})" if r.value else ""))
+        info(reject_line(source, r))
     if len(result.rejects) > SHOW_REJECTS:
         info(f"... and {len(result.rejects) - SHOW_REJECTS} more rejects"
              + ("" if rejects_path else "; use --rejects FILE for all of them"))
     if rejects_path:
-        from .. import output
-
-        output.write_file(rejects_path, (r.as_dict() for r in result.rejects),
-                          ["line", "column", "field", "value", "reason"])
-        info(f"wrote {len(result.rejects)} rejects to {rejects_path}")
+        _write_rejects(rejects_path, result)
     if strict and result.rejected:
         info(f"{source}: --strict and {result.rejected} rows rejected: nothing written")
     _print_summary(result.summary(), fmt)
-    return ATTENTION if result.rejected else OK
+    return status_of(result.needs_attention)
 
 
-def _print_summary(summary: dict, fmt: str | None):
-    import json
-
+def _print_summary(record: dict, fmt: str | None):
+    """One JSON object, or on a terminal a table of the fields that have a value."""
     from .common import stdout_is_tty
 
     fmt = fmt or ("table" if stdout_is_tty() else "json")
-    if fmt in ("json", "jsonl"):
-        click.echo(json.dumps(summary, ensure_ascii=False))
-        return
+    if fmt == "table":
+        record = {k: v for k, v in record.items() if k != "sha256" and v not in (None, [], "", 0) or k in (
+            "read", "inserted", "updated", "unchanged", "rejected")}
+    summary(record, fmt)
+
+
+def _write_rejects(path: str, result) -> None:
     from .. import output
 
-    shown = {k: v for k, v in summary.items() if k not in ("sha256",) and v not in (None, [], "")}
-    rows = [{"": k, "value": output.cell_text(v)} for k, v in shown.items()]
-    output.render(rows, ["", "value"], "table", click.get_text_stream("stdout"))
+    try:
+        output.write_file(path, (r.as_dict() for r in result.rejects), ["line", "column", "field", "value", "reason"])
+    except (OSError, ValueError) as exc:
+        done = (f"the import itself was committed: see the rejects with kq rejects {result.batch}" if result.written
+                else "nothing was imported")
+        raise KqError(f"{path}: cannot write the rejects ({exc}); {done}", exit_code=1) from None
+    info(f"wrote {len(result.rejects)} rejects to {path}")
 
 
 class _progress:
@@ -134,26 +123,35 @@ class _progress:
 @db_option
 def imports(kind, limit):
     """List import batches, newest first."""
-    db = get_db()
-    where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
-    rows = db.execute_returning_dicts(
-        f"SELECT id AS batch, kind, source, format, encoding, read, inserted, updated, unchanged, rejected, "
-        f"finished_at AS time, sha256 FROM batches {where} ORDER BY id DESC LIMIT ?", [*params, limit])
-    emit(rows, ["batch", "kind", "source", "format", "encoding", "read", "inserted", "updated", "unchanged",
-                "rejected", "time", "sha256"])
-    return 0
+    from ..errors import ExitStatus
+    from ..storage.imports import BATCH_COLUMNS, list_batches
+
+    emit(list_batches(get_db(), kind, limit), BATCH_COLUMNS)
+    return ExitStatus.OK
 
 
 @click.command()
-@click.argument("batch", type=int)
+@click.argument("batch", type=int, required=False)
+@click.option("--purge-before", "purge_before", metavar="DATE",
+              help="Delete the stored rejected rows of every batch finished before DATE (the batches and their "
+                   "counts stay).")
 @output_options
 @db_option
-def rejects(batch):
-    """Show the rejected rows of import batch BATCH."""
-    db = get_db()
-    if not db.execute("SELECT 1 FROM batches WHERE id = ?", [batch]).fetchone():
-        raise KqError(f"no import batch {batch} (see kq imports)")
-    rows = db.execute_returning_dicts(
-        "SELECT line, field, value, reason FROM rejects WHERE batch_id = ? ORDER BY line, rowid", [batch])
-    emit(rows, ["line", "field", "value", "reason"])
-    return 0
+def rejects(batch, purge_before):
+    """Show the rejected rows of import batch BATCH, or delete old ones with --purge-before DATE."""
+    from ..errors import ExitStatus
+    from ..storage.imports import REJECT_COLUMNS, batch_rejects, purge_rejects
+
+    if (batch is None) == (purge_before is None):
+        raise click.UsageError("give a BATCH to show, or --purge-before DATE (not both)")
+    if purge_before is not None:
+        done = purge_rejects(get_db(), date_arg(purge_before, "--purge-before"))
+        info(f"deleted {done.rejects:,} rejected row{'' if done.rejects == 1 else 's'} of {done.batches:,} "
+             f"batch{'' if done.batches == 1 else 'es'} finished before {done.before}")
+        summary(done.summary())
+        return ExitStatus.OK
+    found = batch_rejects(get_db(), batch)
+    if found.purged_at:
+        info(f"the rejected rows of batch {batch} were deleted on {found.purged_at[:10]} (kq rejects --purge-before)")
+    emit(found.rows, REJECT_COLUMNS)
+    return ExitStatus.OK

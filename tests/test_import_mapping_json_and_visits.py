@@ -1,6 +1,5 @@
-"""Defects found after the first import release, each pinned by a test a clerk would notice:
---map targets, JSON arrays for single-valued fields, visits checked like `kq visits log`,
-and every reject naming its column and value."""
+"""--map targets, JSON arrays and objects for single-valued fields, visits checked as `kq visits log`
+checks them, and every reject naming its column and value: each pinned by a test a clerk would notice."""
 from __future__ import annotations
 
 import csv
@@ -169,3 +168,12 @@ def test_xlsx_number_cells_in_an_unknown_column_are_kept_as_excel_shows_them(db,
     assert (r.inserted, r.rejected) == (3, 0)
     got = {u: json.loads(x) for u, x in db.execute("SELECT uscc, extra FROM enterprises")}
     assert got == {A: {"注册资本": "2778"}, B: {"注册资本": "1.5"}, C: {"注册资本": "500万"}}
+
+
+def test_json_objects_without_a_required_key_are_rejected_per_object(db):
+    import_rows(db, "enterprises", [{"uscc": A, "name": "甲公司"}])
+    r = load(db, "enterprises", json.dumps([{}, {"uscc": B}, {"uscc": C, "name": "丙公司"}], ensure_ascii=False), "t.json")
+    assert (r.read, r.inserted, r.rejected) == (3, 1, 2)
+    assert [(x.line, x.field, x.reason) for x in r.rejects] == [
+        (1, "uscc", "required value missing: uscc"), (1, "name", "required value missing: name"),
+        (2, "name", "required value missing: name")]

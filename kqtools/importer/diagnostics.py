@@ -1,0 +1,67 @@
+"""What an import says on stderr: one line per rejected row, and notes on what was changed or kept.
+
+Stderr is often mailed out by cron, so a line shows a rejected value only where the clerk needs it
+to fix the row (a bad date, an unknown enumeration; not a missing value or a duplicate key, whose
+line number says enough), and phone numbers and resident ID numbers anywhere in the line are masked
+(``138****5678``). The ``--rejects`` file and the ``rejects`` table keep the values as they were.
+Pure: text in, text out.
+"""
+from __future__ import annotations
+
+import re
+
+from .plan import Reject
+
+# mobile numbers; landlines with an area code; 18-digit resident ID numbers (with a birth date inside)
+_MOBILE = re.compile(r"(?<![0-9A-Za-z])(1[3-9]\d[- ]?)(\d{4})([- ]?\d{4})(?!\d)")
+_LANDLINE = re.compile(r"(?<![0-9A-Za-z])(0\d{2,3}[- ]?)(\d{3,4})([- ]?\d{4})(?!\d)")
+_RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])(\d{3})(\d{3}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3})"
+                          r"([\dXx])(?![0-9A-Za-z])")
+_NO_VALUE = ("required value missing", "duplicate ")
+
+
+def mask_personal(text: str) -> str:
+    """Phone numbers and resident ID numbers in ``text`` with their middle digits starred."""
+    text = _RESIDENT_ID.sub(lambda m: m.group(1) + "*" * 11 + m.group(2)[-3:] + m.group(3), text)
+    text = _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+    return _LANDLINE.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
+
+
+def shown_value(reject: Reject) -> str | None:
+    """The value worth printing with a reject, or None."""
+    value = reject.value
+    if not value or not reject.field or reject.reason.startswith(_NO_VALUE) or value in reject.reason:
+        return None
+    return value
+
+
+def reject_line(source: str, reject: Reject) -> str:
+    """``FILE: line N, column C: field: reason (value '…')``, masked."""
+    where = f"{source}: line {reject.line}" + (f", column {reject.column}" if reject.column else "")
+    value = shown_value(reject)
+    line = f"{where}: {reject.field or 'row'}: {reject.reason}" + (f" (value {value!r})" if value else "")
+    return mask_personal(line)
+
+
+def notes(source: str, result) -> list[str]:
+    """One line for each thing the import changed or kept that a clerk should know about."""
+    out = []
+    if result.unknown_columns:
+        out.append(f"{source}: kept unknown columns in 'extra': {', '.join(result.unknown_columns)}")
+    if result.short_rows:
+        out.append(f"{source}: {_n(result.short_rows, 'row')} lacked empty cells at the end, as Excel writes them: "
+                   f"the columns they lack were left as they were")
+    if result.merged_cells_filled:
+        out.append(f"{source}: filled {_n(result.merged_cells_filled, 'cell')} down from merged cells "
+                   f"(a merged cell means the same value in every row it spans)")
+    if result.formula_like:
+        out.append(f"{source}: stored as text {_n(result.formula_like, 'cell')} beginning with = + - @ as Excel "
+                   f"formulas do (kq's CSV exports neutralize them)")
+    if result.apostrophes_removed:
+        out.append(f"{source}: removed the apostrophe kq's CSV export puts before formula-like text from "
+                   f"{_n(result.apostrophes_removed, 'cell')}")
+    return out
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count:,} {word}" + ("" if count == 1 else "s")

@@ -1,0 +1,141 @@
+"""Header planning: which column of a file feeds which field of a kind. Pure: no I/O, no SQL.
+
+A :class:`Plan` maps header cells to the kind's fields (by the canonical name, a Chinese alias from the
+schema's ``x-aliases``, or a ``--map HEADER=field`` given by the clerk); columns that match no field
+are *unknown* and kept in the row's ``extra`` JSON, never dropped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import KqtoolsError
+from ..kinds import DERIVED, Kind, header_key
+from ..readers import SourceError, header_text
+
+HEADER_SCAN_ROWS = 10   # the header is the first row, within these, that names at least two fields
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One rejected row (or one reason it was rejected): where it is, which field, the value, why."""
+    line: int
+    field: str | None
+    value: str | None
+    reason: str
+    column: str | None = None
+
+    def as_dict(self):
+        return {"line": self.line, "column": self.column, "field": self.field, "value": self.value,
+                "reason": self.reason}
+
+
+@dataclass
+class Plan:
+    """Which column feeds which field; columns no schema knows go to ``extra``.
+
+    ``unknown`` holds ``(index, key)`` where ``key`` is the header as written, made distinct when a
+    header repeats (``备注``, ``备注 (2)``) so that ``extra`` keeps both values. ``first_col`` is the
+    sheet column of index 0 (0 = column A), for column letters in messages.
+    """
+    fields: list[tuple[str, int]]
+    unknown: list[tuple[int, str]]
+    header: list[str]
+    first_col: int = 0
+
+    def present(self) -> list[str]:
+        return [f for f, _ in self.fields]
+
+    def column_name(self, idx: int) -> str:
+        """The header of column ``idx`` as written, or its letter when the header cell is empty."""
+        name = self.header[idx].strip() if idx < len(self.header) else ""
+        return name or column_letter(idx + self.first_col)
+
+
+class UnknownField(KqtoolsError, ValueError):
+    """A ``--map HEADER=field`` whose target is not a field of the kind (nor an alias of one)."""
+
+
+def resolve_mapping(kind: Kind, mapping: dict[str, str] | None) -> dict[str, str]:
+    """``{header: target}`` -> ``{header_key(header): field}``; the target may be the field's name or
+    any header alias of it (``地址`` -> ``address``). An unknown target raises :class:`UnknownField`."""
+    out = {}
+    for header, target in (mapping or {}).items():
+        key = header_key(target)
+        fname = target if target in kind.fields else key if key in kind.fields else kind.headers.get(key)
+        if fname is None:
+            raise UnknownField(f"--map {header}={target}: {kind.name} has no field {target!r}; "
+                               f"fields: {', '.join(kind.fields)}")
+        out[header_key(header)] = fname
+    return out
+
+
+def plan_header(kind: Kind, header: list, mapping: dict[str, str] | None = None,
+                first_col: int = 0) -> tuple[Plan, int, dict]:
+    """Map header cells to fields; returns the plan, how many cells matched a field, and
+    ``{field: [column indexes]}`` (more than one index is an error :func:`check_plan` reports)."""
+    extra_map = resolve_mapping(kind, mapping)
+    names = [header_text(h) for h in header]
+    by_field: dict[str, list[int]] = {}
+    unknown = []
+    seen: dict[str, int] = {}
+    for idx, name in enumerate(names):
+        if not name.strip():
+            continue
+        key = header_key(name)
+        target = extra_map.get(key) or kind.headers.get(key)
+        if target is None and key in kind.fields:
+            target = key
+        if target is None:  # a repeated header gets a number, so that extra keeps every value
+            label = name.strip()
+            n = seen[label] = seen.get(label, 0) + 1
+            unknown.append((idx, label if n == 1 else f"{label} ({n})"))
+        else:
+            by_field.setdefault(target, []).append(idx)
+    plan = Plan([(f, ix[0]) for f, ix in by_field.items()], unknown, names, first_col)
+    return plan, sum(map(len, by_field.values())), by_field
+
+
+def check_plan(kind: Kind, plan: Plan, by_field: dict, source: str, line: int) -> None:
+    """A column matched twice, or a required column missing, makes the file unusable."""
+    for f, idxs in by_field.items():
+        if len(idxs) > 1:
+            cols = ", ".join(f"{column_letter(i + plan.first_col)} ({plan.header[i].strip()})" for i in idxs)
+            raise SourceError(f"{source}: line {line}: columns {cols} all map to field '{f}'; "
+                              f"rename one or choose with --map 'HEADER={f}'")
+    for f in kind.schema.get("required", []):
+        if f not in by_field:
+            aliases = kind.schema["properties"][f].get("x-aliases", [])[:4]
+            raise SourceError(f"{source}: line {line}: no column for required field '{f}' "
+                              f"(looked for {f}{', ' if aliases else ''}{', '.join(aliases)}; add one with --map 'HEADER={f}')")
+
+
+def column_letter(idx: int) -> str:
+    """Excel-style column letter for a 0-based index (A, B, ..., AA)."""
+    s, n = "", idx + 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def column_of(plan: Plan, fname: str | None) -> str | None:
+    """The header of the column a field came from (None when the source has no such column)."""
+    return next((plan.column_name(i) for f, i in plan.fields if f == fname), None)
+
+
+def stage_columns(kind: Kind) -> list[str]:
+    """Columns of a staged row (after its line number): every stored column of the kind, then ``extra``."""
+    return kind.columns() + ["extra"]
+
+
+def merge_columns(kind: Kind, plan: Plan) -> set[str]:
+    """The stored columns a file with this header speaks for: its fields, derived fields, ``extra``."""
+    cols = set(plan.present()) | set(kind.key) | set(DERIVED.get(kind.name, ()))
+    for f in kind.multi_value_fields:
+        if f in cols:
+            for value in kind.fields[f].values.values():
+                if isinstance(value, dict):
+                    cols.update(value)
+    if plan.unknown:
+        cols.add("extra")
+    return cols & set(stage_columns(kind))
