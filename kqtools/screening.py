@@ -50,6 +50,7 @@ class Row:
     line: int
     uscc: object       # raw cell
     name: object       # raw cell
+    unreadable: str | None = None   # why the line could not be read (e.g. in another encoding): never matched
 
 
 def screen(rows: Iterable[Row], entries: Sequence[dict], settings: Settings, *, list_name: str = "blacklist",
@@ -67,6 +68,10 @@ def screen(rows: Iterable[Row], entries: Sequence[dict], settings: Settings, *, 
     hits: list[dict] = []
     pending: list[tuple[Row, str, str | None, N.Cleaned]] = []
     for row in rows:
+        if row.unreadable:
+            hits.append(_unscreened(row.line, "", row.unreadable, name_column, list_name, version, reasons_text,
+                                    name_problem="the line could not be read"))
+            continue
         raw_code = "" if row.uscc is None else str(row.uscc).strip()
         raw_name = "" if row.name is None else str(row.name).strip()
         problem = None
@@ -91,10 +96,11 @@ def screen(rows: Iterable[Row], entries: Sequence[dict], settings: Settings, *, 
     return hits
 
 
-def _unscreened(line, raw_code, problem, name_column, list_name, version, reasons_text) -> dict:
+def _unscreened(line, raw_code, problem, name_column, list_name, version, reasons_text,
+                name_problem: str | None = None) -> dict:
     """A row that could be matched neither by code nor by name: reported, never passed silently."""
     why = {"rule": "unscreened", "code_problem": problem,
-           "name_problem": "the input has no name column" if not name_column else "no name in the row"}
+           "name_problem": name_problem or ("the input has no name column" if not name_column else "no name in the row")}
     hit = _hit(line, raw_code, None, {"uscc": None, "name": None}, None, None, "unscreened", list_name, version,
                reasons_text, extra=why)
     hit["code_problem"] = problem

@@ -263,3 +263,18 @@ def test_screen_against_takes_the_chinese_list_names(kq, db, tmp_path):
     assert r.returncode == 0 and "against whitelist" in r.stderr
     r = kq("screen", src, "--against", "灰名单")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_a_line_in_another_encoding_is_unscreened_never_passed(kq, db, tmp_path):
+    """A UTF-8 applicants file with one line saved as GBK: that line's name cannot be read, so it
+    is reported as unscreened (exit 1), not dropped or matched on garbled text."""
+    build(db)
+    src = tmp_path / "申报.csv"
+    src.write_bytes("企业名称,统一社会信用代码\n".encode("utf-8")
+                    + f"北京华美科技有限公司,{OTHER_VALID}\n".encode("utf-8")
+                    + "北京科达科技有限公司,\n".encode("gbk"))
+    r = kq("screen", src)
+    assert r.returncode == 1, r
+    bad = [x for x in r.jsonl() if x["line"] == 3]
+    assert bad and bad[0]["verdict"] == "unscreened"
+    assert bad[0]["details"][0]["name_problem"] == "the line could not be read"

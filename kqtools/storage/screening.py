@@ -91,7 +91,7 @@ def _columns(cells, headers: dict[str, str]) -> tuple[int | None, int | None]:
 def read_rows(src, mapping: dict[str, str] | None = None) -> tuple[bool, Iterator]:
     """(whether there is a name column, :class:`kqtools.screening.Row` per data row) of an opened
     source. Raises :class:`ScreeningError` when neither a code nor a name column is found."""
-    from ..readers import SourceError, is_blank
+    from ..readers import BadRow, SourceError, is_blank
     from ..screening import Row
 
     headers = _headers(mapping)
@@ -140,6 +140,9 @@ def read_rows(src, mapping: dict[str, str] | None = None) -> tuple[bool, Iterato
 
     def table():
         for line, cells in it:
+            if cells.__class__ is BadRow:  # a line in another encoding: its cells cannot be trusted
+                yield Row(line, None, None, unreadable=cells.reason or "the line could not be decoded")
+                continue
             if is_blank(cells):
                 continue
             n = len(cells)
