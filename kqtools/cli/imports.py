@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from .common import ATTENTION, OK, KqError, db_option, emit, get_db, info, open_source, output_options
+from .common import ATTENTION, OK, KqError, db_option, emit, get_db, info, open_source, output_options, settings
 
 KINDS = ("enterprises", "designations", "metrics", "credit", "specialists", "visits", "requests")
 SHOW_REJECTS = 20
@@ -48,6 +48,10 @@ def import_(kind, source, source_format, encoding, sheet, maps, strict, rejects_
     from ..readers import SourceError, open_table
 
     mapping = parse_mapping(maps)
+    if rejects_path:  # before the import: a symbolic link, a folder that does not exist, an unknown extension
+        from ..output import check_output_path
+
+        check_output_path(rejects_path)
     try:
         resolve_mapping(get_kind(kind), mapping)
     except UnknownField as exc:
@@ -84,16 +88,30 @@ def import_(kind, source, source_format, encoding, sheet, maps, strict, rejects_
     if len(result.rejects) > SHOW_REJECTS:
         info(f"... and {len(result.rejects) - SHOW_REJECTS} more rejects"
              + ("" if rejects_path else "; use --rejects FILE for all of them"))
-    if rejects_path:
-        from .. import output
-
-        output.write_file(rejects_path, (r.as_dict() for r in result.rejects),
-                          ["line", "column", "field", "value", "reason"])
-        info(f"wrote {len(result.rejects)} rejects to {rejects_path}")
+    failed = _write_rejects(rejects_path, result) if rejects_path else None
     if strict and result.rejected:
         info(f"{source}: --strict and {result.rejected} rows rejected: nothing written")
     _print_summary(result.summary(), fmt)
+    if failed is not None:
+        raise failed
     return ATTENTION if result.rejected else OK
+
+
+def _write_rejects(path: str, result) -> KqError | None:
+    """Write the rejects file; after the import, a failure is said plainly (exit 1), with what the
+    import itself did, and returned to be raised once the summary is out."""
+    from .. import output
+    from ..files import OutputFileError
+
+    try:
+        output.write_file(path, (r.as_dict() for r in result.rejects), ["line", "column", "field", "value", "reason"],
+                          mode=settings().file_mode)
+    except OutputFileError as exc:
+        done = (f"the import itself was committed (batch {result.batch}; kq rejects {result.batch} shows the "
+                "rejected rows)" if result.written else "nothing was imported")
+        return KqError(f"{exc}; {done}", exit_code=ATTENTION)
+    info(f"wrote {len(result.rejects)} rejects to {path}")
+    return None
 
 
 def _print_summary(summary: dict, fmt: str | None):
