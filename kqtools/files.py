@@ -63,7 +63,7 @@ def check_target(path: str) -> None:
         if not stat.S_ISREG(st.st_mode):
             raise OutputFileError(f"{path} is not a regular file (a device or a pipe): kq writes files only; "
                                   "to print, leave out -o")
-        if not os.access(path, os.W_OK):
+        if not st.st_mode & 0o222 or not os.access(path, os.W_OK):  # write-protected: also for root
             raise OutputFileError(f"{path} is read-only: kq does not replace it")
     folder = _folder(path)
     if not os.path.isdir(folder):
@@ -79,7 +79,9 @@ def replace_file(path: str, mode: int = DEFAULT_MODE, *, binary: bool = False, e
     it is removed and ``path`` keeps what it had. ``OSError`` becomes :class:`OutputFileError`."""
     check_target(path)
     existed = os.path.lexists(path)
-    temp = os.path.join(_folder(path), f".{os.path.basename(path)}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    # the target's name (cut: the temporary name must fit where a 255-byte name fits) says whose it is
+    stem = os.path.basename(path).encode("utf-8", "surrogateescape")[:160].decode("utf-8", "ignore")
+    temp = os.path.join(_folder(path), f".{stem}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
     try:
         fd = open_private(temp, mode)
     except OSError as exc:

@@ -122,13 +122,17 @@ def render(rows: Iterable[dict], columns: Sequence[str], fmt: str, out: IO[str],
             n += 1
         out.write("\n]\n" if n else "]\n")
     elif fmt in ("csv", "tsv"):
-        writer = csv.writer(out, delimiter="," if fmt == "csv" else "\t", lineterminator="\r\n" if for_excel else "\n")
+        delimiter, ending = ("," if fmt == "csv" else "\t"), ("\r\n" if for_excel else "\n")
+        writer = csv.writer(out, delimiter=delimiter, lineterminator=ending)
+        # the csv module quotes a cell holding a line ending's characters only: with "\n" a bare CR
+        # would go out unquoted and split the row for every reader; such rows are quoted whole
+        quoted = csv.writer(out, delimiter=delimiter, lineterminator=ending, quoting=csv.QUOTE_ALL)
         writer.writerow(columns)
         for row in rows:
             cells = [cell_text(row.get(c)) for c in columns]
             if formula_safe:
                 cells = [neutralize(c) if isinstance(row.get(col), str) else c for c, col in zip(cells, columns)]
-            writer.writerow(cells)
+            (quoted if not for_excel and any("\r" in c for c in cells) else writer).writerow(cells)
             n += 1
     elif fmt == "table":
         from tabulate import tabulate
