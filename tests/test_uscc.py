@@ -150,6 +150,31 @@ def test_resident_id_number_is_named():
     assert not looks_like_resident_id("91110108551385082Q")
 
 
+def resident_id(first17: str) -> str:
+    """GB 11643-1999 as written: weights 2^(17-i) mod 11, check = (12 - sum mod 11) mod 11, 10 -> X."""
+    total = sum(int(c) * pow(2, 17 - i, 11) for i, c in enumerate(first17))
+    r = (12 - total % 11) % 11
+    return first17 + ("X" if r == 10 else str(r))
+
+
+@pytest.mark.parametrize("birth", ["19000101", "19490101", "19801030", "19800131", "20991231", "19751120"])
+def test_resident_ids_at_the_edges_of_a_birth_date_are_named(birth):
+    code = resident_id(f"320412{birth}003")
+    assert looks_like_resident_id(code)
+    assert "resident ID" in check_uscc(code)[1]
+
+
+@pytest.mark.parametrize("birth", ["18991231", "21000101", "19800001", "19801301", "19800100", "19800132"])
+def test_no_birth_date_no_resident_id(birth):
+    assert not looks_like_resident_id(resident_id(f"320412{birth}003"))
+
+
+def test_the_first_character_outside_the_code_alphabet_is_the_one_named():
+    """A and Z are letters (Z merely excluded from credit codes), 0 and 9 digits; '#' is none: named."""
+    for code in ("91Z10108551385082#", "9AA10108551385082#", "0919010855138508#Q"):
+        assert check_uscc(code)[1] == "character '#' is not allowed in a credit code", code
+
+
 def test_pre_2016_xiamen_code_only_via_allowlist():
     code = "91350203M0001QKT19"
     _, error = check_uscc(code)
