@@ -29,7 +29,6 @@ from typing import IO, Iterable, Sequence
 
 from .files import DEFAULT_MODE, OutputFileError, check_target, replace_file
 
-FORMATS = ("table", "csv", "tsv", "json", "jsonl")
 EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".json": "json", ".jsonl": "jsonl",
               ".ndjson": "jsonl", ".xlsx": "xlsx"}
 #: what a spreadsheet reads as the start of a formula (OWASP, CSV injection)
@@ -159,8 +158,9 @@ def write_xlsx(path: str, sheets: dict[str, tuple[Sequence[str], Iterable[dict]]
     from xlsxwriter.exceptions import XlsxWriterException
 
     with replace_file(path, mode, binary=True) as fh:
-        book = xlsxwriter.Workbook(fh, {"constant_memory": True, "strings_to_formulas": False,
-                                        "strings_to_numbers": False, "strings_to_urls": False})
+        sink = _Sink(fh)
+        book = xlsxwriter.Workbook(sink, {"constant_memory": True, "strings_to_formulas": False,
+                                          "strings_to_numbers": False, "strings_to_urls": False})
         try:
             total = _fill_workbook(book, sheets)
         except BaseException:
@@ -169,11 +169,43 @@ def write_xlsx(path: str, sheets: dict[str, tuple[Sequence[str], Iterable[dict]]
         try:
             book.close()
         except XlsxWriterException as exc:  # FileCreateError wraps the OSError of a full disk
+            sink.fh = None                  # the zip writer left half-way must not write on when it is freed
             cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else None
             if cause is not None:
                 raise cause from None
             raise OutputFileError(f"{path}: cannot write the workbook: {exc}") from None
     return total
+
+
+class _Sink:
+    """The open temporary file as XlsxWriter's zip writer sees it. When closing the workbook fails
+    (a full disk), the zip writer is abandoned mid-way and later tries to finish itself when it is
+    freed, after the file is closed ("Exception ignored in ZipFile.__del__" on stderr): from then on
+    the sink takes everything and writes nothing, keeping only the position the zip writer expects."""
+
+    def __init__(self, fh):
+        self.fh, self.pos = fh, 0
+
+    def write(self, data) -> int:
+        n = self.fh.write(data) if self.fh is not None else len(data)
+        self.pos += n
+        return n
+
+    def tell(self) -> int:
+        return self.fh.tell() if self.fh is not None else self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if self.fh is not None:
+            self.pos = self.fh.seek(offset, whence)
+        elif whence == 0:
+            self.pos = offset
+        elif whence == 1:
+            self.pos += offset
+        return self.pos
+
+    def flush(self) -> None:
+        if self.fh is not None:
+            self.fh.flush()
 
 
 def _fill_workbook(book, sheets) -> int:

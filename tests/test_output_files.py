@@ -186,14 +186,17 @@ def many_firms(n: int) -> list[list[str]]:
     return [[make_uscc("91", "320412", f"MA{i:06d}"), f"常州示例{i:05d}精密机械制造有限公司"] for i in range(n)]
 
 
-def run_with_file_size_limit(limit: int, *args, db) -> subprocess.CompletedProcess:
+def run_with_file_size_limit(limit: int, *args, db, tmpdir: Path | None = None,
+                             command=("-m", "kqtools")) -> subprocess.CompletedProcess:
     """``kq ARGS`` in a process whose files cannot grow past ``limit`` bytes (RLIMIT_FSIZE): a write
     past it fails with EFBIG, as a full disk fails with ENOSPC (Python ignores SIGXFSZ)."""
     def limit_size():
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     env = {**os.environ, "PYTHONIOENCODING": "utf-8", "KQ_DB": str(db)}
-    return subprocess.run([sys.executable, "-m", "kqtools", *map(str, args)], capture_output=True, text=True,
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
+    return subprocess.run([sys.executable, *command, *map(str, args)], capture_output=True, text=True,
                           env=env, cwd=db.parent, timeout=300, preexec_fn=limit_size)
 
 
@@ -205,10 +208,13 @@ def test_a_full_disk_leaves_the_old_file_intact_and_names_the_file(kq, tmp_path,
     old = out / name
     old.write_bytes(b"the export of last month\n")
     new = out / ("new-" + name)
+    scratch = tmp_path / "tmp"          # XlsxWriter's own temporary files go to $TMPDIR
+    scratch.mkdir()
     for target in (old, new):
-        r = run_with_file_size_limit(40_000, "enterprises", "list", "-o", target, db=db_path)
+        r = run_with_file_size_limit(40_000, "enterprises", "list", "-o", target, db=db_path, tmpdir=scratch)
         one_line(r, ExitStatus.USAGE, str(target), "cannot write", "file too large")
     assert old.read_bytes() == b"the export of last month\n"
+    assert list(scratch.iterdir()) == []
     assert "was left as it was" in r.stderr or "nothing was written" in r.stderr
     assert sorted(p.name for p in out.iterdir()) == [name]      # no partial file, no temporary file
     # the same export without the limit is whole: every firm, and the old file replaced
@@ -244,3 +250,70 @@ def test_rejects_that_cannot_be_written_after_the_import_say_it_was_committed(tm
 
     assert json.loads(r.stdout)["inserted"] == 2            # the summary is printed all the same
     assert batches(db) == 1 and list(folder.iterdir()) == []
+
+
+def test_a_workbook_that_fails_as_it_is_closed_leaves_the_old_file_and_no_noise(tmp_path):
+    """The last step of an .xlsx, zipping its parts (XlsxWriter's close()), fails: sixty small sheets
+    stay under the size limit each, the workbook does not. One error naming the file, the old file
+    as it was, and nothing on stderr (the abandoned zip writer must not complain when freed)."""
+    target = tmp_path / "book.xlsx"
+    target.write_bytes(b"last month's workbook")
+    script = ("import sys\n"
+              "from kqtools.files import OutputFileError\n"
+              "from kqtools.output import write_xlsx\n"
+              "rows = [{'uscc': f'9132041{i:011d}', 'name': f'常州示例{i}有限公司'} for i in range(40)]\n"
+              "try:\n"
+              "    write_xlsx(sys.argv[1], {f'专员{s}': (['uscc', 'name'], rows) for s in range(60)})\n"
+              "except OutputFileError as exc:\n"
+              "    print(exc)\n")
+    r = run_with_file_size_limit(60_000, target, db=tmp_path / "unused.db", command=("-c", script))
+    assert r.stdout.strip() == (f"{target}: cannot write: file too large (the file system's or this process's "
+                                f"file-size limit) ({target} was left as it was)"), r
+    assert r.stderr == ""
+    assert target.read_bytes() == b"last month's workbook" and [p.name for p in tmp_path.iterdir()] == ["book.xlsx"]
+
+
+@pytest.mark.parametrize("name", ["x.csv", "x.tsv", "x.json", "x.jsonl", "x.xlsx"])
+def test_o_says_how_many_rows_it_wrote(kq, tmp_path, name):
+    kq("import", "enterprises", firms_csv(tmp_path / "in", FIRMS + [[make_uscc("91", "320412", "MA000001"), "丙公司"]]))
+    r = kq("enterprises", "list", "-o", tmp_path / name)
+    assert r.returncode == 0 and r.stderr.strip() == f"wrote 3 rows to {tmp_path / name}", r
+
+
+def test_sheet_names_are_made_valid_and_distinct(tmp_path):
+    """Excel's rules: at most 31 characters, none of [ ] : * ? / \\, unique whatever the case."""
+    import python_calamine
+
+    from kqtools.output import write_xlsx
+
+    titles = ["湖塘镇/雪堰镇", "A[1]:*?", "a[1]:*?", "", "专员" * 20, "专员" * 20 + "乙", "Sheet"]
+    path = tmp_path / "names.xlsx"
+    write_xlsx(str(path), {t: (["uscc"], [{"uscc": A}]) for t in titles})
+    assert python_calamine.CalamineWorkbook.from_path(str(path)).sheet_names == [
+        "湖塘镇_雪堰镇", "A_1____", "a_1____~2", "Sheet", "专员" * 15 + "专", "专员" * 14 + "专~2", "Sheet~2"]
+
+
+def test_a_workbook_sets_the_width_of_every_column(tmp_path):
+    import zipfile
+
+    from kqtools.output import write_xlsx
+
+    path = tmp_path / "w.xlsx"
+    write_xlsx(str(path), {"firms": (["uscc", "name", "district"], [{"uscc": A, "name": "甲公司"}])})
+    sheet = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
+    assert '<col min="1" max="3" width="16.7109375"' in sheet
+
+
+def test_a_firm_record_is_one_readable_json_document(kq, tmp_path):
+    kq("import", "enterprises", firms_csv(tmp_path / "in"))
+    out = tmp_path / "firm.json"
+    assert kq("enterprises", "show", A, "-o", out).returncode == 0
+    text = out.read_text(encoding="utf-8")
+    record = kq("enterprises", "show", A, "-f", "json").json()
+    assert json_text(record) == text and record["enterprise"]["name"] == "甲公司"
+
+
+def json_text(document) -> str:
+    import json
+
+    return json.dumps(document, ensure_ascii=False, indent=1) + "\n"

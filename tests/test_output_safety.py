@@ -126,10 +126,12 @@ def test_hyperlink_is_neutralized_in_csv_redirected_to_a_file_but_not_through_ca
 
 
 def test_numbers_are_numbers_and_only_text_is_neutralized(tmp_path):
-    rows = [{"code": "-5", "amount": -5, "share": -0.25, "note": "+86 0519"}]
-    write_file(str(tmp_path / "x.csv"), rows, ["code", "amount", "share", "note"])
+    rows = [{"code": "-5", "amount": -5, "share": -0.25, "note": "+86 0519", "ok": True, "no": False,
+             "kinds": ["专精特新", "-1"], "whole": 3.0}]
+    write_file(str(tmp_path / "x.csv"), rows, list(rows[0]))
     with (tmp_path / "x.csv").open(encoding="utf-8-sig", newline="") as fh:
-        assert list(csv.reader(fh))[1] == ["'-5", "-5", "-0.25", "'+86 0519"]
+        assert list(csv.reader(fh))[1] == ["'-5", "-5", "-0.25", "'+86 0519", "true", "false",
+                                           '["专精特新", "-1"]', "3"]
 
 
 csv_text = st.text(st.sampled_from(list("=+-@\t\r\n,\"' a甲") + ["\x1b"]), max_size=8)
@@ -235,3 +237,27 @@ def test_an_internal_error_line_shows_control_characters_escaped(kq, monkeypatch
     assert r.returncode == ExitStatus.USAGE and "\x1b" not in r.stderr and "\r" not in r.stderr
     assert r.stderr.strip().splitlines() == [
         "kq: internal error: RuntimeError: bad \\x1b[31mvalue\\r\\nkq: forged (run with --debug for the traceback)"]
+
+
+@pytest.mark.parametrize("fmt, sep", [("csv", ","), ("tsv", "\t")])
+def test_csv_for_a_pipeline_is_quoted_only_where_it_must_be(fmt, sep):
+    """The machine contract: plain cells as they are, LF line ends; quotes only around a separator,
+    a quote or a line break (and around every cell of a row holding a bare CR)."""
+    from kqtools.output import render
+
+    buf = io.StringIO()
+    rows = [{"a": "甲公司", "b": 12.5}, {"a": f"x{sep}y", "b": None}, {"a": "a\rb", "b": 1}]
+    assert render(rows, ["a", "b"], fmt, buf) == 3
+    assert buf.getvalue() == f'a{sep}b\n甲公司{sep}12.5\n"x{sep}y"{sep}\n"a\rb"{sep}"1"\n'
+
+
+def test_jsonl_and_json_hold_every_row_past_a_batch(tmp_path):
+    """JSONL goes out 256 lines at a time: 600 rows are 600 lines, in order; JSON one array."""
+    from kqtools.output import render
+
+    rows = [{"i": i, "name": f"企业{i}"} for i in range(600)]
+    for fmt in ("jsonl", "json"):
+        buf = io.StringIO()
+        assert render(iter(rows), ["i", "name"], fmt, buf) == 600
+        back = [json.loads(line) for line in buf.getvalue().splitlines()] if fmt == "jsonl" else json.loads(buf.getvalue())
+        assert back == rows
