@@ -93,7 +93,8 @@ def test_the_scratch_files_of_a_large_first_assign_are_private(tmp_path, umask_0
     import json
 
     from kqtools.assignment import Firm, Specialist
-    from kqtools.storage import assignment as A_
+    from kqtools.storage import first_run as A_
+    from kqtools.storage.assignment import run_assign
     from test_assign_first_run import DAY, build_db, rules_file
     from test_assign_properties import POLICY
 
@@ -117,7 +118,7 @@ def test_the_scratch_files_of_a_large_first_assign_are_private(tmp_path, umask_0
     firms = [Firm(f"91320412MA{i:06d}X", f"企业{i}", "湖塘镇", "hte") for i in range(60)]
     db = build_db(tmp_path / "kq.db", specs, firms)
     try:
-        A_.run_assign(db, dt.date.fromisoformat(DAY), rules=rules_file(tmp_path, POLICY), parts=3)
+        run_assign(db, dt.date.fromisoformat(DAY), rules=rules_file(tmp_path, POLICY), parts=3)
     finally:
         db.conn.close()
     records = [json.loads(line) for line in seen.read_text().splitlines()]
