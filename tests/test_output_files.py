@@ -287,11 +287,12 @@ def test_sheet_names_are_made_valid_and_distinct(tmp_path):
 
     from kqtools.output import write_xlsx
 
-    titles = ["湖塘镇/雪堰镇", "A[1]:*?", "a[1]:*?", "", "专员" * 20, "专员" * 20 + "乙", "Sheet"]
+    titles = ["湖塘镇/雪堰镇", "A[1]:*?", "a[1]:*?", "", "专员" * 20, "专员" * 20 + "乙", "Sheet", "a/b", "a:b", "a?b"]
     path = tmp_path / "names.xlsx"
     write_xlsx(str(path), {t: (["uscc"], [{"uscc": A}]) for t in titles})
     assert python_calamine.CalamineWorkbook.from_path(str(path)).sheet_names == [
-        "湖塘镇_雪堰镇", "A_1____", "a_1____~2", "Sheet", "专员" * 15 + "专", "专员" * 14 + "专~2", "Sheet~2"]
+        "湖塘镇_雪堰镇", "A_1____", "a_1____~2", "Sheet", "专员" * 15 + "专", "专员" * 14 + "专~2", "Sheet~2",
+        "a_b", "a_b~2", "a_b~3"]
 
 
 def test_a_workbook_sets_the_width_of_every_column(tmp_path):
@@ -318,3 +319,16 @@ def json_text(document) -> str:
     import json
 
     return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+
+
+def test_a_workbook_has_a_bold_frozen_header_and_counts_an_empty_sheet_as_no_rows(tmp_path):
+    import zipfile
+
+    from kqtools.output import write_xlsx
+
+    path = tmp_path / "h.xlsx"
+    assert write_xlsx(str(path), {"firms": (["uscc", "name"], [{"uscc": A, "name": "甲公司"}]),
+                                  "empty": (["uscc"], [])}) == 1
+    book = zipfile.ZipFile(path)
+    assert '<pane ySplit="1" topLeftCell="A2"' in book.read("xl/worksheets/sheet1.xml").decode()
+    assert "<b/>" in book.read("xl/styles.xml").decode()

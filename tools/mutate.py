@@ -109,6 +109,10 @@ EQUIVALENT: dict[str, str] = {
     "uscc:110:85:<= -> <": "'A' is in the code alphabet, so it never reaches this test of characters outside it",
     "uscc:110:65:<= -> <": "'0' is in the code alphabet, so it never reaches this test of characters outside it",
     "uscc:110:65:<= -> <#1": "'9' is in the code alphabet, so it never reaches this test of characters outside it",
+    "output:111:15:== -> !=": "JSONL goes out in batches: flushing after every row instead writes the same bytes",
+    "output:162:90:False -> True": "strings_to_formulas affects XlsxWriter's write() only; kq calls write_string",
+    "output:246:15:is not -> is": "on POSIX the unlink below removes a sheet's temporary file open or not; the "
+                                  "handle is closed when the abandoned workbook is freed",
 }
 
 
