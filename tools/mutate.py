@@ -70,7 +70,10 @@ MODULES = {
                                              "tests/test_assign_first_run.py"]),
     "visits": ("kqtools/visits.py", ["tests/test_visits*.py"]),
     "requests": ("kqtools/requests.py", ["tests/test_requests*.py"]),
-    "ladder": ("kqtools/ladder.py", ["tests/test_ladder*.py"]),
+    "ladder": ("kqtools/ladder.py", ["tests/test_ladder.py", "tests/test_ladder_classes.py",
+                                     "tests/test_ladder_candidates.py"]),
+    "targets": ("kqtools/targets.py", ["tests/test_targets.py"]),
+    "watch": ("kqtools/watch.py", ["tests/test_watch.py"]),
 }
 
 #: the mutants a run of issue #19 found alive, as source edits: (module whose tests judge it, id,
