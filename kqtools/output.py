@@ -2,6 +2,20 @@
 
 Rows are plain dicts; ``columns`` fixes the order. Lists and dicts are shown as
 JSON in text formats and kept as they are in JSON formats.
+
+What is safe where:
+
+- **Spreadsheets** (CSV/TSV meant for Excel: ``-o x.csv``, and ``-f csv``/``-f tsv`` when standard
+  output is a regular file): a text cell beginning with ``=``, ``+``, ``-``, ``@``, a tab or a
+  carriage return would be read as a formula (CSV injection: ``=HYPERLINK(…)``), so it gets an
+  apostrophe in front (:func:`neutralize`; kq's importer removes exactly that apostrophe again).
+  XLSX string cells are never formulas: written as they are. A pipe gets the data as it is.
+- **Terminals** (tables, one-line messages): control characters and terminal escape sequences in
+  any value are shown escaped (``\\x1b[31m``, ``\\n``; :func:`printable`), so a firm name cannot
+  recolour the terminal, move the cursor or forge a line. Machine output (JSON, JSONL, CSV) keeps
+  the data as it is (JSON escapes control characters itself).
+- **Files** (``-o``): written through :func:`kqtools.files.replace_file`: private (``file_mode``),
+  never through a symbolic link, replaced whole or not at all.
 """
 from __future__ import annotations
 
@@ -9,13 +23,20 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from pathlib import Path
 from typing import IO, Iterable, Sequence
 
-FORMATS = ("table", "csv", "tsv", "json", "jsonl")
+from .files import DEFAULT_MODE, OutputFileError, check_target, replace_file
+
 EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".json": "json", ".jsonl": "jsonl",
               ".ndjson": "jsonl", ".xlsx": "xlsx"}
-_INJECTION = ("=", "+", "-", "@", "\t", "\r")
+#: what a spreadsheet reads as the start of a formula (OWASP, CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# C0 controls, DEL, C1 controls (ESC and CSI start terminal sequences), the line and paragraph
+# separators, and the bidirectional controls that reorder how text is shown ("Trojan Source")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def _json_default(value):
@@ -37,21 +58,47 @@ def cell_text(value) -> str:
 
 
 def neutralize(text: str) -> str:
-    """Stop Excel from reading a cell as a formula (CSV injection): prefix an apostrophe."""
-    return "'" + text if text and text.startswith(_INJECTION) else text
+    """Stop a spreadsheet from reading a text cell as a formula (CSV injection): an apostrophe in
+    front of a cell beginning with ``= + - @``, a tab or a carriage return."""
+    return "'" + text if text and text.startswith(FORMULA_STARTS) else text
+
+
+def _escape(m: re.Match) -> str:
+    ch = m.group()
+    return _NAMED.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) <= 0xFF else f"\\u{ord(ch):04x}")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to show on a terminal: control characters (ESC of a terminal escape sequence,
+    CR, LF, tab, DEL, C1, bidirectional overrides) written as visible escapes: ``\\x1b[31m``."""
+    return _CONTROL.sub(_escape, text) if _CONTROL.search(text) else text
 
 
 def format_for_path(path: str) -> str:
     ext = Path(path).suffix.lower()
     if ext not in EXTENSIONS:
-        raise ValueError(f"{path}: cannot tell the output format from the extension "
-                         f"(use {', '.join(sorted(EXTENSIONS))})")
+        raise OutputFileError(f"{path}: cannot tell the output format from the extension "
+                              f"(use {', '.join(sorted(EXTENSIONS))})")
     return EXTENSIONS[ext]
 
 
+def check_output_path(path: str) -> str:
+    """Before any work: the format of ``-o path``, and a target kq will write (not a symbolic link,
+    not a folder, in a folder that exists); raises :class:`~kqtools.files.OutputFileError`."""
+    fmt = format_for_path(path)
+    check_target(path)
+    return fmt
+
+
 def render(rows: Iterable[dict], columns: Sequence[str], fmt: str, out: IO[str], *,
-           for_excel: bool = False) -> int:
-    """Write rows to a text stream; returns the number of rows written."""
+           for_excel: bool = False, formula_safe: bool | None = None) -> int:
+    """Write rows to a text stream; returns the number of rows written.
+
+    ``for_excel``: a CSV/TSV file for Excel (CRLF line ends, formula-like text neutralized).
+    ``formula_safe``: neutralize formula-like text in CSV/TSV (default: as ``for_excel``); set for a
+    standard output redirected to a file. Tables show control characters escaped."""
+    if formula_safe is None:
+        formula_safe = for_excel
     n = 0
     # one encoder for all rows: json.dumps with options builds a new one per call (~1.4x slower)
     encode = json.JSONEncoder(ensure_ascii=False, default=_json_default).encode
@@ -74,21 +121,26 @@ def render(rows: Iterable[dict], columns: Sequence[str], fmt: str, out: IO[str],
             n += 1
         out.write("\n]\n" if n else "]\n")
     elif fmt in ("csv", "tsv"):
-        writer = csv.writer(out, delimiter="," if fmt == "csv" else "\t", lineterminator="\r\n" if for_excel else "\n")
+        delimiter, ending = ("," if fmt == "csv" else "\t"), ("\r\n" if for_excel else "\n")
+        writer = csv.writer(out, delimiter=delimiter, lineterminator=ending)
+        # the csv module quotes a cell holding a line ending's characters only: with "\n" a bare CR
+        # would go out unquoted and split the row for every reader; such rows are quoted whole
+        quoted = csv.writer(out, delimiter=delimiter, lineterminator=ending, quoting=csv.QUOTE_ALL)
         writer.writerow(columns)
         for row in rows:
             cells = [cell_text(row.get(c)) for c in columns]
-            if for_excel:
+            if formula_safe:
                 cells = [neutralize(c) if isinstance(row.get(col), str) else c for c, col in zip(cells, columns)]
-            writer.writerow(cells)
+            (quoted if not for_excel and any("\r" in c for c in cells) else writer).writerow(cells)
             n += 1
     elif fmt == "table":
         from tabulate import tabulate
 
-        data = [[cell_text(row.get(c)) for c in columns] for row in rows]
+        data = [[printable(cell_text(row.get(c))) for c in columns] for row in rows]
         n = len(data)
         if n:
-            out.write(tabulate(data, headers=list(columns), tablefmt="simple", disable_numparse=True))
+            out.write(tabulate(data, headers=[printable(str(c)) for c in columns], tablefmt="simple",
+                               disable_numparse=True))
             out.write("\n")
         else:
             out.write("(no rows)\n")
@@ -97,35 +149,105 @@ def render(rows: Iterable[dict], columns: Sequence[str], fmt: str, out: IO[str],
     return n
 
 
-def write_xlsx(path: str, sheets: dict[str, tuple[Sequence[str], Iterable[dict]]]) -> int:
-    """A real workbook, one sheet per entry; strings are written as strings, never formulas."""
+def write_xlsx(path: str, sheets: dict[str, tuple[Sequence[str], Iterable[dict]]], *,
+               mode: int = DEFAULT_MODE) -> int:
+    """A real workbook, one sheet per entry; strings are written as strings, never formulas (so
+    they are never neutralized either: ``-2+3公司`` stays as it is). Written whole or not at all,
+    private (``mode``); returns the number of rows written."""
     import xlsxwriter
+    from xlsxwriter.exceptions import XlsxWriterException
 
-    total = 0
-    with xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_formulas": False,
-                                    "strings_to_numbers": False, "strings_to_urls": False}) as book:
-        bold = book.add_format({"bold": True})
-        used = set()
-        for title, (columns, rows) in sheets.items():
-            name = _sheet_name(title, used)
-            sheet = book.add_worksheet(name)
-            sheet.write_row(0, 0, list(columns), bold)
-            sheet.freeze_panes(1, 0)
-            r = 0
-            for r, row in enumerate(rows, start=1):
-                for c, col in enumerate(columns):
-                    value = row.get(col)
-                    if value is None:
-                        continue
-                    if isinstance(value, bool):
-                        sheet.write_boolean(r, c, value)
-                    elif isinstance(value, (int, float)):
-                        sheet.write_number(r, c, value)
-                    else:
-                        sheet.write_string(r, c, neutralize(cell_text(value)))
-            total += r
-            sheet.set_column(0, max(len(columns) - 1, 0), 16)
+    with replace_file(path, mode, binary=True) as fh:
+        sink = _Sink(fh)
+        book = xlsxwriter.Workbook(sink, {"constant_memory": True, "strings_to_formulas": False,
+                                          "strings_to_numbers": False, "strings_to_urls": False})
+        try:
+            total = _fill_workbook(book, sheets)
+        except BaseException:
+            _discard(book)
+            raise
+        try:
+            book.close()
+        except XlsxWriterException as exc:  # FileCreateError wraps the OSError of a full disk
+            sink.fh = None                  # the zip writer left half-way must not write on when it is freed
+            cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else None
+            if cause is not None:
+                raise cause from None
+            raise OutputFileError(f"{path}: cannot write the workbook: {exc}") from None
     return total
+
+
+class _Sink:
+    """The open temporary file as XlsxWriter's zip writer sees it. When closing the workbook fails
+    (a full disk), the zip writer is abandoned mid-way and later tries to finish itself when it is
+    freed, after the file is closed ("Exception ignored in ZipFile.__del__" on stderr): from then on
+    the sink takes everything and writes nothing, keeping only the position the zip writer expects."""
+
+    def __init__(self, fh):
+        self.fh, self.pos = fh, 0
+
+    def write(self, data) -> int:
+        n = self.fh.write(data) if self.fh is not None else len(data)
+        self.pos += n
+        return n
+
+    def tell(self) -> int:
+        return self.fh.tell() if self.fh is not None else self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if self.fh is not None:
+            self.pos = self.fh.seek(offset, whence)
+        elif whence == 0:
+            self.pos = offset
+        elif whence == 1:
+            self.pos += offset
+        return self.pos
+
+    def flush(self) -> None:
+        if self.fh is not None:
+            self.fh.flush()
+
+
+def _fill_workbook(book, sheets) -> int:
+    bold = book.add_format({"bold": True})
+    used: set = set()
+    total = 0
+    for title, (columns, rows) in sheets.items():
+        sheet = book.add_worksheet(_sheet_name(title, used))
+        sheet.write_row(0, 0, list(columns), bold)
+        sheet.freeze_panes(1, 0)
+        r = 0
+        for r, row in enumerate(rows, start=1):
+            for c, col in enumerate(columns):
+                value = row.get(col)
+                if value is None:
+                    continue
+                if isinstance(value, bool):
+                    sheet.write_boolean(r, c, value)
+                elif isinstance(value, (int, float)):
+                    sheet.write_number(r, c, value)
+                else:
+                    sheet.write_string(r, c, cell_text(value))
+        total += r
+        sheet.set_column(0, max(len(columns) - 1, 0), 16)
+    return total
+
+
+def _discard(book) -> None:
+    """Remove the temporary files of a workbook that will not be closed (constant-memory mode keeps
+    one per sheet in the temporary folder)."""
+    import contextlib
+    import os
+
+    for sheet in book.worksheets():
+        fh = getattr(sheet, "row_data_fh", None)
+        name = getattr(sheet, "row_data_filename", None)
+        with contextlib.suppress(Exception):
+            if fh is not None:
+                fh.close()
+        with contextlib.suppress(Exception):
+            if name:
+                os.unlink(name)
 
 
 def _sheet_name(title: str, used: set) -> str:
@@ -139,16 +261,27 @@ def _sheet_name(title: str, used: set) -> str:
 
 
 def write_file(path: str, rows: Iterable[dict], columns: Sequence[str], *, sheet: str = "Sheet1",
-               sheets: dict | None = None) -> int:
-    """``-o FILE``: the format comes from the extension; CSV gets a BOM so Excel reads Chinese."""
+               sheets: dict | None = None, mode: int = DEFAULT_MODE) -> int:
+    """``-o FILE``: the format comes from the extension; CSV gets a BOM so Excel reads Chinese and
+    formula-like text neutralized. Written whole or not at all, private (``mode``): see
+    :func:`kqtools.files.replace_file`. Returns the number of rows written."""
     fmt = format_for_path(path)
     if fmt == "xlsx":
-        return write_xlsx(path, sheets or {sheet: (columns, rows)})
+        return write_xlsx(path, sheets or {sheet: (columns, rows)}, mode=mode)
     if sheets:
         rows = (r for _, (_, rs) in sheets.items() for r in rs)
     encoding = "utf-8-sig" if fmt in ("csv", "tsv") else "utf-8"
-    with open(path, "w", encoding=encoding, newline="") as fh:
+    with replace_file(path, mode, encoding=encoding, newline="") as fh:
         return render(rows, columns, fmt, fh, for_excel=fmt in ("csv", "tsv"))
+
+
+def write_document(path: str, document, *, mode: int = DEFAULT_MODE) -> None:
+    """One JSON document (``kq enterprises show -o firm.json``), written as :func:`write_file` does."""
+    if format_for_path(path) != "json":
+        raise OutputFileError(f"{path}: this is written as .json (or .xlsx)")
+    with replace_file(path, mode, encoding="utf-8") as fh:
+        json.dump(document, fh, ensure_ascii=False, indent=1, default=_json_default)
+        fh.write("\n")
 
 
 def to_string(rows, columns, fmt="table") -> str:

@@ -139,10 +139,10 @@ def run(argv=None, settings=None) -> int:
     except KqtoolsError as exc:
         if debug:
             raise
-        click.echo(f"kq: error: {exc}", err=True)
+        click.echo(f"kq: error: {_printable(str(exc))}", err=True)
         code = exc.exit_status
     except click.ClickException as exc:
-        exc.show()
+        _show(exc)
         code = exc.exit_code
     except click.exceptions.Abort:
         click.echo("kq: aborted", err=True)
@@ -161,13 +161,30 @@ def run(argv=None, settings=None) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into one line
         if debug:
             raise
-        click.echo(f"kq: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        click.echo(f"kq: internal error: {type(exc).__name__}: {_printable(str(exc))} "
+                   "(run with --debug for the traceback)", err=True)
         code = ExitStatus.USAGE
     try:
         sys.stdout.flush()
     except BrokenPipeError:
         code = ExitStatus.BROKEN_PIPE
     return int(code)
+
+
+def _printable(text: str) -> str:
+    """One line with control characters shown escaped (a firm name with a terminal escape sequence)."""
+    from ..output import printable
+
+    return printable(text)
+
+
+def _show(exc: click.ClickException) -> None:
+    """click's usage error, each line with control characters shown escaped (they echo arguments)."""
+    import io
+
+    buf = io.StringIO()
+    exc.show(file=buf)
+    click.echo("\n".join(_printable(line) for line in buf.getvalue().split("\n")), err=True, nl=False)
 
 
 def _unwrapped(stream):

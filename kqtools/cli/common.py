@@ -102,6 +102,10 @@ def output_options(f):
         ctx = click.get_current_context()
         ctx.meta["kq.fmt"] = fmt
         ctx.meta["kq.output"] = output
+        if output:  # before any work: an unknown extension, a symbolic link, a missing folder
+            from ..output import check_output_path
+
+            check_output_path(output)
         return f(*args, **kwargs)
 
     return wrapper
@@ -109,6 +113,19 @@ def output_options(f):
 
 def stdout_is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+def stdout_is_file() -> bool:
+    """Standard output is redirected to a regular file (``kq … -f csv > x.csv``), not a pipe or a
+    terminal: CSV/TSV written there is meant for a spreadsheet, so formula-like text is neutralized."""
+    import os
+    import stat
+
+    try:
+        mode = os.fstat(sys.stdout.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):   # no descriptor (tests, an in-memory stream)
+        mode = 0
+    return stat.S_ISREG(mode)
 
 
 def chosen_format(default_tty: str = "table") -> str:
@@ -123,19 +140,18 @@ def emit(rows: Iterable[dict], columns: Sequence[str], *, sheets: dict | None = 
     ctx = click.get_current_context()
     path = ctx.meta.get("kq.output")
     if path:
-        try:
-            n = output.write_file(path, rows, columns, sheets=sheets)
-        except (ValueError, OSError) as exc:
-            raise KqError(str(exc)) from None
+        n = output.write_file(path, rows, columns, sheets=sheets, mode=settings().file_mode)
         info(f"wrote {n} rows to {path}")
         return n
-    stream = sys.stdout
-    return output.render(rows, columns, chosen_format(), stream)
+    return output.render(rows, columns, chosen_format(), sys.stdout, formula_safe=stdout_is_file())
 
 
 def info(message: str) -> None:
-    """Diagnostics go to stderr, never stdout."""
-    click.echo(message, err=True)
+    """Diagnostics go to stderr, never stdout: one line, control characters shown escaped (a value
+    quoted in it cannot recolour the terminal or add a line to the mail cron sends)."""
+    from ..output import printable
+
+    click.echo(printable(message), err=True)
 
 
 def summary(record: dict, fmt: str | None = None) -> None:
@@ -151,7 +167,7 @@ def summary(record: dict, fmt: str | None = None) -> None:
 
         rows = [{"field": k, "value": output.cell_text(v)} for k, v in record.items()]
         output.render(rows, ["field", "value"], "table" if fmt == "table" else fmt,
-                      sys.stdout)
+                      sys.stdout, formula_safe=stdout_is_file())
 
 
 #: Dates a clerk may type: anything outside is a typo (9999-12-31, 0001-01-01), and date arithmetic

@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..errors import ExitStatus, status_of
-from .common import KqError, date_arg, db_option, emit, get_db, info, output_options, stdin_lines
+from .common import KqError, date_arg, db_option, emit, get_db, info, output_options, settings, stdin_lines
 
 
 @click.group()
@@ -87,27 +87,19 @@ def show(uscc, fmt, output):
 
 
 def _write_show(record: dict, path: str) -> ExitStatus:
-    import json
-
     from .. import output as out_mod
     from ..storage.enterprises import SECTIONS
 
-    try:
-        fmt = out_mod.format_for_path(path)
-        if fmt == "xlsx":
-            firm = record["enterprise"]
-            sheets = {"enterprise": (["field", "value"], [{"field": k, "value": v} for k, v in firm.items()])}
-            for section in SECTIONS:
-                rows = record[section]
-                sheets[section] = (list(rows[0]) if rows else ["(none)"], rows)
-            out_mod.write_xlsx(path, sheets)
-        elif fmt == "json":
-            with open(path, "w", encoding="utf-8") as fh:
-                json.dump(record, fh, ensure_ascii=False, indent=1, default=str)
-        else:
-            raise ValueError(f"{path}: a firm's record is written as .json or .xlsx (one sheet per section)")
-    except (ValueError, OSError) as exc:
-        raise KqError(str(exc)) from None
+    mode = settings().file_mode
+    if out_mod.check_output_path(path) == "xlsx":
+        firm = record["enterprise"]
+        sheets = {"enterprise": (["field", "value"], [{"field": k, "value": v} for k, v in firm.items()])}
+        for section in SECTIONS:
+            rows = record[section]
+            sheets[section] = (list(rows[0]) if rows else ["(none)"], rows)
+        out_mod.write_xlsx(path, sheets, mode=mode)
+    else:
+        out_mod.write_document(path, record, mode=mode)
     info(f"wrote {record['enterprise']['uscc']} to {path}")
     return ExitStatus.OK
 

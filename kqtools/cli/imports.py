@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from .common import KqError, date_arg, db_option, emit, get_db, info, open_source, output_options, summary
+from .common import KqError, date_arg, db_option, emit, get_db, info, open_source, output_options, settings, summary
 
 KINDS = ("enterprises", "designations", "metrics", "credit", "specialists", "visits", "requests")
 SHOW_REJECTS = 20
@@ -50,6 +50,10 @@ def import_(kind, source, source_format, encoding, sheet, maps, strict, rejects_
     from ..storage.imports import import_stream
 
     mapping = parse_mapping(maps)
+    if rejects_path:  # before the import: a symbolic link, a folder that does not exist, an unknown extension
+        from ..output import check_output_path
+
+        check_output_path(rejects_path)
     resolve_mapping(get_kind(kind), mapping)  # an unknown --map target fails before the database is opened
     db = get_db()
     stream = open_source(source)
@@ -70,11 +74,12 @@ def import_(kind, source, source_format, encoding, sheet, maps, strict, rejects_
     if len(result.rejects) > SHOW_REJECTS:
         info(f"... and {len(result.rejects) - SHOW_REJECTS} more rejects"
              + ("" if rejects_path else "; use --rejects FILE for all of them"))
-    if rejects_path:
-        _write_rejects(rejects_path, result)
+    failed = _write_rejects(rejects_path, result) if rejects_path else None
     if strict and result.rejected:
         info(f"{source}: --strict and {result.rejected} rows rejected: nothing written")
     _print_summary(result.summary(), fmt)
+    if failed is not None:
+        raise failed
     return status_of(result.needs_attention)
 
 
@@ -89,16 +94,22 @@ def _print_summary(record: dict, fmt: str | None):
     summary(record, fmt)
 
 
-def _write_rejects(path: str, result) -> None:
+def _write_rejects(path: str, result) -> KqError | None:
+    """Write the rejects file; after the import, a failure is said plainly (exit 1), with what the
+    import itself did, and returned to be raised once the summary is out."""
     from .. import output
+    from ..errors import ExitStatus
+    from ..files import OutputFileError
 
     try:
-        output.write_file(path, (r.as_dict() for r in result.rejects), ["line", "column", "field", "value", "reason"])
-    except (OSError, ValueError) as exc:
-        done = (f"the import itself was committed: see the rejects with kq rejects {result.batch}" if result.written
-                else "nothing was imported")
-        raise KqError(f"{path}: cannot write the rejects ({exc}); {done}", exit_code=1) from None
+        output.write_file(path, (r.as_dict() for r in result.rejects), ["line", "column", "field", "value", "reason"],
+                          mode=settings().file_mode)
+    except OutputFileError as exc:
+        done = (f"the import itself was committed (batch {result.batch}; kq rejects {result.batch} shows the "
+                "rejected rows)" if result.written else "nothing was imported")
+        return KqError(f"{exc}; {done}", exit_code=ExitStatus.ATTENTION)
     info(f"wrote {len(result.rejects)} rejects to {path}")
+    return None
 
 
 class _progress:

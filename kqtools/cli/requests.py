@@ -298,22 +298,20 @@ def _render_show(record: dict, columns) -> None:
     import json
 
     from .. import output
-    from .common import KqError, chosen_format
+    from .common import chosen_format, settings, stdout_is_file
 
     ctx = click.get_current_context()
     path = ctx.meta.get("kq.output")
     timeline = record["timeline"]
     fields = [{"field": k, "value": v} for k, v in record.items() if k != "timeline"]
     if path:
-        try:
-            if output.format_for_path(path) == "xlsx":
-                output.write_xlsx(path, {"request": (["field", "value"], fields),
-                                         "timeline": (list(columns), timeline)})
-                n = len(timeline)
-            else:
-                n = output.write_file(path, timeline, columns)
-        except (ValueError, OSError) as exc:
-            raise KqError(str(exc)) from None
+        mode = settings().file_mode
+        if output.format_for_path(path) == "xlsx":
+            output.write_xlsx(path, {"request": (["field", "value"], fields),
+                                     "timeline": (list(columns), timeline)}, mode=mode)
+            n = len(timeline)
+        else:
+            n = output.write_file(path, timeline, columns, mode=mode)
         info(f"wrote request {record['id']} ({n} steps) to {path}")
         return
     import sys
@@ -323,9 +321,11 @@ def _render_show(record: dict, columns) -> None:
     if fmt in ("json", "jsonl"):
         click.echo(json.dumps(record, ensure_ascii=False, default=str))
         return
-    output.render([f for f in fields if f["value"] not in (None, "", [])], ["field", "value"], fmt, out)
+    safe = stdout_is_file()   # -f csv > file: for a spreadsheet
+    output.render([f for f in fields if f["value"] not in (None, "", [])], ["field", "value"], fmt, out,
+                  formula_safe=safe)
     out.write(f"\ntimeline ({len(timeline)})\n")
-    output.render(timeline, columns, fmt, out)
+    output.render(timeline, columns, fmt, out, formula_safe=safe)
 
 
 @requests.command()

@@ -13,8 +13,8 @@ line calls it in one place (``kqtools.cli.LazyGroup.invoke``).
 
 The database file and its ``-wal``/``-shm``/``-journal`` are created private
 (``Settings.file_mode``, 0600 by default): kq creates the file itself with
-``O_CREAT|O_EXCL|O_NOFOLLOW`` before SQLite opens it, and SQLite gives the files it adds the
-database file's mode.
+``O_CREAT|O_EXCL|O_NOFOLLOW`` (:func:`kqtools.files.open_private`) before SQLite opens it, and
+SQLite gives the files it adds the database file's mode.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..errors import KqtoolsError
+from ..files import open_private
 from ..settings import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_FILE_MODE
 
 if TYPE_CHECKING:  # sqlite_utils is imported where a Database is made: `kq jobs run-due` with nothing due
@@ -220,7 +221,7 @@ def check_db_path(path: str) -> None:
 def _create_private(path: str, mode: int) -> bool:
     """Create an empty database file with ``mode`` (never through a symbolic link); True if created."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), mode)
+        fd = open_private(path, mode)
     except FileExistsError:
         if os.path.islink(path):  # appeared between the check and here
             raise DatabaseError(f"{path} is a symbolic link: kq opens its database only by its real path") from None
@@ -229,10 +230,7 @@ def _create_private(path: str, mode: int) -> bool:
         raise DatabaseReadOnly(f"{path}: cannot create the database: its folder is not writable") from None
     except OSError as exc:
         raise DatabaseError(f"{path}: cannot create the database: {exc.strerror}") from None
-    try:
-        os.fchmod(fd, mode)  # the exact mode, whatever the umask
-    finally:
-        os.close(fd)
+    os.close(fd)
     return True
 
 

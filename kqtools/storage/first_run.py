@@ -149,13 +149,20 @@ class Scratch:
         return self
 
     def path(self, i: int) -> str:
+        """Scratch file ``i``, created empty and private (0600, in a 0700 folder) before any process
+        opens it: SQLite takes an empty file as an empty database and keeps its mode."""
         import os
         import tempfile
+
+        from ..files import open_private
 
         if self.folder is None:
             _sweep(tempfile.gettempdir())
             self.folder = tempfile.mkdtemp(prefix=f"kq-assign-{os.getpid()}-")
-        return os.path.join(self.folder, f"part{i}.db")
+        path = os.path.join(self.folder, f"part{i}.db")
+        if not os.path.lexists(path):
+            os.close(open_private(path))
+        return path
 
     def attach(self, i: int) -> None:
         self.conn.execute(f"ATTACH ? AS kq_part_{i}", (self.path(i),))
