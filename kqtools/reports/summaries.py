@@ -43,8 +43,9 @@ def shares(counts: Mapping[str, int], order: Sequence[str]) -> list[dict]:
 
 
 def nice_step(span: float, target_bins: int = 10) -> float:
-    """A round bin width (1, 2, 2.5 or 5 times a power of ten) giving about ``target_bins`` bins."""
-    if span <= 0 or not math.isfinite(span):
+    """A round bin width (1, 2, 2.5 or 5 times a power of ten) giving about ``target_bins`` bins.
+    A span below a millionth (scores are shown to two decimals) is no span: one bin of width 1."""
+    if not span >= 1e-6 or not math.isfinite(span):
         return 1.0
     raw = span / max(target_bins, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
@@ -62,6 +63,8 @@ def bin_edges(values: Sequence[float], target_bins: int = 10) -> list[float]:
     lo, hi = min(finite), max(finite)
     step = nice_step(hi - lo, target_bins)
     start = math.floor(lo / step) * step
+    if start > lo:                       # lo / step underflowed to -0.0 (a denormal below zero)
+        start -= step
     n = max(1, math.ceil((hi - start) / step))
     if start + n * step < hi:            # float rounding at the top edge
         n += 1
