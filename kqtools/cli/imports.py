@@ -5,7 +5,9 @@ import sys
 
 import click
 
-from .common import ATTENTION, OK, KqError, db_option, emit, get_db, info, open_source, output_options
+from ..i18n import _
+from .common import (ATTENTION, OK, KqError, db_option, emit, get_db, info, labelled, labels_option, open_source,
+                     output_options)
 
 KINDS = ("enterprises", "designations", "metrics", "credit", "specialists", "visits", "requests")
 SHOW_REJECTS = 20
@@ -16,7 +18,7 @@ def parse_mapping(pairs) -> dict[str, str]:
     for pair in pairs:
         header, sep, field = pair.rpartition("=")
         if not sep or not header.strip() or not field.strip():
-            raise click.BadParameter(f"{pair!r}: expected 'HEADER=field'", param_hint="--map")
+            raise click.BadParameter(_("{pair!r}: expected 'HEADER=field'").format(pair=pair), param_hint="--map")
         mapping[header.strip()] = field.strip()
     return mapping
 
@@ -33,6 +35,7 @@ def parse_mapping(pairs) -> dict[str, str]:
 @click.option("--rejects", "rejects_path", metavar="FILE", help="Write rejected rows to FILE (CSV: line,column,field,value,reason).")
 @click.option("-f", "--format-output", "fmt", type=click.Choice(["table", "json", "jsonl"]), default=None,
               help="Summary format (default: table on a terminal, json otherwise).")
+@labels_option
 @db_option
 def import_(kind, source, source_format, encoding, sheet, maps, strict, rejects_path, fmt):
     """Import SOURCE (a path, or - for stdin) as KIND.
@@ -61,14 +64,16 @@ def import_(kind, source, source_format, encoding, sheet, maps, strict, rejects_
     except SourceError as exc:
         raise KqError(str(exc)) from None
     except UnicodeDecodeError as exc:
-        raise KqError(f"{source}: not valid {exc.encoding} text (use --encoding)") from None
+        raise KqError(_("{source}: not valid {encoding} text (use --encoding)").format(
+            source=source, encoding=exc.encoding)) from None
     except MemoryError:
-        raise KqError(f"{source}: out of memory while reading; split the file") from None
+        raise KqError(_("{source}: out of memory while reading; split the file").format(source=source)) from None
     except Exception as exc:  # sqlite3.OperationalError: locked past the busy timeout, disk full, ...
         import sqlite3
 
         if isinstance(exc, sqlite3.Error):
-            raise KqError(f"{source}: database error, nothing imported: {exc}") from None
+            raise KqError(_("{source}: database error, nothing imported: {error}").format(
+                source=source, error=exc)) from None
         raise
     finally:
         if progress:
@@ -77,21 +82,29 @@ def import_(kind, source, source_format, encoding, sheet, maps, strict, rejects_
             stream.close()
 
     if result.unknown_columns:
-        info(f"{source}: kept unknown columns in 'extra': {', '.join(result.unknown_columns)}")
+        info(_("{source}: kept unknown columns in 'extra': {columns}").format(
+            source=source, columns=", ".join(result.unknown_columns)))
     for r in result.rejects[:SHOW_REJECTS]:
-        where = f"{source}: line {r.line}" + (f", column {r.column}" if r.column else "")
-        info(f"{where}: {r.field or 'row'}: {r.reason}" + (f" (value {r.value!r})" if r.value else ""))
+        where = (_("{source}: line {line}, column {column}") if r.column else _("{source}: line {line}")).format(
+            source=source, line=r.line, column=r.column)
+        said = _("{where}: {field}: {reason} (value {value!r})") if r.value else _("{where}: {field}: {reason}")
+        info(said.format(where=where, field=r.field or _("row"), reason=r.reason, value=r.value))
     if len(result.rejects) > SHOW_REJECTS:
-        info(f"... and {len(result.rejects) - SHOW_REJECTS} more rejects"
-             + ("" if rejects_path else "; use --rejects FILE for all of them"))
+        more = len(result.rejects) - SHOW_REJECTS
+        info((_("... and {n} more rejects") if rejects_path else
+              _("... and {n} more rejects; use --rejects FILE for all of them")).format(n=more))
     if rejects_path:
         from .. import output
 
-        output.write_file(rejects_path, (r.as_dict() for r in result.rejects),
-                          ["line", "column", "field", "value", "reason"])
-        info(f"wrote {len(result.rejects)} rejects to {rejects_path}")
+        rows, columns = (r.as_dict() for r in result.rejects), ["line", "column", "field", "value", "reason"]
+        if labelled(output.format_for_path(rejects_path) in ("xlsx", "csv", "tsv")):
+            from .. import labels
+
+            rows, columns = labels.relabel(rows, columns)
+        output.write_file(rejects_path, rows, columns)
+        info(_("wrote {n} rejects to {path}").format(n=len(result.rejects), path=rejects_path))
     if strict and result.rejected:
-        info(f"{source}: --strict and {result.rejected} rows rejected: nothing written")
+        info(_("{source}: --strict and {n} rows rejected: nothing written").format(source=source, n=result.rejected))
     _print_summary(result.summary(), fmt)
     return ATTENTION if result.rejected else OK
 
@@ -105,11 +118,16 @@ def _print_summary(summary: dict, fmt: str | None):
     if fmt in ("json", "jsonl"):
         click.echo(json.dumps(summary, ensure_ascii=False))
         return
-    from .. import output
+    from .. import labels, output
 
     shown = {k: v for k, v in summary.items() if k not in ("sha256",) and v not in (None, [], "")}
-    rows = [{"": k, "value": output.cell_text(v)} for k, v in shown.items()]
-    output.render(rows, ["", "value"], "table", click.get_text_stream("stdout"))
+    if labelled(True):
+        shown = {labels.column_label(k): labels.value_mapper(k)(v) for k, v in shown.items()}
+        value = labels.column_label("value")
+    else:
+        value = "value"
+    rows = [{"": k, value: output.cell_text(v)} for k, v in shown.items()]
+    output.render(rows, ["", value], "table", click.get_text_stream("stdout"))
 
 
 class _progress:
@@ -119,7 +137,7 @@ class _progress:
         self.source, self.shown = source, False
 
     def __call__(self, n):
-        click.echo(f"\r{self.source}: {n:,} rows checked", err=True, nl=False)
+        click.echo("\r" + _("{source}: {n:,} rows checked").format(source=self.source, n=n), err=True, nl=False)
         self.shown = True
 
     def close(self):
@@ -152,7 +170,7 @@ def rejects(batch):
     """Show the rejected rows of import batch BATCH."""
     db = get_db()
     if not db.execute("SELECT 1 FROM batches WHERE id = ?", [batch]).fetchone():
-        raise KqError(f"no import batch {batch} (see kq imports)")
+        raise KqError(_("no import batch {batch} (see kq imports)").format(batch=batch))
     rows = db.execute_returning_dicts(
         "SELECT line, field, value, reason FROM rejects WHERE batch_id = ? ORDER BY line, rowid", [batch])
     emit(rows, ["line", "field", "value", "reason"])

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..errors import KqtoolsError
+from ..i18n import _
 from ..settings import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_FILE_MODE
 
 if TYPE_CHECKING:  # sqlite_utils is imported where a Database is made: `kq jobs run-due` with nothing due
@@ -115,7 +116,7 @@ def migrations() -> list[tuple[int, str, str]]:
     found.sort()
     versions = [v for v, _, _ in found]
     if len(set(versions)) != len(versions):
-        raise RuntimeError(f"two migrations share a version number: {versions}")
+        raise RuntimeError(_("two migrations share a version number: {versions}").format(versions=versions))
     return found
 
 
@@ -207,14 +208,14 @@ def open_db(path: str | None = None, migrate: bool = True, *, readonly: bool | N
 def check_db_path(path: str) -> None:
     """Refuse a symbolic link and a folder that does not exist (one line each)."""
     if os.path.islink(path):
-        raise DatabaseError(f"{path} is a symbolic link: kq opens its database only by its real path "
-                            f"(give --db {os.path.realpath(path)})")
+        raise DatabaseError(_("{path} is a symbolic link: kq opens its database only by its real path (give "
+                              "--db {value})").format(path=path, value=os.path.realpath(path)))
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
-        raise DatabaseError(f"{path}: directory {os.path.dirname(path) or parent} does not exist "
-                            "(a mistyped --db or $KQ_DB?)")
+        raise DatabaseError(_("{path}: directory {value} does not exist (a mistyped --db or $KQ_DB?)").format(
+                                path=path, value=os.path.dirname(path) or parent))
     if os.path.isdir(path):
-        raise DatabaseError(f"{path} is a directory, not a database file")
+        raise DatabaseError(_("{path} is a directory, not a database file").format(path=path))
 
 
 def _create_private(path: str, mode: int) -> bool:
@@ -223,12 +224,14 @@ def _create_private(path: str, mode: int) -> bool:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), mode)
     except FileExistsError:
         if os.path.islink(path):  # appeared between the check and here
-            raise DatabaseError(f"{path} is a symbolic link: kq opens its database only by its real path") from None
+            raise DatabaseError(_("{path} is a symbolic link: kq opens its database only by its real path").format(
+                                    path=path)) from None
         return False
     except PermissionError:
         raise DatabaseReadOnly(f"{path}: cannot create the database: its folder is not writable") from None
     except OSError as exc:
-        raise DatabaseError(f"{path}: cannot create the database: {exc.strerror}") from None
+        raise DatabaseError(_("{path}: cannot create the database: {strerror}").format(
+                                path=path, strerror=exc.strerror)) from None
     try:
         os.fchmod(fd, mode)  # the exact mode, whatever the umask
     finally:
@@ -375,7 +378,8 @@ def apply_migrations(db: sqlite_utils.Database, path: str | None = None) -> list
         except sqlite3.DatabaseError as exc:
             if database_error(exc, path or "database") is not None:
                 raise
-            raise DatabaseError(f"{path or 'database'}: migration {version:04d}_{name} failed: {exc}") from None
+            raise DatabaseError(_("{value}: migration {version:04d}_{name} failed: {exc}").format(
+                                    value=path or 'database', version=version, name=name, exc=exc)) from None
         applied.append(f"{version:04d}_{name}")
     return applied
 
