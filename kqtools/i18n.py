@@ -73,7 +73,7 @@ def resolve(flag: str | None, env: Mapping[str, str]) -> str:
 def use(lang: str) -> contextvars.Token:
     """Speak ``lang`` from now on in this context; give the token back to :func:`reset`."""
     if lang not in LANGUAGES:
-        raise ValueError(f"unknown language {lang!r}")
+        raise LookupError(f"unknown language {lang!r}")   # a programmer's error: users go through resolve()
     return _current.set(lang)
 
 

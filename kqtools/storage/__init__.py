@@ -177,8 +177,8 @@ def open_db(path: str | None = None, migrate: bool = True, *, readonly: bool | N
         created = _create_private(path, file_mode)
         if not created and not _writable(path):
             if readonly is False:
-                raise DatabaseReadOnly(f"{path} is read-only: this command writes to the database "
-                                       "(ask its owner, or work on a copy)")
+                raise DatabaseReadOnly(_("{path} is read-only: this command writes to the database (ask its "
+                                         "owner, or work on a copy)").format(path=path))
             conn, ro = _connect_readonly(path, busy_timeout_ms), True
         else:
             try:
@@ -228,7 +228,8 @@ def _create_private(path: str, mode: int) -> bool:
                                     path=path)) from None
         return False
     except PermissionError:
-        raise DatabaseReadOnly(f"{path}: cannot create the database: its folder is not writable") from None
+        raise DatabaseReadOnly(_("{path}: cannot create the database: its folder is not writable").format(
+                                   path=path)) from None
     except OSError as exc:
         raise DatabaseError(_("{path}: cannot create the database: {strerror}").format(
                                 path=path, strerror=exc.strerror)) from None
@@ -293,8 +294,9 @@ def _connect_readonly(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
             conn.close()
     wal = path + "-wal"
     if os.path.exists(wal) and os.path.getsize(wal) > 0:
-        raise DatabaseReadOnly(f"{path} is read-only and has a write-ahead log ({wal}) this user cannot "
-                               "read through: ask its owner to run `kq init` (it checkpoints the log)")
+        raise DatabaseReadOnly(_("{path} is read-only and has a write-ahead log ({wal}) this user cannot read "
+                                 "through: ask its owner to run `kq init` (it checkpoints the log)").format(
+                                   path=path, wal=wal))
     conn = connect(f"file:{target}?immutable=1", busy_timeout_ms, uri=True)
     conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     return conn
@@ -317,8 +319,9 @@ def _refuse_foreign(conn: sqlite3.Connection, path: str, force_init: bool) -> No
     tables = _tables(conn)
     if tables and "schema_migrations" not in tables and not force_init:
         shown = ", ".join(sorted(tables)[:3]) + (", …" if len(tables) > 3 else "")
-        raise NotAKqDatabase(f"{path}: an SQLite database of another program (tables {shown}; no kq schema "
-                             "history): a mistyped --db? `kq init --force-init` adopts it")
+        raise NotAKqDatabase(_("{path}: an SQLite database of another program (tables {shown}; no kq schema "
+                               "history): a mistyped --db? `kq init --force-init` adopts it").format(
+                                 path=path, shown=shown))
 
 
 def _refuse_outdated(conn: sqlite3.Connection, path: str) -> None:
@@ -326,8 +329,9 @@ def _refuse_outdated(conn: sqlite3.Connection, path: str) -> None:
         if "schema_migrations" in _tables(conn) else set()
     missing = [v for v, _, _ in migrations() if v not in have]
     if missing:
-        raise DatabaseReadOnly(f"{path} is read-only and at schema version {max(have, default=0)}; this kq needs "
-                               f"{latest_version()}: ask its owner to run `kq init`")
+        raise DatabaseReadOnly(_("{path} is read-only and at schema version {value}; this kq needs {value2}: "
+                                 "ask its owner to run `kq init`").format(
+                                   path=path, value=max(have, default=0), value2=latest_version()))
 
 
 # --------------------------------------------------------------------------- migrations

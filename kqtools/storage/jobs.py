@@ -73,8 +73,8 @@ def transaction(db):
     except sqlite3.OperationalError as exc:
         if "locked" not in str(exc) and "busy" not in str(exc):
             raise
-        raise DatabaseBusy(f"{db_file(db)}: the database stayed locked by another process (a long import or "
-                           "scoring run?): nothing was changed; try again") from None
+        raise DatabaseBusy(_("{value}: the database stayed locked by another process (a long import or scoring "
+                             "run?): nothing was changed; try again").format(value=db_file(db))) from None
 
 
 def _process_gone(claimed_by: str | None) -> bool:

@@ -409,9 +409,10 @@ def escalate(db, request_id: int, *, reason: str, to_level: int | None = None, r
                               "be higher").format(
                                 request_id=request_id, current=current, value=rules.level_title(current)))
     if target > rules.max_level:
-        raise Q.RequestError(f"request {request_id}: level {target} does not exist; the rules ({rules.name}) have "
-                             f"levels 1-{rules.max_level}" + (" and it is there already"
-                                                              if current == rules.max_level else ""))
+        said = (_("request {request_id}: level {target} does not exist; the rules ({name}) have levels 1-{max} "
+                  "and it is there already") if current == rules.max_level else
+                _("request {request_id}: level {target} does not exist; the rules ({name}) have levels 1-{max}"))
+        raise Q.RequestError(said.format(request_id=request_id, target=target, name=rules.name, max=rules.max_level))
     step.changes = {"level": target}
     step.detail = {"level_from": current, "level_to": target, "title": rules.level_title(target), "manual": True}
     return commit(db, step)
