@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable
 
 from . import fields as F
 from .kinds import COMPLETE, DERIVED, MEMO_LIMIT, Kind, get_kind, header_key
+from .labels import computed_header_keys
 from .readers import RowError, Source, SourceError, header_text, is_blank
 from .uscc import is_valid_clean
 from .clock import now_iso as _now
@@ -112,6 +113,8 @@ def plan_header(kind: Kind, header: list, mapping: dict[str, str] | None = None)
         target = extra_map.get(key) or kind.headers.get(key)
         if target is None and key in kind.fields:
             target = key
+        if target is None and key in computed_header_keys(kind.name):
+            continue    # a column kq computes in its listings of this kind (kqtools.labels.COMPUTED): not data
         if target is None:
             unknown.append((idx, name.strip()))
         else:

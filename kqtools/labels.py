@@ -9,6 +9,8 @@ Chinese
   labelled with the first of its Chinese header aliases in the schema (``统一社会信用代码``), and an
   enumerated value with the first Chinese value alias that stands for it (``above`` → ``规上``):
   so a file kq wrote imports back as it is (:func:`kqtools.kinds.get_kind` reads those aliases);
+- a column kq computes for a listing of a kind (:data:`COMPUTED`) with its label in the catalog in
+  context ``column:KIND`` (``现有荣誉资质``), distinct from every header alias of that kind;
 - any other column with its label in the catalog (context ``column``), and a value of an
   enumerated column (:data:`VALUES`) with its label in the catalog (context ``value:COLUMN``);
 - true and false as 是 and 否 (the boolean import fields read them back).
@@ -46,6 +48,7 @@ VALUES: dict[str, tuple[str, ...]] = {
                "active", "expired", "revoked"),
     "last_status": ("done", "failed", "missed", "coalesced", "busy", "running"),
     "step": ("received", "routed", "progress", "answered", "revisited", "closed", "reopened", "escalated"),
+    "next_steps": ("route", "progress", "answer", "revisit", "close", "reopen", "escalate"),
     "satisfaction": ("satisfied", "basically_satisfied", "unsatisfied"),
     "trigger_kind": ("scheduled", "manual"),
     "clock": ("clock", "given"),
@@ -83,17 +86,19 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "A", "B", "C", "D", "T", "groups", "scopes", "credit_as_of", "skipped", "run", "rules",
     # kq lists build
     "as_of", "built_at", "whitelist", "blacklist", "entered", "left", "problems", "overrides_applied",
-    "changes", "version", "rules_name", "rules_sha256",
+    "changes", "version", "rules_name", "rules_sha256", "previous", "whitelist_entered", "whitelist_left",
+    "blacklist_entered", "blacklist_left",
     # kq import
     "source", "format", "encoding", "sheet", "read", "inserted", "updated", "unchanged", "rejected", "batch",
     "written", "unknown_columns", "new_enterprises", "sha256",
     # kq enterprises show
-    "last_import", "extra", "batch_id", "record_key", "recognized_on", "expires_on", "revoked_on",
+    "metrics", "credit", "batch_source", "seen_batch", "seen_line", "last_import", "extra", "batch_id", "record_key", "recognized_on", "expires_on", "revoked_on",
     "certificate_no", "year", "reference", "issuer", "note", "direct", "term_years", "amount",
     "repaired_on", "started_on", "ended_on", "grade", "severity",
     # kq requests (a step's record)
     "co_departments", "level", "satisfaction", "unsolvable", "reopened", "answered_on", "closed_on",
-    "days_overdue", "specialist", "last_step_on", "working_days_overdue", "version", "detail",
+    "days_overdue", "specialist", "last_step_on", "working_days_overdue", "version", "detail", "level_title",
+    "next_steps",
 )
 
 _missing: contextvars.ContextVar[set | None] = contextvars.ContextVar("kqtools_missing_labels", default=None)
@@ -165,6 +170,8 @@ def column_label(column: str, kind: str | None = None) -> str:
         label = schema_field_label(kind, column)
         if label:
             return label
+    if kind and i18n.has_translation(column, f"{COLUMN}:{kind}", i18n.current()):
+        return pgettext(f"{COLUMN}:{kind}", column)      # a computed column of a kind's listing
     return _lookup(COLUMN, column)
 
 
@@ -175,6 +182,8 @@ def value_mapper(column: str, kind: str | None = None) -> Callable:
         return _same
     if column == "designations":
         return _designations
+    if column == "serves":
+        return _kinds_served
     table: dict = {}
     source = (kind, column) if kind and is_field(kind, column) else SCHEMA_VALUES.get(column)
     if source is not None:
@@ -214,6 +223,14 @@ def _designations(value):
     return " ".join(out)
 
 
+def _kinds_served(value):
+    """``hte, tass`` -> ``高新技术企业、技术先进型服务企业``."""
+    if not isinstance(value, str) or not value:
+        return value
+    kinds = schema_value_labels("designations", "kind")
+    return "、".join(kinds.get(k.strip(), k.strip()) for k in value.split(","))
+
+
 def relabel(rows: Iterable[dict], columns: Sequence[str], kind: str | None = None) -> tuple[Iterator[dict], list[str]]:
     """Rows and columns as a human format shows them: labelled keys, labelled values. In English
     the rows are passed through untouched."""
@@ -235,6 +252,14 @@ def distinct(heads: list[str], columns: Sequence[str]) -> list[str]:
     for h in heads:
         seen[h] = seen.get(h, 0) + 1
     return [f"{h} ({c})" if seen[h] > 1 else h for h, c in zip(heads, columns)]
+
+
+@functools.lru_cache(maxsize=None)
+def computed_header_keys(kind: str) -> frozenset:
+    """:func:`computed_headers` as the importer compares headers (:func:`kqtools.kinds.header_key`)."""
+    from .kinds import header_key
+
+    return frozenset(header_key(h) for h in computed_headers(kind))
 
 
 def computed_headers(kind: str) -> dict[str, str]:
@@ -259,9 +284,9 @@ def catalog_entries() -> Iterator[tuple[str, str, str]]:
     where = "kqtools/labels.py"
     for column in EXTRA_COLUMNS:
         yield COLUMN, column, where
-    for column in COMPUTED.values():
-        for c in column:
-            yield COLUMN, c, where
+    for kind, columns in COMPUTED.items():
+        for c in columns:
+            yield f"{COLUMN}:{kind}", c, where
     for column, values in VALUES.items():
         for value in values:
             yield f"value:{column}", value, where

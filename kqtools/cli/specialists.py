@@ -43,7 +43,7 @@ def list_(rules_name):
     from ..storage.specialists import specialists_with_load
 
     rows = specialists_with_load(get_db(readonly=True), rules_name)
-    emit(rows, SPECIALIST_COLUMNS)
+    emit(rows, SPECIALIST_COLUMNS, kind="specialists")
     return OK
 
 
