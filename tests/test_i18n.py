@@ -153,21 +153,32 @@ def test_the_compiled_catalog_is_the_po_file(merged):
     assert catalog.MO.read_bytes() == catalog.compile_mo(entries, header), "run python tools/catalog.py"
 
 
-def test_the_compiled_catalog_reads_back_with_the_standard_library(merged, tmp_path):
+def test_the_compiled_catalog_reads_back_with_the_standard_library_and_ours(merged, tmp_path):
+    """kq looks messages up in the .mo as it lies (kqtools.i18n.Catalog, for start-up time): it must
+    answer as the standard library's reader does, for every entry and for a message not in it."""
     import gettext
 
+    from kqtools.i18n import Catalog
+
     header, entries, _dropped = merged
+    data = catalog.compile_mo(entries, header)
     path = tmp_path / "kqtools.mo"
-    path.write_bytes(catalog.compile_mo(entries, header))
+    path.write_bytes(data)
     with open(path, "rb") as fh:
-        t = gettext.GNUTranslations(fh)
-    for e in entries.values():
-        if e.plural is not None:
-            assert t.ngettext(e.msgid, e.plural, 2) == e.msgstr[0]
-        elif e.msgctxt is not None:
-            assert t.pgettext(e.msgctxt, e.msgid) == e.msgstr[0]
-        else:
-            assert t.gettext(e.msgid) == e.msgstr[0]
+        std = gettext.GNUTranslations(fh)
+    ours = Catalog(data)
+    for t in (std, ours):
+        for e in entries.values():
+            if e.plural is not None:
+                assert t.ngettext(e.msgid, e.plural, 2) == t.ngettext(e.msgid, e.plural, 1) == e.msgstr[0]
+            elif e.msgctxt is not None:
+                assert t.pgettext(e.msgctxt, e.msgid) == e.msgstr[0]
+            else:
+                assert t.gettext(e.msgid) == e.msgstr[0]
+        assert t.gettext("no such message {x}") == "no such message {x}"
+        assert t.pgettext("column", "no_such_column") == "no_such_column"
+        assert t.ngettext("one {n}", "many {n}", 2) == "many {n}"
+    assert ours.gettext("") == std.gettext("") == header
 
 
 def test_the_po_file_reads_back_as_written(merged, tmp_path):
@@ -338,6 +349,18 @@ def test_wrapping_keeps_every_character_and_the_width(text, width):
             assert not line.startswith(("，", "。", "）", "、"))
         if line != out.splitlines()[-1]:
             assert not line.endswith("（")
+
+
+def test_display_width_counts_chinese_as_two_columns_as_the_unicode_tables_do():
+    import unicodedata
+
+    from kqtools.cli.localized import display_width
+
+    chars = [chr(c) for c in [*range(0x20, 0x7f), *range(0x3000, 0x3040), *range(0x4e00, 0x9fff, 7),
+                              *range(0xff01, 0xff61)]]
+    for ch in chars:
+        assert display_width(ch) == (2 if unicodedata.east_asian_width(ch) in "WF" else 1), hex(ord(ch))
+    assert display_width("用法: kq") == 8 and display_width("“kq”") == 4
 
 
 def test_the_root_help_names_every_command_in_chinese():

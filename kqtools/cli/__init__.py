@@ -101,9 +101,7 @@ def _database_error(exc: Exception, ctx) -> Exception | None:
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--db", "db_path", metavar="PATH", help="SQLite database (default $KQ_DB, else ./kq.db).")
 @click.option("--lang", "lang", type=click.Choice(i18n.LANGUAGES, case_sensitive=False), default=None,
-              help="Language of help, messages, table headers and values: zh (中文) or en (default $KQ_LANG, "
-                   "else the locale: LC_ALL, LC_MESSAGES, LANG starting with zh means Chinese). JSON, JSONL and "
-                   "CSV on standard output stay the same in every language.")
+              help="Language of help, messages and tables: zh (中文) or en (default $KQ_LANG, else the locale).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(__version__, prog_name="kq")
 @click.pass_context
