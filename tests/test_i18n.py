@@ -187,6 +187,10 @@ def test_the_po_file_reads_back_as_written(merged, tmp_path):
     catalog.write_po(entries, copy, header)
     header2, again = catalog.read_po(copy)
     assert header2 == header
+    for line in copy.read_text(encoding="utf-8").splitlines():   # C-quoted strings, as GNU tools read them
+        quoted = line.partition(" ")[2] if line.startswith("msg") else line
+        if quoted.startswith('"'):
+            assert ast.literal_eval(quoted) == catalog._unquote(quoted), line
     assert {k: (e.msgstr, e.plural) for k, e in again.items()} == {k: (e.msgstr, e.plural) for k, e in entries.items()}
 
 
