@@ -34,7 +34,9 @@ DEFAULT = "en"
 CATALOG_DIRS = {"zh": "zh_CN"}
 DOMAIN = "kqtools"
 
-_current: contextvars.ContextVar[str] = contextvars.ContextVar("kqtools_language", default=DEFAULT)
+#: (language, chosen): chosen when --lang or $KQ_LANG named it (not the locale nor the default)
+_current: contextvars.ContextVar[tuple[str, bool]] = contextvars.ContextVar("kqtools_language",
+                                                                           default=(DEFAULT, False))
 _catalogs: dict[str, object] = {}   # language -> its GNUTranslations, read once per process (immutable)
 
 
@@ -70,11 +72,12 @@ def resolve(flag: str | None, env: Mapping[str, str]) -> str:
     return locale_language(env)
 
 
-def use(lang: str) -> contextvars.Token:
-    """Speak ``lang`` from now on in this context; give the token back to :func:`reset`."""
+def use(lang: str, chosen: bool = False) -> contextvars.Token:
+    """Speak ``lang`` from now on in this context (``chosen``: a user asked for it by ``--lang`` or
+    ``$KQ_LANG``); give the token back to :func:`reset`."""
     if lang not in LANGUAGES:
         raise LookupError(f"unknown language {lang!r}")   # a programmer's error: users go through resolve()
-    return _current.set(lang)
+    return _current.set((lang, chosen))
 
 
 def reset(token: contextvars.Token) -> None:
@@ -83,7 +86,14 @@ def reset(token: contextvars.Token) -> None:
 
 def current() -> str:
     """The language of the running command (English outside a command)."""
-    return _current.get()
+    return _current.get()[0]
+
+
+def chosen() -> bool:
+    """Whether the user named the language (``--lang``, ``$KQ_LANG``) rather than the locale or the
+    default deciding it: reports for leaders are in Chinese unless English was asked for."""
+    return _current.get()[1]
+
 
 
 class Catalog:
@@ -165,7 +175,7 @@ def catalog(lang: str) -> Catalog | None:
 
 def _(message: str) -> str:
     """``message`` in the current language (itself in English, or when the catalog lacks it)."""
-    lang = _current.get()
+    lang = _current.get()[0]
     if lang == DEFAULT or not message:
         return message
     cat = catalog(lang)
@@ -175,8 +185,17 @@ def _(message: str) -> str:
 gettext = _
 
 
+def gettext_in(lang: str, message: str) -> str:
+    """``message`` in ``lang``, whatever the language of the running command (a report made for
+    leaders in Chinese while the command speaks English)."""
+    if lang == DEFAULT or not message:
+        return message
+    cat = catalog(lang)
+    return cat.gettext(message) if cat is not None else message
+
+
 def ngettext(singular: str, plural: str, n: int) -> str:
-    lang = _current.get()
+    lang = _current.get()[0]
     cat = catalog(lang) if lang != DEFAULT else None
     if cat is None:
         return singular if n == 1 else plural
@@ -185,7 +204,7 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 def pgettext(context: str, message: str) -> str:
     """``message`` in the current language, as it is meant in ``context``."""
-    lang = _current.get()
+    lang = _current.get()[0]
     if lang == DEFAULT or not message:
         return message
     cat = catalog(lang)
@@ -232,4 +251,5 @@ def patch_click() -> None:
             module.ngettext = ngettext
 
 
-__all__ = ["LANGUAGES", "N_", "_", "current", "gettext", "ngettext", "pgettext", "resolve", "reset", "use"]
+__all__ = ["LANGUAGES", "N_", "_", "chosen", "current", "gettext", "gettext_in", "ngettext", "pgettext", "resolve",
+           "reset", "use"]

@@ -53,7 +53,8 @@ VALUES: dict[str, tuple[str, ...]] = {
     "trigger_kind": ("scheduled", "manual"),
     "clock": ("clock", "given"),
     "channel": ("email", "webhook"),
-    "group": ("total", "specialist", "district"),
+    "group": ("total", "specialist", "district", "unassigned"),
+    "cadence": ("key", "plan"),
     "scope": ("group", "district"),
     "kind": ("enterprises", "designations", "metrics", "credit", "specialists", "visits", "requests"),
     "key": ("(all)",),
@@ -76,6 +77,13 @@ SCHEMA_VALUES: dict[str, tuple[str, str]] = {
 COMPUTED: dict[str, tuple[str, ...]] = {
     "enterprises": ("designations",),
     "specialists": ("serves", "load"),
+}
+
+#: Columns whose label differs in one listing (catalog context ``column:LISTING``): in visit coverage a
+#: row is a specialist or a district, so its name is no firm's name
+LISTING_COLUMNS: dict[str, tuple[str, ...]] = {
+    "coverage": ("key", "name"),
+    "visits_due": ("priority",),        # the order to visit in (1 first), not a request's urgency
 }
 
 #: Columns shown by summaries and records that no ``*_COLUMNS`` list names (the catalog tool
@@ -157,8 +165,12 @@ def schema_value_labels(kind: str, column: str) -> dict:
     return out
 
 
+_IMPORT_KINDS = ("enterprises", "designations", "metrics", "credit", "specialists", "visits", "requests")
+
+
 def is_field(kind: str | None, column: str) -> bool:
-    return bool(kind) and column in _schema(kind)["properties"]
+    """Whether ``column`` is a field of the import kind ``kind`` (a listing name is no import kind)."""
+    return kind in _IMPORT_KINDS and column in _schema(kind)["properties"]
 
 
 # ---------------------------------------------------------------- labels
@@ -171,7 +183,7 @@ def column_label(column: str, kind: str | None = None) -> str:
         if label:
             return label
     if kind and i18n.has_translation(column, f"{COLUMN}:{kind}", i18n.current()):
-        return pgettext(f"{COLUMN}:{kind}", column)      # a computed column of a kind's listing
+        return pgettext(f"{COLUMN}:{kind}", column)      # a computed column of a kind's listing, or a listing's own
     return _lookup(COLUMN, column)
 
 
@@ -284,7 +296,7 @@ def catalog_entries() -> Iterator[tuple[str, str, str]]:
     where = "kqtools/labels.py"
     for column in EXTRA_COLUMNS:
         yield COLUMN, column, where
-    for kind, columns in COMPUTED.items():
+    for kind, columns in [*COMPUTED.items(), *LISTING_COLUMNS.items()]:
         for c in columns:
             yield f"{COLUMN}:{kind}", c, where
     for column, values in VALUES.items():

@@ -34,6 +34,7 @@ class Settings:
     smtp_url: str | None = None               #: $KQ_SMTP_URL
     webhook_url: str | None = None            #: $KQ_WEBHOOK_URL
     lang: str = "en"                          #: --lang / $KQ_LANG / the locale (LC_ALL, LC_MESSAGES, LANG): en or zh
+    lang_given: bool = False                  #: whether --lang or $KQ_LANG named it (not the locale)
     format: str | None = None                 #: $KQ_FORMAT: default output format at a terminal
     file_mode: int = DEFAULT_FILE_MODE        #: $KQ_FILE_MODE (octal): mode of files kq creates
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS  #: $KQ_BUSY_TIMEOUT_MS
@@ -56,6 +57,7 @@ class Settings:
             "smtp_url": env.get("KQ_SMTP_URL") or None,
             "webhook_url": env.get("KQ_WEBHOOK_URL") or None,
             "lang": _lang(lang_flag, env),
+            "lang_given": bool(lang_flag or env.get("KQ_LANG")),
             "format": env.get("KQ_FORMAT") or None,
             "file_mode": _octal(env.get("KQ_FILE_MODE"), "KQ_FILE_MODE", DEFAULT_FILE_MODE),
             "busy_timeout_ms": _int(env.get("KQ_BUSY_TIMEOUT_MS"), "KQ_BUSY_TIMEOUT_MS", DEFAULT_BUSY_TIMEOUT_MS),
@@ -74,6 +76,8 @@ class Settings:
         """A copy with some settings changed (``settings.with_(db="other.db")``)."""
         if "db" in changes and changes["db"]:
             changes.setdefault("db_given", True)
+        if "lang" in changes and changes["lang"]:
+            changes.setdefault("lang_given", True)
         return replace(self, **changes)
 
 

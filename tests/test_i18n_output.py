@@ -281,6 +281,21 @@ def test_every_header_and_value_of_a_listing_has_a_chinese_label(demo, args):
     assert missing == set()
 
 
+# ---------------------------------------------------------------- reports for leaders
+@pytest.mark.parametrize("env, chinese", [({}, True), ({"LANG": "en_US.UTF-8"}, True), ({"KQ_LANG": "zh"}, True),
+                                          ({"KQ_LANG": "en"}, False)])
+def test_a_report_is_in_chinese_unless_english_is_asked_for(demo, tmp_path, env, chinese):
+    """Reports go to section chiefs and district leaders: the locale of the terminal or of cron does
+    not make them English; --lang en or KQ_LANG=en does."""
+    page = tmp_path / "lists.html"
+    r = run_kq("report", "lists", "-o", page, db=demo, env=env)
+    assert r.returncode == ExitStatus.OK, r
+    html = page.read_text(encoding="utf-8")
+    assert ("信用红黑名单报告" in html) == chinese
+    assert ("Credit whitelist and blacklist report" in html) == (not chinese)
+    assert r.json()["report"] == "lists"                # the summary record is canonical either way
+
+
 # ---------------------------------------------------------------- shell completion
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completion_prints_a_script_that_names_kq(shell):

@@ -120,8 +120,8 @@ def cli(ctx, db_path, lang, debug):
         ctx.obj = Settings.from_env(db=db_path, debug=debug, lang=lang)
     else:
         ctx.obj = given.with_(**{k: v for k, v in (("db", db_path), ("debug", debug), ("lang", lang)) if v})
-    if ctx.obj.lang != i18n.current():          # cli.main() called without run(): the settings decide
-        ctx.call_on_close(functools.partial(i18n.reset, i18n.use(ctx.obj.lang)))
+    if (ctx.obj.lang, ctx.obj.lang_given) != (i18n.current(), i18n.chosen()):   # cli.main() without run()
+        ctx.call_on_close(functools.partial(i18n.reset, i18n.use(ctx.obj.lang, ctx.obj.lang_given)))
 
 
 def main(argv=None):
@@ -142,18 +142,18 @@ def run(argv=None, settings=None) -> int:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or bool(os.environ.get("KQ_DEBUG")) or bool(settings and settings.debug)
-    token = i18n.use(_language(args, settings))
+    token = i18n.use(*_language(args, settings))
     try:
         return _run(args, settings, debug)
     finally:
         i18n.reset(token)
 
 
-def _language(args: list[str], settings) -> str:
-    """The language of this run, known before click parses anything (``kq --help`` is answered while
-    parsing): ``--lang`` before the command name, else the given settings', else ``$KQ_LANG`` or the
-    locale. A value kq does not know gives the locale's language here; click or the settings then
-    report it."""
+def _language(args: list[str], settings) -> tuple[str, bool]:
+    """(language, chosen) of this run, known before click parses anything (``kq --help`` is answered
+    while parsing): ``--lang`` before the command name, else the given settings', else ``$KQ_LANG`` or
+    the locale; chosen when ``--lang`` or ``$KQ_LANG`` named it. A value kq does not know gives the
+    locale's language here; click or the settings then report it."""
     flag, i = None, 0
     while i < len(args):
         arg = args[i]
@@ -167,11 +167,11 @@ def _language(args: list[str], settings) -> str:
             break                               # the command's name: what follows is the command's
         i += 2 if arg == "--db" else 1
     if not flag and settings is not None:
-        return settings.lang
+        return settings.lang, settings.lang_given
     try:
-        return i18n.resolve(flag, os.environ)
+        return i18n.resolve(flag, os.environ), bool(flag or os.environ.get("KQ_LANG"))
     except ValueError:
-        return i18n.locale_language(os.environ)
+        return i18n.locale_language(os.environ), False
 
 
 def _run(args: list[str], settings, debug: bool) -> int:
