@@ -30,6 +30,7 @@ from __future__ import annotations
 from operator import itemgetter
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, NamedTuple, Sequence
+from .i18n import _
 
 NEW_IN_SCOPE = "new in scope"     # the reason of a first assignment
 ALL_KINDS = ("zjtx", "hte", "tsme", "tass", "gazelle", "unicorn", "potential_unicorn", "innovative_sme")

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from .errors import KqtoolsError
+from .i18n import _
 
 RECORD_COLUMNS = ("uscc", "source", "record_key", "name", "grade", "year", "started_on", "ended_on",
                   "severity", "term_years", "reference", "issuer", "note", "repaired_on", "direct")
@@ -55,7 +56,7 @@ class Duration:
     def parse(cls, text: str) -> "Duration":
         m = _DURATION.match(text)
         if not m:
-            raise ValueError(f"not a duration: {text!r} (use e.g. 3m, 1y, 90d)")
+            raise ValueError(_("not a duration: {text!r} (use e.g. 3m, 1y, 90d)").format(text=text))
         return cls(int(m.group(1)), m.group(2))
 
     def add(self, d: dt.date, sign: int = 1) -> dt.date:
@@ -229,7 +230,7 @@ def parse_rules(data: dict) -> ListRules:
     for tier in ("general", "serious"):
         mn, mx = Duration.parse(repair[tier]["min"]), Duration.parse(repair[tier]["max"])
         if _min_over_max(mn, mx):
-            raise ListRulesError(f"repair.{tier}: min {mn} exceeds max {mx}")
+            raise ListRulesError(_("repair.{tier}: min {mn} exceeds max {mx}").format(tier=tier, mn=mn, mx=mx))
     unknown_basis = data["tax"].get("unknown_basis", "direct")
     rules = []
     for i, r in enumerate(data["rules"]):
@@ -240,14 +241,15 @@ def parse_rules(data: dict) -> ListRules:
         mn = Duration.parse(r["min"]) if r.get("min") else None
         mx = Duration.parse(r["max"]) if r.get("max") else None
         if _min_over_max(mn, mx):
-            raise ListRulesError(f"{where}: min {mn} exceeds max {mx}")
+            raise ListRulesError(_("{where}: min {mn} exceeds max {mx}").format(where=where, mn=mn, mx=mx))
         until_removed = bool(r.get("until_removed", False))
         if r.get("repair"):
             tier = repair[r["repair"]]
             mn, mx, until_removed = Duration.parse(tier["min"]), Duration.parse(tier["max"]), True
         direct = r.get("direct")
         if direct is not None and r["source"] != "tax_rating":
-            raise ListRulesError(f"{where}: direct applies to tax_rating rules only, not to {r['source']}")
+            raise ListRulesError(_("{where}: direct applies to tax_rating rules only, not to {source}").format(
+                                     where=where, source=r['source']))
         rules.append(Rule(
             id=r["id"], title=r.get("title", r["id"]), source=r["source"], effect=r["effect"],
             grades=frozenset(r["grades"]) if r.get("grades") else None,
@@ -258,11 +260,11 @@ def parse_rules(data: dict) -> ListRules:
     ids = [r.id for r in rules]
     dup = next((i for i in ids if ids.count(i) > 1), None)
     if dup:
-        raise ListRulesError(f"rules: two rules share the id {dup!r}")
+        raise ListRulesError(_("rules: two rules share the id {dup!r}").format(dup=dup))
     wl, tax = data["whitelist"], data["tax"]
     if not wl["tax_years"] and not wl["designation_kinds"]:
-        raise ListRulesError("whitelist: needs tax_years of at least 1 or at least one designation kind "
-                             "(else every firm without a negative record would be whitelisted)")
+        raise ListRulesError(_("whitelist: needs tax_years of at least 1 or at least one designation kind "
+                               "(else every firm without a negative record would be whitelisted)"))
     by_source: dict[str, list[Rule]] = {}
     for rule in rules:
         by_source.setdefault(rule.source, []).append(rule)
@@ -293,7 +295,7 @@ def _term(rec: Record) -> Duration | None:
     """The ban term stored on the record: None for life; raises when there is none (never inferred)."""
     term = rec.term_years
     if term is None or term == "":
-        raise WindowProblem("no ban term (term_years) on the record")
+        raise WindowProblem("no ban term (term_years) on the record")   # data: kept in the version, in English
     if isinstance(term, str):
         if term.strip().lower() == "life":
             return None

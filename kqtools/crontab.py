@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from .i18n import _
 
 MONTH_NAMES = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
@@ -122,13 +123,15 @@ def parse(text: str) -> Cron:
     expr = source
     if expr.startswith("@"):
         if expr.lower() == "@reboot":
-            raise CronError("@reboot has no fire times (it means 'when cron starts'); give a schedule")
+            raise CronError(_("@reboot has no fire times (it means 'when cron starts'); give a schedule"))
         if expr.lower() not in ALIASES:
-            raise CronError(f"unknown alias {expr!r} (use @yearly, @monthly, @weekly, @daily or @hourly)")
+            raise CronError(_("unknown alias {expr!r} (use @yearly, @monthly, @weekly, @daily or @hourly)").format(
+                                expr=expr))
         expr = ALIASES[expr.lower()]
     fields = expr.split(" ")
     if len(fields) != 5:
-        raise CronError(f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}")
+        raise CronError(_("expected 5 fields (minute hour day-of-month month day-of-week), got {n}").format(
+                            n=len(fields)))
     values = [_field(f, *spec) for f, spec in zip(fields, _FIELDS)]
     weekdays = frozenset(d % 7 for d in values[4])
     day_or = not fields[2].startswith("*") and not fields[4].startswith("*")
@@ -137,33 +140,37 @@ def parse(text: str) -> Cron:
     if not cron.day_or or fields[4].startswith("*"):
         # only the day of month restricts the day: some month of the expression must have that day
         if not any(d <= _DAYS_IN_MONTH[m - 1] for m in cron.months for d in cron.days):
-            raise CronError(f"never fires: no month in {fields[3]!r} has day {fields[2]!r}")
+            raise CronError(_("never fires: no month in {value!r} has day {value2!r}").format(
+                                value=fields[3], value2=fields[2]))
     return cron
 
 
 def _field(text: str, name: str, low: int, high: int, names) -> set[int]:
     if not text:
-        raise CronError(f"{name}: empty field")
+        raise CronError(_("{name}: empty field").format(name=name))
     if "#" in text or "?" in text or any(re.fullmatch(r"\d*L|\d+W|LW", p.upper()) for p in text.split(",")):
-        raise CronError(f"{name}: {text!r}: L, W, # and ? are not standard crontab")
+        raise CronError(_("{name}: {text!r}: L, W, # and ? are not standard crontab").format(
+                            name=name, text=text))
     found: set[int] = set()
     for part in text.split(","):
         if not part:
-            raise CronError(f"{name}: {text!r}: empty list item")
+            raise CronError(_("{name}: {text!r}: empty list item").format(name=name, text=text))
         rng, slash, step_text = part.partition("/")
         if slash:
             if not step_text.isdigit() or int(step_text) == 0:
-                raise CronError(f"{name}: {part!r}: the step after '/' must be a whole number of at least 1")
+                raise CronError(_("{name}: {part!r}: the step after '/' must be a whole number of at least 1").format(
+                                    name=name, part=part))
             step = int(step_text)
         else:
             step = 1
         if rng == "*":
             lo, hi = low, (6 if name == "day of week" else high)
         elif "-" in rng:
-            a, _, b = rng.partition("-")
+            a, _dash, b = rng.partition("-")
             lo, hi = _value(a, name, low, high, names), _value(b, name, low, high, names)
             if lo > hi:
-                raise CronError(f"{name}: range {rng!r} runs backwards (write it as two ranges joined by ',')")
+                raise CronError(_("{name}: range {rng!r} runs backwards (write it as two ranges joined by ',')").format(
+                                    name=name, rng=rng))
         else:
             lo = _value(rng, name, low, high, names)
             hi = ((6 if name == "day of week" else high) if slash else lo)
@@ -178,12 +185,13 @@ def _value(text: str, name: str, low: int, high: int, names) -> int:
     if t.isdigit():
         n = int(t)
         if not low <= n <= high:
-            raise CronError(f"{name}: {n} is out of range {low}-{high}")
+            raise CronError(_("{name}: {n} is out of range {low}-{high}").format(
+                                name=name, n=n, low=low, high=high))
         return n
     if names and t[:3] in names and (len(t) == 3 or t in [w.lower() for w in _MONTH_WORDS + _DAY_WORDS]):
         return names.index(t[:3]) + (1 if names is MONTH_NAMES else 0)
     want = f"{low}-{high}" + (f" or {names[0]}…{names[-1]}" if names else "")
-    raise CronError(f"{name}: {text!r} is not a value ({want})")
+    raise CronError(_("{name}: {text!r} is not a value ({want})").format(name=name, text=text, want=want))
 
 
 def _first_of_next_month(day: dt.date) -> dt.date | None:

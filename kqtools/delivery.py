@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from .errors import KqtoolsError
+from .i18n import _
 from .masking import Masker, mask_url, one_line
 from .reminders import address_problem
 
@@ -105,47 +106,52 @@ def parse_smtp_url(url: str) -> SmtpConfig:
     shown = mask_url(url)
     split = _split_smtp(url or "")
     if split is None:
-        raise ConfigError(f"KQ_SMTP_URL {shown}: must start with smtp:// (STARTTLS) or smtps:// (TLS)")
+        raise ConfigError(_("KQ_SMTP_URL {shown}: must start with smtp:// (STARTTLS) or smtps:// (TLS)").format(
+                              shown=shown))
     scheme, userinfo, rest = split
     m = re.match(r"(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d*))?/?(?:\?(?P<query>.*))?$", rest, re.S)
     if not m:
         hint = " (URL-encode '@' in the user and password as %40)" if userinfo is None and "@" in rest else ""
-        raise ConfigError(f"KQ_SMTP_URL {shown}: no valid host[:port] after the user and password{hint}")
+        raise ConfigError(_("KQ_SMTP_URL {shown}: no valid host[:port] after the user and password{hint}").format(
+                              shown=shown, hint=hint))
     if re.search(r"[\x00-\x20\x7f]", m.group("query") or ""):
-        raise ConfigError(f"KQ_SMTP_URL {shown}: the options after '?' contain a space or control character")
+        raise ConfigError(_("KQ_SMTP_URL {shown}: the options after '?' contain a space or control character").format(
+                              shown=shown))
     host = m.group("host").strip("[]")
     port = int(m.group("port")) if m.group("port") else None
     if port is not None and not 0 < port < 65536:
-        raise ConfigError(f"KQ_SMTP_URL {shown}: port must be 1-65535")
+        raise ConfigError(_("KQ_SMTP_URL {shown}: port must be 1-65535").format(shown=shown))
     user = password = None
     if userinfo is not None:
         name, colon, secret = userinfo.partition(":")
         user = unquote(name) or None
         password = unquote(secret) if colon else None
     if user and re.search(r"[\x00-\x1f\x7f]", user) or password and re.search(r"[\r\n\x00]", password):
-        raise ConfigError(f"KQ_SMTP_URL {shown}: the user or password contains a control character")
+        raise ConfigError(_("KQ_SMTP_URL {shown}: the user or password contains a control character").format(
+                              shown=shown))
     query = {k.lower(): v for k, v in parse_qsl(m.group("query") or "", keep_blank_values=True)}
     unknown = sorted(set(query) - {"from", "timeout", "starttls", "insecure", "cafile"})
     if unknown:
-        raise ConfigError(f"KQ_SMTP_URL {shown}: unknown option(s) {', '.join(unknown)} "
-                          "(from, timeout, starttls, insecure, cafile)")
+        raise ConfigError(_("KQ_SMTP_URL {shown}: unknown option(s) {items} (from, timeout, starttls, "
+                            "insecure, cafile)").format(shown=shown, items=', '.join(unknown)))
     ssl = scheme == "smtps"
     insecure = _truthy(query.get("insecure"))
     starttls = not ssl and query.get("starttls", "1").strip().lower() not in ("0", "false", "no", "off")
     sender = query.get("from") or (user if user and "@" in user else f"kq@{host}")
     problem = address_problem(sender)
     if problem:
-        raise ConfigError(f"KQ_SMTP_URL {shown}: from: {problem}")
+        raise ConfigError(_("KQ_SMTP_URL {shown}: from: {problem}").format(shown=shown, problem=problem))
     try:
         timeout = float(query.get("timeout", DEFAULT_TIMEOUT))
         if not 0 < timeout < 3600:
             raise ValueError
     except ValueError:
-        raise ConfigError(f"KQ_SMTP_URL {shown}: timeout must be a number of seconds (1-3600)") from None
+        raise ConfigError(_("KQ_SMTP_URL {shown}: timeout must be a number of seconds (1-3600)").format(
+                              shown=shown)) from None
     plain_ok = insecure or (is_loopback(host) and not user)
     if not ssl and not starttls and not plain_ok:
-        raise ConfigError(f"KQ_SMTP_URL {shown}: starttls=0 sends in clear text: add insecure=1 to mean it, "
-                          "or use smtps://")
+        raise ConfigError(_("KQ_SMTP_URL {shown}: starttls=0 sends in clear text: add insecure=1 to mean it, "
+                            "or use smtps://").format(shown=shown))
     return SmtpConfig(host=host, port=port or (465 if ssl else 25), user=user,
                       password=password, sender=sender, ssl=ssl, require_tls=not ssl and not plain_ok,
                       starttls=starttls, insecure=insecure, cafile=query.get("cafile") or None, timeout=timeout)
@@ -257,20 +263,20 @@ def parse_webhook_url(url: str) -> WebhookConfig:
     text = (url or "").strip()
     bad = re.search(r"[\x00-\x20\x7f-\x9f]", text)
     if bad:
-        raise ConfigError(f"KQ_WEBHOOK_URL {shown}: contains a space or control character at position "
-                          f"{bad.start() + 1} (URL-encode it, e.g. %20)")
+        raise ConfigError(_("KQ_WEBHOOK_URL {shown}: contains a space or control character at position {value} "
+                            "(URL-encode it, e.g. %20)").format(shown=shown, value=bad.start() + 1))
     try:
         parts = urlsplit(text)
-        host, _ = parts.hostname, parts.port
+        host, _port = parts.hostname, parts.port
     except ValueError:
-        raise ConfigError(f"KQ_WEBHOOK_URL {shown}: not a valid URL (host or port)") from None
+        raise ConfigError(_("KQ_WEBHOOK_URL {shown}: not a valid URL (host or port)").format(shown=shown)) from None
     if parts.scheme not in ("http", "https") or not host:
-        raise ConfigError(f"KQ_WEBHOOK_URL {shown}: must be an https:// address")
+        raise ConfigError(_("KQ_WEBHOOK_URL {shown}: must be an https:// address").format(shown=shown))
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     insecure = any(k == "insecure" and _truthy(v) for k, v in pairs)
     if parts.scheme == "http" and not (insecure or is_loopback(host)):
-        raise ConfigError(f"KQ_WEBHOOK_URL {shown}: http:// sends the robot's key in clear text: use https:// "
-                          "(or add insecure=1 to mean it)")
+        raise ConfigError(_("KQ_WEBHOOK_URL {shown}: http:// sends the robot's key in clear text: use https:// "
+                            "(or add insecure=1 to mean it)").format(shown=shown))
     if any(k == "insecure" for k, _ in pairs):
         parts = parts._replace(query=urlencode([(k, v) for k, v in pairs if k != "insecure"]))
     return WebhookConfig(url=urlunsplit(parts), insecure=insecure)

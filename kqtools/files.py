@@ -22,6 +22,7 @@ import stat
 from typing import IO, Iterator
 
 from .errors import KqtoolsError
+from .i18n import _
 
 DEFAULT_MODE = 0o600
 TEMP_SUFFIX = ".kq-tmp"
@@ -53,21 +54,22 @@ def check_target(path: str) -> None:
     except FileNotFoundError:
         st = None
     except OSError as exc:
-        raise OutputFileError(f"{path}: cannot write: {_reason(exc)}") from None
+        raise OutputFileError(_("{path}: cannot write: {reason}").format(path=path, reason=_reason(exc))) from None
     if st is not None:
         if stat.S_ISLNK(st.st_mode):
-            raise OutputFileError(f"{path} is a symbolic link: kq does not write through links (the file it "
-                                  "points to is left untouched); give a real path, or remove the link")
+            raise OutputFileError(_("{path} is a symbolic link: kq does not write through links (the file it "
+                                    "points to is left untouched); give a real path, or remove the link").format(
+                                      path=path))
         if stat.S_ISDIR(st.st_mode):
-            raise OutputFileError(f"{path} is a folder: give a file name")
+            raise OutputFileError(_("{path} is a folder: give a file name").format(path=path))
         if not stat.S_ISREG(st.st_mode):
-            raise OutputFileError(f"{path} is not a regular file (a device or a pipe): kq writes files only; "
-                                  "to print, leave out -o")
+            raise OutputFileError(_("{path} is not a regular file (a device or a pipe): kq writes files only; "
+                                    "to print, leave out -o").format(path=path))
         if not st.st_mode & 0o222 or not os.access(path, os.W_OK):  # write-protected: also for root
-            raise OutputFileError(f"{path} is read-only: kq does not replace it")
+            raise OutputFileError(_("{path} is read-only: kq does not replace it").format(path=path))
     folder = _folder(path)
     if not os.path.isdir(folder):
-        raise OutputFileError(f"{path}: folder {folder} does not exist")
+        raise OutputFileError(_("{path}: folder {folder} does not exist").format(path=path, folder=folder))
 
 
 @contextlib.contextmanager
@@ -85,7 +87,7 @@ def replace_file(path: str, mode: int = DEFAULT_MODE, *, binary: bool = False, e
     try:
         fd = open_private(temp, mode)
     except OSError as exc:
-        raise OutputFileError(f"{path}: cannot write: {_reason(exc, _folder(path))}") from None
+        raise OutputFileError(_("{path}: cannot write: {reason}").format(path=path, reason=_reason(exc, _folder(path)))) from None
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": encoding,
                                                                            "newline": newline})) as fh:
@@ -93,14 +95,15 @@ def replace_file(path: str, mode: int = DEFAULT_MODE, *, binary: bool = False, e
             fh.flush()
             os.fsync(fh.fileno())
         if os.path.islink(path):  # a link put there while we wrote: rename would replace the link, not
-            raise OutputFileError(f"{path} is a symbolic link: kq does not write through links")  # follow it
+            raise OutputFileError(_("{path} is a symbolic link: kq does not write through links").format(path=path))  # follow it
         os.replace(temp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         if isinstance(exc, OSError):
-            kept = f" ({path} was left as it was)" if existed else " (nothing was written)"
-            raise OutputFileError(f"{path}: cannot write: {_reason(exc, _folder(path))}{kept}") from None
+            kept = (_("{path} was left as it was") if existed else _("nothing was written")).format(path=path)
+            raise OutputFileError(_("{path}: cannot write: {reason} ({kept})").format(
+                path=path, reason=_reason(exc, _folder(path)), kept=kept)) from None
         raise
 
 
@@ -112,13 +115,13 @@ def _reason(exc: OSError, folder: str | None = None) -> str:
     """What went wrong, in words (the OS's words, a few made plainer)."""
     code = exc.errno
     if code == errno.ENOSPC:
-        return "the disk is full"
+        return _("the disk is full")
     if code == errno.EDQUOT:
-        return "disk quota exceeded"
+        return _("disk quota exceeded")
     if code == errno.EFBIG:
-        return "file too large (the file system's or this process's file-size limit)"
+        return _("file too large (the file system's or this process's file-size limit)")
     if code in (errno.EACCES, errno.EPERM) and folder:
-        return f"permission denied (can this user write to {folder}?)"
+        return _("permission denied (can this user write to {folder}?)").format(folder=folder)
     if code == errno.EROFS:
-        return "read-only file system"
+        return _("read-only file system")
     return exc.strerror or str(exc)

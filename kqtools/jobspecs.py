@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 from . import reminders as R
+from .i18n import _
 from .reminders import JobSpec, SpecError
 
 _validator = None
@@ -121,8 +122,9 @@ def _check_recipients(data: dict, name: str) -> None:
             if problem:
                 from .masking import one_line
 
-                raise SpecError(f"{name}: recipients[{i}]: {one_line(json.dumps(r, ensure_ascii=False), 120)}: "
-                                f"{problem}")
+                raise SpecError(_("{name}: recipients[{i}]: {value}: {problem}").format(
+                                    name=name, i=i, value=one_line(json.dumps(r, ensure_ascii=False), 120),
+                                    problem=problem))
 
 
 def resolve_spec(data: dict, name: str, actions: frozenset | None = None) -> JobSpec:
@@ -133,37 +135,41 @@ def resolve_spec(data: dict, name: str, actions: frozenset | None = None) -> Job
         unknown = sorted(set(trigger) - {"cron", "every", "at", "start", "timezone"})
         if len(kinds) != 1 or unknown:
             got = ", ".join(sorted(trigger)) or "nothing"
-            raise SpecError(f"{name}: trigger: give exactly one of cron = \"0 9 * * mon\", every = \"6h\" "
-                            f"(with optional start) or at = \"2026-12-01T09:00\", plus an optional timezone (got {got})")
+            raise SpecError(_("{name}: trigger: give exactly one of cron = \"0 9 * * mon\", every = \"6h\" (with "
+                              "optional start) or at = \"2026-12-01T09:00\", plus an optional timezone (got "
+                              "{got})").format(name=name, got=got))
     _check_recipients(data, name)
     _validate(data, name)
     actions = action_names() if actions is None else actions
     action = data["action"]
     if action not in actions:
-        raise SpecError(f"{name}: action: unknown action {action!r} (one of {', '.join(sorted(actions))})")
+        raise SpecError(_("{name}: action: unknown action {action!r} (one of {items})").format(
+                            name=name, action=action, items=', '.join(sorted(actions))))
     trigger = dict(data["trigger"])
     tz = trigger.get("timezone") or R.DEFAULT_TZ
     try:
         R.zone(tz)
     except Exception:
-        raise SpecError(f"{name}: trigger.timezone: unknown time zone {tz!r}") from None
+        raise SpecError(_("{name}: trigger.timezone: unknown time zone {tz!r}").format(name=name, tz=tz)) from None
     trigger["timezone"] = tz
     for key in ("at", "start"):
         if key in trigger:
             try:
                 R.local_datetime(trigger[key], tz)
             except ValueError:
-                raise SpecError(f"{name}: trigger.{key}: not an ISO date-time: {trigger[key]!r}") from None
+                raise SpecError(_("{name}: trigger.{key}: not an ISO date-time: {value!r}").format(
+                                    name=name, key=key, value=trigger[key])) from None
     if "cron" in trigger:
         from .crontab import CronError, parse
 
         try:
             parse(trigger["cron"])
         except CronError as exc:
-            raise SpecError(f"{name}: trigger.cron: {exc}: {trigger['cron']!r}") from None
+            raise SpecError(_("{name}: trigger.cron: {exc}: {cron!r}").format(
+                                name=name, exc=exc, cron=trigger['cron'])) from None
     params = dict(data.get("params") or {})
     if action == "meeting-reminder" and "subject" not in params:
-        raise SpecError(f"{name}: params.subject: meeting-reminder needs a subject")
+        raise SpecError(_("{name}: params.subject: meeting-reminder needs a subject").format(name=name))
     if action == "expiry-reminders":
         params.setdefault("days", [90, 30])
     grace = R.parse_duration(data.get("misfire_grace", R.DEFAULT_GRACE))
@@ -191,13 +197,13 @@ def load_specs(jobs_dir: str | None = None) -> tuple[dict[str, JobSpec], list[st
     problems: list[str] = []
     actions = action_names()
     if jobs_dir and not Path(jobs_dir).is_dir():
-        problems.append(f"{jobs_dir}: jobs directory does not exist")
+        problems.append(_("{jobs_dir}: jobs directory does not exist").format(jobs_dir=jobs_dir))
     for layer, entry in spec_files(jobs_dir):
         name = f"jobs/{entry.name}" if layer == "default" else str(entry)
         try:
             text = entry.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
-            problems.append(f"{name}: cannot read: {exc}")
+            problems.append(_("{name}: cannot read: {exc}").format(name=name, exc=exc))
             continue
         try:
             fmt = "json" if entry.name.endswith(".json") else "toml"
@@ -206,7 +212,8 @@ def load_specs(jobs_dir: str | None = None) -> tuple[dict[str, JobSpec], list[st
             problems.append(str(exc))
             continue
         if spec.id in specs and layer_of[spec.id] == layer:
-            problems.append(f"{name}: id {spec.id!r} already defined in {specs[spec.id].source}; file ignored")
+            problems.append(_("{name}: id {id!r} already defined in {source}; file ignored").format(
+                                name=name, id=spec.id, source=specs[spec.id].source))
             continue
         specs[spec.id] = spec
         layer_of[spec.id] = layer
@@ -223,11 +230,12 @@ def make_trigger(spec: JobSpec):
         try:
             return CronTrigger(parse(t["cron"]), tz)
         except CronError as exc:
-            raise SpecError(f"{spec.source}: trigger.cron: {exc}: {t['cron']!r}") from None
+            raise SpecError(_("{source}: trigger.cron: {exc}: {cron!r}").format(
+                                source=spec.source, exc=exc, cron=t['cron'])) from None
     if "every" in t:
         seconds = R.parse_duration(t["every"])
         if seconds <= 0:
-            raise SpecError(f"{spec.source}: trigger.every: must be positive")
+            raise SpecError(_("{source}: trigger.every: must be positive").format(source=spec.source))
         start = R.local_datetime(t.get("start") or R.INTERVAL_EPOCH, spec.timezone)
         return R.IntervalTrigger(seconds=seconds, start=start, every=str(t["every"]).strip())
     return R.OnceTrigger(R.local_datetime(t["at"], spec.timezone))

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from .errors import KqtoolsError
+from .i18n import _
 
 DEFAULT_TZ = "Asia/Shanghai"
 DEFAULT_GRACE = 3600                  # seconds; a spec says its own misfire_grace
@@ -78,12 +79,12 @@ class JobSpec:
 def parse_duration(value) -> int:
     """Seconds from ``90``, ``"30m"``, ``"6h"``, ``"2d"``, ``"1w"``."""
     if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
+        raise ValueError(_("not a duration: {value!r}").format(value=value))
     if isinstance(value, int):
         return value
     m = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", str(value))
     if not m:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 90, 30m, 6h, 2d)")
+        raise ValueError(_("not a duration: {value!r} (use e.g. 90, 30m, 6h, 2d)").format(value=value))
     return int(m.group(1)) * _UNITS[m.group(2)]
 
 
@@ -147,8 +148,8 @@ def parse_now(text: str | None, tz: str = DEFAULT_TZ) -> dt.datetime:
     try:
         return local_datetime(text, tz)
     except ValueError:
-        raise ValueError(f"not a date-time: {text!r} (e.g. 2026-01-05T09:05+08:00, 2026/1/5 9:05 or "
-                         "2026年1月5日 9:05)") from None
+        raise ValueError(_("not a date-time: {text!r} (e.g. 2026-01-05T09:05+08:00, 2026/1/5 9:05 or 2026年1月5日 "
+                           "9:05)").format(text=text)) from None
 
 
 def utc_iso(value: dt.datetime) -> str:

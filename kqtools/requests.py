@@ -30,6 +30,7 @@ import datetime as dt
 import unicodedata
 
 from .errors import KqtoolsError
+from .i18n import _
 from .workdays import WorkCalendar, expand_days
 
 STATUSES = ("received", "routed", "in_progress", "answered", "revisited", "closed")
@@ -104,12 +105,13 @@ def _enum(table: dict, what: str):
                 for name in (canon, *names):
                     index[lookup_key(name)] = canon
         if text is None or not str(text).strip():
-            raise RequestError(f"{what}: a value is needed")
+            raise RequestError(_("{what}: a value is needed").format(what=what))
         try:
             return index[lookup_key(text)]
         except KeyError:
             shown = ", ".join(f"{c} ({n[0]})" for c, n in table.items())
-            raise RequestError(f"{what}: unknown value {str(text).strip()!r}; expected one of {shown}") from None
+            raise RequestError(_("{what}: unknown value {value!r}; expected one of {shown}").format(
+                                   what=what, value=str(text).strip(), shown=shown)) from None
     return parse
 
 
@@ -129,20 +131,25 @@ def check_step(step: str, status: str, request_id) -> None:
     """Refuse a step out of order with one line naming the current status and the allowed next steps."""
     if status not in STEPS[step][0]:
         nxt = ", ".join(allowed_steps(status)) or "none"
-        raise StepRefused(f"request {request_id} is {status}: {step} is not allowed now; allowed next steps: {nxt}")
+        raise StepRefused(_("request {request_id} is {status}: {step} is not allowed now; allowed next steps: "
+                            "{nxt}").format(request_id=request_id, status=status, step=step, nxt=nxt))
 
 
 def check_day(day: dt.date, *, today: dt.date, received_on: dt.date, previous: dt.date | None,
               request_id, step: str) -> None:
     """A step's date: not in the future, not before the request was received or before the step it follows."""
     if day > today:
-        raise StepRefused(f"request {request_id}: {step} on {day.isoformat()} is in the future")
+        raise StepRefused(_("request {request_id}: {step} on {day} is in the future").format(
+                              request_id=request_id, step=step, day=day.isoformat()))
     if day < received_on:
-        raise StepRefused(f"request {request_id}: {step} on {day.isoformat()} is before the request was received "
-                          f"({received_on.isoformat()})")
+        raise StepRefused(_("request {request_id}: {step} on {day} is before the request was received "
+                            "({received_on})").format(
+                              request_id=request_id, step=step, day=day.isoformat(),
+                              received_on=received_on.isoformat()))
     if previous is not None and day < previous:
-        raise StepRefused(f"request {request_id}: {step} on {day.isoformat()} is before its previous step "
-                          f"({previous.isoformat()}); steps are recorded in the order they happened")
+        raise StepRefused(_("request {request_id}: {step} on {day} is before its previous step ({previous}); "
+                            "steps are recorded in the order they happened").format(
+                              request_id=request_id, step=step, day=day.isoformat(), previous=previous.isoformat()))
 
 
 # ---------------------------------------------------------------- rules
@@ -195,8 +202,8 @@ class RequestRules:
     def require_category(self, text) -> str:
         found = self.category(text)
         if found is None:
-            raise RequestError(f"category: unknown value {str(text).strip()!r}; the rules ({self.name}) have "
-                               f"{', '.join(self.leads)}")
+            raise RequestError(_("category: unknown value {value!r}; the rules ({name}) have {items}").format(
+                                   value=str(text).strip(), name=self.name, items=', '.join(self.leads)))
         return found
 
     def level_title(self, level: int) -> str:

@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import KqtoolsError
+from .i18n import _
 
 RULE_KINDS = ("scoring", "lists", "assignment", "requests", "ladder", "targets")
 #: kind -> (module, function): the step that turns validated data into what the command uses,
@@ -70,11 +71,12 @@ def read_text(kind: str, name: str | None) -> tuple[str, str, str]:
     path = Path(name)
     if not path.exists():
         names = sorted(p for p in presets if p == kind or p.startswith(kind + "-"))
-        raise RulesError(f"{name}: no such rule file or preset (presets: {', '.join(names)})")
+        raise RulesError(_("{name}: no such rule file or preset (presets: {items})").format(
+                             name=name, items=', '.join(names)))
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise RulesError(f"{name}: cannot read: {exc}") from None
+        raise RulesError(_("{name}: cannot read: {exc}").format(name=name, exc=exc)) from None
     return str(path), text, "json" if path.suffix.lower() == ".json" else "toml"
 
 
@@ -82,9 +84,10 @@ def parse(text: str, fmt: str, name: str) -> dict:
     try:
         return json.loads(text) if fmt == "json" else tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"{name}: not valid TOML: {exc}") from None
+        raise RulesError(_("{name}: not valid TOML: {exc}").format(name=name, exc=exc)) from None
     except json.JSONDecodeError as exc:
-        raise RulesError(f"{name}: line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}") from None
+        raise RulesError(_("{name}: line {lineno}, column {colno}: not valid JSON: {msg}").format(
+                             name=name, lineno=exc.lineno, colno=exc.colno, msg=exc.msg)) from None
 
 
 def schema_problem(schema: dict, data, name: str) -> str | None:
@@ -110,7 +113,8 @@ def validate(kind: str, data: dict, name: str) -> None:
         raise RulesError(problem)
     where = _not_finite(data, "")
     if where is not None:
-        raise RulesError(f"{name}: {where[0] or '(top level)'}: {where[1]} is not a finite number")
+        raise RulesError(_("{name}: {value}: {value2} is not a finite number").format(
+                             name=name, value=where[0] or '(top level)', value2=where[1]))
 
 
 def _not_finite(value, path: str):
@@ -127,7 +131,8 @@ def _not_finite(value, path: str):
 
 def load_rules(kind: str, name: str | None = None) -> Rules:
     if kind not in RULE_KINDS:
-        raise RulesError(f"unknown rule kind {kind!r} (one of {', '.join(RULE_KINDS)})")
+        raise RulesError(_("unknown rule kind {kind!r} (one of {items})").format(
+                             kind=kind, items=', '.join(RULE_KINDS)))
     display, text, fmt = read_text(kind, name)
     data = parse(text, fmt, display)
     validate(kind, data, display)
@@ -146,7 +151,7 @@ def compile_rules(rules: Rules):
     try:
         return target(rules.data)
     except KeyError as exc:
-        raise RulesError(f"{rules.name}: missing {exc}") from None
+        raise RulesError(_("{name}: missing {exc}").format(name=rules.name, exc=exc)) from None
     except (KqtoolsError, ValueError, TypeError) as exc:
         raise RulesError(f"{rules.name}: {exc}") from None
 

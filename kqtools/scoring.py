@@ -38,6 +38,7 @@ from operator import eq, itemgetter
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
 from .errors import KqtoolsError
+from .i18n import _
 from .scoring_adjust import Adjusted, adjust_rows, designations_by_firm, window
 from .scoring_indicators import (GroupBenchmark, _exact_mean, _input_problem, add_points, benchmark_key,
                                  benchmark_source, explain_indicators, group_benchmark, indicator_inputs,
@@ -276,12 +277,13 @@ def previous_year_means(previous: Sequence[Sequence] | None, method: Method, yea
     if not previous:
         names = sorted({i.id for g in method.groups for i in g.indicators
                         if i.benchmark.kind == "previous_year_average"})
-        raise MissingPreviousYear(f"the previous_year_average benchmark ({', '.join(names)}) needs the metrics of "
-                                  f"{year - 1}: none are stored (kq import metrics FILE with year {year - 1})")
-    members, _, _ = classify(previous, method, year - 1)
+        raise MissingPreviousYear(_("the previous_year_average benchmark ({items}) needs the metrics of "
+                                    "{value}: none are stored (kq import metrics FILE with year {value})").format(
+                                      items=', '.join(names), value=year - 1))
+    members, _class_t, _unmatched = classify(previous, method, year - 1)
     out: dict[str, dict] = {}
     for g in method.groups:
-        rows, _ = drop_missing(g, members[g.id])
+        rows, _dropped = drop_missing(g, members[g.id])
         inds = [i for i in g.indicators if i.benchmark.kind == "previous_year_average"]
         if not inds:
             continue

@@ -20,6 +20,7 @@ from fractions import Fraction
 from typing import Mapping
 
 from .errors import KqtoolsError
+from .i18n import _
 
 METRIC_FIELDS = ("land_mu", "revenue", "tax", "value_added", "energy_tce", "electricity_kwh",
                  "emissions_t", "rd_expense", "employees")
@@ -263,12 +264,13 @@ def compile_rules(data: Mapping) -> Method:
     groups, group_ids, warnings = [], set(), []
     for g in data["groups"]:
         if g["id"] in group_ids:
-            raise ScoringRulesError(f"groups: duplicate group id {g['id']!r}")
+            raise ScoringRulesError(_("groups: duplicate group id {id!r}").format(id=g['id']))
         group_ids.add(g["id"])
         inds, ind_ids = [], set()
         for ind in g["indicators"]:
             if ind["id"] in ind_ids:
-                raise ScoringRulesError(f"groups.{g['id']}: duplicate indicator id {ind['id']!r}")
+                raise ScoringRulesError(_("groups.{id}: duplicate indicator id {id2!r}").format(
+                                            id=g['id'], id2=ind['id']))
             ind_ids.add(ind["id"])
             where = f"groups.{g['id']}.{ind['id']}"
             inds.append(Indicator(
@@ -277,11 +279,13 @@ def compile_rules(data: Mapping) -> Method:
                 _benchmark(ind.get("benchmark", "group_average"), where), ind.get("missing", default_missing),
                 float(ind.get("scale", 1))))
             if inds[-1].missing == "group_average" and inds[-1].benchmark.industries:
-                raise ScoringRulesError(f"{where}: missing = \"group_average\" needs one benchmark for the group, "
-                                        "not one per industry; use \"group_average_points\"")
+                raise ScoringRulesError(_("{where}: missing = \"group_average\" needs one benchmark for the "
+                                          "group, not one per industry; use \"group_average_points\"").format(
+                                            where=where))
         total = math.fsum(i.weight for i in inds)
         if abs(total - 100) > 1e-9:
-            warnings.append(f"group {g['id']}: the weights add up to {_num(round(total, 6))}, not 100")
+            warnings.append(_("group {id}: the weights add up to {value}, not 100").format(
+                                id=g['id'], value=_num(round(total, 6))))
         prefixes = tuple(g.get("industry_prefixes", ()))
         land = g.get("min_land_mu")
         groups.append(Group(
@@ -296,23 +300,27 @@ def compile_rules(data: Mapping) -> Method:
     known = {i.id for g in groups for i in g.indicators}
     for t in tie_break:
         if t not in known:
-            raise ScoringRulesError(f"tie_break: {t!r} is not an indicator of any group ({', '.join(sorted(known))})")
+            raise ScoringRulesError(_("tie_break: {t!r} is not an indicator of any group ({items})").format(
+                                        t=t, items=', '.join(sorted(known))))
     bands = _bands(data["grades"]["bands"], "grades.bands")
     grades = [g for g, _ in bands]
     if len(set(grades)) != len(grades) or NOT_GRADED in grades:
-        raise ScoringRulesError(f"grades.bands: grades must be distinct and not {NOT_GRADED!r}")
+        raise ScoringRulesError(_("grades.bands: grades must be distinct and not {not_graded!r}").format(
+                                    not_graded=NOT_GRADED))
     for g, spec in zip(groups, data["groups"]):
         if "bands" in spec:
             own = _bands(spec["bands"], f"groups.{g.id}.bands")
             if [x for x, _ in own] != grades:
-                raise ScoringRulesError(f"groups.{g.id}.bands: the grades must be those of [grades] "
-                                        f"({', '.join(grades)}), in that order; only upto may differ")
+                raise ScoringRulesError(_("groups.{id}.bands: the grades must be those of [grades] ({items}), "
+                                          "in that order; only upto may differ").format(
+                                            id=g.id, items=', '.join(grades)))
             groups[groups.index(g)] = replace(g, bands=tuple(own))
     ng = data.get("not_graded", {})
     vetoes = data.get("vetoes", {})
     veto_grade = vetoes.get("grade", grades[-1])
     if veto_grade not in grades:
-        raise ScoringRulesError(f"vetoes.grade: {veto_grade!r} is not one of the bands ({', '.join(grades)})")
+        raise ScoringRulesError(_("vetoes.grade: {veto_grade!r} is not one of the bands ({items})").format(
+                                    veto_grade=veto_grade, items=', '.join(grades)))
     credit_as_of = vetoes.get("credit_as_of", "Y-12-31")
     _check_as_of(credit_as_of)
     categories, adjustments = _adjustments(data, group_ids)
@@ -346,18 +354,20 @@ def _bands(spec, where: str) -> list[tuple[str, Fraction]]:
     for b in spec:
         upto = Fraction(repr(float(b["upto"])))
         if upto <= last:
-            raise ScoringRulesError(f"{where}: {b['grade']} upto {b['upto']} must be larger than the band before")
+            raise ScoringRulesError(_("{where}: {grade} upto {upto} must be larger than the band before").format(
+                                        where=where, grade=b['grade'], upto=b['upto']))
         bands.append((b["grade"], upto))
         last = upto
     if last != 100:
-        raise ScoringRulesError(f"{where}: the last band must have upto = 100")
+        raise ScoringRulesError(_("{where}: the last band must have upto = 100").format(where=where))
     return bands
 
 
 def _finite(value, path: str) -> None:
     """Every number of the rule file is finite (TOML allows nan and inf; a schema lets them through)."""
     if isinstance(value, float) and not math.isfinite(value):
-        raise ScoringRulesError(f"{path or '(top level)'}: {value} is not a finite number")
+        raise ScoringRulesError(_("{value}: {value2} is not a finite number").format(
+                                    value=path or '(top level)', value2=value))
     if isinstance(value, Mapping):
         for k, v in value.items():
             _finite(v, f"{path}.{k}" if path else str(k))
@@ -377,16 +387,20 @@ def _benchmark(spec, where: str) -> Benchmark:
         return Benchmark(spec)
     kind = spec["kind"]
     if "factor" in spec and kind != "previous_year_average":
-        raise ScoringRulesError(f"{where}.benchmark: factor belongs to kind previous_year_average, not {kind}")
+        raise ScoringRulesError(_("{where}.benchmark: factor belongs to kind previous_year_average, not {kind}").format(
+                                    where=where, kind=kind))
     if ("value" in spec or "industries" in spec) and kind != "fixed":
-        raise ScoringRulesError(f"{where}.benchmark: value and industries belong to kind fixed, not {kind}")
+        raise ScoringRulesError(_("{where}.benchmark: value and industries belong to kind fixed, not {kind}").format(
+                                    where=where, kind=kind))
     if kind == "fixed" and "value" not in spec:
-        raise ScoringRulesError(f"{where}.benchmark: a fixed benchmark needs its published value")
+        raise ScoringRulesError(_("{where}.benchmark: a fixed benchmark needs its published value").format(
+                                    where=where))
     industries = sorted(((code_digits(k), k, float(v)) for k, v in spec.get("industries", {}).items()),
                         key=lambda t: -len(t[0]))
     digits = [d for d, _, _ in industries]
     if len(set(digits)) != len(digits):
-        raise ScoringRulesError(f"{where}.benchmark.industries: the same industry prefix twice")
+        raise ScoringRulesError(_("{where}.benchmark.industries: the same industry prefix twice").format(
+                                    where=where))
     return Benchmark(kind, factor=float(spec.get("factor", 1)),
                      value=float(spec["value"]) if "value" in spec else None, industries=tuple(industries))
 
@@ -398,8 +412,8 @@ def _check_as_of(text: str) -> None:
     try:
         dt.date(2024 if m.group(1).startswith("Y") else int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except (AttributeError, ValueError):
-        raise ScoringRulesError(f"vetoes.credit_as_of: {text!r} is not a date such as Y-12-31, Y+1-03-31 or "
-                                "2026-03-31") from None
+        raise ScoringRulesError(_("vetoes.credit_as_of: {text!r} is not a date such as Y-12-31, Y+1-03-31 or "
+                                  "2026-03-31").format(text=text)) from None
 
 
 def _adjustments(data: Mapping, group_ids: set) -> tuple[dict, tuple]:
@@ -410,7 +424,7 @@ def _adjustments(data: Mapping, group_ids: set) -> tuple[dict, tuple]:
     bonus = data.get("bonus")
     if bonus is not None:   # an old rule file: the 专精特新 bonus as adjustments of a category "bonus"
         if "bonus" in categories:
-            raise ScoringRulesError("categories.bonus: the name is taken by the [bonus] section")
+            raise ScoringRulesError(_("categories.bonus: the name is taken by the [bonus] section"))
         categories["bonus"] = Category("bonus", "专精特新", None, not bonus.get("stack", False))
         kind = bonus.get("kind", "zjtx")
         for lv in bonus.get("levels", ()):
@@ -421,24 +435,30 @@ def _adjustments(data: Mapping, group_ids: set) -> tuple[dict, tuple]:
         where = f"adjustments.{a['id']}"
         cat = a.get("category", "")
         if cat and cat not in categories:
-            raise ScoringRulesError(f"{where}: category {cat!r} is not declared in [categories] "
-                                    f"({', '.join(sorted(categories)) or 'none declared'})")
+            raise ScoringRulesError(_("{where}: category {cat!r} is not declared in [categories] ({value})").format(
+                                        where=where, cat=cat, value=', '.join(sorted(categories)) or 'none declared'))
         for g in a.get("groups", ()):
             if g not in group_ids:
-                raise ScoringRulesError(f"{where}: group {g!r} is not a group of the rules")
+                raise ScoringRulesError(_("{where}: group {g!r} is not a group of the rules").format(
+                                            where=where, g=g))
         has_designation, has_metric = "designation" in a, "metric" in a
         if has_designation == has_metric:
-            raise ScoringRulesError(f"{where}: give either designation (a kind held) or metric (a condition)")
+            raise ScoringRulesError(_("{where}: give either designation (a kind held) or metric (a condition)").format(
+                                        where=where))
         if ("op" in a) != ("value" in a):
-            raise ScoringRulesError(f"{where}: op and value go together (e.g. op = \">=\", value = 0.03)")
+            raise ScoringRulesError(_("{where}: op and value go together (e.g. op = \">=\", value = 0.03)").format(
+                                        where=where))
         if has_designation and any(k in a for k in ("per", "op", "value")):
-            raise ScoringRulesError(f"{where}: per, op and value belong to a metric condition")
+            raise ScoringRulesError(_("{where}: per, op and value belong to a metric condition").format(
+                                        where=where))
         if has_metric and any(k in a for k in ("levels", "window_years")):
-            raise ScoringRulesError(f"{where}: levels and window_years belong to a designation condition")
+            raise ScoringRulesError(_("{where}: levels and window_years belong to a designation condition").format(
+                                        where=where))
         if not a.get("points") and not a.get("uplift"):
-            raise ScoringRulesError(f"{where}: gives neither points nor an uplift")
+            raise ScoringRulesError(_("{where}: gives neither points nor an uplift").format(where=where))
         if a.get("uplift") and not has_designation:
-            raise ScoringRulesError(f"{where}: a grade uplift is given for a designation held, not a metric")
+            raise ScoringRulesError(_("{where}: a grade uplift is given for a designation held, not a metric").format(
+                                        where=where))
         items.append(Adjustment(
             a["id"], a.get("label"), cat, float(a.get("points", 0)), int(a.get("uplift", 0)),
             tuple(a.get("groups", ())), kind=a.get("designation"), levels=tuple(a.get("levels", ())),
@@ -447,7 +467,7 @@ def _adjustments(data: Mapping, group_ids: set) -> tuple[dict, tuple]:
     ids = [a.id for a in items]
     dup = next((i for i in ids if ids.count(i) > 1), None)
     if dup:
-        raise ScoringRulesError(f"adjustments: two items share the id {dup!r}")
+        raise ScoringRulesError(_("adjustments: two items share the id {dup!r}").format(dup=dup))
     return categories, tuple(items)
 
 

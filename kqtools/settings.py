@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from .errors import KqtoolsError
+from .i18n import _
 
 DEFAULT_DB = "kq.db"
 DEFAULT_TZ = "Asia/Shanghai"
@@ -32,7 +33,8 @@ class Settings:
     tz: str = DEFAULT_TZ                      #: $KQ_TZ: local time zone for times shown and job schedules
     smtp_url: str | None = None               #: $KQ_SMTP_URL
     webhook_url: str | None = None            #: $KQ_WEBHOOK_URL
-    lang: str | None = None                   #: --lang / $KQ_LANG / the locale (None: not decided here)
+    lang: str = "en"                          #: --lang / $KQ_LANG / the locale (LC_ALL, LC_MESSAGES, LANG): en or zh
+    lang_given: bool = False                  #: whether --lang or $KQ_LANG named it (not the locale)
     format: str | None = None                 #: $KQ_FORMAT: default output format at a terminal
     file_mode: int = DEFAULT_FILE_MODE        #: $KQ_FILE_MODE (octal): mode of files kq creates
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS  #: $KQ_BUSY_TIMEOUT_MS
@@ -46,6 +48,7 @@ class Settings:
         """Settings from ``env`` (default ``os.environ``) with ``flags`` (None = not given) on top."""
         env = dict(os.environ if env is None else env)
         db_flag = flags.pop("db", None)
+        lang_flag = flags.pop("lang", None)
         values = {
             "db": db_flag or env.get("KQ_DB") or DEFAULT_DB,
             "db_given": bool(db_flag or env.get("KQ_DB")),
@@ -53,7 +56,8 @@ class Settings:
             "tz": env.get("KQ_TZ") or DEFAULT_TZ,
             "smtp_url": env.get("KQ_SMTP_URL") or None,
             "webhook_url": env.get("KQ_WEBHOOK_URL") or None,
-            "lang": env.get("KQ_LANG") or None,
+            "lang": _lang(lang_flag, env),
+            "lang_given": bool(lang_flag or env.get("KQ_LANG")),
             "format": env.get("KQ_FORMAT") or None,
             "file_mode": _octal(env.get("KQ_FILE_MODE"), "KQ_FILE_MODE", DEFAULT_FILE_MODE),
             "busy_timeout_ms": _int(env.get("KQ_BUSY_TIMEOUT_MS"), "KQ_BUSY_TIMEOUT_MS", DEFAULT_BUSY_TIMEOUT_MS),
@@ -72,7 +76,19 @@ class Settings:
         """A copy with some settings changed (``settings.with_(db="other.db")``)."""
         if "db" in changes and changes["db"]:
             changes.setdefault("db_given", True)
+        if "lang" in changes and changes["lang"]:
+            changes.setdefault("lang_given", True)
         return replace(self, **changes)
+
+
+def _lang(flag: str | None, env: Mapping[str, str]) -> str:
+    from . import i18n
+
+    try:
+        return i18n.resolve(flag, env)
+    except ValueError as exc:
+        raise SettingsError(_("{name}: {value!r} is not a language kq speaks (en, zh)").format(
+            name="--lang" if flag else "$KQ_LANG", value=str(exc))) from None
 
 
 def _int(text: str | None, name: str, default: int) -> int:
@@ -81,7 +97,7 @@ def _int(text: str | None, name: str, default: int) -> int:
     try:
         return int(text)
     except ValueError:
-        raise SettingsError(f"${name}: {text!r} is not a whole number") from None
+        raise SettingsError(_("${name}: {text!r} is not a whole number").format(name=name, text=text)) from None
 
 
 def _octal(text: str | None, name: str, default: int) -> int:
@@ -90,7 +106,9 @@ def _octal(text: str | None, name: str, default: int) -> int:
     try:
         mode = int(text, 8)
     except ValueError:
-        raise SettingsError(f"${name}: {text!r} is not an octal file mode such as 0600 or 0640") from None
+        raise SettingsError(_("${name}: {text!r} is not an octal file mode such as 0600 or 0640").format(
+            name=name, text=text)) from None
     if mode & ~0o777 or not mode & 0o600 == 0o600:
-        raise SettingsError(f"${name}: {text}: must give the owner read and write (0600, 0640, 0660)")
+        raise SettingsError(_("${name}: {text}: must give the owner read and write (0600, 0640, 0660)").format(
+            name=name, text=text))
     return mode

@@ -29,6 +29,7 @@ import heapq
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Iterable, Mapping, NamedTuple
+from .i18n import _
 
 QUARTER_MONTHS = 3
 KEY, PLAN = "key", "plan"          # the two cadences, as written in the `cadence` column
@@ -41,7 +42,7 @@ def period_bounds(day: dt.date, months: int = QUARTER_MONTHS) -> tuple[dt.date, 
     (datetime.date(2026, 1, 1), datetime.date(2026, 3, 31))
     """
     if months <= 0 or 12 % months:
-        raise ValueError(f"period of {months} months does not divide the year")
+        raise ValueError(_("period of {months} months does not divide the year").format(months=months))
     first_month = (day.month - 1) // months * months + 1
     start = dt.date(day.year, first_month, 1)
     last_month = first_month + months - 1

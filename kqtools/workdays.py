@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from .errors import KqtoolsError
+from .i18n import _
 
 _ONE = dt.timedelta(days=1)
 
@@ -66,7 +67,7 @@ class WorkCalendar:
     def add(self, start: dt.date, n: int) -> dt.date:
         """The ``n``-th working day after ``start`` (``n`` >= 1); ``start`` itself when ``n`` is 0."""
         if n < 0:
-            raise ValueError("n must not be negative")
+            raise ValueError(_("n must not be negative"))
         day = start
         while n:
             day += _ONE
@@ -132,16 +133,17 @@ def expand_days(items, where: str = "") -> set[dt.date]:
     Raises ``ValueError`` naming the item for a bad date or a range that runs backwards."""
     out: set[dt.date] = set()
     for item in items:
-        first, _, last = str(item).partition("..")
+        first, _dots, last = str(item).partition("..")
         try:
             a = dt.date.fromisoformat(first)
             b = dt.date.fromisoformat(last) if last else a
         except ValueError:
-            raise ValueError(f"{where}{item!r} is not a date or a range first..last") from None
+            raise ValueError(_("{where}{item!r} is not a date or a range first..last").format(
+                                 where=where, item=item)) from None
         if b < a:
-            raise ValueError(f"{where}{item!r} runs backwards")
+            raise ValueError(_("{where}{item!r} runs backwards").format(where=where, item=item))
         if (b - a).days > 366:
-            raise ValueError(f"{where}{item!r} spans more than a year")
+            raise ValueError(_("{where}{item!r} spans more than a year").format(where=where, item=item))
         while a <= b:
             out.add(a)
             a += _ONE

@@ -73,8 +73,15 @@ def run_kq(*args, db=None, input=None, env=None, cwd=None, timeout=120, subproce
     return _run_in_process(args, db, input, env, cwd)
 
 
+#: the variables that choose kq's language: unset for every command unless the test gives them, so
+#: the suite speaks English whatever the machine's locale (tests of the language set them)
+LANGUAGE_VARIABLES = ("KQ_LANG", "LC_ALL", "LC_MESSAGES", "LANG")
+
+
 def _run_process(args, db, input, env, cwd, timeout) -> KqResult:
-    full_env = {**os.environ, "PYTHONIOENCODING": "utf-8", **(env or {})}
+    full_env = {**{k: v for k, v in os.environ.items() if k not in LANGUAGE_VARIABLES}, "PYTHONIOENCODING": "utf-8",
+                **(env or {})}
+    full_env = {k: v for k, v in full_env.items() if v is not None}
     full_env.pop("KQ_DB", None)
     if db is not None:
         full_env["KQ_DB"] = str(db)
@@ -90,7 +97,8 @@ def _run_in_process(args, db, input, env, cwd) -> KqResult:
 
     from kqtools.cli import run
 
-    overrides = {"PYTHONIOENCODING": "utf-8", **(env or {}), "KQ_DB": str(db) if db is not None else None}
+    overrides = {"PYTHONIOENCODING": "utf-8", **dict.fromkeys(LANGUAGE_VARIABLES), **(env or {}),
+                 "KQ_DB": str(db) if db is not None else None}
     try:
         runner = CliRunner(mix_stderr=False)   # click 8.1
     except TypeError:

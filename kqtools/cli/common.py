@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 import click
 
 from ..errors import ExitStatus, KqtoolsError
+from ..i18n import _
 
 OK, ATTENTION = ExitStatus.OK, ExitStatus.ATTENTION   # for command modules not yet on ExitStatus
 
@@ -63,7 +64,8 @@ def require_db_dir(path: str) -> str:
 
     parent = Path(path).parent
     if path != ":memory:" and not parent.is_dir():
-        raise KqError(f"{path}: directory {parent} does not exist (a mistyped --db or $KQ_DB?)")
+        raise KqError(_("{path}: directory {parent} does not exist (a mistyped --db or $KQ_DB?)").format(
+            path=path, parent=parent))
     return path
 
 
@@ -91,12 +93,14 @@ def get_db(migrate: bool = True, readonly: bool | None = None, force_init: bool 
 
 
 def output_options(f):
-    """``-f table|csv|tsv|json|jsonl`` and ``-o FILE`` (format from the extension, .xlsx included)."""
+    """``-f table|csv|tsv|json|jsonl``, ``-o FILE`` (format from the extension, .xlsx included) and
+    ``--labels/--no-labels``."""
 
     @click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json", "jsonl"]),
                   default=None, help="Output format (default: table on a terminal, jsonl otherwise).")
     @click.option("-o", "--output", "output", metavar="FILE", default=None,
                   help="Write to FILE; format from the extension (.csv with BOM, .xlsx, .json, .jsonl, .tsv).")
+    @labels_option
     @functools.wraps(f)
     def wrapper(*args, fmt=None, output=None, **kwargs):
         ctx = click.get_current_context()
@@ -109,6 +113,34 @@ def output_options(f):
         return f(*args, **kwargs)
 
     return wrapper
+
+
+def labels_option(f):
+    """``--labels/--no-labels``: column headers and enumerated values in the chosen language, or the
+    canonical names and values (default: labels in a table and in a .xlsx/.csv/.tsv written with -o;
+    canonical names in JSON, JSONL and CSV/TSV on standard output)."""
+
+    @click.option("--labels/--no-labels", "labels", default=None,
+                  help="Headers and values in the chosen language (--lang), or the canonical field names and "
+                       "values. Default: labels in a table and in .xlsx/.csv/.tsv files written with -o; "
+                       "canonical names in JSON, JSONL and CSV/TSV on standard output.")
+    @functools.wraps(f)
+    def wrapper(*args, labels=None, **kwargs):
+        click.get_current_context().meta["kq.labels"] = labels
+        return f(*args, **kwargs)
+
+    return wrapper
+
+
+#: formats written with -o that are meant for people (Excel): labelled by default
+HUMAN_FILE_FORMATS = ("xlsx", "csv", "tsv")
+
+
+def labelled(human: bool) -> bool:
+    """Whether this output shows labels: ``--labels/--no-labels`` if given, else ``human``."""
+    ctx = click.get_current_context(silent=True)
+    chosen = ctx.meta.get("kq.labels") if ctx is not None else None
+    return human if chosen is None else chosen
 
 
 def stdout_is_tty() -> bool:
@@ -133,17 +165,39 @@ def chosen_format(default_tty: str = "table") -> str:
     return ctx.meta.get("kq.fmt") or (default_tty if stdout_is_tty() else "jsonl")
 
 
-def emit(rows: Iterable[dict], columns: Sequence[str], *, sheets: dict | None = None) -> int:
-    """Print records in the chosen format, or write them to ``-o FILE``; returns the row count."""
+def emit(rows: Iterable[dict], columns: Sequence[str], *, sheets: dict | None = None, kind: str | None = None) -> int:
+    """Print records in the chosen format, or write them to ``-o FILE``; returns the row count.
+
+    Human formats (a table; .xlsx/.csv/.tsv written with ``-o``) show labels in the chosen language
+    (:mod:`kqtools.labels`; ``kind``: the import kind whose fields the rows carry, so that the file
+    imports back); machine formats keep the canonical names and values."""
     from .. import output
 
     ctx = click.get_current_context()
     path = ctx.meta.get("kq.output")
     if path:
+        if labelled(output.format_for_path(path) in HUMAN_FILE_FORMATS):
+            rows, columns, sheets = _relabel(rows, columns, sheets, kind)
         n = output.write_file(path, rows, columns, sheets=sheets, mode=settings().file_mode)
-        info(f"wrote {n} rows to {path}")
+        info(_("wrote {n} rows to {path}").format(n=n, path=path))
         return n
-    return output.render(rows, columns, chosen_format(), sys.stdout, formula_safe=stdout_is_file())
+    fmt = chosen_format()
+    if labelled(fmt == "table"):
+        rows, columns, _sheets = _relabel(rows, columns, None, kind)
+    return output.render(rows, columns, fmt, sys.stdout, formula_safe=stdout_is_file())
+
+
+def _relabel(rows, columns, sheets, kind):
+    from .. import labels
+
+    rows, heads = labels.relabel(rows, columns, kind)
+    if sheets:
+        relabelled = {}
+        for title, (sheet_columns, sheet_rows) in sheets.items():
+            sheet_rows, sheet_heads = labels.relabel(sheet_rows, sheet_columns, kind)
+            relabelled[title] = (sheet_heads, sheet_rows)
+        sheets = relabelled
+    return rows, heads, sheets
 
 
 def info(message: str) -> None:
@@ -154,20 +208,31 @@ def info(message: str) -> None:
     click.echo(printable(message), err=True)
 
 
-def summary(record: dict, fmt: str | None = None) -> None:
-    """A single result object: key/value table on a terminal, one JSON object otherwise."""
+def summary(record: dict, fmt: str | None = None, *, kind: str | None = None) -> None:
+    """A single result object: key/value table on a terminal, one JSON object otherwise (canonical
+    names and values in JSON; labels in the table, unless ``--no-labels``)."""
     import json
 
     ctx = click.get_current_context()
     fmt = fmt or ctx.meta.get("kq.fmt") or ("table" if stdout_is_tty() else "json")
+    human = labelled(fmt == "table")
+    if fmt in ("json", "jsonl") and not human:
+        click.echo(json.dumps(record, ensure_ascii=False, default=str))
+        return
+    from .. import output
+
+    if human:
+        from .. import labels
+
+        record = {labels.column_label(k, kind): labels.value_mapper(k, kind)(v) for k, v in record.items()}
     if fmt in ("json", "jsonl"):
         click.echo(json.dumps(record, ensure_ascii=False, default=str))
-    else:
-        from .. import output
-
-        rows = [{"field": k, "value": output.cell_text(v)} for k, v in record.items()]
-        output.render(rows, ["field", "value"], "table" if fmt == "table" else fmt,
-                      sys.stdout, formula_safe=stdout_is_file())
+        return
+    rows = [{"field": k, "value": output.cell_text(v)} for k, v in record.items()]
+    columns = ["field", "value"]
+    if human:
+        rows, columns, _sheets = _relabel(rows, columns, None, None)
+    output.render(rows, columns, "table" if fmt == "table" else fmt, sys.stdout, formula_safe=stdout_is_file())
 
 
 #: Dates a clerk may type: anything outside is a typo (9999-12-31, 0001-01-01), and date arithmetic
@@ -189,11 +254,11 @@ def date_arg(value: str | None, name: str = "date"):
     except (ValueError, OverflowError) as exc:
         raise click.BadParameter(str(exc), param_hint=name) from None
     if day < dt.date.fromisoformat(FIRST_DATE):
-        raise click.BadParameter(f"{value}: too far in the past (dates run {FIRST_DATE} … {LAST_DATE}; a typo?)",
-                                 param_hint=name)
+        raise click.BadParameter(_("{value}: too far in the past (dates run {first} … {last}; a typo?)").format(
+            value=value, first=FIRST_DATE, last=LAST_DATE), param_hint=name)
     if day > dt.date.fromisoformat(LAST_DATE):
-        raise click.BadParameter(f"{value}: too far in the future (dates run {FIRST_DATE} … {LAST_DATE}; a typo?)",
-                                 param_hint=name)
+        raise click.BadParameter(_("{value}: too far in the future (dates run {first} … {last}; a typo?)").format(
+            value=value, first=FIRST_DATE, last=LAST_DATE), param_hint=name)
     return day
 
 
@@ -205,7 +270,7 @@ def stdin_bytes():
     """Standard input as a binary stream; one line if it is closed."""
     stream = sys.stdin
     if stream is None or getattr(stream, "closed", False):
-        raise StdinClosed("-: standard input is closed (give a file, or pipe one in: … - < FILE)")
+        raise StdinClosed(_("-: standard input is closed (give a file, or pipe one in: … - < FILE)"))
     return stream.buffer
 
 
@@ -222,8 +287,8 @@ def open_source(source: str):
     try:
         return open(source, "rb")
     except FileNotFoundError:
-        raise KqError(f"{source}: no such file") from None
+        raise KqError(_("{path}: no such file").format(path=source)) from None
     except IsADirectoryError:
-        raise KqError(f"{source}: is a directory, not a file") from None
+        raise KqError(_("{path}: is a directory, not a file").format(path=source)) from None
     except OSError as exc:
-        raise KqError(f"{source}: {exc.strerror}") from None
+        raise KqError(_("{path}: {reason}").format(path=source, reason=exc.strerror)) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from ..errors import ExitStatus
+from ..i18n import _
 from .common import chosen_db_path, db_option, get_db, info
 
 
@@ -18,6 +19,9 @@ def init(force_init):
 
     path = chosen_db_path()
     report = init_db(get_db(migrate=False, readonly=False, force_init=force_init), path)
-    info(f"{path}: schema version {report.version}"
-         + (f" (applied {', '.join(report.applied)})" if report.applied else " (up to date)"))
+    if report.applied:
+        info(_("{path}: schema version {version} (applied {migrations})").format(
+            path=path, version=report.version, migrations=", ".join(report.applied)))
+    else:
+        info(_("{path}: schema version {version} (up to date)").format(path=path, version=report.version))
     return ExitStatus.OK

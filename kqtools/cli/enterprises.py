@@ -7,7 +7,10 @@ import sys
 import click
 
 from ..errors import ExitStatus, status_of
-from .common import KqError, date_arg, db_option, emit, get_db, info, output_options, settings, stdin_lines
+from .. import labels
+from ..i18n import _
+from .common import (KqError, date_arg, db_option, emit, get_db, info, labelled, labels_option, output_options,
+                     settings, stdin_lines)
 
 
 @click.group()
@@ -38,7 +41,7 @@ def list_(district, kind, level, size_class, name_like, as_of, limit):
     size_class = _enum("enterprises", "size_class", size_class) if size_class else None
     rows = list_enterprises(get_db(readonly=True), as_of, district=district, kind=kind, level=level,
                             size_class=size_class, name_like=name_like, limit=limit)
-    emit(rows, LIST_COLUMNS)
+    emit(rows, LIST_COLUMNS, kind="enterprises")
     return ExitStatus.OK
 
 
@@ -58,6 +61,7 @@ def _enum(kind: str, field: str, value: str) -> str:
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "jsonl"]), default=None,
               help="table (default on a terminal) or json (default otherwise; one object).")
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE: .json, or .xlsx with one sheet per section.")
+@labels_option
 @db_option
 def show(uscc, fmt, output):
     """Everything known about one firm: designations, metrics by year, credit records, requests."""
@@ -75,15 +79,31 @@ def show(uscc, fmt, output):
     from .. import output as out_mod
 
     out = sys.stdout
+    human = labelled(True)
     firm = record["enterprise"]
-    out_mod.render([{"field": k, "value": v} for k, v in firm.items() if v not in (None, "")],
-                   ["field", "value"], "table", out)
+    out_mod.render(*_fields_table(firm, "enterprises", human), "table", out)
     for section in SECTIONS:
         rows = record[section]
-        out.write(f"\n{section} ({len(rows)})\n")
+        title = labels.column_label(section) if human else section
+        out.write(f"\n{title} ({len(rows)})\n")
         if rows:
-            out_mod.render(rows, list(rows[0]), "table", out)
+            shown, columns = labels.relabel(rows, list(rows[0]), SECTION_KINDS.get(section)) if human \
+                else (rows, list(rows[0]))
+            out_mod.render(shown, columns, "table", out)
     return ExitStatus.OK
+
+
+#: the import kind of each section of a firm's record (its sheet imports back as that kind)
+SECTION_KINDS = {"designations": "designations", "metrics": "metrics", "credit": "credit"}
+
+
+def _fields_table(record: dict, kind: str | None, human: bool, skip_empty: bool = True):
+    """A record as (rows, columns) of a field/value table, labelled or not."""
+    items = [(k, v) for k, v in record.items() if not (skip_empty and v in (None, ""))]
+    if not human:
+        return [{"field": k, "value": v} for k, v in items], ["field", "value"]
+    rows = [{"field": labels.column_label(k, kind), "value": labels.value_mapper(k, kind)(v)} for k, v in items]
+    return labels.relabel(rows, ["field", "value"])
 
 
 def _write_show(record: dict, path: str) -> ExitStatus:
@@ -92,16 +112,25 @@ def _write_show(record: dict, path: str) -> ExitStatus:
 
     mode = settings().file_mode
     if out_mod.check_output_path(path) == "xlsx":
+        human = labelled(True)
         firm = record["enterprise"]
-        sheets = {"enterprise": (["field", "value"], [{"field": k, "value": v} for k, v in firm.items()])}
+        rows, columns = _fields_table(firm, "enterprises", human, skip_empty=False)
+        sheets = {_sheet_title("enterprise", human): (columns, rows)}
         for section in SECTIONS:
             rows = record[section]
-            sheets[section] = (list(rows[0]) if rows else ["(none)"], rows)
+            columns = list(rows[0]) if rows else ["(none)"]
+            if human and rows:
+                rows, columns = labels.relabel(rows, columns, SECTION_KINDS.get(section))
+            sheets[_sheet_title(section, human)] = (columns, rows)
         out_mod.write_xlsx(path, sheets, mode=mode)
     else:
         out_mod.write_document(path, record, mode=mode)
-    info(f"wrote {record['enterprise']['uscc']} to {path}")
+    info(_("wrote {uscc} to {path}").format(uscc=record["enterprise"]["uscc"], path=path))
     return ExitStatus.OK
+
+
+def _sheet_title(section: str, human: bool) -> str:
+    return labels.column_label(section) if human else section
 
 
 @click.command("check-uscc")
@@ -121,9 +150,9 @@ def check_uscc(codes, allow, reason):
         codes = tuple(line.strip() for line in stdin_lines() if line.strip())
     if allow:
         if not reason:
-            raise click.UsageError("--allow needs --reason (who confirmed the code, and how)")
+            raise click.UsageError(_("--allow needs --reason (who confirmed the code, and how)"))
         n = confirm_codes(get_db(readonly=False), codes, reason)
-        info(f"confirmed {n} code(s); imports now accept them")
+        info(_("confirmed {n} code(s); imports now accept them").format(n=n))
         return ExitStatus.OK
     result = check_codes(get_db(readonly=True) if _database_exists() else None, codes)
     emit(result.rows, CHECK_COLUMNS)

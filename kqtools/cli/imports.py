@@ -5,7 +5,9 @@ import sys
 
 import click
 
-from .common import KqError, date_arg, db_option, emit, get_db, info, open_source, output_options, settings, summary
+from ..i18n import _, ngettext
+from .common import (KqError, date_arg, db_option, emit, get_db, info, labelled, labels_option, open_source,
+                     output_options, settings, summary)
 
 KINDS = ("enterprises", "designations", "metrics", "credit", "specialists", "visits", "requests")
 SHOW_REJECTS = 20
@@ -16,7 +18,7 @@ def parse_mapping(pairs) -> dict[str, str]:
     for pair in pairs:
         header, sep, field = pair.rpartition("=")
         if not sep or not header.strip() or not field.strip():
-            raise click.BadParameter(f"{pair!r}: expected 'HEADER=field'", param_hint="--map")
+            raise click.BadParameter(_("{pair!r}: expected 'HEADER=field'").format(pair=pair), param_hint="--map")
         mapping[header.strip()] = field.strip()
     return mapping
 
@@ -33,6 +35,7 @@ def parse_mapping(pairs) -> dict[str, str]:
 @click.option("--rejects", "rejects_path", metavar="FILE", help="Write rejected rows to FILE (CSV: line,column,field,value,reason).")
 @click.option("-f", "--format-output", "fmt", type=click.Choice(["table", "json", "jsonl"]), default=None,
               help="Summary format (default: table on a terminal, json otherwise).")
+@labels_option
 @db_option
 def import_(kind, source, source_format, encoding, sheet, maps, strict, rejects_path, fmt):
     """Import SOURCE (a path, or - for stdin) as KIND.
@@ -72,11 +75,12 @@ def import_(kind, source, source_format, encoding, sheet, maps, strict, rejects_
     for r in result.rejects[:SHOW_REJECTS]:
         info(reject_line(source, r))
     if len(result.rejects) > SHOW_REJECTS:
-        info(f"... and {len(result.rejects) - SHOW_REJECTS} more rejects"
-             + ("" if rejects_path else "; use --rejects FILE for all of them"))
+        more = len(result.rejects) - SHOW_REJECTS
+        info((_("... and {n} more rejects") if rejects_path else
+              _("... and {n} more rejects; use --rejects FILE for all of them")).format(n=more))
     failed = _write_rejects(rejects_path, result) if rejects_path else None
     if strict and result.rejected:
-        info(f"{source}: --strict and {result.rejected} rows rejected: nothing written")
+        info(_("{source}: --strict and {n} rows rejected: nothing written").format(source=source, n=result.rejected))
     _print_summary(result.summary(), fmt)
     if failed is not None:
         raise failed
@@ -95,20 +99,25 @@ def _print_summary(record: dict, fmt: str | None):
 
 
 def _write_rejects(path: str, result) -> KqError | None:
-    """Write the rejects file; after the import, a failure is said plainly (exit 1), with what the
-    import itself did, and returned to be raised once the summary is out."""
+    """Write the rejects file (labelled for a spreadsheet, canonical otherwise); after the import, a
+    failure is said plainly (exit 1), with what the import itself did, and returned to be raised once
+    the summary is out."""
     from .. import output
     from ..errors import ExitStatus
     from ..files import OutputFileError
 
+    rows, columns = (r.as_dict() for r in result.rejects), ["line", "column", "field", "value", "reason"]
+    if labelled(output.format_for_path(path) in ("xlsx", "csv", "tsv")):
+        from .. import labels
+
+        rows, columns = labels.relabel(rows, columns)
     try:
-        output.write_file(path, (r.as_dict() for r in result.rejects), ["line", "column", "field", "value", "reason"],
-                          mode=settings().file_mode)
+        output.write_file(path, rows, columns, mode=settings().file_mode)
     except OutputFileError as exc:
-        done = (f"the import itself was committed (batch {result.batch}; kq rejects {result.batch} shows the "
-                "rejected rows)" if result.written else "nothing was imported")
+        done = (_("the import itself was committed (batch {batch}; kq rejects {batch} shows the rejected rows)")
+                if result.written else _("nothing was imported")).format(batch=result.batch)
         return KqError(f"{exc}; {done}", exit_code=ExitStatus.ATTENTION)
-    info(f"wrote {len(result.rejects)} rejects to {path}")
+    info(_("wrote {n} rejects to {path}").format(n=len(result.rejects), path=path))
     return None
 
 
@@ -119,7 +128,7 @@ class _progress:
         self.source, self.shown = source, False
 
     def __call__(self, n):
-        click.echo(f"\r{self.source}: {n:,} rows checked", err=True, nl=False)
+        click.echo("\r" + _("{source}: {n:,} rows checked").format(source=self.source, n=n), err=True, nl=False)
         self.shown = True
 
     def close(self):
@@ -154,15 +163,18 @@ def rejects(batch, purge_before):
     from ..storage.imports import REJECT_COLUMNS, batch_rejects, purge_rejects
 
     if (batch is None) == (purge_before is None):
-        raise click.UsageError("give a BATCH to show, or --purge-before DATE (not both)")
+        raise click.UsageError(_("give a BATCH to show, or --purge-before DATE (not both)"))
     if purge_before is not None:
         done = purge_rejects(get_db(), date_arg(purge_before, "--purge-before"))
-        info(f"deleted {done.rejects:,} rejected row{'' if done.rejects == 1 else 's'} of {done.batches:,} "
-             f"batch{'' if done.batches == 1 else 'es'} finished before {done.before}")
+        rows = ngettext("{rejects:,} rejected row", "{rejects:,} rejected rows", done.rejects)
+        batches = ngettext("{batches:,} batch", "{batches:,} batches", done.batches)
+        info(_("deleted {rows} of {batches} finished before {before}").format(
+            rows=rows.format(rejects=done.rejects), batches=batches.format(batches=done.batches), before=done.before))
         summary(done.summary())
         return ExitStatus.OK
     found = batch_rejects(get_db(), batch)
     if found.purged_at:
-        info(f"the rejected rows of batch {batch} were deleted on {found.purged_at[:10]} (kq rejects --purge-before)")
+        info(_("the rejected rows of batch {batch} were deleted on {date} (kq rejects --purge-before)").format(
+            batch=batch, date=found.purged_at[:10]))
     emit(found.rows, REJECT_COLUMNS)
     return ExitStatus.OK

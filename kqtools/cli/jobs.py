@@ -10,6 +10,8 @@ from __future__ import annotations
 import click
 
 from ..errors import status_of
+from ..i18n import _
+from .. import labels
 from .common import OK, chosen_db_path, db_option, emit, get_db, info, output_options
 
 DEMO_NOW = "2026-01-05T09:05+08:00"   # a Monday, after the weekly visit reminder and the daily expiry check
@@ -75,19 +77,24 @@ def _say_delivery(delivered, masker) -> None:
     from ..masking import one_line
 
     for w in delivered.warnings:
-        info(f"kq: warning: {w}")
+        info(_("kq: warning: {warning}").format(warning=w))
     d = delivered.report
-    if d.sent or d.failed or d.skipped:
-        info(f"delivered {d.sent} message(s)" + (f"; {d.failed} failed, {d.skipped} left for the next run"
-                                                 if d.failed or d.skipped else ""))
+    if d.failed or d.skipped:
+        info(_("delivered {sent} message(s); {failed} failed, {skipped} left for the next run").format(
+            sent=d.sent, failed=d.failed, skipped=d.skipped))
+    elif d.sent:
+        info(_("delivered {sent} message(s)").format(sent=d.sent))
     for e in d.errors:
-        info(f"kq: delivery failed: {e}")
+        info(_("kq: delivery failed: {error}").format(error=e))
     for channel, (n, why) in delivered.waiting.items():
-        info(f"{n} message(s) wait for channel {channel}: {why} (kq outbox list --pending)")
+        info(_("{n} message(s) wait for channel {channel}: {why} (kq outbox list --pending)").format(
+            n=n, channel=channel, why=why))
     for s in delivered.stuck:
-        info(f"kq: message {s['id']} ({s['job_id']} to {one_line(masker(s['recipient']), 120)}) was being sent by "
-             f"{s['claimed_by']} at {s['sending_at']}, which did not finish: it may or may not have arrived. "
-             f"Check, then `kq outbox retry {s['id']}` or `kq outbox ack {s['id']}`.")
+        info(_("kq: message {id} ({job_id} to {recipient}) was being sent by {claimed_by} at {sending_at}, which did "
+               "not finish: it may or may not have arrived. Check, then `kq outbox retry {id}` or "
+               "`kq outbox ack {id}`.").format(id=s["id"], job_id=s["job_id"],
+                                              recipient=one_line(masker(s["recipient"]), 120),
+                                              claimed_by=s["claimed_by"], sending_at=s["sending_at"]))
 
 
 def _collapse(outcomes) -> list[dict]:
@@ -104,23 +111,25 @@ def _collapse(outcomes) -> list[dict]:
         rows.append({"job_id": job_id, "fire_time": times[0], "status": "missed", "messages": 0, "attempts": 0,
                      "count": len(times),
                      "error": f"missed {len(times)} occurrence(s), not run within the misfire grace: {span}"})
+        # the error column is data (JSONL is the same in every language): not translated
     rows.sort(key=lambda r: (r["job_id"], r["fire_time"]))
     return rows
 
 
 def _show_run(result, masker) -> None:
     for p in result.problems:
-        info(f"kq: {p}")
+        info(_("kq: {problem}").format(problem=p))
     rows = _collapse(result.outcomes)
     if rows:
         emit(rows, RUN_COLUMNS)
     else:
-        info("nothing due")
+        info(_("nothing due"))
     for r in rows:
         if r["status"] == "failed":
-            info(f"kq: {r['job_id']} {r['fire_time']} failed (retried by the next run within its grace): {r['error']}")
+            info(_("kq: {job_id} {fire_time} failed (retried by the next run within its grace): {error}").format(
+                job_id=r["job_id"], fire_time=r["fire_time"], error=r["error"]))
         elif r["status"] in ("missed", "busy"):
-            info(f"kq: {r['job_id']}: {r['error']}")
+            info(_("kq: {job_id}: {error}").format(job_id=r["job_id"], error=r["error"]))
     _say_delivery(result.delivered, masker)
 
 
@@ -154,10 +163,10 @@ def list_(jobs_dir, now):
     from .. import jobspecs as S
     from ..storage import job_service
 
-    moment, _ = _moment(now, allow_future=True)
+    moment, _given = _moment(now, allow_future=True)
     specs, problems = S.load_specs(_jobs_dir(jobs_dir, _settings()))
     for p in problems:
-        info(f"kq: {p}")
+        info(_("kq: {problem}").format(problem=p))
     emit(job_service.list_jobs(get_db(), specs, moment), LIST_COLUMNS)
     return status_of(bool(problems))
 
@@ -192,8 +201,8 @@ def run_due(jobs_dir, now, allow_future, only, no_deliver, full):
     if not only and not full and nothing_due_fast(chosen_db_path(), digest, R.utc_iso(moment), configured):
         if any("insecure" in (url or "") for url in (settings.smtp_url, settings.webhook_url)) and not no_deliver:
             for w in _channels(settings, no_deliver).warnings:       # clear text allowed: said on every run
-                info(f"kq: warning: {w}")
-        info("nothing due")
+                info(_("kq: warning: {warning}").format(warning=w))
+        info(_("nothing due"))
         return OK
     from ..storage import job_service
 
@@ -259,8 +268,9 @@ def check(jobs_dir):
     for p in checked.problems:
         click.echo(p)
     for w in channels.warnings:
-        info(f"kq: warning: {w}")
-    info(f"{checked.jobs} jobs ({checked.enabled} enabled), {len(checked.problems)} problem(s)")
+        info(_("kq: warning: {warning}").format(warning=w))
+    info(_("{jobs} jobs ({enabled} enabled), {problems} problem(s)").format(
+        jobs=checked.jobs, enabled=checked.enabled, problems=len(checked.problems)))
     return status_of(checked.needs_attention)
 
 
@@ -298,8 +308,10 @@ def outbox_ack(message_id):
     from ..storage import outbox as O
 
     before = O.ack(get_db(), message_id)
-    info(f"message {message_id} was already {before}; unchanged" if before in ("sent", "acked")
-         else f"message {message_id}: {before} -> acked")
+    status = labels.value_mapper("status")
+    info((_("message {id} was already {before}; unchanged") if before in ("sent", "acked")
+          else _("message {id}: {before} -> {after}")).format(id=message_id, before=status(before),
+                                                              after=status("acked")))
     return OK
 
 
@@ -311,8 +323,10 @@ def outbox_retry(message_id):
     from ..storage import outbox as O
 
     before = O.retry(get_db(), message_id)
-    info(f"message {message_id}: {before} -> pending" if before in ("sending", "acked")
-         else f"message {message_id} is {before}; unchanged")
+    status = labels.value_mapper("status")
+    info((_("message {id}: {before} -> {after}") if before in ("sending", "acked")
+          else _("message {id} is {before}; unchanged")).format(id=message_id, before=status(before),
+                                                                after=status("pending")))
     return OK
 
 
@@ -355,13 +369,13 @@ def scheduler(jobs_dir, poll, retry_every, no_deliver):
 
     if channels is not None:
         for p in channels.problems.values():
-            log(f"problem: {p}")
+            log(_("problem: {problem}").format(problem=p))
         for w in channels.warnings:
-            log(f"warning: {w}")
+            log(_("warning: {warning}").format(warning=w))
     serve(path, _jobs_dir(jobs_dir, settings), stop, log, poll=poll, retry_every=retry_every,
           senders=channels.senders if channels else None, masker=channels.masker if channels else None,
           lease_seconds=settings.job_lease_seconds)
-    log("scheduler stopped")
+    log(_("scheduler stopped"))
     return OK
 
 

@@ -11,6 +11,8 @@ import os
 import click
 
 from ..errors import ExitStatus, status_of
+from ..i18n import N_, _
+from .. import labels
 from .common import KqError, date_arg, db_option, emit, get_db, info, open_source, output_options, summary
 
 
@@ -57,12 +59,15 @@ def build(as_of, rules_name):
 
     result = build_lists(get_db(), date_arg(as_of, "--as-of"), rules_name)
     changes = result.pop("changes")
+    change_label, list_label = labels.value_mapper("change"), labels.value_mapper("list")
     for c in changes[:SHOW_CHANGES]:
-        info(f"  {c['change']:<7} {c['list']:<9} {c['uscc']} {c['name'] or ''}: {reasons_text(c['why'])}")
+        info(f"  {change_label(c['change']):<7} {list_label(c['list']):<9} {c['uscc']} {c['name'] or ''}: "
+             f"{reasons_text(c['why'])}")
     if len(changes) > SHOW_CHANGES:
-        info(f"  ... and {len(changes) - SHOW_CHANGES} more: kq lists diff whitelist|blacklist")
+        info(_("  ... and {n} more: kq lists diff whitelist|blacklist").format(n=len(changes) - SHOW_CHANGES))
     if result["problems"]:
-        info(f"  {result['problems']} records could not be used by their rule (kq lists versions shows the version)")
+        info(_("  {n} records could not be used by their rule (kq lists versions shows the version)").format(
+            n=result["problems"]))
     summary(result)
     return ExitStatus.OK
 
@@ -88,7 +93,8 @@ def show(list_name, version, code):
 
     version, rows = show_list(get_db(), list_name, version, normalize(code) if code else None)
     emit((_entry_row(e, version) for e in rows), SHOW_COLUMNS)
-    info(f"{list_name} version {version}: {len(rows)} entries")
+    info(_("{list} version {version}: {n} entries").format(list=labels.value_mapper("list")(list_name),
+                                                          version=version, n=len(rows)))
     return ExitStatus.OK
 
 
@@ -107,7 +113,9 @@ def diff(list_name, from_version, to_version):
     emit(({**r, "reasons": reasons_text(r["why"]), "details": r["why"], "from_version": from_version,
            "to_version": to_version} for r in rows), DIFF_COLUMNS)
     entered = sum(r["change"] == "entered" for r in rows)
-    info(f"{list_name} {from_version} -> {to_version}: {entered} entered, {len(rows) - entered} left")
+    info(_("{list} {from_version} -> {to_version}: {entered} entered, {left} left").format(
+        list=labels.value_mapper("list")(list_name), from_version=from_version, to_version=to_version,
+        entered=entered, left=len(rows) - entered))
     return ExitStatus.OK
 
 
@@ -139,7 +147,7 @@ def _operator(value):
         except (KeyError, OSError):
             op = None
     if not op:
-        raise KqError("who is deciding? give --operator NAME")
+        raise KqError(_("who is deciding? give --operator NAME"))
     return op
 
 
@@ -155,14 +163,18 @@ def _override_cmd(action):
         from ..storage.lists import add_override
 
         row = add_override(get_db(), list_name, action, code, reason, _operator(operator), date_arg(until, "--until"))
-        info(f"override #{row['id']}: {action} {row['uscc']} {'to' if action == 'add' else 'from'} the {list_name}; "
-             "applied by the next kq lists build")
+        said = (_("override #{id}: add {uscc} to the {list}; applied by the next kq lists build") if action == "add"
+                else _("override #{id}: remove {uscc} from the {list}; applied by the next kq lists build"))
+        info(said.format(id=row["id"], uscc=row["uscc"], list=labels.value_mapper("list")(list_name)))
         summary(row)
         return ExitStatus.OK
 
-    cmd.__doc__ = (f"{'Add' if action == 'add' else 'Remove'} a firm {'to' if action == 'add' else 'from'} "
-                   "a list by hand, with a reason (applied by every later build until --until).")
+    cmd.__doc__ = ADD_HELP if action == "add" else REMOVE_HELP
     return cmd
+
+
+ADD_HELP = N_("Add a firm to a list by hand, with a reason (applied by every later build until --until).")
+REMOVE_HELP = N_("Remove a firm from a list by hand, with a reason (applied by every later build until --until).")
 
 
 override.command("add")(_override_cmd("add"))
@@ -190,7 +202,7 @@ def override_revoke(override_id, operator):
     from ..storage.lists import revoke_override
 
     revoke_override(get_db(), override_id, _operator(operator))
-    info(f"override #{override_id} revoked; applied no more from the next kq lists build")
+    info(_("override #{id} revoked; applied no more from the next kq lists build").format(id=override_id))
     return ExitStatus.OK
 
 
@@ -240,9 +252,12 @@ def screen(source, against, version, threshold, rules_name, source_format, encod
 def screen_summary(source: str, result) -> str:
     """One line for stderr: what was read, screened, found, and what could not be screened."""
     c = result.counts
-    text = (f"{source}: {result.read} rows, {result.screened} screened against {result.against} version "
-            f"{result.version}: {c['listed']} listed, {c['review']} to review ({c['rows_hit']} rows with hits)")
+    text = _("{source}: {read} rows, {screened} screened against {against} version {version}: {listed} listed, "
+             "{review} to review ({rows_hit} rows with hits)").format(
+        source=source, read=result.read, screened=result.screened, against=labels.value_mapper("list")(result.against),
+        version=result.version, listed=c["listed"], review=c["review"], rows_hit=c["rows_hit"])
     if c["unscreened"]:
-        text += (f"; {c['unscreened']} unscreened (no valid credit code and "
-                 f"{'no name column' if not result.name_column else 'no name'}: check them by hand)")
+        text += (_("; {n} unscreened (no valid credit code and no name column: check them by hand)")
+                 if not result.name_column else
+                 _("; {n} unscreened (no valid credit code and no name: check them by hand)")).format(n=c["unscreened"])
     return text

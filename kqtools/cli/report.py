@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from ..i18n import _
 from .common import OK, db_option, get_db, info, settings, summary
 
 _OUTPUT = click.option("-o", "--output", "output", metavar="FILE", required=True,
@@ -35,7 +36,7 @@ def _write(name: str, output: str, fmt: str | None, **params) -> int:
     written = make_report(get_db(readonly=True), name, output, file_mode=settings().file_mode, **params)
     rows = written.pop("rows", {})
     record = {**written, "sheets": written.get("sheets") or None, "rows": sum(rows.values()) if rows else None}
-    info(f"wrote the {name} report to {output} ({written['bytes']:,} bytes)")
+    info(_("wrote the {name} report to {path} ({size:,} bytes)").format(name=name, path=output, size=written["bytes"]))
     summary(record, fmt)
     return OK
 

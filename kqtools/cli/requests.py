@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from ..i18n import _
 from .common import ATTENTION, OK, chosen_db_path, date_arg, db_option, emit, info, output_options, settings, summary
 
 STEP_COLUMNS = ["id", "external_id", "uscc", "name", "category", "summary", "status", "channel", "priority",
@@ -62,19 +63,20 @@ def _user() -> str:
 def _id(value: str) -> int:
     text = str(value).strip().lstrip("#")
     if not text.isdigit():
-        raise click.BadParameter(f"{value!r} is not a request id (a number, as kq requests list shows)",
+        raise click.BadParameter(_("{value!r} is not a request id (a number, as kq requests list shows)").format(
+                                 value=value),
                                  param_hint="ID")
     return int(text)
 
 
 def _print(row: dict) -> int:
-    summary({k: row.get(k) for k in STEP_COLUMNS})
+    summary({k: row.get(k) for k in STEP_COLUMNS}, kind="requests")
     return OK
 
 
 def _warn(view) -> int:
     for w in view.warnings:
-        info(f"kq: warning: {w}")
+        info(_("kq: warning: {warning}").format(warning=w))
     return ATTENTION if view.warnings else OK
 
 
@@ -119,7 +121,7 @@ def add(uscc, category, summary_text, detail, channel, reported_by, priority, on
                       reported_by=reported_by, priority=priority, on=_day(on, "--on"), external_id=external_id,
                       name=name, rules_name=rules_name, by=_user())
     for w in row.pop("warnings"):
-        info(f"kq: warning: {w}")
+        info(_("kq: warning: {warning}").format(warning=w))
     return _print(row)
 
 
@@ -242,17 +244,18 @@ def escalate(request_id, to_level, reason, due_rules, as_of, on, by, rules_name)
 
     if due_rules:
         if request_id or to_level or reason or on:
-            raise click.UsageError("--due applies the rules to every request: give no ID, --to-level, --reason or --on")
+            raise click.UsageError(_("--due applies the rules to every request: give no ID, --to-level, --reason "
+                                     "or --on"))
         rows = S.escalate_due(_db(), _day(as_of, "--as-of"), rules_name=rules_name, by=by or "rule")
         emit(rows, S.ESCALATION_COLUMNS)
-        info(f"{len(rows)} escalation(s)" if rows else "nothing to escalate")
+        info(_("{n} escalation(s)").format(n=len(rows)) if rows else _("nothing to escalate"))
         return OK
     if not request_id:
-        raise click.UsageError("give a request ID (with --reason), or --due")
+        raise click.UsageError(_("give a request ID (with --reason), or --due"))
     if as_of:
-        raise click.UsageError("--as-of goes with --due; for one request use --on")
+        raise click.UsageError(_("--as-of goes with --due; for one request use --on"))
     if not reason:
-        raise click.UsageError("--reason: why it is escalated")
+        raise click.UsageError(_("--reason: why it is escalated"))
     return _print(S.escalate(_db(), _id(request_id), reason=reason, to_level=to_level, rules_name=rules_name,
                              on=_day(on, "--on"), by=by or _user()))
 
@@ -275,7 +278,7 @@ def list_(status, overdue, due_within, department, category, specialist, as_of, 
     view = list_requests(_db(readonly=True), as_of=_day(as_of, "--as-of"), rules_name=rules_name, status=status,
                          overdue=overdue, due_within=due_within, department=department, category=category,
                          specialist=specialist)
-    emit(view.rows, LIST_COLUMNS)
+    emit(view.rows, LIST_COLUMNS, kind="requests")
     return _warn(view)
 
 
@@ -297,35 +300,51 @@ def show(request_id, as_of, rules_name):
 def _render_show(record: dict, columns) -> None:
     import json
 
-    from .. import output
-    from .common import chosen_format, settings, stdout_is_file
+    from .. import labels, output
+    from .common import HUMAN_FILE_FORMATS, chosen_format, labelled, settings, stdout_is_file
 
     ctx = click.get_current_context()
     path = ctx.meta.get("kq.output")
     timeline = record["timeline"]
-    fields = [{"field": k, "value": v} for k, v in record.items() if k != "timeline"]
+    items = [(k, v) for k, v in record.items() if k != "timeline"]
+
+    def fields(human):
+        if not human:
+            return [{"field": k, "value": v} for k, v in items], ["field", "value"]
+        rows = [{"field": labels.column_label(k, "requests"), "value": labels.value_mapper(k, "requests")(v)}
+                for k, v in items]
+        rows, heads = labels.relabel(rows, ["field", "value"])
+        return list(rows), heads
+
     if path:
         mode = settings().file_mode
-        if output.format_for_path(path) == "xlsx":
-            output.write_xlsx(path, {"request": (["field", "value"], fields),
-                                     "timeline": (list(columns), timeline)}, mode=mode)
+        fmt = output.format_for_path(path)
+        human = labelled(fmt in HUMAN_FILE_FORMATS)
+        steps, step_columns = labels.relabel(timeline, columns) if human else (timeline, list(columns))
+        if fmt == "xlsx":
+            title = labels.column_label if human else str
+            field_rows, field_columns = fields(human)
+            output.write_xlsx(path, {title("request"): (field_columns, field_rows),
+                                     title("timeline"): (step_columns, steps)}, mode=mode)
             n = len(timeline)
         else:
-            n = output.write_file(path, timeline, columns, mode=mode)
-        info(f"wrote request {record['id']} ({n} steps) to {path}")
+            n = output.write_file(path, steps, step_columns, mode=mode)
+        info(_("wrote request {id} ({n} steps) to {path}").format(id=record["id"], n=n, path=path))
         return
     import sys
 
     fmt = chosen_format()
     out = sys.stdout
-    if fmt in ("json", "jsonl"):
+    human = labelled(fmt == "table")
+    if fmt in ("json", "jsonl") and not human:
         click.echo(json.dumps(record, ensure_ascii=False, default=str))
         return
     safe = stdout_is_file()   # -f csv > file: for a spreadsheet
-    output.render([f for f in fields if f["value"] not in (None, "", [])], ["field", "value"], fmt, out,
-                  formula_safe=safe)
-    out.write(f"\ntimeline ({len(timeline)})\n")
-    output.render(timeline, columns, fmt, out, formula_safe=safe)
+    rows, heads = fields(human)
+    output.render([f for f in rows if f[heads[1]] not in (None, "", [])], heads, fmt, out, formula_safe=safe)
+    out.write(f"\n{labels.column_label('timeline') if human else 'timeline'} ({len(timeline)})\n")
+    steps, step_columns = labels.relabel(timeline, columns) if human else (timeline, list(columns))
+    output.render(steps, step_columns, fmt, out, formula_safe=safe)
 
 
 @requests.command()

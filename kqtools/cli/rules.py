@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from ..errors import ExitStatus, status_of
+from ..i18n import _
 from ..rules import RULE_KINDS
 from .common import KqError, info
 
@@ -40,9 +41,9 @@ def show(name):
     full = name if name in presets else next(
         (f"{k}-{name}" for k in RULE_KINDS if f"{k}-{name}" in presets), None)
     if full is None:
-        raise KqError(f"unknown rule file {name!r}; see kq rules list")
+        raise KqError(_("unknown rule file {name!r}; see kq rules list").format(name=name))
     kind = next(k for k in RULE_KINDS if full == k or full.startswith(k + "-"))
-    _, text, _ = read_text(kind, full)
+    _name, text, _format = read_text(kind, full)
     click.echo(text, nl=not text.endswith("\n"))
     return ExitStatus.OK
 
@@ -58,9 +59,10 @@ def check(kind, path):
 
     result = check_rules(kind, path)
     if result.problem is not None:
-        info(f"kq: {result.problem}")
+        info(_("kq: {problem}").format(problem=result.problem))
     else:
-        info(f"{result.rules.name}: valid {kind} rules (sha256 {result.rules.sha256[:12]})")
+        info(_("{name}: valid {kind} rules (sha256 {sha256})").format(name=result.rules.name, kind=kind,
+                                                                     sha256=result.rules.sha256[:12]))
     for warning in result.warnings:
-        info(f"warning: {warning}")
+        info(_("warning: {warning}").format(warning=warning))
     return status_of(result.needs_attention)

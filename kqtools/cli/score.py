@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 
 from ..errors import ExitStatus
-from .common import date_arg, db_option, emit, get_db, info, output_options, summary
+from ..i18n import _
+from .common import date_arg, db_option, emit, get_db, info, labels_option, output_options, summary
 
 SHOW_FIELDS = ["rank", "uscc", "name", "district", "group", "base_score", "bonus_points", "score", "grade_by_rank",
                "grade", "bonus_reason", "veto_reason", "not_graded_reason"]
@@ -37,6 +38,7 @@ def score():
                    "the last day of the evaluation year). No list version of that date: built from the records.")
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json", "jsonl"]), default=None,
               help="Summary format (default: table on a terminal, one JSON object otherwise).")
+@labels_option
 @db_option
 def run(year, rules_name, credit_as_of, fmt):
     """Score every firm with metrics for YEAR and store the run (runs are kept; a re-run is a new run)."""
@@ -72,8 +74,9 @@ def show(year, run_id, district, grade, top):
 
     db = get_db()
     r = get_run(db, run_id, year)
-    info(f"run {r['id']}: {r['year']}, rules {r['rules_name']} (sha256 {r['rules_sha256'][:12]}), "
-         f"{r['firms']} firms, {r['created_at']}")
+    info(_("run {run}: {year}, rules {rules} (sha256 {sha256}), {firms} firms, {created_at}").format(
+        run=r["id"], year=r["year"], rules=r["rules_name"], sha256=r["rules_sha256"][:12], firms=r["firms"],
+        created_at=r["created_at"]))
     emit(results(db, r["id"], district=district, grade=grade.upper() if grade else None, top=top),
          SHOW_FIELDS_SCOPED if r["scope"] == "district" else SHOW_FIELDS)
     return ExitStatus.OK
@@ -106,7 +109,7 @@ def diff(run_a, run_b):
     from ..storage.scoring import DIFF_COLUMNS, diff as diff_runs
 
     n = emit(diff_runs(get_db(), run_a, run_b), list(DIFF_COLUMNS))
-    info(f"{n} firms differ between runs {run_a} and {run_b}")
+    info(_("{n} firms differ between runs {run_a} and {run_b}").format(n=n, run_a=run_a, run_b=run_b))
     return ExitStatus.OK
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from ..clock import today as _today
+from ..i18n import _
 from .common import OK, date_arg, db_option, emit, get_db, info, output_options, summary
 
 CHANGE_COLUMNS = ["uscc", "name", "from_specialist", "to_specialist", "reason", "action"]
@@ -43,7 +44,7 @@ def list_(rules_name):
     from ..storage.specialists import specialists_with_load
 
     rows = specialists_with_load(get_db(readonly=True), rules_name)
-    emit(rows, SPECIALIST_COLUMNS)
+    emit(rows, SPECIALIST_COLUMNS, kind="specialists")
     return OK
 
 
@@ -63,9 +64,11 @@ def deactivate(specialist_id, on, reason):
     day = date_arg(on, "--on")
     r = leave(get_db(readonly=False), specialist_id, day, reason)
     summary(r)
-    replaced = f" (was leaving on {r['previous']})" if r["previous"] and r["previous"] != r["effective_on"] else ""
-    info(f"{r['id']} {r['name']} leaves on {r['effective_on']}{replaced}: their {r['load']} firm(s) move at the next "
-         f"kq assign --as-of {r['effective_on']} or later")
+    said = (_("{id} {name} leaves on {on} (was leaving on {previous}): their {load} firm(s) move at the next "
+              "kq assign --as-of {on} or later")
+            if r["previous"] and r["previous"] != r["effective_on"] else
+            _("{id} {name} leaves on {on}: their {load} firm(s) move at the next kq assign --as-of {on} or later"))
+    info(said.format(id=r["id"], name=r["name"], on=r["effective_on"], previous=r["previous"], load=r["load"]))
     return OK
 
 
@@ -82,13 +85,13 @@ def activate(specialist_id, on, reason):
 
     day = date_arg(on, "--on") or _today()
     if day > _today():
-        raise click.BadParameter(f"{day.isoformat()} is in the future: activate takes effect at once, so run it "
-                                 f"on the day they are back", param_hint="--on")
+        raise click.BadParameter(_("{day} is in the future: activate takes effect at once, so run it on the day "
+                                   "they are back").format(day=day.isoformat()), param_hint="--on")
     r = back(get_db(readonly=False), specialist_id, day, reason)
     summary(r)
-    info(f"{r['id']} {r['name']} " + ("was already active" if r["was_active"] else
-                                      f"is active again from {r['effective_on']}") + "; the next kq assign may give "
-         "them new firms")
+    info((_("{id} {name} was already active; the next kq assign may give them new firms") if r["was_active"] else
+          _("{id} {name} is active again from {on}; the next kq assign may give them new firms")).format(
+        id=r["id"], name=r["name"], on=r["effective_on"]))
     return OK
 
 
@@ -118,12 +121,16 @@ def assign(rules_name, as_of, dry_run, quiet):
         emit((c._asdict() for c in plan.changes), CHANGE_COLUMNS)
     c = plan.counts
     unassigned = len(plan.unassigned)
-    where = "dry run: nothing written" if dry_run else (f"run {run_id}" if run_id else "nothing to change")
-    info(f"assign as of {day.isoformat()} ({rule_file.name}, {plan_method(rule_file)}): {plan.in_scope} in scope, "
-         f"{plan.kept} kept, {c['assign']} assigned, {c['move']} moved, {c['release']} released, "
-         f"{unassigned} unassigned ({where})")
+    where = (_("dry run: nothing written") if dry_run else
+             _("run {run}").format(run=run_id) if run_id else _("nothing to change"))
+    info(_("assign as of {day} ({rules}, {method}): {in_scope} in scope, {kept} kept, {assigned} assigned, "
+           "{moved} moved, {released} released, {unassigned} unassigned ({where})").format(
+        day=day.isoformat(), rules=rule_file.name, method=plan_method(rule_file), in_scope=plan.in_scope,
+        kept=plan.kept, assigned=c["assign"], moved=c["move"], released=c["release"], unassigned=unassigned,
+        where=where))
     if unassigned:
-        info(f"{unassigned} firm(s) have no eligible specialist with room: see the rows with to_specialist empty")
+        info(_("{n} firm(s) have no eligible specialist with room: see the rows with to_specialist empty").format(
+            n=unassigned))
     return status_of(bool(unassigned))
 
 
@@ -210,11 +217,13 @@ def log(uscc, by, on, channel, note, request, request_category):
         request = visit_request(db, uscc, stored_id(db, by), day, request, request_category)   # .add() after the visit
     row = log_visit(db, uscc, by, day, channel, note)
     for w in row.pop("warnings"):
-        info(f"kq: warning: {w}")
-    info(f"logged visit of {row['uscc']} {row['name'] or ''} by {row['specialist_id']} on {row['visited_on']}")
+        info(_("kq: warning: {warning}").format(warning=w))
+    info(_("logged visit of {uscc} {name} by {specialist} on {on}").format(
+        uscc=row["uscc"], name=row["name"] or "", specialist=row["specialist_id"], on=row["visited_on"]))
     if request:
         req = request.add()
-        info(f"recorded request {req['id']} ({req['category']}): next, kq requests route {req['id']}")
+        info(_("recorded request {id} ({category}): next, kq requests route {id}").format(
+            id=req["id"], category=req["category"]))
     return OK
 
 
@@ -233,13 +242,14 @@ def due(as_of, rules_name, specialist):
 
     day = date_arg(as_of, "--as-of") or _today()
     rows = due_visits(get_db(readonly=True), day, rules_name, specialist=specialist or None)
-    emit(rows, DUE_COLUMNS)
+    emit(rows, DUE_COLUMNS, kind="visits_due")
     if rows:
         key = sum(1 for r in rows if r["cadence"] == "key")
-        info(f"{len(rows)} firm(s) due as of {day.isoformat()}: {key} key firm(s) not visited in {rows[0]['period']}, "
-             f"{len(rows) - key} to keep the yearly plan on pace (kq visits coverage --as-of {day.isoformat()})")
+        info(_("{n} firm(s) due as of {day}: {key} key firm(s) not visited in {period}, {pace} to keep the yearly "
+               "plan on pace (kq visits coverage --as-of {day})").format(
+            n=len(rows), day=day.isoformat(), key=key, period=rows[0]["period"], pace=len(rows) - key))
     else:
-        info(f"nothing due as of {day.isoformat()}")
+        info(_("nothing due as of {day}").format(day=day.isoformat()))
     return OK
 
 
@@ -257,17 +267,20 @@ def coverage(year, as_of, rules_name):
 
     day = date_arg(as_of, "--as-of")
     if year is not None and not 1900 <= year <= 2200:
-        raise click.BadParameter(f"{year} is not a plausible year", param_hint="--year")
+        raise click.BadParameter(_("{year} is not a plausible year").format(year=year), param_hint="--year")
     if year is not None and year > _today().year:
-        raise click.BadParameter(f"{year} has not begun", param_hint="--year")
+        raise click.BadParameter(_("{year} has not begun").format(year=year), param_hint="--year")
     if day is not None and year is not None and day.year != year:
-        raise click.BadParameter(f"--as-of {day.isoformat()} is not in {year}", param_hint="--year/--as-of")
+        raise click.BadParameter(_("--as-of {day} is not in {year}").format(day=day.isoformat(), year=year),
+                                 param_hint="--year/--as-of")
     rows = cov(get_db(readonly=True), year, _today(), rules_name, as_of=day)
-    emit(rows, COVERAGE_COLUMNS)
+    emit(rows, COVERAGE_COLUMNS, kind="coverage")
     total = rows[0]
     if not any(r["group"] == "specialist" for r in rows):
-        info(f"no firm had a specialist on {total['as_of']}: coverage counts the firms assigned by kq assign "
-             f"on that date (kq assignments history USCC shows when a firm was assigned)")
-    info(f"{total['year']}: {total['visited']} of {total['firms']} firms visited ({total['share']:.0%}, goal "
-         f"{total['goal']:.0%}, on pace: {total['pace']}) as of {total['as_of']}; {total['due']} due now")
+        info(_("no firm had a specialist on {on}: coverage counts the firms assigned by kq assign on that date "
+               "(kq assignments history USCC shows when a firm was assigned)").format(on=total["as_of"]))
+    info(_("{year}: {visited} of {firms} firms visited ({share:.0%}, goal {goal:.0%}, on pace: {pace}) as of "
+           "{as_of}; {due} due now").format(year=total["year"], visited=total["visited"], firms=total["firms"],
+                                            share=total["share"], goal=total["goal"], pace=total["pace"],
+                                            as_of=total["as_of"], due=total["due"]))
     return OK

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ..errors import KqtoolsError
 from ..kinds import DERIVED, Kind, header_key
+from ..labels import computed_header_keys
 from ..readers import SourceError, header_text
 
 HEADER_SCAN_ROWS = 10   # the header is the first row, within these, that names at least two fields
@@ -85,6 +86,8 @@ def plan_header(kind: Kind, header: list, mapping: dict[str, str] | None = None,
         target = extra_map.get(key) or kind.headers.get(key)
         if target is None and key in kind.fields:
             target = key
+        if target is None and key in computed_header_keys(kind.name):
+            continue    # a column kq computes in its listings of this kind (kqtools.labels.COMPUTED): not data
         if target is None:  # a repeated header gets a number, so that extra keeps every value
             label = name.strip()
             n = seen[label] = seen.get(label, 0) + 1

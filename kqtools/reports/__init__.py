@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from ..errors import KqtoolsError
+from ..i18n import _
 
 REPORTS = {
     "score": "kqtools.reports.data:score_report",
@@ -34,17 +35,18 @@ def report_format(path: str) -> str:
     """``xlsx`` or ``html`` from the extension; :class:`ReportFormatError` (one line) otherwise."""
     ext = Path(path).suffix.lower()
     if ext not in EXTENSIONS:
-        raise ReportFormatError(f"{path}: a report is written as .xlsx (Excel, with charts) or .html (one page "
-                                f"for e-mail), chosen by the extension; not {ext or 'a file without extension'}")
+        raise ReportFormatError(_("{path}: a report is written as .xlsx (Excel, with charts) or .html (one "
+                                  "page for e-mail), chosen by the extension; not {value}").format(
+                                    path=path, value=ext or 'a file without extension'))
     return EXTENSIONS[ext]
 
 
 def build(db, name: str, **params):
     """The report ``name`` (a key of :data:`REPORTS`) made from the database."""
     try:
-        module, _, function = REPORTS[name].partition(":")
+        module, _colon, function = REPORTS[name].partition(":")
     except KeyError:
-        raise KqtoolsError(f"no report {name!r} (one of {', '.join(REPORTS)})") from None
+        raise KqtoolsError(_("no report {name!r} (one of {items})").format(name=name, items=', '.join(REPORTS))) from None
     return getattr(importlib.import_module(module), function)(db, **params)
 
 
@@ -72,9 +74,10 @@ def write_file(report, path: str, file_mode: int = 0o600) -> dict:
     fmt = report_format(path)
     target = Path(path)
     if target.is_symlink():
-        raise KqtoolsError(f"{path}: is a symbolic link; not written (give the real file's path)")
+        raise KqtoolsError(_("{path}: is a symbolic link; not written (give the real file's path)").format(
+                               path=path))
     if target.is_dir():
-        raise KqtoolsError(f"{path}: is a directory")
+        raise KqtoolsError(_("{path}: is a directory").format(path=path))
     tmp = target.with_name(target.name + ".tmp")
     try:
         tmp.unlink(missing_ok=True)
@@ -85,11 +88,12 @@ def write_file(report, path: str, file_mode: int = 0o600) -> dict:
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise KqtoolsError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
+        raise KqtoolsError(_("{path}: cannot write the report: {value}").format(
+                               path=path, value=exc.strerror or exc)) from None
     except Exception as exc:
         tmp.unlink(missing_ok=True)
         if type(exc).__module__.startswith("xlsxwriter"):   # FileCreateError, FileSizeError: the file, not a bug
-            raise KqtoolsError(f"{path}: cannot write the workbook: {exc}") from None
+            raise KqtoolsError(_("{path}: cannot write the workbook: {exc}").format(path=path, exc=exc)) from None
         raise
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -98,7 +102,8 @@ def write_file(report, path: str, file_mode: int = 0o600) -> dict:
 
 
 def make_report(db, name: str, path: str, file_mode: int = 0o600, **params) -> dict:
-    """Build report ``name`` and write it to ``path`` (format from the extension, checked first)."""
+    """Build report ``name`` and write it to ``path`` (format from the extension, checked first), in
+    the language of :func:`kqtools.reports.labels.language`."""
     report_format(path)
     report = build(db, name, **params)
     return {"report": name, **report.params, **write_file(report, path, file_mode)}

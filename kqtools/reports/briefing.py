@@ -15,6 +15,7 @@ import datetime as dt
 import io
 
 from ..errors import KqtoolsError
+from ..i18n import _
 from .labels import label as L
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -54,7 +55,9 @@ def attachment(report):
 
 
 def briefing_action(db, spec, fire_local: dt.datetime):
-    """Job action ``report``: ``(result, [message], [])`` as every action returns."""
+    """Job action ``report``: ``(result, [message], [])`` as every action returns; the briefing in
+    the language of the reports (:func:`kqtools.reports.labels.language`: Chinese unless English was
+    asked for)."""
     from .. import reminders as R
     from ..storage.job_actions import ActionError, fixed
     from .html import page

@@ -19,6 +19,7 @@ import datetime as dt
 from itertools import count
 
 from ..errors import KqtoolsError
+from ..i18n import _
 from . import summaries as S
 from .labels import label as L, optional
 from .model import Chart, Column, Report, Table
@@ -205,11 +206,12 @@ def lists_report(db, version: int | None = None) -> Report:
 
     all_versions = versions(db)
     if not all_versions:
-        raise ReportError("no credit list has been built yet (kq lists build)")
+        raise ReportError(_("no credit list has been built yet (kq lists build)"))
     known = [v["version"] for v in all_versions]
     version = known[-1] if version is None else version
     if version not in known:
-        raise ReportError(f"no credit list version {version} (versions {known[0]}–{known[-1]}; kq lists versions)")
+        raise ReportError(_("no credit list version {version} (versions {value}–{value2}; kq lists versions)").format(
+                              version=version, value=known[0], value2=known[-1]))
     info = version_info(db, version) or {}
     titles = _rule_titles(info)
     upto = [v for v in all_versions if v["version"] <= version]

@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 from ..errors import KqtoolsError
 from ..files import open_private
+from ..i18n import _
 from ..settings import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_FILE_MODE
 
 if TYPE_CHECKING:  # sqlite_utils is imported where a Database is made: `kq jobs run-due` with nothing due
@@ -116,7 +117,7 @@ def migrations() -> list[tuple[int, str, str]]:
     found.sort()
     versions = [v for v, _, _ in found]
     if len(set(versions)) != len(versions):
-        raise RuntimeError(f"two migrations share a version number: {versions}")
+        raise RuntimeError(_("two migrations share a version number: {versions}").format(versions=versions))
     return found
 
 
@@ -177,8 +178,8 @@ def open_db(path: str | None = None, migrate: bool = True, *, readonly: bool | N
         created = _create_private(path, file_mode)
         if not created and not _writable(path):
             if readonly is False:
-                raise DatabaseReadOnly(f"{path} is read-only: this command writes to the database "
-                                       "(ask its owner, or work on a copy)")
+                raise DatabaseReadOnly(_("{path} is read-only: this command writes to the database (ask its "
+                                         "owner, or work on a copy)").format(path=path))
             conn, ro = _connect_readonly(path, busy_timeout_ms), True
         else:
             try:
@@ -208,14 +209,14 @@ def open_db(path: str | None = None, migrate: bool = True, *, readonly: bool | N
 def check_db_path(path: str) -> None:
     """Refuse a symbolic link and a folder that does not exist (one line each)."""
     if os.path.islink(path):
-        raise DatabaseError(f"{path} is a symbolic link: kq opens its database only by its real path "
-                            f"(give --db {os.path.realpath(path)})")
+        raise DatabaseError(_("{path} is a symbolic link: kq opens its database only by its real path (give "
+                              "--db {value})").format(path=path, value=os.path.realpath(path)))
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
-        raise DatabaseError(f"{path}: directory {os.path.dirname(path) or parent} does not exist "
-                            "(a mistyped --db or $KQ_DB?)")
+        raise DatabaseError(_("{path}: directory {value} does not exist (a mistyped --db or $KQ_DB?)").format(
+                                path=path, value=os.path.dirname(path) or parent))
     if os.path.isdir(path):
-        raise DatabaseError(f"{path} is a directory, not a database file")
+        raise DatabaseError(_("{path} is a directory, not a database file").format(path=path))
 
 
 def _create_private(path: str, mode: int) -> bool:
@@ -224,12 +225,15 @@ def _create_private(path: str, mode: int) -> bool:
         fd = open_private(path, mode)
     except FileExistsError:
         if os.path.islink(path):  # appeared between the check and here
-            raise DatabaseError(f"{path} is a symbolic link: kq opens its database only by its real path") from None
+            raise DatabaseError(_("{path} is a symbolic link: kq opens its database only by its real path").format(
+                                    path=path)) from None
         return False
     except PermissionError:
-        raise DatabaseReadOnly(f"{path}: cannot create the database: its folder is not writable") from None
+        raise DatabaseReadOnly(_("{path}: cannot create the database: its folder is not writable").format(
+                                   path=path)) from None
     except OSError as exc:
-        raise DatabaseError(f"{path}: cannot create the database: {exc.strerror}") from None
+        raise DatabaseError(_("{path}: cannot create the database: {strerror}").format(
+                                path=path, strerror=exc.strerror)) from None
     os.close(fd)
     return True
 
@@ -288,8 +292,9 @@ def _connect_readonly(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
             conn.close()
     wal = path + "-wal"
     if os.path.exists(wal) and os.path.getsize(wal) > 0:
-        raise DatabaseReadOnly(f"{path} is read-only and has a write-ahead log ({wal}) this user cannot "
-                               "read through: ask its owner to run `kq init` (it checkpoints the log)")
+        raise DatabaseReadOnly(_("{path} is read-only and has a write-ahead log ({wal}) this user cannot read "
+                                 "through: ask its owner to run `kq init` (it checkpoints the log)").format(
+                                   path=path, wal=wal))
     conn = connect(f"file:{target}?immutable=1", busy_timeout_ms, uri=True)
     conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     return conn
@@ -312,8 +317,9 @@ def _refuse_foreign(conn: sqlite3.Connection, path: str, force_init: bool) -> No
     tables = _tables(conn)
     if tables and "schema_migrations" not in tables and not force_init:
         shown = ", ".join(sorted(tables)[:3]) + (", …" if len(tables) > 3 else "")
-        raise NotAKqDatabase(f"{path}: an SQLite database of another program (tables {shown}; no kq schema "
-                             "history): a mistyped --db? `kq init --force-init` adopts it")
+        raise NotAKqDatabase(_("{path}: an SQLite database of another program (tables {shown}; no kq schema "
+                               "history): a mistyped --db? `kq init --force-init` adopts it").format(
+                                 path=path, shown=shown))
 
 
 def _refuse_outdated(conn: sqlite3.Connection, path: str) -> None:
@@ -321,8 +327,9 @@ def _refuse_outdated(conn: sqlite3.Connection, path: str) -> None:
         if "schema_migrations" in _tables(conn) else set()
     missing = [v for v, _, _ in migrations() if v not in have]
     if missing:
-        raise DatabaseReadOnly(f"{path} is read-only and at schema version {max(have, default=0)}; this kq needs "
-                               f"{latest_version()}: ask its owner to run `kq init`")
+        raise DatabaseReadOnly(_("{path} is read-only and at schema version {value}; this kq needs {value2}: "
+                                 "ask its owner to run `kq init`").format(
+                                   path=path, value=max(have, default=0), value2=latest_version()))
 
 
 # --------------------------------------------------------------------------- migrations
@@ -373,7 +380,8 @@ def apply_migrations(db: sqlite_utils.Database, path: str | None = None) -> list
         except sqlite3.DatabaseError as exc:
             if database_error(exc, path or "database") is not None:
                 raise
-            raise DatabaseError(f"{path or 'database'}: migration {version:04d}_{name} failed: {exc}") from None
+            raise DatabaseError(_("{value}: migration {version:04d}_{name} failed: {exc}").format(
+                                    value=path or 'database', version=version, name=name, exc=exc)) from None
         applied.append(f"{version:04d}_{name}")
     return applied
 

@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 from urllib.parse import quote
 
 from ..errors import KqtoolsError
+from ..i18n import _
 from ..settings import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_FILE_MODE
 from . import DatabaseDamaged, check_db_path, database_error, open_db
 
@@ -96,14 +97,15 @@ def check_target(path: str, force: bool = False) -> str:
         demo = _demo_digests()
         own = [source for source, digest in batches if (source, digest) not in demo]
         if own:
-            raise DemoRefused(f"{path}: a database with {len(own)} import batch(es) of its own (e.g. {own[0]}): "
-                              "kq demo never replaces it, even with --force; give the demo another --db")
+            raise DemoRefused(_("{path}: a database with {n} import batch(es) of its own (e.g. {value}): kq "
+                                "demo never replaces it, even with --force; give the demo another --db").format(
+                                  path=path, n=len(own), value=own[0]))
         return "demo"
     if force:
         return "forced"
     what = "not an SQLite database" if batches is None else "a database without demo imports"
-    raise DemoRefused(f"{path} exists and is {what}: kq demo replaces only its own demo databases "
-                      "(--force replaces this file; or give the demo another --db)")
+    raise DemoRefused(_("{path} exists and is {what}: kq demo replaces only its own demo databases (--force "
+                        "replaces this file; or give the demo another --db)").format(path=path, what=what))
 
 
 def _naming(echo: Callable[[str], None], shown: str) -> Callable[[str], None]:

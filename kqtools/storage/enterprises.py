@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from ..errors import ExitStatus, KqtoolsError
+from ..i18n import _
 from . import write_transaction
 
 LIST_COLUMNS = ["uscc", "name", "district", "industry_code", "size_class", "founded_on", "designations"]
@@ -97,7 +98,8 @@ def firm_record(db, raw_code: str) -> dict:
         names = [r["name"] for rows in record.values() for r in rows if r.get("name")]
         if not names and not any(record.values()):
             hint = f" ({error})" if error else ""
-            raise FirmNotFound(f"{raw_code}: no such firm in the database{hint}")
+            raise FirmNotFound(_("{raw_code}: no such firm in the database{hint}").format(
+                                   raw_code=raw_code, hint=hint))
         firm = {"uscc": code, "name": names[0] if names else None,
                 "note": "not in the enterprise register; known from imported lists only"}
     return {"enterprise": firm, **record}
@@ -149,8 +151,8 @@ def confirm_codes(db, codes: Iterable[str], reason: str) -> int:
         for raw in codes:
             code = normalize(raw)
             if len(code) != 18 or any(c not in ALPHABET for c in code):
-                raise NotConfirmable(f"{raw}: not 18 characters of the credit-code alphabet; only codes that fail "
-                                     "the check digits can be confirmed")
+                raise NotConfirmable(_("{raw}: not 18 characters of the credit-code alphabet; only codes that "
+                                       "fail the check digits can be confirmed").format(raw=raw))
             db.conn.execute("INSERT OR REPLACE INTO uscc_allowlist (uscc, reason, added_at) VALUES (?, ?, ?)",
                             (code, reason, now))
             n += 1

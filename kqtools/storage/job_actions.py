@@ -43,7 +43,7 @@ class ActionError(KqtoolsError, RuntimeError):
 def action(name: str):
     """The function registered for ``name`` (imported now)."""
     try:
-        module, _, function = ACTIONS[name].partition(":")
+        module, _colon, function = ACTIONS[name].partition(":")
     except KeyError:
         raise ActionError(f"unknown action {name!r} (one of {', '.join(sorted(ACTIONS))})") from None
     return getattr(importlib.import_module(module), function)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from .. import jobspecs as S
 from .. import reminders as R
 from ..errors import KqtoolsError
+from ..i18n import _
 from ..masking import Masker, one_line
 from . import jobs as J
 from . import outbox as O
@@ -69,7 +70,7 @@ def run_due(db, specs: dict, problems: list, moment: dt.datetime, *, given: bool
     """``kq jobs run-due``: run what has fallen due at ``moment`` (``given``: from ``--now``), then deliver."""
     unknown = [j for j in only or () if j not in specs]
     if unknown:
-        raise NoSuchJob(f"no such job: {', '.join(unknown)} (see kq jobs list)")
+        raise NoSuchJob(_("no such job: {items} (see kq jobs list)").format(items=', '.join(unknown)))
     masker = _masker(channels)
     report = J.run_due(db, specs, moment, only=list(only) if only else None,
                        digest=None if problems else digest, given=given, lease_seconds=lease_seconds, masker=masker)
@@ -84,8 +85,9 @@ def run_one(db, specs: dict, problems: list, job_id: str, moment: dt.datetime, *
             stale_seconds: int = O.DEFAULT_SENDING_STALE_SECONDS) -> RunResult:
     """``kq jobs run ID``: run one job now, outside its schedule; then deliver."""
     if job_id not in specs:
-        raise NoSuchJob(f"no such job: {job_id} (see kq jobs list)"
-                        + (f"; {len(problems)} spec file(s) have problems (kq jobs check)" if problems else ""))
+        raise NoSuchJob((_("no such job: {job_id} (see kq jobs list); {n} spec file(s) have problems (kq jobs check)")
+                         if problems else _("no such job: {job_id} (see kq jobs list)")).format(
+                            job_id=job_id, n=len(problems)))
     outcome = J.run_now(db, specs[job_id], moment, given=given, masker=_masker(channels))
     result = RunResult(outcomes=[outcome])
     if channels is not None:

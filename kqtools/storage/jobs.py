@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from .. import reminders as R
 from ..errors import KqtoolsError
+from ..i18n import _
 
 DEFAULT_LEASE_SECONDS = 21600          # a run older than this (6 h) is stale
 FUTURE_LIMIT = dt.timedelta(days=1)    # --now further ahead than this needs --allow-future
@@ -72,8 +73,8 @@ def transaction(db):
     except sqlite3.OperationalError as exc:
         if "locked" not in str(exc) and "busy" not in str(exc):
             raise
-        raise DatabaseBusy(f"{db_file(db)}: the database stayed locked by another process (a long import or "
-                           "scoring run?): nothing was changed; try again") from None
+        raise DatabaseBusy(_("{value}: the database stayed locked by another process (a long import or scoring "
+                             "run?): nothing was changed; try again").format(value=db_file(db))) from None
 
 
 def _process_gone(claimed_by: str | None) -> bool:
@@ -107,8 +108,9 @@ def check_given_now(moment: dt.datetime, allow_future: bool = False) -> None:
     from ..clock import utc_now
 
     if not allow_future and moment - utc_now() > FUTURE_LIMIT:
-        raise KqtoolsError(f"--now {moment.isoformat()} is more than a day ahead of the clock: a typo for "
-                           "another year? (give --allow-future to run the occurrences due then)")
+        raise KqtoolsError(_("--now {moment} is more than a day ahead of the clock: a typo for another year? "
+                             "(give --allow-future to run the occurrences due then)").format(
+                               moment=moment.isoformat()))
 
 
 # --------------------------------------------------------------------------- outcomes

@@ -16,6 +16,7 @@ from ..clock import now_iso as _now
 from ..clock import today as _today
 from ..errors import KqtoolsError
 from . import write_transaction
+from ..i18n import _
 
 # the firm's name from the enterprise register when it is there, else as the credit record gives it
 _REC_SELECT = ("SELECT " + ", ".join("coalesce(e.name, c.name)" if col == "name" else f"c.{col}"
@@ -226,9 +227,9 @@ def existing_version(db, version: int | None = None) -> int:
     if version is None:
         version = latest_version(db)
         if version is None:
-            raise ListsError("no lists built yet: run kq lists build")
+            raise ListsError(_("no lists built yet: run kq lists build"))
     if version_info(db, version) is None:
-        raise ListsError(f"no list version {version} (see kq lists versions)")
+        raise ListsError(_("no list version {version} (see kq lists versions)").format(version=version))
     return version
 
 
@@ -394,7 +395,8 @@ def diff_lists(db, list_name: str, from_version: int | None = None,
     if from_version is None:
         from_version = to_version - 1
         if from_version < 1:
-            raise ListsError(f"version {to_version} is the first: nothing to compare (use --from/--to)")
+            raise ListsError(_("version {to_version} is the first: nothing to compare (use --from/--to)").format(
+                                 to_version=to_version))
     existing_version(db, from_version)
     return from_version, to_version, diff(db, list_name, from_version, to_version)
 
@@ -409,11 +411,11 @@ def add_override(db, list_name: str, action: str, code: str, reason: str, operat
     from ..uscc import check_uscc
 
     if not reason.strip():
-        raise ListsError("--reason must say why")
+        raise ListsError(_("--reason must say why"))
     today = today or _today()
     if until is not None and until <= today:
-        raise ListsError(f"--until {until.isoformat()} is not in the future: the override would never apply "
-                         "(give a later date, or leave --until out for no expiry)")
+        raise ListsError(_("--until {until} is not in the future: the override would never apply (give a later "
+                           "date, or leave --until out for no expiry)").format(until=until.isoformat()))
     uscc, problem = check_uscc(code, allowed_codes(db))
     if problem:
         raise ListsError(f"{code}: {problem}")
@@ -435,7 +437,8 @@ def revoke_override(db, override_id: int, operator: str) -> None:
         cur = conn.execute("UPDATE list_overrides SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL",
                            (_now(), operator, override_id))
     if cur.rowcount != 1:
-        raise ListsError(f"no active override #{override_id} (see kq lists override list --all)")
+        raise ListsError(_("no active override #{override_id} (see kq lists override list --all)").format(
+                             override_id=override_id))
 
 
 def override_rows(db, show_all: bool = False, today: dt.date | None = None) -> list[dict]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from .. import reminders as R
 from ..errors import KqtoolsError
+from ..i18n import _
 from ..masking import Masker, one_line
 from .jobs import _conn, _process_gone, owner, transaction, wall_iso
 
@@ -56,7 +57,7 @@ def pending_by_channel(db) -> dict[str, int]:
 def _status(db, message_id: int) -> str:
     row = _conn(db).execute("SELECT status FROM outbox WHERE id = ?", (message_id,)).fetchone()
     if row is None:
-        raise NoSuchMessage(f"no message {message_id} in the outbox")
+        raise NoSuchMessage(_("no message {message_id} in the outbox").format(message_id=message_id))
     return row[0]
 
 

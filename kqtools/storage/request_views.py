@@ -14,6 +14,7 @@ import json
 from .. import clock
 from .. import request_reports as P
 from .. import requests as Q
+from ..i18n import _
 from .request_rules import load as load_rules, remember, work_calendar
 from .requests import REQUEST_COLUMNS, _conn, fetch
 
@@ -74,7 +75,7 @@ def list_requests(db, *, as_of: dt.date | None = None, rules_name: str | None = 
             try:
                 args.append(Q.parse_status(status))
             except Q.RequestError as exc:
-                raise Q.RequestError(f"{exc}, or open (anything not closed)") from None
+                raise Q.RequestError(_("{exc}, or open (anything not closed)").format(exc=exc)) from None
             where.append("r.status = ?")
     due_terms = []
     if overdue:
@@ -82,7 +83,7 @@ def list_requests(db, *, as_of: dt.date | None = None, rules_name: str | None = 
         args.append(day)
     if due_within is not None:
         if due_within < 0:
-            raise Q.RequestError("--due-within: a number of working days, 0 or more")
+            raise Q.RequestError(_("--due-within: a number of working days, 0 or more"))
         due_terms.append("r.due_on BETWEEN ? AND ?")
         args += [day, calendar.add(as_of, due_within).isoformat()]
     if due_terms:
@@ -166,7 +167,7 @@ def _year_where(year: int | None) -> tuple[str, list]:
     if year is None:
         return "", []
     if not 1900 <= year <= 2200:
-        raise Q.RequestError(f"--year {year} is not a plausible year")
+        raise Q.RequestError(_("--year {year} is not a plausible year").format(year=year))
     return " WHERE r.received_on BETWEEN ? AND ?", [f"{year}-01-01", f"{year}-12-31"]
 
 
@@ -179,7 +180,7 @@ def stats(db, *, year: int | None = None, by: str | None = None, as_of: dt.date 
     """``kq requests stats``: see :mod:`kqtools.request_reports` for each figure. Requests received in
     ``year`` (default: all); one row per ``by`` key plus ``(all)``."""
     if by is not None and by not in STATS_BY:
-        raise Q.RequestError(f"--by: one of {', '.join(STATS_BY)}")
+        raise Q.RequestError(_("--by: one of {items}").format(items=', '.join(STATS_BY)))
     conn = _conn(db)
     rules = _rules(db, rules_name)
     calendar = work_calendar(rules).lenient()
@@ -214,7 +215,7 @@ def stats(db, *, year: int | None = None, by: str | None = None, as_of: dt.date 
 def top(db, *, year: int | None = None, limit: int = 10, rules_name: str | None = None) -> View:
     """``kq requests top``: the high-frequency categories and the firms with the most open requests."""
     if limit < 1:
-        raise Q.RequestError("--limit: 1 or more")
+        raise Q.RequestError(_("--limit: 1 or more"))
     conn = _conn(db)
     rules = _rules(db, rules_name)
     where, args = _year_where(year)

@@ -20,6 +20,7 @@ import os
 from .. import clock
 from .. import requests as Q
 from ..errors import ExitStatus, KqtoolsError
+from ..i18n import _
 from . import write_transaction
 from .request_rules import Loaded, load as load_rules, work_calendar
 
@@ -105,7 +106,8 @@ def fetch(db, request_id: int) -> dict:
         if own:
             conn.execute("COMMIT")
     if row is None:
-        raise Q.RequestError(f"no request {request_id} (kq requests list shows them)")
+        raise Q.RequestError(_("no request {request_id} (kq requests list shows them)").format(
+                                 request_id=request_id))
     r = dict(zip(REQUEST_COLUMNS, row))
     r["co_departments"] = json.loads(r["co_departments"]) if r["co_departments"] else []
     r["last_step_on"] = (last[0] if last else r["received_on"])[:10]
@@ -181,9 +183,10 @@ def commit(db, step: Step) -> dict:
                 step.rules.store(conn)
     if conflict:
         now = fetch(db, r["id"])
-        raise Conflict(f"request {r['id']} was changed by someone else while kq requests {step.step} was recording it "
-                       f"(it is {now['status']} now, last step on {now['last_step_on']}): nothing written; "
-                       f"see kq requests show {r['id']}")
+        raise Conflict(_("request {id} was changed by someone else while kq requests {step} was recording it "
+                         "(it is {status} now, last step on {last_step_on}): nothing written; see kq requests "
+                         "show {id}").format(
+                           id=r['id'], step=step.step, status=now['status'], last_step_on=now['last_step_on']))
     return fetch(db, r["id"])
 
 
@@ -204,7 +207,8 @@ class Intake:
             if v["external_id"]:
                 other = conn.execute("SELECT id FROM requests WHERE external_id = ?", (v["external_id"],)).fetchone()
                 if other:
-                    raise Q.RequestError(f"external id {v['external_id']} is request {other[0]} already")
+                    raise Q.RequestError(_("external id {external_id} is request {value} already").format(
+                                             external_id=v['external_id'], value=other[0]))
             request_id = conn.execute(f"INSERT INTO requests ({', '.join(v)}) VALUES ({', '.join('?' * len(v))})",
                                       tuple(v.values())).lastrowid
             _event(conn, request_id, "received", self.at, v["reported_by"] or self.by, self.note, None, "received",
@@ -232,10 +236,10 @@ def intake(db, uscc: str, *, category: str, summary: str, rules_name: str | None
     channel, priority = Q.parse_channel(channel), Q.parse_priority(priority)
     summary = (summary or "").strip()
     if not summary:
-        raise Q.RequestError("summary: say what the firm asks (--summary TEXT)")
+        raise Q.RequestError(_("summary: say what the firm asks (--summary TEXT)"))
     day, at = _when(on)
     if day > clock.today():
-        raise Q.StepRefused(f"received on {day.isoformat()} is in the future")
+        raise Q.StepRefused(_("received on {day} is in the future").format(day=day.isoformat()))
     warnings = []
     firm = conn.execute("SELECT name FROM enterprises WHERE uscc = ?", (code,)).fetchone()
     if firm is None:
@@ -244,7 +248,8 @@ def intake(db, uscc: str, *, category: str, summary: str, rules_name: str | None
     if reported_by:
         found = conn.execute("SELECT id FROM specialists WHERE upper(id) = upper(?)", (reported_by.strip(),)).fetchone()
         if found is None:
-            raise Q.RequestError(f"no specialist with id {reported_by!r} (see kq specialists list)")
+            raise Q.RequestError(_("no specialist with id {reported_by!r} (see kq specialists list)").format(
+                                     reported_by=reported_by))
         reported_by = found[0]
     values = {"external_id": (external_id or "").strip() or None, "uscc": code,
               "name": name or (firm[0] if firm else None), "category": category, "summary": summary,
@@ -285,8 +290,10 @@ def route(db, request_id: int, *, to: str | None = None, with_: tuple = (), due:
     if department is None:
         lead = rules.category(cat)
         if lead is None:
-            raise Q.RequestError(f"request {request_id}: category {cat!r} is not in the rules ({rules.name}): "
-                                 f"give --to DEPARTMENT or --category ({', '.join(rules.categories)})")
+            raise Q.RequestError(_("request {request_id}: category {cat!r} is not in the rules ({name}): give "
+                                   "--to DEPARTMENT or --category ({items})").format(
+                                     request_id=request_id, cat=cat, name=rules.name,
+                                     items=', '.join(rules.categories)))
         department = rules.leads[lead]
     co = [d.strip() for d in with_ if d and d.strip() and d.strip() != department]
     co = list(dict.fromkeys(co))
@@ -295,8 +302,8 @@ def route(db, request_id: int, *, to: str | None = None, with_: tuple = (), due:
     if due is not None:
         day = dt.date.fromisoformat(step.at[:10])
         if due < day:
-            raise Q.StepRefused(f"request {request_id}: due date {due.isoformat()} is before the routing "
-                                f"({day.isoformat()})")
+            raise Q.StepRefused(_("request {request_id}: due date {due} is before the routing ({day})").format(
+                                    request_id=request_id, due=due.isoformat(), day=day.isoformat()))
         changes["due_on"], changes["overdue_steps"] = due.isoformat(), 0
         detail["due_on"], detail["due_from"] = due.isoformat(), "given (--due)"
     elif r["due_on"] is None:
@@ -363,8 +370,8 @@ def close(db, request_id: int, *, on: dt.date | None = None, by=None, note=None)
     step = prepare(db, request_id, "close", on=on, by=by, note=note)
     r = step.request
     if r["satisfaction"] not in Q.SATISFIED and not r["unsolvable"]:   # revisited implies it; kept as a guard
-        raise Q.StepRefused(f"request {request_id}: close needs a return visit with 满意 or 基本满意 "
-                            f"(latest: {r['satisfaction']})")
+        raise Q.StepRefused(_("request {request_id}: close needs a return visit with 满意 or 基本满意 (latest: "
+                              "{satisfaction})").format(request_id=request_id, satisfaction=r['satisfaction']))
     step.changes = {"status": "closed", "closed_on": step.at[:10]}
     return commit(db, step)
 
@@ -398,12 +405,14 @@ def escalate(db, request_id: int, *, reason: str, to_level: int | None = None, r
     current = Q.level_of(r["level"], r["priority"], rules)
     target = current + 1 if to_level is None else to_level
     if target <= current:
-        raise Q.StepRefused(f"request {request_id} is at level {current} ({rules.level_title(current)}) already: "
-                            f"--to-level must be higher")
+        raise Q.StepRefused(_("request {request_id} is at level {current} ({value}) already: --to-level must "
+                              "be higher").format(
+                                request_id=request_id, current=current, value=rules.level_title(current)))
     if target > rules.max_level:
-        raise Q.RequestError(f"request {request_id}: level {target} does not exist; the rules ({rules.name}) have "
-                             f"levels 1-{rules.max_level}" + (" and it is there already"
-                                                              if current == rules.max_level else ""))
+        said = (_("request {request_id}: level {target} does not exist; the rules ({name}) have levels 1-{max} "
+                  "and it is there already") if current == rules.max_level else
+                _("request {request_id}: level {target} does not exist; the rules ({name}) have levels 1-{max}"))
+        raise Q.RequestError(said.format(request_id=request_id, target=target, name=rules.name, max=rules.max_level))
     step.changes = {"level": target}
     step.detail = {"level_from": current, "level_to": target, "title": rules.level_title(target), "manual": True}
     return commit(db, step)
@@ -431,7 +440,7 @@ def escalate_due(db, as_of: dt.date | None = None, *, rules_name: str | None = N
     today = today or clock.today()
     as_of = as_of or today
     if as_of > today:
-        raise Q.StepRefused(f"escalate --due --as-of {as_of.isoformat()} is in the future")
+        raise Q.StepRefused(_("escalate --due --as-of {as_of} is in the future").format(as_of=as_of.isoformat()))
     loaded = load_rules(db, rules_name)
     rules = loaded.rules
     calendar = work_calendar(rules)

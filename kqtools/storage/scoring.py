@@ -18,6 +18,7 @@ from .. import scoring as S
 from ..clock import now_iso
 from ..errors import KqtoolsError
 from . import bulk, write_transaction
+from ..i18n import _
 
 #: Columns a run writes per firm. The raw inputs (metrics fields, incident, size class, batches of
 #: the metrics and enterprises rows) are no longer copied (migration 0006): the run records
@@ -145,15 +146,18 @@ def run_scoring(db, year: int, rules_name: str | None = None, *, credit_as_of: s
     conn = db.conn
     with bulk(db):  # a million small tuples: the cyclic collector would rescan them again and again
         if not conn.execute("SELECT 1 FROM metrics WHERE year = ? LIMIT 1", (year,)).fetchone():
-            raise ScoringError(f"no metrics for {year}: import them first (kq import metrics FILE)")
+            raise ScoringError(_("no metrics for {year}: import them first (kq import metrics FILE)").format(
+                                   year=year))
         previous = load_inputs(db, year - 1, method) if method.needs_previous_year else None
         if method.needs_previous_year and not previous:
-            raise ScoringError(f"{rules.name}: the previous_year_average benchmark needs the metrics of {year - 1}: "
-                               f"none are stored (kq import metrics FILE with year {year - 1})")
+            raise ScoringError(_("{name}: the previous_year_average benchmark needs the metrics of {value}: "
+                                 "none are stored (kq import metrics FILE with year {value})").format(
+                                   name=rules.name, value=year - 1))
         blacklist, blacklist_note, version, notes = _veto_notes(method, year, credit_as_of, db)
         rows, as_of = load_inputs_as_of(db, year, method)
         if not rows:
-            raise ScoringError(f"no metrics for {year}: import them first (kq import metrics FILE)")
+            raise ScoringError(_("no metrics for {year}: import them first (kq import metrics FILE)").format(
+                                   year=year))
         designations = load_designations(db, method, year)
         result = S.score_firms(rows, designations, method, year, blacklist=blacklist, blacklist_note=blacklist_note,
                                previous=previous, detail=False)
@@ -263,20 +267,20 @@ def _run_dict(row) -> dict:
 def get_run(db, run_id: int | None = None, year: int | None = None) -> dict:
     """A run by id, else the latest run of ``year``, else the latest run; :class:`ScoringError` if none."""
     if run_id is not None and year is not None:
-        raise ScoringError("give --year or --run, not both")
+        raise ScoringError(_("give --year or --run, not both"))
     sql = f"SELECT {', '.join(_RUN_COLUMNS)} FROM scoring_runs"
     if run_id is not None:
         row = db.conn.execute(sql + " WHERE id = ?", (run_id,)).fetchone()
         if row is None:
-            raise ScoringError(f"no scoring run {run_id} (kq score runs lists them)")
+            raise ScoringError(_("no scoring run {run_id} (kq score runs lists them)").format(run_id=run_id))
     elif year is not None:
         row = db.conn.execute(sql + " WHERE year = ? ORDER BY id DESC LIMIT 1", (year,)).fetchone()
         if row is None:
-            raise ScoringError(f"no scoring run for {year} yet (kq score run --year {year})")
+            raise ScoringError(_("no scoring run for {year} yet (kq score run --year {year})").format(year=year))
     else:
         row = db.conn.execute(sql + " ORDER BY id DESC LIMIT 1").fetchone()
         if row is None:
-            raise ScoringError("no scoring run yet (kq score run --year YEAR)")
+            raise ScoringError(_("no scoring run yet (kq score run --year YEAR)"))
     return _run_dict(row)
 
 

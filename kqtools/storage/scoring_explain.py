@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from .. import scoring as S
+from ..i18n import _
 from ..scoring_adjust import explain_adjustments, window
 from .scoring import ScoringError, get_run, method_from_rules, result_for, run_text
 
@@ -29,8 +30,8 @@ def explain(db, uscc: str, *, year: int | None = None, run_id: int | None = None
     run = get_run(db, run_id, year)
     res = result_for(db, run["id"], uscc)
     if res is None:
-        raise ScoringError(f"{uscc}: not in scoring run {run['id']} ({run['year']}): no metrics for that year"
-                           " or not a known code")
+        raise ScoringError(_("{uscc}: not in scoring run {id} ({year}): no metrics for that year or not a "
+                             "known code").format(uscc=uscc, id=run['id'], year=run['year']))
     if run["inputs_as_of"] is not None:  # a run since migration 0006: inputs from the version history
         res.update(inputs_as_of(db, uscc, run["year"], run["inputs_as_of"]))
     text = run_text(db, run["id"])

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import IO, Iterator
 
 from ..errors import KqtoolsError
+from ..i18n import _
 from .lists import allowed_codes, entries, existing_version, version_info
 
 #: Name headers of application lists (申报名单) besides the enterprise register's own
@@ -67,8 +68,8 @@ def _headers(mapping: dict[str, str] | None) -> dict[str, str]:
         key = header_key(target)
         fname = target if target in ("uscc", "name") else out.get(key)
         if fname is None:
-            raise ScreeningError(f"--map {header}={target}: screening reads only the credit code (uscc) and the "
-                                 "name (name)")
+            raise ScreeningError(_("--map {header}={target}: screening reads only the credit code (uscc) and "
+                                   "the name (name)").format(header=header, target=target))
         out[header_key(header)] = fname
     return out
 
@@ -98,7 +99,7 @@ def read_rows(src, mapping: dict[str, str] | None = None) -> tuple[bool, Iterato
     rows = iter(src.rows)
     first = next(rows, None)
     if first is None:
-        raise SourceError(f"{src.name}: empty file")
+        raise SourceError(_("{name}: empty file").format(name=src.name))
 
     def chain():
         yield first
@@ -115,14 +116,14 @@ def read_rows(src, mapping: dict[str, str] | None = None) -> tuple[bool, Iterato
                 ku, kn = plans[keys]
                 yield Row(line, obj.get(ku) if ku else None, obj.get(kn) if kn else None)
             if not any(u or n for u, n in plans.values()):
-                raise ScreeningError(f"{src.name}: no key for the credit code or the name (统一社会信用代码, 企业名称, "
-                                     "申报单位 …; add one with --map 'KEY=uscc' or 'KEY=name')")
+                raise ScreeningError(_("{name}: no key for the credit code or the name (统一社会信用代码, 企业名称, 申报单位 "
+                                       "…; add one with --map 'KEY=uscc' or 'KEY=name')").format(name=src.name))
         return True, objects()
 
     it = chain()
     header = None
     scanned = 0
-    for _, cells in it:
+    for _line, cells in it:
         if is_blank(cells):
             continue
         scanned += 1
@@ -133,9 +134,9 @@ def read_rows(src, mapping: dict[str, str] | None = None) -> tuple[bool, Iterato
         if scanned >= HEADER_SCAN_ROWS:
             break
     if header is None:
-        raise ScreeningError(f"{src.name}: no column for the credit code or the name (looked for 统一社会信用代码, "
-                             "社会信用代码, 企业名称, 单位名称, 申报单位, 名称 …; add one with --map 'HEADER=uscc' or "
-                             "'HEADER=name')")
+        raise ScreeningError(_("{name}: no column for the credit code or the name (looked for 统一社会信用代码, "
+                               "社会信用代码, 企业名称, 单位名称, 申报单位, 名称 …; add one with --map 'HEADER=uscc' or "
+                               "'HEADER=name')").format(name=src.name))
     iu, iname = header
 
     def table():
@@ -195,7 +196,8 @@ def screen_source(db, stream: IO[bytes], name: str, *, against: str = "blacklist
                       allowed=allowed_codes(db), name_column=name_column,
                       reasons_text=lambda rs: "; ".join(filter(None, [match_text(rs[0]), reasons_text(rs[1:])])))
     except UnicodeDecodeError as exc:
-        raise SourceError(f"{name}: not valid {exc.encoding} text (use --encoding)") from None
+        raise SourceError(_("{name}: not valid {encoding} text (use --encoding)").format(
+                              name=name, encoding=exc.encoding)) from None
     return ScreenResult(hits, read, version, against, name_column)
 
 

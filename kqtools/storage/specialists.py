@@ -11,6 +11,7 @@ import datetime as dt
 
 from ..assignment import Policy
 from ..clock import now_iso, today
+from ..i18n import _
 from . import write_transaction
 from .scope import AssignmentError, as_policy, load_specialists
 
@@ -31,10 +32,12 @@ def find_specialist(db, raw: str) -> dict:
     cols = [d[0] for d in cur.description]
     rows = [dict(zip(cols, r)) for r in cur]
     if not rows:
-        raise AssignmentError(f"no specialist with id {raw.strip()!r} (see kq specialists list)")
+        raise AssignmentError(_("no specialist with id {value!r} (see kq specialists list)").format(
+                                  value=raw.strip()))
     if len(rows) > 1 and rows[0]["id"] != wanted:
         ids = ", ".join(r["id"] for r in rows)
-        raise AssignmentError(f"specialist id {raw.strip()!r} matches {ids}: type it exactly as stored")
+        raise AssignmentError(_("specialist id {value!r} matches {ids}: type it exactly as stored").format(
+                                  value=raw.strip(), ids=ids))
     return rows[0]
 
 

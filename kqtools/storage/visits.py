@@ -20,6 +20,7 @@ from .. import visits as V
 from ..assignment import Policy
 from ..clock import today as _today
 from ..errors import ExitStatus
+from ..i18n import _
 from . import bulk, write_transaction
 from .scope import AssignmentError, as_date, as_policy, iso, scope_usccs_sql
 from .specialists import find_specialist, specialist_id as _specialist_id
@@ -156,24 +157,26 @@ def log_visit(db, uscc: str, specialist_id: str, on: dt.date, channel: str | Non
     if error:
         raise AssignmentError(f"{uscc}: {error}")
     if on > _today():
-        raise AssignmentError(f"visit date {on.isoformat()} is in the future")
+        raise AssignmentError(_("visit date {on} is in the future").format(on=on.isoformat()))
     spec = specialist_from_row(find_specialist(db, specialist_id), on.isoformat())
     warnings = []
     firm = db.conn.execute("SELECT name FROM enterprises WHERE uscc = ?", (code,)).fetchone()
     if firm is None:
-        warnings.append(f"{code} is not in the enterprise register")
+        warnings.append(_("{code} is not in the enterprise register").format(code=code))
     if not spec.active:
         warnings.append(spec.inactive_reason() if spec.left_on else f"specialist {spec.id} is inactive")
     current = db.conn.execute("SELECT specialist_id FROM assignments WHERE uscc = ?", (code,)).fetchone()
     if current and current[0] != spec.id:
-        warnings.append(f"{code} is assigned to {current[0]}, not {spec.id}")
+        warnings.append(_("{code} is assigned to {value}, not {id}").format(
+                            code=code, value=current[0], id=spec.id))
     row = {"uscc": code, "specialist_id": spec.id, "visited_on": on.isoformat(),
            "name": firm[0] if firm else None, "channel": channel, "note": note}
     with write_transaction(db) as conn:
         exists = conn.execute("SELECT 1 FROM visits WHERE uscc = ? AND specialist_id = ? AND visited_on = ?",
                               (code, spec.id, row["visited_on"])).fetchone()
         if exists:
-            raise DuplicateVisit(f"visit of {code} by {spec.id} on {row['visited_on']} is already recorded")
+            raise DuplicateVisit(_("visit of {code} by {id} on {visited_on} is already recorded").format(
+                                     code=code, id=spec.id, visited_on=row['visited_on']))
         conn.execute("INSERT INTO visits (uscc, specialist_id, visited_on, name, channel, note) "
                      "VALUES (:uscc, :specialist_id, :visited_on, :name, :channel, :note)", row)
     row["warnings"] = warnings
