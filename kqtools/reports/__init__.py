@@ -68,37 +68,21 @@ def render(report, fmt: str, target) -> dict:
 
 
 def write_file(report, path: str, file_mode: int = 0o600) -> dict:
-    """Write the report to ``path`` safely: into ``PATH.tmp`` (created new, mode ``file_mode``), then
-    renamed over ``path``; a failure leaves any earlier file as it was and no temporary file behind.
-    Returns ``{"path", "format", "bytes", "sheets", "charts", "rows"}``."""
+    """Write the report to ``path`` like every file kq writes (:func:`kqtools.files.replace_file`:
+    a private temporary file in the same folder, renamed over ``path`` when complete; never through
+    a symbolic link; a failure leaves any earlier file as it was). Returns ``{"path", "format",
+    "bytes", "sheets", "charts", "rows"}``."""
+    from ..files import replace_file
+
     fmt = report_format(path)
-    target = Path(path)
-    if target.is_symlink():
-        raise KqtoolsError(_("{path}: is a symbolic link; not written (give the real file's path)").format(
-                               path=path))
-    if target.is_dir():
-        raise KqtoolsError(_("{path}: is a directory").format(path=path))
-    tmp = target.with_name(target.name + ".tmp")
     try:
-        tmp.unlink(missing_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), file_mode)
-        os.close(fd)
-        written = render(report, fmt, str(tmp))
-        os.chmod(tmp, file_mode)
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise KqtoolsError(_("{path}: cannot write the report: {value}").format(
-                               path=path, value=exc.strerror or exc)) from None
+        with replace_file(path, file_mode, binary=True) as fh:
+            written = render(report, fmt, fh)
     except Exception as exc:
-        tmp.unlink(missing_ok=True)
-        if type(exc).__module__.startswith("xlsxwriter"):   # FileCreateError, FileSizeError: the file, not a bug
+        if type(exc).__module__.startswith("xlsxwriter"):   # FileSizeError and the like: the file, not a bug
             raise KqtoolsError(_("{path}: cannot write the workbook: {exc}").format(path=path, exc=exc)) from None
         raise
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return {"path": str(path), "format": fmt, "bytes": target.stat().st_size, **written}
+    return {"path": str(path), "format": fmt, "bytes": os.path.getsize(path), **written}
 
 
 def make_report(db, name: str, path: str, file_mode: int = 0o600, **params) -> dict:
