@@ -27,10 +27,7 @@ TOOLS = ROOT / "tools"
 # the developer tools (tools/synth.py): importable as `synth`; the repository root itself stays off
 # sys.path, so the tests exercise the installed package, not the source tree beside them
 sys.path.insert(0, str(TOOLS))
-import synth  # noqa: E402
 
-# transitional: tests/test_lists_build.py still says `from kqtools import synth`; it moves to `import synth`
-sys.modules.setdefault("kqtools.synth", synth)
 _NEUTRAL_DIR = tempfile.mkdtemp(prefix="kq-tests-")
 atexit.register(shutil.rmtree, _NEUTRAL_DIR, True)
 ALL_IN_PROCESSES = bool(os.environ.get("KQ_TEST_SUBPROCESS"))

@@ -20,9 +20,8 @@ from ..errors import KqtoolsError
 from . import bulk, write_transaction
 from ..i18n import _
 
-#: Columns a run writes per firm. The raw inputs (metrics fields, incident, size class, batches of
-#: the metrics and enterprises rows) are no longer copied (migration 0006): the run records
-#: ``inputs_as_of`` and explain reads them back from the version history.
+#: Columns a run writes per firm. The raw inputs are not copied: the run records ``inputs_as_of``
+#: and explain reads them back from the version history.
 RESULT_COLUMNS = ("run_id", "pos", "uscc", "group_id", "rank", "base_score", "bonus_points",
                   "score", "grade_by_rank", "grade", "bonus_reason", "veto_reason", "not_graded_reason",
                   "designation_batch_ids")
