@@ -126,6 +126,34 @@ def latest_version() -> int:
     return max(v for v, _, _ in migrations())
 
 
+def migration_versions() -> set[int]:
+    """The version numbers of the migrations this kq knows, from the file names alone (no SQL read)."""
+    from importlib import resources
+
+    return {int(m.group(1)) for entry in resources.files("kqtools.storage").joinpath("migrations").iterdir()
+            if (m := _MIGRATION.match(entry.name))}
+
+
+def open_current(path: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+                 file_mode: int = DEFAULT_FILE_MODE) -> sqlite3.Connection | None:
+    """A connection to an existing kq database this process may write, already at the latest schema,
+    made with the standard library only (no sqlite-utils: for commands cron runs often); ``None``
+    for anything else (a new, read-only, foreign or outdated file), which :func:`open_db` then
+    creates, migrates or refuses with its reason."""
+    if path == ":memory:" or not os.path.isfile(path) or os.path.islink(path) or not _writable(path):
+        return None
+    check_db_path(path)
+    conn = _connect_private(path, busy_timeout_ms, file_mode)
+    try:
+        done = {v for v, in conn.execute("SELECT version FROM schema_migrations")}
+    except sqlite3.Error:  # no such table: not a kq database; open_db says what it is
+        done = set()
+    if done >= migration_versions():
+        return conn
+    conn.close()
+    return None
+
+
 def connect(path: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS, *, uri: bool = False) -> sqlite3.Connection:
     """A raw connection with kq's settings (autocommit, busy timeout, foreign keys)."""
     conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None,

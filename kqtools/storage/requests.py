@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 
 from .. import clock
 from .. import requests as Q
@@ -48,21 +47,14 @@ def open_requests_db(path: str, *, readonly: bool | None = None, busy_timeout_ms
     read-only or foreign file) goes through :func:`kqtools.storage.open_db`, which creates, migrates
     or refuses it. Returns an object with ``.conn`` (all the request services use).
     """
-    from . import BUSY_TIMEOUT_MS, _connect_private, _writable, check_db_path, open_db
+    from . import BUSY_TIMEOUT_MS, open_current, open_db
     from ..settings import DEFAULT_FILE_MODE
 
     busy_timeout_ms = busy_timeout_ms or BUSY_TIMEOUT_MS
     file_mode = file_mode or DEFAULT_FILE_MODE
-    if path != ":memory:" and os.path.isfile(path) and not os.path.islink(path) and _writable(path):
-        check_db_path(path)
-        conn = _connect_private(path, busy_timeout_ms, file_mode)
-        try:
-            done = {v for v, in conn.execute("SELECT version FROM schema_migrations")}
-        except Exception:  # noqa: BLE001 - no such table: not a kq database; open_db says what it is
-            done = set()
-        if done >= _migration_versions():
-            return _Handle(conn)
-        conn.close()
+    conn = open_current(path, busy_timeout_ms, file_mode)
+    if conn is not None:
+        return _Handle(conn)
     return open_db(path, readonly=readonly, busy_timeout_ms=busy_timeout_ms, file_mode=file_mode)
 
 
@@ -71,18 +63,6 @@ class _Handle:
 
     def __init__(self, conn):
         self.conn = conn
-
-
-def _migration_versions() -> set[int]:
-    from pathlib import Path
-
-    folder = Path(__file__).parent / "migrations"
-    found = {int(p.name[:4]) for p in folder.glob("[0-9][0-9][0-9][0-9]_*.sql")}
-    if not found:  # installed as a zip or similar: ask the storage package
-        from . import migrations
-
-        found = {v for v, _, _ in migrations()}
-    return found
 
 
 # ---------------------------------------------------------------- reading
