@@ -18,6 +18,10 @@ def enterprises():
     """Firms in the database."""
 
 
+#: the columns of a table (the rest with --wide or --columns; every one in JSON, CSV and files)
+LIST_TABLE = ["uscc", "name", "district", "size_class", "founded_on", "designations"]
+
+
 @enterprises.command("list")
 @click.option("--district", help="Only this district (所属区域).")
 @click.option("--kind", help="Only firms with a current designation of this kind (zjtx, hte, tsme, ... or 高新技术企业).")
@@ -41,7 +45,7 @@ def list_(district, kind, level, size_class, name_like, as_of, limit):
     size_class = _enum("enterprises", "size_class", size_class) if size_class else None
     rows = list_enterprises(get_db(readonly=True), as_of, district=district, kind=kind, level=level,
                             size_class=size_class, name_like=name_like, limit=limit)
-    emit(rows, LIST_COLUMNS, kind="enterprises")
+    emit(rows, LIST_COLUMNS, kind="enterprises", default=LIST_TABLE)
     return ExitStatus.OK
 
 

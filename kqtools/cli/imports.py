@@ -11,6 +11,8 @@ from .common import (KqError, date_arg, db_option, emit, get_db, info, labelled,
 
 KINDS = ("enterprises", "designations", "metrics", "credit", "specialists", "visits", "requests")
 SHOW_REJECTS = 20
+#: the columns of a table (the rest with --wide or --columns; every one in JSON, CSV and files)
+BATCH_TABLE = ["batch", "time", "kind", "source", "read", "inserted", "updated", "rejected"]
 
 
 def parse_mapping(pairs) -> dict[str, str]:
@@ -146,7 +148,7 @@ def imports(kind, limit):
     from ..errors import ExitStatus
     from ..storage.imports import BATCH_COLUMNS, list_batches
 
-    emit(list_batches(get_db(), kind, limit), BATCH_COLUMNS)
+    emit(list_batches(get_db(), kind, limit), BATCH_COLUMNS, default=BATCH_TABLE)
     return ExitStatus.OK
 
 

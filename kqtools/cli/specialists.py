@@ -17,6 +17,9 @@ DUE_COLUMNS = ["uscc", "name", "district", "specialist_id", "specialist_name", "
                "last_visited_on", "days_since_last_visit", "period", "period_ends_on", "reason"]
 COVERAGE_COLUMNS = ["group", "key", "name", "firms", "visited", "share", "goal", "met", "short_by", "pace",
                     "behind_pace", "key_firms", "key_due", "due", "as_of"]
+#: the columns of a table (the rest with --wide or --columns; every one in JSON, CSV and files)
+DUE_TABLE = ["uscc", "name", "specialist_name", "priority", "last_visited_on", "period_ends_on", "reason"]
+COVERAGE_TABLE = ["group", "key", "name", "firms", "visited", "share", "goal", "met", "short_by", "due"]
 SPECIALIST_COLUMNS = ["id", "name", "department", "districts", "serves", "load", "capacity", "active", "left_on",
                       "left_reason"]
 
@@ -242,7 +245,7 @@ def due(as_of, rules_name, specialist):
 
     day = date_arg(as_of, "--as-of") or _today()
     rows = due_visits(get_db(readonly=True), day, rules_name, specialist=specialist or None)
-    emit(rows, DUE_COLUMNS, kind="visits_due")
+    emit(rows, DUE_COLUMNS, kind="visits_due", default=DUE_TABLE)
     if rows:
         key = sum(1 for r in rows if r["cadence"] == "key")
         info(_("{n} firm(s) due as of {day}: {key} key firm(s) not visited in {period}, {pace} to keep the yearly "
@@ -274,7 +277,7 @@ def coverage(year, as_of, rules_name):
         raise click.BadParameter(_("--as-of {day} is not in {year}").format(day=day.isoformat(), year=year),
                                  param_hint="--year/--as-of")
     rows = cov(get_db(readonly=True), year, _today(), rules_name, as_of=day)
-    emit(rows, COVERAGE_COLUMNS, kind="coverage")
+    emit(rows, COVERAGE_COLUMNS, kind="coverage", default=COVERAGE_TABLE)
     total = rows[0]
     if not any(r["group"] == "specialist" for r in rows):
         info(_("no firm had a specialist on {on}: coverage counts the firms assigned by kq assign on that date "
