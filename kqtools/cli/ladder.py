@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..errors import ExitStatus
-from .common import db_option, emit, get_db, info, output_options, summary
+from .common import db_option, emit, get_db, info, output_options, summary, summary_options
 
 #: the columns of a table (the rest with --wide or --columns; every one in JSON, CSV and files)
 STATUS_TABLE = ["ladder", "label", "district", "count", "previous", "new", "promoted", "demoted", "lost", "at_risk"]
@@ -120,10 +120,9 @@ def targets():
 @click.option("--replace", is_flag=True, help="Remove every stored target first.")
 @click.option("--sheet", metavar="NAME|N", help="XLSX sheet (default the first).")
 @click.option("--rules", "rules_name", metavar="FILE", help=RULES_HELP)
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default=None,
-              help="Summary format (default: table on a terminal, JSON otherwise).")
+@summary_options()
 @db_option
-def import_(source, replace, sheet, rules_name, fmt):
+def import_(source, replace, sheet, rules_name):
     """Import targets from a CSV/XLSX table (Chinese headers: 梯次, 辖市区, 目标年度, 目标值, 基期年度,
     基期数, 统计口径, 备注), a targets rule file, or a preset (changzhou-2027). Every row must be
     usable: one bad row is an error with its line and column, and nothing is written."""
@@ -132,7 +131,7 @@ def import_(source, replace, sheet, rules_name, fmt):
 
     stream = open_source(source) if source == "-" else None
     result = import_targets(get_db(), source, stream, replace=replace, sheet=sheet, ladder_rules=rules_name)
-    summary(result.summary(), fmt)
+    summary(result.summary())
     return ExitStatus.OK
 
 

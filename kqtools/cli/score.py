@@ -5,15 +5,14 @@ import click
 
 from ..errors import ExitStatus
 from ..i18n import _
-from .common import date_arg, db_option, emit, get_db, info, labels_option, output_options, summary
+from .common import date_arg, db_option, emit, get_db, info, output_options, summary, summary_options
 
 SHOW_FIELDS = ["rank", "uscc", "name", "district", "group", "base_score", "bonus_points", "score", "grade_by_rank",
                "grade", "bonus_reason", "veto_reason", "not_graded_reason"]
 #: scope = district: the district each firm was ranked in, after its group
 SHOW_FIELDS_SCOPED = SHOW_FIELDS[:5] + ["scope"] + SHOW_FIELDS[5:]
 #: the columns of a table (the rest with --wide or --columns; every one in JSON, CSV and files)
-SHOW_TABLE = ["rank", "uscc", "name", "district", "scope", "group", "score", "grade", "veto_reason",
-              "not_graded_reason"]
+SHOW_TABLE = ["rank", "uscc", "name", "district", "scope", "group", "score", "grade", "veto_reason"]
 EXPLAIN_TABLE = ["item", "label", "value", "benchmark", "ratio", "points", "note"]
 DIFF_TABLE = ["uscc", "name", "group_a", "group_b", "rank_a", "rank_b", "grade_a", "grade_b", "change"]
 RUN_TABLE = ["run", "year", "rules", "created_at", "firms", "counts", "credit_version"]
@@ -42,11 +41,9 @@ def score():
 @click.option("--credit-as-of", "credit_as_of", metavar="DATE",
               help="Take the blacklist veto's credit lists as of DATE (default: the rules' credit_as_of, "
                    "the last day of the evaluation year). No list version of that date: built from the records.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json", "jsonl"]), default=None,
-              help="Summary format (default: table on a terminal, one JSON object otherwise).")
-@labels_option
+@summary_options()
 @db_option
-def run(year, rules_name, credit_as_of, fmt):
+def run(year, rules_name, credit_as_of):
     """Score every firm with metrics for YEAR and store the run (runs are kept; a re-run is a new run)."""
     from ..storage.scoring import run_scoring
 
@@ -57,7 +54,7 @@ def run(year, rules_name, credit_as_of, fmt):
     record.update({k: result[k] for k in ("groups", "scope", "credit_as_of", "credit_version", "skipped", "notes")})
     if "scopes" in result:
         record["scopes"] = result["scopes"]
-    summary(record, fmt)
+    summary(record)
     return ExitStatus.OK
 
 

@@ -9,7 +9,7 @@ import click
 
 from ..clock import today as _today
 from ..i18n import _
-from .common import OK, date_arg, db_option, emit, get_db, info, output_options, summary
+from .common import OK, date_arg, db_option, emit, get_db, info, output_options, summary, summary_options
 
 CHANGE_COLUMNS = ["uscc", "name", "from_specialist", "to_specialist", "reason", "action"]
 ASSIGNMENT_COLUMNS = ["uscc", "name", "district", "specialist_id", "specialist_name", "assigned_on"]
@@ -205,6 +205,7 @@ def visits():
 @click.option("--note", default=None, help="What was discussed, requests raised.")
 @click.option("--request", "request", default=None, metavar="TEXT", help="A request the firm raised: kept in kq requests.")
 @click.option("--request-category", default="其他", show_default=True, help="Its category (kq rules show requests).")
+@summary_options()
 @db_option
 def log(uscc, by, on, channel, note, request, request_category):
     """Record one visit to a firm."""
@@ -227,6 +228,8 @@ def log(uscc, by, on, channel, note, request, request_category):
         req = request.add()
         info(_("recorded request {id} ({category}): next, kq requests route {id}").format(
             id=req["id"], category=req["category"]))
+        row["request"] = req["id"]
+    summary(row)
     return OK
 
 
