@@ -291,11 +291,20 @@ def chosen_columns(columns: Sequence[str], kind: str | None = None) -> list[str]
     return picked
 
 
+#: the width of a table off a terminal (``KQ_FORMAT=table kq … | less``), unless ``$COLUMNS`` says
+TABLE_WIDTH = 120
+
+
 def table_width() -> int:
-    """Columns a table may take: the terminal's width (``$COLUMNS`` first), 120 off a terminal."""
+    """Columns a table may take: the terminal's width at a terminal (``$COLUMNS`` first, as the
+    shell sets it), else ``$COLUMNS`` or :data:`TABLE_WIDTH`."""
+    import os
     import shutil
 
-    return shutil.get_terminal_size((120, 24)).columns
+    if stdout_is_tty():
+        return shutil.get_terminal_size((TABLE_WIDTH, 24)).columns
+    given = os.environ.get("COLUMNS", "")
+    return int(given) if given.isdigit() and int(given) > 0 else TABLE_WIDTH
 
 
 def emit(rows: Iterable[dict], columns: Sequence[str], *, sheets: dict | None = None, kind: str | None = None,
