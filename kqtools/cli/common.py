@@ -96,18 +96,31 @@ def get_db(migrate: bool = True, readonly: bool | None = None, force_init: bool 
 FORMATS = ("table", "csv", "tsv", "json", "jsonl")
 
 
-def format_option(formats: Sequence[str] = FORMATS, help_text: str | None = None):
+def format_option(formats: Sequence[str] = FORMATS):
     """``-f/--format``: the output format, on every command that prints records or a summary."""
     return click.option("-f", "--format", "fmt", type=click.Choice(list(formats)), default=None,
-                        help=help_text or "Output format (default: $KQ_FORMAT, else table on a terminal and "
-                                          "JSON Lines otherwise).")
+                        help="Output format (default: $KQ_FORMAT, else table on a terminal and JSON Lines "
+                             "otherwise).")
 
 
-def file_option(help_text: str | None = None):
+def summary_format_option(formats: Sequence[str] = FORMATS):
+    """``-f/--format`` of a command that prints one summary."""
+    return click.option("-f", "--format", "fmt", type=click.Choice(list(formats)), default=None,
+                        help="Output format (default: $KQ_FORMAT, else table on a terminal and one JSON "
+                             "object otherwise).")
+
+
+def file_option():
     """``-o/--output FILE``, on every command that prints records or a summary."""
     return click.option("-o", "--output", "output", metavar="FILE", default=None,
-                        help=help_text or "Write to FILE; format from the extension (.csv with BOM, .xlsx, .json, "
-                                          ".jsonl, .tsv).")
+                        help="Write to FILE; format from the extension (.csv with BOM, .xlsx, .json, .jsonl, .tsv).")
+
+
+def summary_file_option():
+    """``-o/--output FILE`` of a command that prints one summary."""
+    return click.option("-o", "--output", "output", metavar="FILE", default=None,
+                        help="Write the summary to FILE; format from the extension (.json, .jsonl, .csv, .tsv, "
+                             ".xlsx).")
 
 
 def output_options(f):
@@ -143,9 +156,8 @@ def summary_options(formats: Sequence[str] = FORMATS):
     a summary: :func:`summary` reads them), with ``--labels/--no-labels``."""
 
     def decorate(f):
-        @format_option(formats, "Output format (default: $KQ_FORMAT, else table on a terminal and one JSON "
-                                "object otherwise).")
-        @file_option("Write the summary to FILE; format from the extension (.json, .jsonl, .csv, .tsv, .xlsx).")
+        @summary_format_option(formats)
+        @summary_file_option()
         @labels_option
         @functools.wraps(f)
         def wrapper(*args, fmt=None, output=None, **kwargs):

@@ -8,7 +8,7 @@ import click
 from ..i18n import _, ngettext
 from .common import (KqError, date_arg, db_option, emit, get_db, info, labelled, labels_option, open_source,
                      output_options, settings, summary)
-from .common import FORMATS, file_option
+from .common import FORMATS, summary_file_option
 
 KINDS = ("enterprises", "designations", "metrics", "credit", "specialists", "visits", "requests")
 SHOW_REJECTS = 20
@@ -43,7 +43,7 @@ def parse_mapping(pairs) -> dict[str, str]:
               help="Output format of the summary (default: $KQ_FORMAT, else table on a terminal and JSON "
                    "otherwise). --format will mean this, as on every other command, once its deprecated "
                    "use for the input format is gone.")
-@file_option("Write the summary to FILE; format from the extension (.json, .jsonl, .csv, .tsv, .xlsx).")
+@summary_file_option()
 @labels_option
 @db_option
 def import_(kind, source, source_format, old_format, encoding, sheet, maps, strict, rejects_path, fmt, output):
