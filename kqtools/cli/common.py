@@ -267,6 +267,13 @@ def local_times(rows: Iterable[dict], columns: Sequence[str], human: bool) -> It
     return converted()
 
 
+def local_time(value) -> str:
+    """A stored timestamp for a message on stderr: local time, ``2026-12-06 21:40:53``."""
+    from ..clock import shown_time
+
+    return str(shown_time(value, _zone(), human=True))
+
+
 def _zone() -> str:
     import zoneinfo
 

@@ -11,6 +11,7 @@ from .. import labels
 from ..i18n import _
 from .common import (KqError, date_arg, db_option, emit, get_db, info, labelled, labels_option, output_options,
                      settings, stdin_lines)
+from .common import default_format, table_width
 
 
 @click.group()
@@ -74,7 +75,9 @@ def show(uscc, fmt, output):
     record = firm_record(get_db(readonly=True), uscc)
     if output:
         return _write_show(record, output)
-    fmt = fmt or ("table" if sys.stdout.isatty() else "json")
+    fmt = fmt or default_format("json")
+    if fmt not in ("table", "json", "jsonl"):     # $KQ_FORMAT=csv: a firm's record is not one table
+        fmt = "table" if sys.stdout.isatty() else "json"
     if fmt in ("json", "jsonl"):
         import json
 
@@ -85,7 +88,8 @@ def show(uscc, fmt, output):
     out = sys.stdout
     human = labelled(True)
     firm = record["enterprise"]
-    out_mod.render(*_fields_table(firm, "enterprises", human), "table", out)
+    width = table_width()
+    out_mod.render(*_fields_table(firm, "enterprises", human), "table", out, width=width)
     for section in SECTIONS:
         rows = record[section]
         title = labels.column_label(section) if human else section
@@ -93,7 +97,7 @@ def show(uscc, fmt, output):
         if rows:
             shown, columns = labels.relabel(rows, list(rows[0]), SECTION_KINDS.get(section)) if human \
                 else (rows, list(rows[0]))
-            out_mod.render(shown, columns, "table", out)
+            out_mod.render(shown, columns, "table", out, width=width)
     return ExitStatus.OK
 
 

@@ -12,7 +12,7 @@ import click
 from ..errors import status_of
 from ..i18n import _
 from .. import labels
-from .common import OK, chosen_db_path, db_option, emit, get_db, info, output_options
+from .common import OK, chosen_db_path, db_option, emit, get_db, info, local_time, output_options
 
 DEMO_NOW = "2026-01-05T09:05+08:00"   # a Monday, after the weekly visit reminder and the daily expiry check
 RUN_COLUMNS = ["job_id", "fire_time", "status", "messages", "attempts", "count", "error"]
@@ -131,7 +131,7 @@ def _show_run(result, masker) -> None:
     for r in rows:
         if r["status"] == "failed":
             info(_("kq: {job_id} {fire_time} failed (retried by the next run within its grace): {error}").format(
-                job_id=r["job_id"], fire_time=r["fire_time"], error=r["error"]))
+                job_id=r["job_id"], fire_time=local_time(r["fire_time"]), error=r["error"]))
         elif r["status"] in ("missed", "busy"):
             info(_("kq: {job_id}: {error}").format(job_id=r["job_id"], error=r["error"]))
     _say_delivery(result.delivered, masker)

@@ -306,7 +306,7 @@ def _render_show(record: dict, columns) -> None:
     import json
 
     from .. import labels, output
-    from .common import HUMAN_FILE_FORMATS, chosen_format, labelled, settings, stdout_is_file
+    from .common import HUMAN_FILE_FORMATS, chosen_format, labelled, settings, stdout_is_file, table_width
 
     ctx = click.get_current_context()
     path = ctx.meta.get("kq.output")
@@ -346,10 +346,12 @@ def _render_show(record: dict, columns) -> None:
         return
     safe = stdout_is_file()   # -f csv > file: for a spreadsheet
     rows, heads = fields(human)
-    output.render([f for f in rows if f[heads[1]] not in (None, "", [])], heads, fmt, out, formula_safe=safe)
+    width = table_width() if fmt == "table" else None
+    output.render([f for f in rows if f[heads[1]] not in (None, "", [])], heads, fmt, out, formula_safe=safe,
+                  width=width)
     out.write(f"\n{labels.column_label('timeline') if human else 'timeline'} ({len(timeline)})\n")
     steps, step_columns = labels.relabel(timeline, columns) if human else (timeline, list(columns))
-    output.render(steps, step_columns, fmt, out, formula_safe=safe)
+    output.render(steps, step_columns, fmt, out, formula_safe=safe, width=width)
 
 
 @requests.command()

@@ -5,7 +5,7 @@ import click
 
 from ..errors import ExitStatus
 from ..i18n import _
-from .common import date_arg, db_option, emit, get_db, info, output_options, summary, summary_options
+from .common import date_arg, db_option, emit, get_db, info, local_time, output_options, summary, summary_options
 
 SHOW_FIELDS = ["rank", "uscc", "name", "district", "group", "base_score", "bonus_points", "score", "grade_by_rank",
                "grade", "bonus_reason", "veto_reason", "not_graded_reason"]
@@ -79,7 +79,7 @@ def show(year, run_id, district, grade, top):
     r = get_run(db, run_id, year)
     info(_("run {run}: {year}, rules {rules} (sha256 {sha256}), {firms} firms, {created_at}").format(
         run=r["id"], year=r["year"], rules=r["rules_name"], sha256=r["rules_sha256"][:12], firms=r["firms"],
-        created_at=r["created_at"]))
+        created_at=local_time(r["created_at"])))
     emit(results(db, r["id"], district=district, grade=grade.upper() if grade else None, top=top),
          SHOW_FIELDS_SCOPED if r["scope"] == "district" else SHOW_FIELDS, default=SHOW_TABLE)
     return ExitStatus.OK
