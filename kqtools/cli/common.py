@@ -5,7 +5,8 @@ A command parses its options, makes ONE service call, renders the result with :f
 for a result that may need a person's attention). Errors are :class:`~kqtools.errors.KqtoolsError`
 raised anywhere below; ``kqtools.cli.run`` reports them.
 
-Only click is imported here: ``kq --help`` must stay fast.
+Only click is imported here: ``kq --help`` must stay fast. (A little over 500 lines: the output
+options, table defaults and local times are the one output boundary every command shares.)
 """
 from __future__ import annotations
 
@@ -137,15 +138,7 @@ def output_options(f):
     @labels_option
     @functools.wraps(f)
     def wrapper(*args, fmt=None, output=None, columns=None, wide=False, **kwargs):
-        ctx = click.get_current_context()
-        ctx.meta["kq.fmt"] = fmt
-        ctx.meta["kq.output"] = output
-        ctx.meta["kq.columns"] = columns
-        ctx.meta["kq.wide"] = wide
-        if output:  # before any work: an unknown extension, a symbolic link, a missing folder
-            from ..output import check_output_path
-
-            check_output_path(output)
+        keep_output(fmt, output, columns=columns, wide=wide)
         return f(*args, **kwargs)
 
     return wrapper
@@ -161,18 +154,23 @@ def summary_options(formats: Sequence[str] = FORMATS):
         @labels_option
         @functools.wraps(f)
         def wrapper(*args, fmt=None, output=None, **kwargs):
-            ctx = click.get_current_context()
-            ctx.meta["kq.fmt"] = fmt
-            ctx.meta["kq.output"] = output
-            if output:
-                from ..output import check_output_path
-
-                check_output_path(output)
+            keep_output(fmt, output)
             return f(*args, **kwargs)
 
         return wrapper
 
     return decorate
+
+
+def keep_output(fmt, output, **table) -> None:
+    """The output options of this command, for :func:`emit` and :func:`summary`; ``-o`` checked before
+    any work (an unknown extension, a symbolic link, a missing folder)."""
+    meta = click.get_current_context().meta
+    meta.update({"kq.fmt": fmt, "kq.output": output, **{f"kq.{k}": v for k, v in table.items()}})
+    if output:
+        from ..output import check_output_path
+
+        check_output_path(output)
 
 
 def labels_option(f):
@@ -232,7 +230,7 @@ def default_format(otherwise: str) -> str:
     return "table" if stdout_is_tty() else otherwise
 
 
-def chosen_format(default_tty: str = "table") -> str:
+def chosen_format() -> str:
     """The output format of this command: ``-f``, else :func:`default_format`."""
     ctx = click.get_current_context()
     return ctx.meta.get("kq.fmt") or default_format("jsonl")

@@ -8,7 +8,7 @@ import click
 from ..i18n import _, ngettext
 from .common import (KqError, date_arg, db_option, emit, get_db, info, labelled, labels_option, open_source,
                      output_options, settings, summary)
-from .common import FORMATS, summary_file_option
+from .common import FORMATS, keep_output, summary_file_option
 
 KINDS = ("enterprises", "designations", "metrics", "credit", "specialists", "visits", "requests")
 SHOW_REJECTS = 20
@@ -66,11 +66,7 @@ def import_(kind, source, source_format, old_format, encoding, sheet, maps, stri
             raise click.UsageError(_("--format (deprecated) and --input-format disagree; give --input-format only"))
         info(_("kq: warning: --format on kq import is deprecated: use --input-format (-f is the output format)"))
         source_format = source_format or old_format
-    click.get_current_context().meta.update({"kq.fmt": fmt, "kq.output": output})
-    if output:
-        from ..output import check_output_path
-
-        check_output_path(output)
+    keep_output(fmt, output)
     mapping = parse_mapping(maps)
     if rejects_path:  # before the import: a symbolic link, a folder that does not exist, an unknown extension
         from ..output import check_output_path
