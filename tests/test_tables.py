@@ -265,3 +265,19 @@ def test_cut_fits_the_width_and_keeps_a_prefix(text, width):
 
 def test_a_wide_character_that_does_not_fit_whole_is_left_out():
     assert cut("苏州长越", 4) == "苏…" and cut("苏州长越", 5) == "苏州…" and cut("ab苏州", 4) == "ab…"
+
+
+def test_a_csv_for_excel_shows_local_times_a_spreadsheet_reads(demo, tmp_path):
+    target = tmp_path / "versions.csv"
+    assert run_kq("lists", "versions", "-o", target, db=demo).returncode == 0
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
+    stored = _stored(demo, "SELECT built_at FROM list_versions ORDER BY version LIMIT 1")
+    local = _instant(stored).astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S")
+    assert rows[0]["built_at"] == local
+
+
+def test_columns_choose_the_fields_of_a_summary(demo, tmp_path):
+    copy = tmp_path / "kq.db"
+    shutil.copy(demo, copy)
+    r = run_kq("lists", "build", "--as-of", "2026-06-30", "--columns", "version,as_of", "-f", "json", db=copy)
+    assert r.returncode == 0 and list(r.json()) == ["version", "as_of"]
