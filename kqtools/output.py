@@ -91,12 +91,16 @@ def check_output_path(path: str) -> str:
 
 
 def render(rows: Iterable[dict], columns: Sequence[str], fmt: str, out: IO[str], *,
-           for_excel: bool = False, formula_safe: bool | None = None) -> int:
+           for_excel: bool = False, formula_safe: bool | None = None, width: int | None = None,
+           uncut: Iterable[str] = ()) -> int:
     """Write rows to a text stream; returns the number of rows written.
 
     ``for_excel``: a CSV/TSV file for Excel (CRLF line ends, formula-like text neutralized).
     ``formula_safe``: neutralize formula-like text in CSV/TSV (default: as ``for_excel``); set for a
-    standard output redirected to a file. Tables show control characters escaped."""
+    standard output redirected to a file. Tables show control characters escaped, lists and
+    objects as readable text (never JSON), and with ``width`` the longest texts cut with ``…`` so
+    that every line fits ``width`` display columns (:func:`fit_table`; ``uncut``: columns never
+    cut, such as credit codes). Other formats are never cut."""
     if formula_safe is None:
         formula_safe = for_excel
     n = 0
@@ -136,17 +140,91 @@ def render(rows: Iterable[dict], columns: Sequence[str], fmt: str, out: IO[str],
     elif fmt == "table":
         from tabulate import tabulate
 
-        data = [[printable(cell_text(row.get(c))) for c in columns] for row in rows]
+        data = [[printable(readable(row.get(c))) for c in columns] for row in rows]
         n = len(data)
         if n:
-            out.write(tabulate(data, headers=[printable(str(c)) for c in columns], tablefmt="simple",
-                               disable_numparse=True))
+            headers = [printable(str(c)) for c in columns]
+            if width:
+                data = fit_table(headers, data, width, keep=[c in set(uncut) for c in columns])
+            out.write(tabulate(data, headers=headers, tablefmt="simple", disable_numparse=True))
             out.write("\n")
         else:
             out.write("(no rows)\n")
     else:
         raise ValueError(f"unknown format {fmt!r}")
     return n
+
+
+def readable(value) -> str:
+    """A cell as a person reads it in a table: lists and objects as text, never JSON
+    (``{"A": 57, "B": 103}`` -> ``A: 57, B: 103``; a list of objects one after another, ``; ``)."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {readable(v)}" for k, v in value.items() if v not in (None, "", [], {}))
+    if isinstance(value, (list, tuple)):
+        nested = any(isinstance(v, (dict, list, tuple)) for v in value)
+        return ("; " if nested else ", ").join(readable(v) for v in value)
+    return cell_text(value)
+
+
+def char_width(ch: str) -> int:
+    """Columns a character takes on a terminal: 2 for wide and full-width characters (CJK), 0 for
+    combining marks, else 1."""
+    import unicodedata
+
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal (CJK characters count two)."""
+    return sum(char_width(ch) for ch in text) if not text.isascii() else len(text)
+
+
+def cut(text: str, width: int) -> str:
+    """``text`` cut to at most ``width`` display columns, ending in ``…`` when cut; never in the
+    middle of a character (a CJK character that would not fit whole is left out)."""
+    if display_width(text) <= width:
+        return text
+    room, kept = width - 1, []
+    for ch in text:
+        w = char_width(ch)
+        if w > room:
+            break
+        kept.append(ch)
+        room -= w
+    return "".join(kept) + "…"
+
+
+#: a table cut to fit keeps at least this many columns of a text
+MIN_CUT = 10
+#: tabulate's "simple" table: two spaces between columns, and a header at least two wider than its text
+_GAP, _HEAD_PAD = 2, 2
+
+
+def fit_table(headers: list[str], data: list[list[str]], width: int, keep: Sequence[bool] = ()) -> list[list[str]]:
+    """Cut texts of a table (with ``…``) so that its lines fit ``width`` display columns.
+
+    The columns come most important first, so the last ones are cut first: each down to its
+    header or :data:`MIN_CUT` columns at least, then the one before it, and so on; a column ``keep``
+    names is never cut (codes, times). When that is not enough the table is as narrow as those
+    floors make it (choose fewer columns with ``--columns``)."""
+    natural = [max([display_width(h) + _HEAD_PAD] + [display_width(r[i]) for r in data])
+               for i, h in enumerate(headers)]
+    excess = sum(natural) + _GAP * (len(headers) - 1) - width
+    if excess <= 0:
+        return data
+    limits = list(natural)
+    for i in reversed(range(len(headers))):
+        if keep and keep[i]:
+            continue
+        floor = min(natural[i], max(display_width(headers[i]) + _HEAD_PAD, MIN_CUT))
+        take = min(natural[i] - floor, excess)
+        limits[i] -= take
+        excess -= take
+        if excess <= 0:
+            break
+    return [[cut(cell, limit) for cell, limit in zip(row, limits)] for row in data]
 
 
 def write_xlsx(path: str, sheets: dict[str, tuple[Sequence[str], Iterable[dict]]], *,

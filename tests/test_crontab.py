@@ -148,7 +148,7 @@ def test_jobs_list_says_what_each_trigger_means(kq, tmp_path):
                                      encoding="utf-8")
     rows = {r["id"]: r for r in kq("jobs", "list", "--jobs-dir", tmp_path, "--now", "2026-01-02T10:00").jsonl()}
     assert rows["monthly-or-monday"]["when"] == "09:00 on day 1 of the month and on every Monday (Asia/Shanghai)"
-    assert rows["monthly-or-monday"]["next_fire"] == "2026-01-05 09:00+08:00"
+    assert rows["monthly-or-monday"]["next_fire"] == "2026-01-05T09:00:00+08:00"   # ISO 8601, local offset
     assert rows["december-meeting"]["when"] == "09:00 on 1 December (Asia/Shanghai)"
     assert rows["visit-reminders"]["when"].startswith("09:00 on every Monday")
 

@@ -111,7 +111,7 @@ def test_the_same_screening_gives_the_same_jsonl_and_differs_on_stderr(demo, tmp
 def test_a_table_in_chinese_shows_labels_and_value_labels(demo):
     out = run_kq("enterprises", "list", "-f", "table", db=demo, env=ZH).stdout
     head = out.splitlines()[0].split()
-    assert head == ["统一社会信用代码", "企业名称", "所属区域", "行业代码", "企业规模", "成立日期", "现有荣誉资质"]
+    assert head == ["统一社会信用代码", "企业名称", "所属区域", "企业规模", "成立日期", "现有荣誉资质"]   # the table's default columns
     assert "规上" in out and "above" not in out
     assert "国家级专精特新" in out and "zjtx:national" not in out
     blacklist = run_kq("lists", "versions", "-f", "table", db=demo, env=ZH).stdout

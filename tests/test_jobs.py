@@ -295,7 +295,7 @@ def test_a_failed_run_is_recorded_and_retried_by_the_next_run_within_grace(kq, d
                'trigger = { cron = "0 2 * * *" }\nmisfire_grace = "6h"\nrecipients = ["zhb@kq.test"]\n')
     r = kq("jobs", "run-due", "--jobs-dir", jobs, "--now", "2026-01-05T03:00+08:00", "--no-deliver")
     assert r.returncode == 0, r
-    assert [(x["fire_time"], x["status"], x["attempts"]) for x in r.jsonl()] == [("2026-01-04T18:00:00Z", "done", 3)]
+    assert [(x["fire_time"], x["status"], x["attempts"]) for x in r.jsonl()] == [("2026-01-05T02:00:00+08:00", "done", 3)]   # shown in local time
     [summary] = outbox(db_path)
     assert summary["recipient"] == "zhb@kq.test" and summary["subject"] == "【kq】信用名单已重建(2026-01-05)"
     assert "whitelist" in summary["body"] and "rules_sha256" in summary["body"]
@@ -397,14 +397,14 @@ def test_meeting_reminder_goes_to_every_active_specialist_and_the_webhook(kq, db
 def test_jobs_list_run_and_history(kq, db, db_path):
     seed(db, kq)
     listed = {j["id"]: j for j in kq("jobs", "list", "--now", MONDAY).jsonl()}
-    assert listed["visit-reminders"]["next_fire"] == "2026-01-12 09:00+08:00"
+    assert listed["visit-reminders"]["next_fire"] == "2026-01-12T09:00:00+08:00"
     assert listed["visit-reminders"]["last_status"] is None
     r = kq("jobs", "run", "visit-reminders", "--no-deliver", "--now", "2026-01-07T15:00+08:00")
     assert r.returncode == 0 and r.jsonl()[0]["messages"] == 3, r
     listed = {j["id"]: j for j in kq("jobs", "list").jsonl()}
     assert listed["visit-reminders"]["last_status"] == "done"
     [h] = kq("jobs", "history", "--job", "visit-reminders").jsonl()
-    assert h["trigger_kind"] == "manual" and h["fire_time"] == "2026-01-07T07:00:00Z"
+    assert h["trigger_kind"] == "manual" and h["fire_time"] == "2026-01-07T15:00:00+08:00"
     # a manual run does not use up the scheduled occurrence
     r = kq("jobs", "run-due", "--no-deliver", "--job", "visit-reminders", "--now", "2026-01-12T09:01+08:00")
     assert [x["status"] for x in r.jsonl()] == ["done"]
@@ -432,7 +432,7 @@ def test_run_due_fast_path_notices_an_edited_spec(kq, db_path, tmp_path):
     write_spec(jobs, "m.toml", 'id = "m"\naction = "meeting-reminder"\ntrigger = { cron = "30 9 * * *" }\n'
                'recipients = ["office@kq.test"]\nparams = { subject = "例会" }\n')
     r = kq("jobs", "run-due", "--jobs-dir", jobs, "--now", "2026-01-05T10:00+08:00")
-    assert [(x["fire_time"], x["status"]) for x in r.jsonl()] == [("2026-01-05T01:30:00Z", "done")]
+    assert [(x["fire_time"], x["status"]) for x in r.jsonl()] == [("2026-01-05T09:30:00+08:00", "done")]
     # a broken file is reported on every run (exit 1), the other jobs still run
     write_spec(jobs, "broken.toml", 'id = "broken"\naction = "meeting-reminder"\n')
     r = kq("jobs", "run-due", "--jobs-dir", jobs, "--now", "2026-01-05T10:01+08:00")

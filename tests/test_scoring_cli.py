@@ -73,7 +73,7 @@ def test_show_fields_filters_and_class_t_reasons(kq, park):
     assert all(x["district"] == "新北区" for x in kq("score", "show", "--district", "新北区").jsonl())
     a_only = kq("score", "show", "--grade", "a").jsonl()
     assert a_only and all(x["grade"] == "A" for x in a_only)
-    table = kq("score", "show", "--top", "2", "-f", "table")
+    table = kq("score", "show", "--top", "2", "-f", "table", "--wide")
     assert "常州测试" in table.stdout and "grade_by_rank" in table.stdout
 
 

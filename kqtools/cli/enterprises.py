@@ -11,11 +11,16 @@ from .. import labels
 from ..i18n import _
 from .common import (KqError, date_arg, db_option, emit, get_db, info, labelled, labels_option, output_options,
                      settings, stdin_lines)
+from .common import default_format, table_width
 
 
 @click.group()
 def enterprises():
     """Firms in the database."""
+
+
+#: the columns of a table (the rest with --wide or --columns; every one in JSON, CSV and files)
+LIST_TABLE = ["uscc", "name", "district", "size_class", "founded_on", "designations"]
 
 
 @enterprises.command("list")
@@ -41,7 +46,7 @@ def list_(district, kind, level, size_class, name_like, as_of, limit):
     size_class = _enum("enterprises", "size_class", size_class) if size_class else None
     rows = list_enterprises(get_db(readonly=True), as_of, district=district, kind=kind, level=level,
                             size_class=size_class, name_like=name_like, limit=limit)
-    emit(rows, LIST_COLUMNS, kind="enterprises")
+    emit(rows, LIST_COLUMNS, kind="enterprises", default=LIST_TABLE)
     return ExitStatus.OK
 
 
@@ -70,7 +75,9 @@ def show(uscc, fmt, output):
     record = firm_record(get_db(readonly=True), uscc)
     if output:
         return _write_show(record, output)
-    fmt = fmt or ("table" if sys.stdout.isatty() else "json")
+    fmt = fmt or default_format("json")
+    if fmt not in ("table", "json", "jsonl"):     # $KQ_FORMAT=csv: a firm's record is not one table
+        fmt = "table" if sys.stdout.isatty() else "json"
     if fmt in ("json", "jsonl"):
         import json
 
@@ -81,7 +88,8 @@ def show(uscc, fmt, output):
     out = sys.stdout
     human = labelled(True)
     firm = record["enterprise"]
-    out_mod.render(*_fields_table(firm, "enterprises", human), "table", out)
+    width = table_width()
+    out_mod.render(*_fields_table(firm, "enterprises", human), "table", out, width=width)
     for section in SECTIONS:
         rows = record[section]
         title = labels.column_label(section) if human else section
@@ -89,7 +97,7 @@ def show(uscc, fmt, output):
         if rows:
             shown, columns = labels.relabel(rows, list(rows[0]), SECTION_KINDS.get(section)) if human \
                 else (rows, list(rows[0]))
-            out_mod.render(shown, columns, "table", out)
+            out_mod.render(shown, columns, "table", out, width=width)
     return ExitStatus.OK
 
 

@@ -8,9 +8,13 @@ import click
 from ..i18n import _, ngettext
 from .common import (KqError, date_arg, db_option, emit, get_db, info, labelled, labels_option, open_source,
                      output_options, settings, summary)
+from .common import FORMATS, keep_output, summary_file_option
 
 KINDS = ("enterprises", "designations", "metrics", "credit", "specialists", "visits", "requests")
 SHOW_REJECTS = 20
+INPUT_FORMATS = ["csv", "tsv", "xlsx", "json", "jsonl"]
+#: the columns of a table (the rest with --wide or --columns; every one in JSON, CSV and files)
+BATCH_TABLE = ["batch", "time", "kind", "source", "read", "inserted", "updated", "rejected"]
 
 
 def parse_mapping(pairs) -> dict[str, str]:
@@ -26,18 +30,23 @@ def parse_mapping(pairs) -> dict[str, str]:
 @click.command("import")
 @click.argument("kind", type=click.Choice(KINDS))
 @click.argument("source", metavar="SOURCE")
-@click.option("--format", "source_format", type=click.Choice(["csv", "tsv", "xlsx", "json", "jsonl"]),
+@click.option("--input-format", "source_format", type=click.Choice(INPUT_FORMATS),
               help="Source format (default: from the extension or the content).")
+@click.option("--format", "old_format", type=click.Choice(INPUT_FORMATS), hidden=True,
+              help="Deprecated spelling of --input-format (for one release).")
 @click.option("--encoding", help="Text encoding (default: UTF-8 with or without BOM, else GB18030/GBK).")
 @click.option("--sheet", help="XLSX sheet name or number (default: the first).")
 @click.option("--map", "maps", multiple=True, metavar="HEADER=field", help="Map a header to a field (repeatable).")
 @click.option("--strict", is_flag=True, help="Write nothing if any row is rejected.")
 @click.option("--rejects", "rejects_path", metavar="FILE", help="Write rejected rows to FILE (CSV: line,column,field,value,reason).")
-@click.option("-f", "--format-output", "fmt", type=click.Choice(["table", "json", "jsonl"]), default=None,
-              help="Summary format (default: table on a terminal, json otherwise).")
+@click.option("-f", "--format-output", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Output format of the summary (default: $KQ_FORMAT, else table on a terminal and JSON "
+                   "otherwise). --format will mean this, as on every other command, once its deprecated "
+                   "use for the input format is gone.")
+@summary_file_option()
 @labels_option
 @db_option
-def import_(kind, source, source_format, encoding, sheet, maps, strict, rejects_path, fmt):
+def import_(kind, source, source_format, old_format, encoding, sheet, maps, strict, rejects_path, fmt, output):
     """Import SOURCE (a path, or - for stdin) as KIND.
 
     \b
@@ -52,6 +61,12 @@ def import_(kind, source, source_format, encoding, sheet, maps, strict, rejects_
     from ..kinds import get_kind
     from ..storage.imports import import_stream
 
+    if old_format:
+        if source_format and source_format != old_format:
+            raise click.UsageError(_("--format (deprecated) and --input-format disagree; give --input-format only"))
+        info(_("kq: warning: --format on kq import is deprecated: use --input-format (-f is the output format)"))
+        source_format = source_format or old_format
+    keep_output(fmt, output)
     mapping = parse_mapping(maps)
     if rejects_path:  # before the import: a symbolic link, a folder that does not exist, an unknown extension
         from ..output import check_output_path
@@ -81,7 +96,7 @@ def import_(kind, source, source_format, encoding, sheet, maps, strict, rejects_
     failed = _write_rejects(rejects_path, result) if rejects_path else None
     if strict and result.rejected:
         info(_("{source}: --strict and {n} rows rejected: nothing written").format(source=source, n=result.rejected))
-    _print_summary(result.summary(), fmt)
+    _print_summary(result.summary(), fmt if not output else None)
     if failed is not None:
         raise failed
     return status_of(result.needs_attention)
@@ -89,9 +104,9 @@ def import_(kind, source, source_format, encoding, sheet, maps, strict, rejects_
 
 def _print_summary(record: dict, fmt: str | None):
     """One JSON object, or on a terminal a table of the fields that have a value."""
-    from .common import stdout_is_tty
+    from .common import default_format
 
-    fmt = fmt or ("table" if stdout_is_tty() else "json")
+    fmt = fmt or (None if click.get_current_context().meta.get("kq.output") else default_format("json"))
     if fmt == "table":
         record = {k: v for k, v in record.items() if k != "sha256" and v not in (None, [], "", 0) or k in (
             "read", "inserted", "updated", "unchanged", "rejected")}
@@ -146,7 +161,7 @@ def imports(kind, limit):
     from ..errors import ExitStatus
     from ..storage.imports import BATCH_COLUMNS, list_batches
 
-    emit(list_batches(get_db(), kind, limit), BATCH_COLUMNS)
+    emit(list_batches(get_db(), kind, limit), BATCH_COLUMNS, default=BATCH_TABLE)
     return ExitStatus.OK
 
 

@@ -12,12 +12,16 @@ import click
 from ..errors import status_of
 from ..i18n import _
 from .. import labels
-from .common import OK, chosen_db_path, db_option, emit, get_db, info, output_options
+from .common import OK, chosen_db_path, db_option, emit, get_db, info, local_time, output_options
 
 DEMO_NOW = "2026-01-05T09:05+08:00"   # a Monday, after the weekly visit reminder and the daily expiry check
 RUN_COLUMNS = ["job_id", "fire_time", "status", "messages", "attempts", "count", "error"]
 LIST_COLUMNS = ["id", "enabled", "action", "trigger", "when", "next_fire", "last_fire", "last_status", "channels",
                 "source", "description"]
+#: the columns of a table (the rest with --wide or --columns; every one in JSON, CSV and files)
+LIST_TABLE = ["id", "enabled", "next_fire", "last_fire", "last_status", "when", "description"]
+HISTORY_TABLE = ["id", "job_id", "fire_time", "status", "attempts", "messages", "finished_at", "error"]
+OUTBOX_TABLE = ["id", "job_id", "fire_time", "channel", "recipient", "subject", "status", "attempts"]
 OUTBOX_LIST_COLUMNS = ["id", "job_id", "fire_time", "channel", "recipient", "subject", "body", "status", "attempts",
                        "last_error", "sent_at"]
 
@@ -127,7 +131,7 @@ def _show_run(result, masker) -> None:
     for r in rows:
         if r["status"] == "failed":
             info(_("kq: {job_id} {fire_time} failed (retried by the next run within its grace): {error}").format(
-                job_id=r["job_id"], fire_time=r["fire_time"], error=r["error"]))
+                job_id=r["job_id"], fire_time=local_time(r["fire_time"]), error=r["error"]))
         elif r["status"] in ("missed", "busy"):
             info(_("kq: {job_id}: {error}").format(job_id=r["job_id"], error=r["error"]))
     _say_delivery(result.delivered, masker)
@@ -167,7 +171,7 @@ def list_(jobs_dir, now):
     specs, problems = S.load_specs(_jobs_dir(jobs_dir, _settings()))
     for p in problems:
         info(_("kq: {problem}").format(problem=p))
-    emit(job_service.list_jobs(get_db(), specs, moment), LIST_COLUMNS)
+    emit(job_service.list_jobs(get_db(), specs, moment), LIST_COLUMNS, default=LIST_TABLE)
     return status_of(bool(problems))
 
 
@@ -252,7 +256,7 @@ def history(job_id, limit):
     """Runs, newest first: done, failed, missed (beyond grace), coalesced (covered by a later run)."""
     from ..storage import jobs as J
 
-    emit(J.history(get_db(), job_id, limit), J.RUN_COLUMNS)
+    emit(J.history(get_db(), job_id, limit), J.RUN_COLUMNS, default=HISTORY_TABLE)
     return OK
 
 
@@ -296,7 +300,7 @@ def outbox_list(pending, job_id):
     """Messages: id, job_id, fire_time, channel, recipient, subject, body, status, attempts, last_error."""
     from ..storage import outbox as O
 
-    emit(O.outbox(get_db(), pending=pending, job_id=job_id), OUTBOX_LIST_COLUMNS)
+    emit(O.outbox(get_db(), pending=pending, job_id=job_id), OUTBOX_LIST_COLUMNS, default=OUTBOX_TABLE)
     return OK
 
 

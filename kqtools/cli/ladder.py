@@ -4,7 +4,13 @@ from __future__ import annotations
 import click
 
 from ..errors import ExitStatus
-from .common import db_option, emit, get_db, info, output_options, summary
+from .common import db_option, emit, get_db, info, output_options, summary, summary_options
+
+#: the columns of a table (the rest with --wide or --columns; every one in JSON, CSV and files)
+STATUS_TABLE = ["ladder", "label", "district", "count", "previous", "new", "promoted", "demoted", "lost", "at_risk"]
+CLASS_TABLE = ["uscc", "name", "district", "label", "reason", "expires_on"]
+CANDIDATE_TABLE = ["uscc", "name", "district", "tier_now", "tier_next", "verdict", "missing"]
+PROGRESS_TABLE = ["tier", "district", "baseline", "current", "target", "target_year", "gap", "needed_per_year", "pace"]
 
 AS_OF_HELP = "The date to count on (2025-06-30, 2025/6/30, 2025年6月30日; default today)."
 RULES_HELP = "Ladder rules: a TOML/JSON file (default: the shipped ladder rules, kq rules show ladder)."
@@ -53,7 +59,7 @@ def status(as_of, by, ladder_id, rules_name):
 
     result = ladder_status(get_db(), _as_of(as_of), by == "district", rules_name, ladder_id)
     info(f"ladder status on {result.as_of}, movement since {result.compared_with} (rules {result.rules})")
-    emit(result.rows, STATUS_FIELDS)
+    emit(result.rows, STATUS_FIELDS, default=STATUS_TABLE)
     return ExitStatus.OK
 
 
@@ -70,7 +76,7 @@ def classes(as_of, only, rules_name):
     from ..ladder import CLASS_FIELDS
     from ..storage.ladder import cultivation_classes
 
-    emit(cultivation_classes(get_db(), _as_of(as_of), rules_name, only), CLASS_FIELDS)
+    emit(cultivation_classes(get_db(), _as_of(as_of), rules_name, only), CLASS_FIELDS, default=CLASS_TABLE)
     return ExitStatus.OK
 
 
@@ -92,7 +98,7 @@ def candidates(tier, year, rules_name):
 
     result = candidate_list(get_db(), tier, year, rules_name)
     info(f"candidates for {tier}: tiers on {result.year}-12-31, metrics to {result.year} ({result.source})")
-    emit(result.rows, CANDIDATE_FIELDS)
+    emit(result.rows, CANDIDATE_FIELDS, default=CANDIDATE_TABLE)
     return ExitStatus.OK
 
 
@@ -114,10 +120,9 @@ def targets():
 @click.option("--replace", is_flag=True, help="Remove every stored target first.")
 @click.option("--sheet", metavar="NAME|N", help="XLSX sheet (default the first).")
 @click.option("--rules", "rules_name", metavar="FILE", help=RULES_HELP)
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default=None,
-              help="Summary format (default: table on a terminal, JSON otherwise).")
+@summary_options()
 @db_option
-def import_(source, replace, sheet, rules_name, fmt):
+def import_(source, replace, sheet, rules_name):
     """Import targets from a CSV/XLSX table (Chinese headers: 梯次, 辖市区, 目标年度, 目标值, 基期年度,
     基期数, 统计口径, 备注), a targets rule file, or a preset (changzhou-2027). Every row must be
     usable: one bad row is an error with its line and column, and nothing is written."""
@@ -126,7 +131,7 @@ def import_(source, replace, sheet, rules_name, fmt):
 
     stream = open_source(source) if source == "-" else None
     result = import_targets(get_db(), source, stream, replace=replace, sheet=sheet, ladder_rules=rules_name)
-    summary(result.summary(), fmt)
+    summary(result.summary())
     return ExitStatus.OK
 
 
@@ -148,7 +153,7 @@ def progress(as_of, by, rules_name):
     from ..storage.targets import PROGRESS_FIELDS, target_progress
 
     result = target_progress(get_db(), _as_of(as_of), by == "district", rules_name)
-    emit(result.rows, PROGRESS_FIELDS)
+    emit(result.rows, PROGRESS_FIELDS, default=PROGRESS_TABLE)
     return ExitStatus.OK
 
 

@@ -31,6 +31,14 @@ LIST_CHOICE = ListChoice(["whitelist", "blacklist"])
 SHOW_COLUMNS = ["uscc", "name", "since", "until", "reasons", "override", "version", "details"]
 DIFF_COLUMNS = ["uscc", "name", "change", "reasons", "since", "until", "from_version", "to_version", "details"]
 OVERRIDE_COLUMNS = ["id", "list", "action", "uscc", "name", "reason", "operator", "created_at", "until", "status"]
+#: the columns of a table (the rest with --wide or --columns; every one in JSON, CSV and files)
+SHOW_TABLE = ["uscc", "name", "since", "until", "reasons"]
+DIFF_TABLE = ["uscc", "name", "change", "reasons", "since", "until"]
+VERSION_COLUMNS = ["version", "as_of", "built_at", "rules_name", "rules_sha256", "whitelist_count", "blacklist_count",
+                   "entered_count", "left_count", "overrides_applied"]
+VERSION_TABLE = ["version", "as_of", "built_at", "whitelist_count", "blacklist_count", "entered_count", "left_count"]
+OVERRIDE_TABLE = ["id", "list", "action", "uscc", "name", "reason", "until", "status"]
+SCREEN_TABLE = ["line", "input_name", "uscc", "name", "match", "score", "verdict", "reasons"]
 SHOW_CHANGES = 20
 
 
@@ -92,7 +100,7 @@ def show(list_name, version, code):
     from ..uscc import normalize
 
     version, rows = show_list(get_db(), list_name, version, normalize(code) if code else None)
-    emit((_entry_row(e, version) for e in rows), SHOW_COLUMNS)
+    emit((_entry_row(e, version) for e in rows), SHOW_COLUMNS, default=SHOW_TABLE)
     info(_("{list} version {version}: {n} entries").format(list=labels.value_mapper("list")(list_name),
                                                           version=version, n=len(rows)))
     return ExitStatus.OK
@@ -111,7 +119,7 @@ def diff(list_name, from_version, to_version):
 
     from_version, to_version, rows = diff_lists(get_db(), list_name, from_version, to_version)
     emit(({**r, "reasons": reasons_text(r["why"]), "details": r["why"], "from_version": from_version,
-           "to_version": to_version} for r in rows), DIFF_COLUMNS)
+           "to_version": to_version} for r in rows), DIFF_COLUMNS, default=DIFF_TABLE)
     entered = sum(r["change"] == "entered" for r in rows)
     info(_("{list} {from_version} -> {to_version}: {entered} entered, {left} left").format(
         list=labels.value_mapper("list")(list_name), from_version=from_version, to_version=to_version,
@@ -126,8 +134,7 @@ def versions():
     """The list versions built so far."""
     from ..storage.lists import versions as all_versions
 
-    emit(all_versions(get_db()), ["version", "as_of", "built_at", "rules_name", "rules_sha256", "whitelist_count",
-                                  "blacklist_count", "entered_count", "left_count", "overrides_applied"])
+    emit(all_versions(get_db()), VERSION_COLUMNS, default=VERSION_TABLE)
     return ExitStatus.OK
 
 
@@ -189,7 +196,7 @@ def override_list(show_all):
     """Overrides, newest first, with their status (active, expired, revoked)."""
     from ..storage.lists import override_rows
 
-    emit(override_rows(get_db(), show_all), OVERRIDE_COLUMNS)
+    emit(override_rows(get_db(), show_all), OVERRIDE_COLUMNS, default=OVERRIDE_TABLE)
     return ExitStatus.OK
 
 
@@ -244,7 +251,7 @@ def screen(source, against, version, threshold, rules_name, source_format, encod
     finally:
         if source != "-":
             stream.close()
-    emit(result.rows, COLUMNS)
+    emit(result.rows, COLUMNS, default=SCREEN_TABLE)
     info(screen_summary(source, result))
     return status_of(result.needs_attention)
 

@@ -10,6 +10,11 @@ import click
 from ..i18n import _
 from .common import ATTENTION, OK, chosen_db_path, date_arg, db_option, emit, info, output_options, settings, summary
 
+#: the columns of a table (the rest with --wide or --columns; every one in JSON, CSV and files)
+LIST_TABLE = ["id", "name", "category", "status", "department", "due_on", "days_overdue", "summary"]
+STATS_TABLE = ["key", "received", "closed", "open", "overdue", "on_time_rate", "avg_working_days_to_close",
+               "satisfied_rate"]
+ESCALATION_TABLE = ["id", "name", "department", "due_on", "days_overdue", "change", "level_to", "note"]
 STEP_COLUMNS = ["id", "external_id", "uscc", "name", "category", "summary", "status", "channel", "priority",
                 "reported_by", "department",
                 "co_departments", "due_on", "level", "satisfaction", "unsolvable", "reopened", "received_on",
@@ -247,7 +252,7 @@ def escalate(request_id, to_level, reason, due_rules, as_of, on, by, rules_name)
             raise click.UsageError(_("--due applies the rules to every request: give no ID, --to-level, --reason "
                                      "or --on"))
         rows = S.escalate_due(_db(), _day(as_of, "--as-of"), rules_name=rules_name, by=by or "rule")
-        emit(rows, S.ESCALATION_COLUMNS)
+        emit(rows, S.ESCALATION_COLUMNS, default=ESCALATION_TABLE)
         info(_("{n} escalation(s)").format(n=len(rows)) if rows else _("nothing to escalate"))
         return OK
     if not request_id:
@@ -278,7 +283,7 @@ def list_(status, overdue, due_within, department, category, specialist, as_of, 
     view = list_requests(_db(readonly=True), as_of=_day(as_of, "--as-of"), rules_name=rules_name, status=status,
                          overdue=overdue, due_within=due_within, department=department, category=category,
                          specialist=specialist)
-    emit(view.rows, LIST_COLUMNS, kind="requests")
+    emit(view.rows, LIST_COLUMNS, kind="requests", default=LIST_TABLE)
     return _warn(view)
 
 
@@ -301,7 +306,7 @@ def _render_show(record: dict, columns) -> None:
     import json
 
     from .. import labels, output
-    from .common import HUMAN_FILE_FORMATS, chosen_format, labelled, settings, stdout_is_file
+    from .common import HUMAN_FILE_FORMATS, chosen_format, labelled, settings, stdout_is_file, table_width
 
     ctx = click.get_current_context()
     path = ctx.meta.get("kq.output")
@@ -341,10 +346,12 @@ def _render_show(record: dict, columns) -> None:
         return
     safe = stdout_is_file()   # -f csv > file: for a spreadsheet
     rows, heads = fields(human)
-    output.render([f for f in rows if f[heads[1]] not in (None, "", [])], heads, fmt, out, formula_safe=safe)
+    width = table_width() if fmt == "table" else None
+    output.render([f for f in rows if f[heads[1]] not in (None, "", [])], heads, fmt, out, formula_safe=safe,
+                  width=width)
     out.write(f"\n{labels.column_label('timeline') if human else 'timeline'} ({len(timeline)})\n")
     steps, step_columns = labels.relabel(timeline, columns) if human else (timeline, list(columns))
-    output.render(steps, step_columns, fmt, out, formula_safe=safe)
+    output.render(steps, step_columns, fmt, out, formula_safe=safe, width=width)
 
 
 @requests.command()
@@ -361,7 +368,7 @@ def stats(year, by, as_of, rules_name):
     from ..storage.request_views import stats as stats_
 
     view = stats_(_db(readonly=True), year=year, by=by, as_of=_day(as_of, "--as-of"), rules_name=rules_name)
-    emit(view.rows, STATS_COLUMNS)
+    emit(view.rows, STATS_COLUMNS, default=STATS_TABLE)
     return _warn(view)
 
 

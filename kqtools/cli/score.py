@@ -5,12 +5,17 @@ import click
 
 from ..errors import ExitStatus
 from ..i18n import _
-from .common import date_arg, db_option, emit, get_db, info, labels_option, output_options, summary
+from .common import date_arg, db_option, emit, get_db, info, local_time, output_options, summary, summary_options
 
 SHOW_FIELDS = ["rank", "uscc", "name", "district", "group", "base_score", "bonus_points", "score", "grade_by_rank",
                "grade", "bonus_reason", "veto_reason", "not_graded_reason"]
 #: scope = district: the district each firm was ranked in, after its group
 SHOW_FIELDS_SCOPED = SHOW_FIELDS[:5] + ["scope"] + SHOW_FIELDS[5:]
+#: the columns of a table (the rest with --wide or --columns; every one in JSON, CSV and files)
+SHOW_TABLE = ["rank", "uscc", "name", "district", "scope", "group", "score", "grade", "veto_reason"]
+EXPLAIN_TABLE = ["item", "label", "value", "benchmark", "ratio", "points", "note"]
+DIFF_TABLE = ["uscc", "name", "group_a", "group_b", "rank_a", "rank_b", "grade_a", "grade_b", "change"]
+RUN_TABLE = ["run", "year", "rules", "created_at", "firms", "counts", "credit_version"]
 RUN_FIELDS = ["run", "year", "rules", "rules_sha256", "created_at", "firms", "counts", "credit_version", "notes"]
 
 
@@ -36,11 +41,9 @@ def score():
 @click.option("--credit-as-of", "credit_as_of", metavar="DATE",
               help="Take the blacklist veto's credit lists as of DATE (default: the rules' credit_as_of, "
                    "the last day of the evaluation year). No list version of that date: built from the records.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json", "jsonl"]), default=None,
-              help="Summary format (default: table on a terminal, one JSON object otherwise).")
-@labels_option
+@summary_options()
 @db_option
-def run(year, rules_name, credit_as_of, fmt):
+def run(year, rules_name, credit_as_of):
     """Score every firm with metrics for YEAR and store the run (runs are kept; a re-run is a new run)."""
     from ..storage.scoring import run_scoring
 
@@ -51,7 +54,7 @@ def run(year, rules_name, credit_as_of, fmt):
     record.update({k: result[k] for k in ("groups", "scope", "credit_as_of", "credit_version", "skipped", "notes")})
     if "scopes" in result:
         record["scopes"] = result["scopes"]
-    summary(record, fmt)
+    summary(record)
     return ExitStatus.OK
 
 
@@ -76,9 +79,9 @@ def show(year, run_id, district, grade, top):
     r = get_run(db, run_id, year)
     info(_("run {run}: {year}, rules {rules} (sha256 {sha256}), {firms} firms, {created_at}").format(
         run=r["id"], year=r["year"], rules=r["rules_name"], sha256=r["rules_sha256"][:12], firms=r["firms"],
-        created_at=r["created_at"]))
+        created_at=local_time(r["created_at"])))
     emit(results(db, r["id"], district=district, grade=grade.upper() if grade else None, top=top),
-         SHOW_FIELDS_SCOPED if r["scope"] == "district" else SHOW_FIELDS)
+         SHOW_FIELDS_SCOPED if r["scope"] == "district" else SHOW_FIELDS, default=SHOW_TABLE)
     return ExitStatus.OK
 
 
@@ -95,7 +98,7 @@ def explain(uscc, year, run_id):
     from ..storage.scoring_explain import EXPLAIN_COLUMNS, explain_rows
     from ..uscc import normalize
 
-    emit(explain_rows(get_db(), normalize(uscc), year=year, run_id=run_id), EXPLAIN_COLUMNS)
+    emit(explain_rows(get_db(), normalize(uscc), year=year, run_id=run_id), EXPLAIN_COLUMNS, default=EXPLAIN_TABLE)
     return ExitStatus.OK
 
 
@@ -108,7 +111,7 @@ def diff(run_a, run_b):
     """Firms whose grade, group or rank differ between RUN_A and RUN_B, with both values."""
     from ..storage.scoring import DIFF_COLUMNS, diff as diff_runs
 
-    n = emit(diff_runs(get_db(), run_a, run_b), list(DIFF_COLUMNS))
+    n = emit(diff_runs(get_db(), run_a, run_b), list(DIFF_COLUMNS), default=DIFF_TABLE)
     info(_("{n} firms differ between runs {run_a} and {run_b}").format(n=n, run_a=run_a, run_b=run_b))
     return ExitStatus.OK
 
@@ -123,5 +126,5 @@ def runs():
     emit(({"run": r["id"], "year": r["year"], "rules": r["rules_name"], "rules_sha256": r["rules_sha256"][:12],
            "created_at": r["created_at"], "firms": r["firms"], "counts": r["counts"],
            "credit_version": r["credit_version"], "notes": r["notes"]}
-          for r in list_runs(get_db())), RUN_FIELDS)
+          for r in list_runs(get_db())), RUN_FIELDS, default=RUN_TABLE)
     return ExitStatus.OK

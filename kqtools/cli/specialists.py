@@ -9,7 +9,7 @@ import click
 
 from ..clock import today as _today
 from ..i18n import _
-from .common import OK, date_arg, db_option, emit, get_db, info, output_options, summary
+from .common import OK, date_arg, db_option, emit, get_db, info, output_options, summary, summary_options
 
 CHANGE_COLUMNS = ["uscc", "name", "from_specialist", "to_specialist", "reason", "action"]
 ASSIGNMENT_COLUMNS = ["uscc", "name", "district", "specialist_id", "specialist_name", "assigned_on"]
@@ -17,6 +17,9 @@ DUE_COLUMNS = ["uscc", "name", "district", "specialist_id", "specialist_name", "
                "last_visited_on", "days_since_last_visit", "period", "period_ends_on", "reason"]
 COVERAGE_COLUMNS = ["group", "key", "name", "firms", "visited", "share", "goal", "met", "short_by", "pace",
                     "behind_pace", "key_firms", "key_due", "due", "as_of"]
+#: the columns of a table (the rest with --wide or --columns; every one in JSON, CSV and files)
+DUE_TABLE = ["uscc", "name", "specialist_name", "priority", "last_visited_on", "period_ends_on", "reason"]
+COVERAGE_TABLE = ["group", "key", "name", "firms", "visited", "share", "goal", "met", "short_by", "due"]
 SPECIALIST_COLUMNS = ["id", "name", "department", "districts", "serves", "load", "capacity", "active", "left_on",
                       "left_reason"]
 
@@ -202,6 +205,7 @@ def visits():
 @click.option("--note", default=None, help="What was discussed, requests raised.")
 @click.option("--request", "request", default=None, metavar="TEXT", help="A request the firm raised: kept in kq requests.")
 @click.option("--request-category", default="其他", show_default=True, help="Its category (kq rules show requests).")
+@summary_options()
 @db_option
 def log(uscc, by, on, channel, note, request, request_category):
     """Record one visit to a firm."""
@@ -224,6 +228,8 @@ def log(uscc, by, on, channel, note, request, request_category):
         req = request.add()
         info(_("recorded request {id} ({category}): next, kq requests route {id}").format(
             id=req["id"], category=req["category"]))
+        row["request"] = req["id"]
+    summary(row)
     return OK
 
 
@@ -242,7 +248,7 @@ def due(as_of, rules_name, specialist):
 
     day = date_arg(as_of, "--as-of") or _today()
     rows = due_visits(get_db(readonly=True), day, rules_name, specialist=specialist or None)
-    emit(rows, DUE_COLUMNS, kind="visits_due")
+    emit(rows, DUE_COLUMNS, kind="visits_due", default=DUE_TABLE)
     if rows:
         key = sum(1 for r in rows if r["cadence"] == "key")
         info(_("{n} firm(s) due as of {day}: {key} key firm(s) not visited in {period}, {pace} to keep the yearly "
@@ -274,7 +280,7 @@ def coverage(year, as_of, rules_name):
         raise click.BadParameter(_("--as-of {day} is not in {year}").format(day=day.isoformat(), year=year),
                                  param_hint="--year/--as-of")
     rows = cov(get_db(readonly=True), year, _today(), rules_name, as_of=day)
-    emit(rows, COVERAGE_COLUMNS, kind="coverage")
+    emit(rows, COVERAGE_COLUMNS, kind="coverage", default=COVERAGE_TABLE)
     total = rows[0]
     if not any(r["group"] == "specialist" for r in rows):
         info(_("no firm had a specialist on {on}: coverage counts the firms assigned by kq assign on that date "
