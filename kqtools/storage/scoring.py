@@ -395,7 +395,8 @@ def demo_step(db, echo) -> None:
          f"{pad(heads[4], wd, '>')}  {pgettext('column', 'name')}")
     group = value_mapper("group")
     for r in results(db, s["run"], top=10):
+        grade = f"{r['grade_by_rank']}->{r['grade']}"    # by rank, then after the veto and adjustments
         extra = "  (" + "; ".join(x for x in (r["bonus_reason"], r["veto_reason"]) if x) + ")" \
             if r["bonus_reason"] or r["veto_reason"] else ""
         echo(f"  {pad(group(r['group']), wg)} {r['rank']:>{wr}} {r['score']:>{ws}.2f} {r['bonus_points']:>{wb}g} "
-             f"{r['grade_by_rank']}->{r['grade']}  {r['name'] or r['uscc']}{extra}")
+             f"{pad(grade, wd, '>')}  {r['name'] or r['uscc']}{extra}")
