@@ -30,6 +30,7 @@ def run_demo(db, demo_date: str) -> list[str]:
     from ..importer import run_import
     from ..labels import relabel, value_mapper
     from ..readers import open_table
+    from .request_rules import load as load_rules
 
     lines = []
     status = value_mapper("status")
@@ -47,8 +48,11 @@ def run_demo(db, demo_date: str) -> list[str]:
         if category == "数字化转型":          # no category of the rules: the clerk picks the department
             extra["to"] = "区科技局"
         S.route(db, rid, on=D(on), by=WHO, note="demo: routed on the day received", **extra)
+    # the time limits as the shipped rule file has them (the demo routes by it), shortest first
+    limits = sorted(load_rules(db).rules.time_limits.items(), key=lambda item: (item[1], item[0]))
+    priority = value_mapper("priority")
     lines.append(_("kq requests route: {n} requests routed on the day received (due dates in working days: "
-                   "urgent 3, normal 10, major 20)").format(n=len(received)))
+                   "{limits})").format(n=len(received), limits=", ".join(f"{priority(p)} {d}" for p, d in limits)))
     by_ticket = {ext: rid for rid, ext, _on, _category in received}
     first, second = by_ticket["12345-20251103-0012"], by_ticket["YQL-2025-0871"]
     S.progress(db, first, note="已与合作银行对接,授信材料补正中", on=D("2025-11-10"), by="区金融监管局")
