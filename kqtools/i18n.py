@@ -224,6 +224,25 @@ def N_(message: str) -> str:
     return message
 
 
+# ---------------------------------------------------------------- display width
+def display_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: a Chinese character (East Asian Wide or Fullwidth) takes
+    two, as tabulate (with wcwidth) counts them; ambiguous ones such as “ ” take one."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return len(text) + sum(1 for ch in text if ch >= "\u1100" and unicodedata.east_asian_width(ch) in ("W", "F"))
+
+
+def pad(text: str, width: int, align: str = "<") -> str:
+    """``text`` padded with spaces to ``width`` terminal columns (``<`` left, ``>`` right), as
+    ``f"{text:<width}"`` pads ASCII: a Chinese label lines up under an English one. Text wider than
+    ``width`` is left as it is."""
+    fill = " " * max(0, width - display_width(text))
+    return fill + text if align == ">" else text + fill
+
+
 # ---------------------------------------------------------------- click's own words
 #: click's modules that say something to the user through ``gettext`` (Usage:, Options, Error: …)
 CLICK_MODULES = ("core", "decorators", "exceptions", "formatting", "parser", "shell_completion", "termui",
@@ -251,5 +270,5 @@ def patch_click() -> None:
             module.ngettext = ngettext
 
 
-__all__ = ["LANGUAGES", "N_", "_", "chosen", "current", "gettext", "gettext_in", "ngettext", "pgettext", "resolve",
-           "reset", "use"]
+__all__ = ["LANGUAGES", "N_", "_", "chosen", "current", "display_width", "gettext", "gettext_in", "ngettext", "pad",
+           "pgettext", "resolve", "reset", "use"]

@@ -21,8 +21,6 @@ CLI = Path(__import__("kqtools.cli", fromlist=["x"]).__file__).parent
 # Command modules that still hold SQL; each owner removes their file as they move it into services.
 # (every command module passes now and is held to it.)
 PENDING: set[str] = set()
-# demo steps still in command modules (kqtools/cli/demo.py STEPS); each moves with its capability
-PENDING_DEMO_STEPS = {"kqtools.cli.jobs:demo_step"}
 # command modules that still return bare numbers (``return 0``) instead of an ExitStatus
 PENDING_EXIT = PENDING
 SQL_CALLS = ("execute(", ".query(", "execute_returning_dicts", "executemany(", "executescript(")
@@ -57,7 +55,7 @@ def test_the_sql_check_finds_sql(tmp_path):
 def test_demo_steps_live_outside_the_command_layer():
     from kqtools.cli.demo import STEPS
 
-    assert [s for s in STEPS if s.startswith("kqtools.cli.") and s not in PENDING_DEMO_STEPS] == []
+    assert [s for s in STEPS if s.startswith("kqtools.cli.")] == []
 
 
 def test_no_bare_exit_codes_in_the_command_layer():

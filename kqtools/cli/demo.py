@@ -12,12 +12,10 @@ from ..errors import status_of
 from .common import info, settings
 
 STEPS = [  # lists before scoring, so that the scoring's blacklist veto has a list to use
-    # PENDING (tests/test_cli_shape.py): these steps still live in command modules; each moves to a
-    # module of its capability outside kqtools/cli with its owner's change, and its line here with it
     "kqtools.storage.screening:demo_step",
     "kqtools.storage.scoring:demo_step",
     "kqtools.storage.visits:demo_step",
-    "kqtools.cli.jobs:demo_step",
+    "kqtools.storage.job_demo:demo_step",
     "kqtools.storage.request_demo:demo_step",
     "kqtools.reports.demo:demo_step",
     "kqtools.storage.ladder_demo:demo_step",

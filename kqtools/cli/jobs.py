@@ -14,7 +14,6 @@ from ..i18n import _
 from .. import labels
 from .common import OK, chosen_db_path, db_option, emit, get_db, info, local_time, output_options
 
-DEMO_NOW = "2026-01-05T09:05+08:00"   # a Monday, after the weekly visit reminder and the daily expiry check
 RUN_COLUMNS = ["job_id", "fire_time", "status", "messages", "attempts", "count", "error"]
 LIST_COLUMNS = ["id", "enabled", "action", "trigger", "when", "next_fire", "last_fire", "last_status", "channels",
                 "source", "description"]
@@ -381,30 +380,3 @@ def scheduler(jobs_dir, poll, retry_every, no_deliver):
           lease_seconds=settings.job_lease_seconds)
     log(_("scheduler stopped"))
     return OK
-
-
-# --------------------------------------------------------------------------- kq demo
-
-def demo_step(db, echo):
-    """``kq demo``: run the shipped jobs at a fixed Monday morning and show the outbox."""
-    from .. import jobspecs as S
-    from .. import output
-    from .. import reminders as R
-    from ..storage import job_service
-    from ..storage import outbox as O
-
-    specs, problems = S.load_specs(None)
-    result = job_service.run_due(db, specs, problems, R.parse_now(DEMO_NOW), given=True)
-    echo(f"Reminder jobs due at {DEMO_NOW} (kq jobs run-due --now {DEMO_NOW}):")
-    for o in result.outcomes:
-        extra = f", {o.messages} messages" if o.status == "done" else f" ({o.error})" if o.error else ""
-        echo(f"  {o.job_id:<18} {o.fire_time}  {o.status}{extra}")
-    for p in result.problems:
-        echo(f"  problem: {p}")
-    rows = O.outbox(db)
-    echo(f"Outbox: {len(rows)} message(s) (kq outbox list; delivered by run-due when KQ_SMTP_URL / "
-         f"KQ_WEBHOOK_URL are set)")
-    if rows:
-        echo(output.to_string(rows[:6], ["id", "job_id", "recipient", "subject", "status"], "table").rstrip())
-        if len(rows) > 6:
-            echo(f"  … and {len(rows) - 6} more")

@@ -10,6 +10,7 @@ def demo_step(db, echo):
     from pathlib import Path
 
     from ..errors import KqtoolsError
+    from ..i18n import _
     from ..reports import make_report
 
     made = []
@@ -24,7 +25,9 @@ def demo_step(db, echo):
                     echo(f"  kq report {name}: {exc}")
                     break
                 made.append((f"kq report {name} {args} -o {name}.{ext}".replace("  ", " "), w))
-    echo("Reports with charts (written to a temporary folder and removed; run the commands to keep them):")
+    echo(_("Reports with charts (written to a temporary folder and removed; run the commands to keep them):"))
     for command, w in made:
-        extra = f", {w['charts']} charts" + (f", sheets {'/'.join(w['sheets'])}" if w["sheets"] else "")
-        echo(f"  {command:<48} {w['bytes']:>9,} bytes{extra}")
+        extra = _(", {n} charts").format(n=w["charts"]) \
+            + (_(", sheets {sheets}").format(sheets="/".join(w["sheets"])) if w["sheets"] else "")
+        echo(_("  {command} {size} bytes{extra}").format(command=f"{command:<48}", size=f"{w['bytes']:>9,}",
+                                                          extra=extra))

@@ -20,7 +20,8 @@ from typing import Callable, Sequence
 from urllib.parse import quote
 
 from ..errors import KqtoolsError
-from ..i18n import _
+from ..i18n import _, display_width, pad, pgettext
+from ..labels import column_label
 from ..settings import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_FILE_MODE
 from . import DatabaseDamaged, check_db_path, database_error, open_db
 
@@ -103,9 +104,11 @@ def check_target(path: str, force: bool = False) -> str:
         return "demo"
     if force:
         return "forced"
-    what = "not an SQLite database" if batches is None else "a database without demo imports"
-    raise DemoRefused(_("{path} exists and is {what}: kq demo replaces only its own demo databases (--force "
-                        "replaces this file; or give the demo another --db)").format(path=path, what=what))
+    if batches is None:    # two whole sentences, not one with a phrase put in: a translation may reorder
+        raise DemoRefused(_("{path} exists and is not an SQLite database: kq demo replaces only its own demo "
+                            "databases (--force replaces this file; or give the demo another --db)").format(path=path))
+    raise DemoRefused(_("{path} exists and is a database without demo imports: kq demo replaces only its own demo "
+                        "databases (--force replaces this file; or give the demo another --db)").format(path=path))
 
 
 def _naming(echo: Callable[[str], None], shown: str) -> Callable[[str], None]:
@@ -135,39 +138,46 @@ def run_demo(path: str, steps: Sequence[str], echo: Callable[[str], None], warn:
     if path != DEFAULT_PATH:
         echo = _naming(echo, shown)
     try:
-        echo(f"kq demo: fresh database {path}")
+        echo(_("kq demo: fresh database {path}").format(path=path))
         folder = demo_dir()
+        kinds = {kind: pgettext("value:kind", kind) for kind, _name in DEMO_FILES}
+        kind_width = max(map(display_width, kinds.values())) + 1
         for kind, name in DEMO_FILES:
             entry = folder.joinpath(name)
             if not entry.is_file():
-                warn(f"demo: {name} missing from the package")
+                warn(_("demo: {name} missing from the package").format(name=name))
                 report.problems += 1
                 continue
             with entry.open("rb") as fh:
                 result = run_import(db, open_table(fh, name), kind)
-            enc = f", {result.encoding}" if result.encoding else ""
-            echo(f"  imported {kind:<13} from {name:<20} ({result.format}{enc}): {result.read} read, "
-                 f"{result.inserted} inserted, {result.rejected} rejected")
+            echo(_("  imported {kind} from {name} ({format}): {read} read, {inserted} inserted, "
+                   "{rejected} rejected").format(
+                kind=pad(kinds[kind], kind_width), name=pad(name, 20),
+                format=", ".join(x for x in (result.format, result.encoding) if x),
+                read=result.read, inserted=result.inserted, rejected=result.rejected))
             for r in result.rejects[:10]:
-                echo(f"    line {r.line}: {r.field or 'row'}: {r.reason}")
+                echo(_("    line {line}: {field}: {reason}").format(
+                    line=r.line, field=column_label(r.field, kind) if r.field else _("row"), reason=r.reason))
             if len(result.rejects) > 10:
-                echo(f"    … and {len(result.rejects) - 10} more (kq --db {shown} rejects {result.batch})")
+                echo(_("    … and {n} more (kq --db {db} rejects {batch})").format(
+                    n=len(result.rejects) - 10, db=shown, batch=result.batch))
         for step in steps:
             module, attr = step.split(":")
             try:
                 fn = getattr(importlib.import_module(module), attr)
             except (ImportError, AttributeError) as exc:
-                warn(f"demo step {step} cannot be loaded: {type(exc).__name__}: {exc}")
+                warn(_("demo step {step} cannot be loaded: {error}").format(
+                    step=step, error=f"{type(exc).__name__}: {exc}"))
                 report.problems += 1
                 continue
             echo("")
             try:
                 fn(db, echo)
             except KqtoolsError as exc:
-                warn(f"demo step {module}: {exc}")
+                warn(_("demo step {module}: {error}").format(module=module, error=exc))
                 report.problems += 1
         echo("")
-        echo(f"Explore it: kq --db {shown} enterprises list | head; kq --db {shown} imports")
+        echo(_("Explore it: kq --db {db} enterprises list | head; kq --db {db} imports").format(db=shown))
     finally:
         db.conn.close()
     return report

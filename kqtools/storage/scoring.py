@@ -377,15 +377,26 @@ DEMO_YEAR = 2025
 
 def demo_step(db, echo) -> None:
     """``kq demo``: score the demo year and show the top 10 of each group."""
+    from ..i18n import display_width, pad, pgettext
+    from ..labels import value_mapper
+
     s = run_scoring(db, DEMO_YEAR)
     counts = ", ".join(f"{k} {v}" for k, v in s["counts"].items())
-    echo(f"kq score run --year {DEMO_YEAR}: run {s['run']}, {s['firms']} firms: {counts}")
-    for note in s["notes"]:
-        echo(f"  note: {note}")
-    echo("kq score show --top 10:")
-    echo(f"  {'group':<6} {'rank':>4} {'score':>8} {'bonus':>5} {'grade':>5}  name")
+    echo(_("kq score run --year {year}: run {run}, {firms} firms: {counts}").format(
+        year=DEMO_YEAR, run=s["run"], firms=s["firms"], counts=counts))
+    for note in s["notes"]:                              # a run's notes are data, kept as written
+        echo(_("  note: {note}").format(note=note))
+    echo(_("kq score show --top {top}:").format(top=10))
+    heads = [pgettext("column", "group"), pgettext("column", "rank"), pgettext("column", "score"),
+             pgettext("column", "bonus"), pgettext("column", "grade")]
+    # each column as wide as in English, or as its label if that is wider (加减分 takes six columns)
+    wg, wr, ws, wb, wd = (max(w, display_width(h)) for w, h in zip((6, 4, 8, 5, 5), heads))
+    echo(f"  {pad(heads[0], wg)} {pad(heads[1], wr, '>')} {pad(heads[2], ws, '>')} {pad(heads[3], wb, '>')} "
+         f"{pad(heads[4], wd, '>')}  {pgettext('column', 'name')}")
+    group = value_mapper("group")
     for r in results(db, s["run"], top=10):
+        grade = f"{r['grade_by_rank']}->{r['grade']}"    # by rank, then after the veto and adjustments
         extra = "  (" + "; ".join(x for x in (r["bonus_reason"], r["veto_reason"]) if x) + ")" \
             if r["bonus_reason"] or r["veto_reason"] else ""
-        echo(f"  {r['group']:<6} {r['rank']:>4} {r['score']:>8.2f} {r['bonus_points']:>5g} "
-             f"{r['grade_by_rank']}->{r['grade']}  {r['name'] or r['uscc']}{extra}")
+        echo(f"  {pad(group(r['group']), wg)} {r['rank']:>{wr}} {r['score']:>{ws}.2f} {r['bonus_points']:>{wb}g} "
+             f"{pad(grade, wd, '>')}  {r['name'] or r['uscc']}{extra}")

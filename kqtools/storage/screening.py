@@ -208,28 +208,34 @@ def demo_step(db, echo) -> None:
     from importlib import resources
 
     from ..creditlists import reasons_text
+    from ..i18n import pgettext
+    from ..labels import value_mapper
     from .lists import build_lists, show_list
 
     result = build_lists(db, dt.date(2026, 6, 30))
-    echo(f"Credit lists as of {result['as_of']} (version {result['version']}): {result['whitelist']} whitelisted, "
-         f"{result['blacklist']} blacklisted")
-    for e in show_list(db, "blacklist", result["version"])[1][:5]:
-        echo(f"  blacklist {e['uscc']} {e['name'] or ''}: {reasons_text(e['reasons'])}")
-    for e in show_list(db, "whitelist", result["version"])[1][:3]:
-        echo(f"  whitelist {e['uscc']} {e['name'] or ''}: {reasons_text(e['reasons'])}")
+    echo(_("Credit lists as of {as_of} (version {version}): {whitelist} whitelisted, {blacklist} blacklisted").format(
+        as_of=result["as_of"], version=result["version"], whitelist=result["whitelist"],
+        blacklist=result["blacklist"]))
+    for which, top in (("blacklist", 5), ("whitelist", 3)):
+        shown = pgettext("value:list", which)             # 黑名单 / 白名单; the reasons are data, as stored
+        for e in show_list(db, which, result["version"])[1][:top]:
+            echo(f"  {shown} {e['uscc']} {e['name'] or ''}: {reasons_text(e['reasons'])}")
     try:
         entry = resources.files("kqtools.fixtures").joinpath("demo", "applicants.csv")
         present = entry.is_file()
     except (ModuleNotFoundError, FileNotFoundError):
         present = False
     if not present:
-        echo("  (no demo applicant list to screen)")
+        echo(_("  (no demo applicant list to screen)"))
         return
     with entry.open("rb") as fh:
         screened = screen_source(db, fh, "applicants.csv")
     c = screened.counts
-    echo(f"Screened applicants.csv ({screened.read} rows) against the blacklist: {c['listed']} listed, "
-         f"{c['review']} to review, {c['unscreened']} unscreened")
+    echo(_("Screened {name} ({read} rows) against the blacklist: {listed} listed, {review} to review, "
+           "{unscreened} unscreened").format(name="applicants.csv", read=screened.read, listed=c["listed"],
+                                             review=c["review"], unscreened=c["unscreened"]))
+    verdict, match = value_mapper("verdict"), value_mapper("match")
     for h in [h for h in screened.rows if h["verdict"] != "unscreened"][:8]:
-        echo(f"  line {h['line']}: {h['input_name'] or h['input_uscc']} -> {h['verdict']} "
-             f"({h['match']} {h['score']:g}) {h['uscc']} {h['name'] or ''}")
+        echo(_("  line {line}: {input} -> {verdict} ({match} {score}) {uscc} {name}").format(
+            line=h["line"], input=h["input_name"] or h["input_uscc"], verdict=verdict(h["verdict"]),
+            match=match(h["match"]), score=f"{h['score']:g}", uscc=h["uscc"], name=h["name"] or ""))

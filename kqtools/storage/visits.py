@@ -190,23 +190,26 @@ DEMO_DATE = "2026-01-05"
 def demo_step(db, echo) -> None:
     """``kq demo``: assign the demo firms and show the visits due on a fixed date."""
     from .. import output
+    from ..labels import relabel
     from .assignment import run_assign
 
     day = dt.date.fromisoformat(DEMO_DATE)
-    plan, run_id, _ = run_assign(db, day)
+    plan, run_id, _run = run_assign(db, day)
     c = plan.counts
-    echo(f"kq assign --as-of {DEMO_DATE}: {plan.in_scope} firms in scope, {c['assign']} assigned, "
-         f"{len(plan.unassigned)} without an eligible specialist")
-    for ch in plan.unassigned[:3]:
+    echo(_("kq assign --as-of {day}: {in_scope} firms in scope, {assigned} assigned, {unassigned} without an "
+           "eligible specialist").format(day=DEMO_DATE, in_scope=plan.in_scope, assigned=c["assign"],
+                                         unassigned=len(plan.unassigned)))
+    for ch in plan.unassigned[:3]:                       # the reason is the assignment's record: data
         echo(f"    {ch.uscc} {ch.name or ''}: {ch.reason}")
     rows = due_visits(db, day)
     key = sum(1 for r in rows if r["cadence"] == "key")
-    echo(f"kq visits due --as-of {DEMO_DATE}: {len(rows)} firms due ({key} key firms not visited this quarter, "
-         f"{len(rows) - key} to keep the yearly plan on pace)")
+    echo(_("kq visits due --as-of {day}: {n} firms due ({key} key firms not visited this quarter, {plan} to keep "
+           "the yearly plan on pace)").format(day=DEMO_DATE, n=len(rows), key=key, plan=len(rows) - key))
     if rows:
-        text = output.to_string(rows[:8], ["uscc", "name", "specialist_name", "cadence", "last_visited_on",
-                                           "days_since_last_visit"], "table")
+        shown, heads = relabel(rows[:8], ["uscc", "name", "specialist_name", "cadence", "last_visited_on",
+                                          "days_since_last_visit"], "visits_due")
+        text = output.to_string(list(shown), heads, "table")
         for line in text.rstrip("\n").splitlines():
             echo("  " + line)
         if len(rows) > 8:
-            echo(f"  ... and {len(rows) - 8} more (kq visits due --as-of {DEMO_DATE})")
+            echo(_("  ... and {n} more (kq visits due --as-of {day})").format(n=len(rows) - 8, day=DEMO_DATE))
