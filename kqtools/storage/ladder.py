@@ -162,7 +162,19 @@ class LadderStatus:
         return out
 
 
-def status_transitions(db, setup: LadderSetup, as_of: dt.date, by_district: bool) -> dict[str, list[tuple]]:
+def status_transitions(db, setup: LadderSetup, as_of: dt.date, by_district: bool,
+                       rules_name: str | None = None) -> dict[str, list[tuple]]:
+    """Per ladder id, the counts :func:`kqtools.ladder.movement` takes: from the stored spans when
+    they are (or can be made) fresh for these rules (:mod:`kqtools.storage.ladder_spans`), else
+    from :func:`designation_transitions`."""
+    from . import ladder_spans
+
+    if ladder_spans.fresh(db, setup, rules_name):
+        return ladder_spans.status_transitions(db, setup, as_of, by_district)
+    return designation_transitions(db, setup, as_of, by_district)
+
+
+def designation_transitions(db, setup: LadderSetup, as_of: dt.date, by_district: bool) -> dict[str, list[tuple]]:
     """Per ladder id, the counts :func:`kqtools.ladder.movement` takes, from one pass over the index:
     per row a signature character for in force a year ago, in force now (expiring within the at-risk
     days or not) and recognized later."""
@@ -202,7 +214,7 @@ def ladder_status(db, as_of: dt.date, by_district: bool = False, rules_name: str
         if not ladders:
             raise LadderError(f"no ladder {ladder_id!r} in {setup.name} (ladders: "
                               f"{', '.join(lad.id for lad in setup.rules.ladders)})")
-    transitions = status_transitions(db, setup, as_of, by_district)
+    transitions = status_transitions(db, setup, as_of, by_district, rules_name)
     rows = []
     for lad in ladders:
         rows += L.movement(lad, transitions[lad.id], by_district)
