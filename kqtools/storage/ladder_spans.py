@@ -173,13 +173,15 @@ def status_transitions(db, setup, as_of: dt.date, by_district: bool) -> dict[str
     horizon = (as_of + dt.timedelta(days=rules.at_risk_days)).isoformat()
     district = "f.district" if by_district else "NULL"
     params = {"now": now, "then": then, "horizon": horizon}
+    irregular = [u for (u,) in db.conn.execute("SELECT uscc FROM ladder_irregular")]
+    regular = " AND NOT EXISTS (SELECT 1 FROM ladder_irregular i WHERE i.uscc = s.uscc)" if irregular else ""
     out: dict[str, list[tuple]] = {}
     for lad in rules.ladders:
         params["ladder"] = lad.id
         # a firm holding one period over the whole year: the same tier then and now; in key order
-        stable = ("SELECT s.district, s.rank, count(*), sum(s.last_day <= :horizon AND s.renewed <= :now) "
-                  "FROM ladder_spans s WHERE s.ladder = :ladder AND s.first_day <= :then AND s.last_day >= :now "
-                  "AND NOT EXISTS (SELECT 1 FROM ladder_irregular i WHERE i.uscc = s.uscc) GROUP BY s.district, s.rank")
+        stable = (f"SELECT s.district, s.rank, count(*), sum(s.last_day <= :horizon AND s.renewed <= :now) "
+                  f"FROM ladder_spans s WHERE s.ladder = :ladder AND s.first_day <= :then AND s.last_day >= :now"
+                  f"{regular} GROUP BY s.district, s.rank")
         rows = []
         for d, rank, n, risky in db.conn.execute(stable, params):
             d = (d or None) if by_district else None
@@ -193,12 +195,10 @@ def status_transitions(db, setup, as_of: dt.date, by_district: bool) -> dict[str
                    f"max(CASE WHEN s.last_day >= :now THEN s.rank END) AS b, "
                    f"max(CASE WHEN s.last_day >= :now THEN s.last_day <= :horizon AND s.renewed <= :now END) AS risky "
                    f"FROM ladder_spans s WHERE s.ladder = :ladder AND s.first_day <= :now AND s.last_day >= :then "
-                   f"AND (s.first_day > :then OR s.last_day < :now) "
-                   f"AND NOT EXISTS (SELECT 1 FROM ladder_irregular i WHERE i.uscc = s.uscc) GROUP BY s.uscc) f "
+                   f"AND (s.first_day > :then OR s.last_day < :now){regular} GROUP BY s.uscc) f "
                    f"GROUP BY 1, 2, 3, 4")
         rows += [(d or None, a, b, bool(r), n) for d, a, b, r, n in db.conn.execute(changed, params)]
         out[lad.id] = rows
-    irregular = [u for (u,) in db.conn.execute("SELECT uscc FROM ladder_irregular")]
     if irregular:          # firms with a revoked designation: row by row, as the rules define it
         from .ladder import designations_of, firm_names
 
