@@ -20,6 +20,7 @@ import datetime as dt
 import sqlite3
 
 from .. import ladder as L
+from .ladder import lit as L_lit
 from . import DatabaseLocked, DatabaseReadOnly, database_error, write_transaction
 
 #: more dirty firms than this: rebuild everything (one pass in code order beats a lookup per firm)
@@ -59,8 +60,7 @@ def fresh(db, setup, rules_name: str | None = None) -> bool:
     except (DatabaseReadOnly, DatabaseLocked):   # cannot write now: count from the designations
         return False
     except sqlite3.OperationalError as exc:
-        if database_error(exc, "") is not None and isinstance(database_error(exc, ""), (DatabaseReadOnly,
-                                                                                          DatabaseLocked)):
+        if isinstance(database_error(exc, ""), (DatabaseReadOnly, DatabaseLocked)):
             return False
         raise
 
@@ -110,7 +110,7 @@ def _write(conn, rules, firms, districts) -> None:
 
 
 def _flush(conn, top_rows, tier_rows, irregular) -> None:
-    top_rows.sort(key=lambda r: (r[0], r[6], r[4], r[1], r[2]))      # key order: fewer pages touched
+    top_rows.sort(key=lambda r: (r[0], r[1], r[2]))                 # key order: fewer pages touched
     tier_rows.sort(key=lambda r: (r[0], r[4], r[1], r[2]))
     conn.executemany("INSERT INTO ladder_spans (ladder, uscc, first_day, last_day, rank, renewed, district) "
                      "VALUES (?,?,?,?,?,?,?)", top_rows)
@@ -130,8 +130,8 @@ def rebuild(db, setup) -> None:
         for table in ("ladder_spans", "tier_spans", "ladder_irregular", "ladder_dirty"):
             conn.execute(f"DELETE FROM {table}")
         indexes = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name IN "
-                               "('ladder_spans_uscc', 'tier_spans_uscc')").fetchall()
-        conn.execute("DROP INDEX IF EXISTS ladder_spans_uscc")     # made again after: faster than kept up
+                               "('ladder_spans_district', 'tier_spans_uscc')").fetchall()
+        conn.execute("DROP INDEX IF EXISTS ladder_spans_district")     # made again after: faster than kept up
         conn.execute("DROP INDEX IF EXISTS tier_spans_uscc")
         districts = dict(conn.execute("SELECT uscc, district FROM enterprises WHERE district IS NOT NULL"))
         _write(conn, setup.rules, _designations(db, None), districts.get)
@@ -148,14 +148,14 @@ def refresh(db, setup) -> int:
 
     with write_transaction(db) as conn:
         usccs = [u for (u,) in conn.execute("SELECT uscc FROM ladder_dirty ORDER BY uscc")]
+        ladders = ", ".join(L_lit(lad.id) for lad in setup.rules.ladders) or "''"    # the rules the spans follow
         districts: dict = {}
         for i in range(0, len(usccs), _CHUNK):
             chunk = usccs[i:i + _CHUNK]
             marks = ", ".join("?" * len(chunk))
-            for table, index in (("ladder_spans", "ladder_spans_uscc"), ("tier_spans", "tier_spans_uscc"),
-                                 ("ladder_irregular", None)):
-                by = f"INDEXED BY {index} " if index else ""
-                conn.execute(f"DELETE FROM {table} {by}WHERE uscc IN ({marks})", chunk)
+            conn.execute(f"DELETE FROM ladder_spans WHERE ladder IN ({ladders}) AND uscc IN ({marks})", chunk)
+            conn.execute(f"DELETE FROM tier_spans INDEXED BY tier_spans_uscc WHERE uscc IN ({marks})", chunk)
+            conn.execute(f"DELETE FROM ladder_irregular WHERE uscc IN ({marks})", chunk)
             districts.update(conn.execute(f"SELECT uscc, district FROM enterprises WHERE uscc IN ({marks})", chunk))
         _write(conn, setup.rules, _designations(db, usccs), districts.get)
         conn.execute("DELETE FROM ladder_dirty")
@@ -180,7 +180,7 @@ def status_transitions(db, setup, as_of: dt.date, by_district: bool) -> dict[str
         params["ladder"] = lad.id
         # a firm holding one period over the whole year: the same tier then and now; in key order
         stable = (f"SELECT s.district, s.rank, count(*), sum(s.last_day <= :horizon AND s.renewed <= :now) "
-                  f"FROM ladder_spans s WHERE s.ladder = :ladder AND s.first_day <= :then AND s.last_day >= :now"
+                  f"FROM ladder_spans s INDEXED BY ladder_spans_district WHERE s.ladder = :ladder AND s.first_day <= :then AND s.last_day >= :now"
                   f"{regular} GROUP BY s.district, s.rank")
         rows = []
         for d, rank, n, risky in db.conn.execute(stable, params):

@@ -13,11 +13,11 @@ CREATE TABLE ladder_spans (
     rank INTEGER NOT NULL,         -- the tier's rank on the ladder (1 = bottom) over the whole period
     renewed TEXT NOT NULL,         -- latest recognized_on of the firm's designations of this tier or higher
     district TEXT NOT NULL,        -- enterprises.district of the firm ('' = none or not in the register)
-    -- in this order, the firms holding one period over the whole year are counted per district and
-    -- tier without a sort; the others (a change in the year) are paired per firm
-    PRIMARY KEY (ladder, district, rank, uscc, first_day)
+    PRIMARY KEY (ladder, uscc, first_day)                -- a firm's periods together: paired without a sort
 ) WITHOUT ROWID;
-CREATE INDEX ladder_spans_uscc ON ladder_spans(uscc);   -- a dirty firm's rows, to replace them
+-- the firms holding one period over the whole year are counted per district and tier in this order
+-- (no sort); it covers every column that count reads
+CREATE INDEX ladder_spans_district ON ladder_spans(ladder, district, rank, first_day, last_day, renewed);
 
 -- Per firm and tier, the merged periods in which a designation of the tier is in force.
 CREATE TABLE tier_spans (
