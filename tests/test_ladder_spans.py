@@ -97,6 +97,10 @@ def test_importing_more_designations_changes_the_counts_at_once(db):
     before = ladder_status(db, AS_OF, by_district=True)
     assert counts(before)[("hte", "武进区")] == (1, 0, 0)
     assert db.conn.execute("SELECT count(*) FROM ladder_dirty").fetchone()[0] == 0      # built, nothing pending
+    # the same list imported again changes nothing: nothing to refresh
+    import_rows(db, "designations", [{"uscc": code(1), "kind": "hte", "recognized_on": "2022-11-06"}])
+    import_rows(db, "enterprises", [{"uscc": code(1), "name": "常州甲科技有限公司", "district": "武进区"}])
+    assert db.conn.execute("SELECT count(*) FROM ladder_dirty").fetchone()[0] == 0
     # a second firm certified, the first one's certificate revoked: the triggers mark both firms
     import_rows(db, "designations", [{"uscc": code(2), "kind": "hte", "recognized_on": "2024-12-01"}])
     db.conn.execute("UPDATE designations SET revoked_on = '2025-03-01' WHERE uscc = ?", (code(1),))

@@ -55,18 +55,26 @@ CREATE TRIGGER ladder_dirty_designation_insert AFTER INSERT ON designations
 BEGIN INSERT INTO ladder_dirty (uscc) SELECT NEW.uscc WHERE NOT EXISTS (SELECT 1 FROM ladder_dirty WHERE uscc = NEW.uscc); END;
 CREATE TRIGGER ladder_dirty_designation_update AFTER UPDATE OF uscc, kind, level, recognized_on, expires_on,
     revoked_on ON designations
+    WHEN OLD.uscc IS NOT NEW.uscc OR OLD.kind IS NOT NEW.kind OR OLD.level IS NOT NEW.level
+      OR OLD.recognized_on IS NOT NEW.recognized_on OR OLD.expires_on IS NOT NEW.expires_on
+      OR OLD.revoked_on IS NOT NEW.revoked_on        -- a re-import of the same list changes nothing
 BEGIN
     INSERT INTO ladder_dirty (uscc) SELECT OLD.uscc WHERE NOT EXISTS (SELECT 1 FROM ladder_dirty WHERE uscc = OLD.uscc);
     INSERT INTO ladder_dirty (uscc) SELECT NEW.uscc WHERE NOT EXISTS (SELECT 1 FROM ladder_dirty WHERE uscc = NEW.uscc);
 END;
 CREATE TRIGGER ladder_dirty_designation_delete AFTER DELETE ON designations
 BEGIN INSERT INTO ladder_dirty (uscc) SELECT OLD.uscc WHERE NOT EXISTS (SELECT 1 FROM ladder_dirty WHERE uscc = OLD.uscc); END;
+-- a firm of the register matters only with a designation (its district); an import of the register
+-- without any designation yet writes nothing here
 CREATE TRIGGER ladder_dirty_enterprise_insert AFTER INSERT ON enterprises
+    WHEN EXISTS (SELECT 1 FROM designations WHERE uscc = NEW.uscc)
 BEGIN INSERT INTO ladder_dirty (uscc) SELECT NEW.uscc WHERE NOT EXISTS (SELECT 1 FROM ladder_dirty WHERE uscc = NEW.uscc); END;
 CREATE TRIGGER ladder_dirty_enterprise_update AFTER UPDATE OF uscc, district ON enterprises
+    WHEN OLD.uscc IS NOT NEW.uscc OR OLD.district IS NOT NEW.district
 BEGIN
     INSERT INTO ladder_dirty (uscc) SELECT OLD.uscc WHERE NOT EXISTS (SELECT 1 FROM ladder_dirty WHERE uscc = OLD.uscc);
     INSERT INTO ladder_dirty (uscc) SELECT NEW.uscc WHERE NOT EXISTS (SELECT 1 FROM ladder_dirty WHERE uscc = NEW.uscc);
 END;
 CREATE TRIGGER ladder_dirty_enterprise_delete AFTER DELETE ON enterprises
+    WHEN EXISTS (SELECT 1 FROM designations WHERE uscc = OLD.uscc)
 BEGIN INSERT INTO ladder_dirty (uscc) SELECT OLD.uscc WHERE NOT EXISTS (SELECT 1 FROM ladder_dirty WHERE uscc = OLD.uscc); END;
