@@ -9,6 +9,10 @@ write by hand for the same ladder counts (in this process).
     python bench/bench_ladder.py                       # 1,000,000 firms, 3 runs each
     python bench/bench_ladder.py --firms 100000 --runs 5 --db /tmp/ladder-bench.db
 
+First the cost of the stored spans (migration 0017): a full build, then the refresh after an import
+of 1,000 designations; then the commands (spans fresh); then, in process, each service call counted
+from the spans and, alternating, from the designations as before the spans (the baseline).
+
 The database is built once (deterministic, seed 17; rows inserted directly, not through the
 importer) and reused while --firms matches: enterprises in 14 districts; designations (tech SMEs
 registered yearly, high-tech certificates renewed every three years, gazelles, (potential)
@@ -206,28 +210,72 @@ def run_hand_written(path: str) -> tuple[float, float, float]:
     return out
 
 
-def in_process(path: str) -> dict[str, tuple[float, float]]:
-    """CPU seconds and SQLite instructions (millions) of each service call, in this process."""
+def in_process(path: str, runs: int) -> dict[str, tuple[float, float]]:
+    """Median CPU seconds and SQLite instructions (millions) of each service call, in this process:
+    counted from the stored spans (migration 0017) and, alternating with it, from the designations
+    as before (the spans switched off: the baseline)."""
     import datetime as dt
 
-    from kqtools.storage import open_db
+    from kqtools.storage import ladder_spans, open_db
     from kqtools.storage.ladder import ladder_status
     from kqtools.storage.targets import target_progress
     from kqtools.storage.watch import watch
 
     db = open_db(path)
     day = dt.date.fromisoformat(AS_OF)
-    calls = {"ladder status --by district": lambda: ladder_status(db, day, True),
-             "targets progress": lambda: target_progress(db, day, False),
-             "watch": lambda: watch(db, 2025)}
-    out = {}
-    for label, call in calls.items():
-        c = time.process_time()
-        with Instructions(db.conn) as ins:
-            call()
-        out[label] = (time.process_time() - c, ins.millions)
+    fresh = ladder_spans.fresh
+
+    def baseline(call):
+        def run():
+            ladder_spans.fresh = lambda *a, **k: False
+            try:
+                return call()
+            finally:
+                ladder_spans.fresh = fresh
+        return run
+
+    status = lambda: ladder_status(db, day, True)           # noqa: E731
+    progress = lambda: target_progress(db, day, False)      # noqa: E731
+    calls = {"ladder status --by district (spans)": status,
+             "ladder status --by district (designations, before)": baseline(status),
+             "targets progress (spans)": progress,
+             "targets progress (designations, before)": baseline(progress)}
+    samples: dict[str, list] = {k: [] for k in calls}
+    for _ in range(runs):
+        for label, call in calls.items():
+            c = time.process_time()
+            with Instructions(db.conn) as ins:
+                call()
+            samples[label].append((time.process_time() - c, ins.millions))
+    c = time.process_time()
+    with Instructions(db.conn) as ins:
+        watch(db, 2025)
+    samples["watch"] = [(time.process_time() - c, ins.millions)]
     db.conn.close()
-    return out
+    return {k: (statistics.median(x for x, _ in v), statistics.median(y for _, y in v)) for k, v in samples.items()}
+
+
+def spans_costs(path: str) -> None:
+    """The cost of keeping the spans: a full build (after migration 0017, or when the shipped rules
+    change) and the refresh after a small import (1,000 firms get a designation)."""
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM ladder_spans_state")
+    conn.commit()
+    wall, cpu, _ = run_kq(path, ["ladder", "status", "--as-of", AS_OF])
+    print(f"spans built in full (kq ladder status right after): {wall:.2f} s wall, {cpu:.2f} s CPU", flush=True)
+    firms = [u for (u,) in conn.execute("SELECT uscc FROM enterprises ORDER BY uscc LIMIT 1000")]
+    conn.executemany("INSERT OR IGNORE INTO designations (uscc, kind, level, recognized_on, expires_on) "
+                     "VALUES (?, 'gazelle', '', '2025-06-18', '2025-12-31')", [(u,) for u in firms])
+    conn.commit()
+    dirty = conn.execute("SELECT count(*) FROM ladder_dirty").fetchone()[0]
+    wall, cpu, _ = run_kq(path, ["ladder", "status", "--as-of", AS_OF])
+    print(f"{dirty} firms marked by an import, refreshed by the next kq ladder status: {wall:.2f} s wall, "
+          f"{cpu:.2f} s CPU", flush=True)
+    conn.execute("DELETE FROM designations WHERE kind = 'gazelle' AND recognized_on = '2025-06-18' AND uscc IN "
+                 f"({', '.join('?' * len(firms))})", firms)
+    conn.commit()
+    conn.close()
+    run_kq(path, ["ladder", "status", "--as-of", AS_OF])
 
 
 def main(argv=None) -> int:
@@ -235,6 +283,7 @@ def main(argv=None) -> int:
     ap.add_argument("--firms", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--db", default="/tmp/kq-ladder-bench.db")
+    ap.add_argument("--skip-build-costs", action="store_true", help="Do not time the full build of the spans.")
     args = ap.parse_args(argv)
     m = meta(args.db)
     if m is None or m[0] != args.firms:
@@ -249,6 +298,8 @@ def main(argv=None) -> int:
         f"高新技术企业,{d},2027,{1000 + 100 * i},2022\n" for i, d in enumerate(DISTRICTS)), encoding="utf-8")
     subprocess.run([sys.executable, "-m", "kqtools", "targets", "import", str(table)], env=env, check=True,
                    capture_output=True, cwd="/")
+    if not args.skip_build_costs:
+        spans_costs(args.db)
     commands = {
         "ladder status --by district (target 3 s)": ["ladder", "status", "--as-of", AS_OF, "--by", "district"],
         "targets progress (target 3 s)": ["targets", "progress", "--as-of", AS_OF],
@@ -268,7 +319,7 @@ def main(argv=None) -> int:
     print(f"hand-written tech-ladder query by district (floor, in process): median "
           f"{statistics.median(w for w, _, _ in hw):.2f} s wall, {statistics.median(c for _, c, _ in hw):.2f} s CPU, "
           f"{hw[0][2]:.0f}M SQLite instructions")
-    for label, (cpu, ins) in in_process(args.db).items():
+    for label, (cpu, ins) in in_process(args.db, args.runs).items():
         print(f"in process: {label}: {cpu:.2f} s CPU, {ins:.0f}M SQLite instructions")
     return 0
 

@@ -109,6 +109,7 @@ class Policy:
     period_months: int = 3                                # key firms: one visit per period
     coverage_goal: float = 0.30                           # every served firm: this share a year, on pace
     coordinators: tuple = ()                              # addresses for firms nobody can take
+    key_classes: frozenset = frozenset()                  # cultivation classes whose firms are key firms
 
     @classmethod
     def from_rules(cls, data: Mapping) -> "Policy":
@@ -127,6 +128,7 @@ class Policy:
             period_months=data.get("visits", {}).get("period_months", 3),
             coverage_goal=data.get("visits", {}).get("yearly_coverage_goal", 0.30),
             coordinators=tuple(data.get("visits", {}).get("coordinators", ())),
+            key_classes=frozenset(data.get("visits", {}).get("key_classes", ())),
         )
 
     def served(self, spec: Specialist) -> tuple[frozenset, tuple]:

@@ -23,6 +23,7 @@ Standard library only (plus :mod:`kqtools.errors`); dates are passed in, never r
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -355,3 +356,143 @@ def classify(designations: Iterable[Mapping], day: str, rules: LadderRules) -> d
 def _neg(day: str) -> str:
     """A key that sorts later dates first."""
     return "".join(chr(0x7F - ord(ch)) for ch in day)
+
+
+# ---------------------------------------------------------------- spans (the stored per-firm periods)
+# ``kq ladder status`` and ``kq targets progress`` read, per firm, the periods over which its tier is
+# constant instead of its designations (``kqtools.storage.ladder_spans`` keeps them up to date):
+# *top spans* (per ladder, the highest tier in force) and *tier spans* (per tier, the days a
+# designation of it is in force, overlapping and adjoining designations merged).
+_OPEN_ORD = dt.date.fromisoformat(OPEN_END).toordinal()
+
+
+def _ord(day: str) -> int:
+    return dt.date.fromisoformat(str(day)[:10]).toordinal()
+
+
+def _iso(n: int) -> str:
+    return OPEN_END if n >= _OPEN_ORD else dt.date.fromordinal(n).isoformat()
+
+
+def in_force_period(rec: Mapping, validity: Mapping[str, int | str]) -> tuple[int, int] | None:
+    """(first, last) day ordinals on which a designation is in force, or None (revoked before it began)."""
+    first, last = _ord(rec["recognized_on"]), _ord(expiry(rec, validity))
+    if rec.get("revoked_on"):
+        last = min(last, _ord(rec["revoked_on"]) - 1)
+    return (first, last) if first <= last else None
+
+
+def merged(periods: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Periods (first, last) merged where they overlap or adjoin, in order."""
+    out: list[list[int]] = []
+    for first, last in sorted(periods):
+        if out and first <= out[-1][1] + 1:
+            out[-1][1] = max(out[-1][1], last)
+        else:
+            out.append([first, last])
+    return [(a, b) for a, b in out]
+
+
+def top_periods(ranked: Iterable[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """(rank, first, last) of the periods over which the highest rank of ``ranked`` (rank, first,
+    last) in force is constant, in order; days without any are in no period."""
+    events: dict[int, list[int]] = {}
+    for rank, first, last in ranked:
+        events.setdefault(first, []).append(rank)
+        events.setdefault(last + 1, []).append(-rank)
+    held: dict[int, int] = {}
+    out: list[list[int]] = []
+    current = None
+    for day in sorted(events):
+        for r in events[day]:
+            held[abs(r)] = held.get(abs(r), 0) + (1 if r > 0 else -1)
+        top = max((r for r, n in held.items() if n > 0), default=None)
+        if top == current:
+            continue
+        if current is not None:
+            out[-1][2] = day - 1
+        if top is not None:
+            out.append([top, day, day])
+        current = top
+    return [(r, a, b) for r, a, b in out]
+
+
+def span_lookup(rules: LadderRules) -> dict[str, list[tuple]]:
+    """kind -> [(levels or empty = any, ladder id, rank, tier id, tier code)]: the tiers a designation
+    of that kind can be, for :func:`firm_spans` (made once per build)."""
+    codes = tier_codes(rules)
+    out: dict[str, list[tuple]] = {}
+    for lad in rules.ladders:
+        for t in lad.tiers:
+            out.setdefault(t.kind, []).append((frozenset(t.levels), lad.id, t.rank, t.id, codes[t.id]))
+    return out
+
+
+@functools.lru_cache(maxsize=65536)
+def _day_ord(day: str) -> int:
+    return dt.date.fromisoformat(day[:10]).toordinal()
+
+
+@functools.lru_cache(maxsize=65536)
+def _day_iso(n: int) -> str:
+    return _iso(n)
+
+
+def firm_spans(rules: LadderRules, recs: Iterable, lookup: Mapping | None = None) -> tuple[list, list, bool]:
+    """A firm's stored periods from its designations (mappings, or tuples ``(kind, level,
+    recognized_on, expires_on, revoked_on)``): ``(top, tiers, regular)``.
+
+    * ``top``: ``(ladder id, rank, first, last, renewed)`` per ladder, the periods of constant highest
+      tier (:func:`tier_on` on any day inside), ``renewed`` the latest ``recognized_on`` of the firm's
+      designations of that tier or higher (the renewal test of :func:`at_risk`);
+    * ``tiers``: ``(tier code, first, last)``, the merged periods a designation of the tier is in force;
+    * ``regular``: False when a designation of a ladder tier carries ``revoked_on``: :func:`at_risk`
+      is then not a function of the periods, and ``ladder status`` takes the firm row by row.
+
+    Days are ISO text (:data:`OPEN_END` for valid until revoked)."""
+    lookup = lookup if lookup is not None else span_lookup(rules)
+    per_tier: dict[int, list] = {}
+    on_ladder: dict[str, list] = {}
+    regular = True
+    for rec in recs:
+        if type(rec) is not tuple:
+            rec = (rec["kind"], rec.get("level"), rec["recognized_on"], rec.get("expires_on"), rec.get("revoked_on"))
+        kind, level, recognized, expires, revoked = rec
+        tiers = lookup.get(kind)
+        if not tiers:
+            continue
+        recognized = str(recognized)[:10]
+        first = _day_ord(recognized)
+        if expires:
+            last = _day_ord(str(expires))
+        else:
+            rule = rules.validity.get(kind)
+            last = (_day_ord(add_years(recognized, rule)) if isinstance(rule, int)
+                    else _day_ord(recognized[:4] + "-12-31") if rule == "year-end" else _OPEN_ORD)
+        if revoked:
+            regular = False
+            last = min(last, _day_ord(str(revoked)) - 1)
+        period = (first, last) if first <= last else None
+        matched = None
+        for levels, lad_id, rank, _, code in tiers:      # the first tier that matches, per ladder
+            if lad_id == matched or (levels and (level or "") not in levels):
+                continue
+            matched = lad_id
+            on_ladder.setdefault(lad_id, []).append((rank, recognized, period))
+            if period:
+                per_tier.setdefault(code, []).append(period)
+    tier_rows = [(code, _day_iso(a), _day_iso(b)) for code, ps in per_tier.items() for a, b in merged(ps)]
+    top = []
+    for lad_id, rows in on_ladder.items():
+        ranks = {r for r, _, p in rows if p}
+        if len(ranks) == 1:             # one tier: its merged periods (most firms)
+            (rank,) = ranks
+            renewed = max(rec for r, rec, _ in rows if r >= rank)
+            periods = [(rank, a, b) for a, b in merged(p for _, _, p in rows if p)]
+        else:
+            periods = top_periods((r, *p) for r, _, p in rows if p)
+            renewed = None
+        for rank, first, last in periods:
+            top.append((lad_id, rank, _day_iso(first), _day_iso(last),
+                        renewed or max(rec for r, rec, _ in rows if r >= rank)))
+    return top, tier_rows, regular

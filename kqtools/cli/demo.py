@@ -17,8 +17,8 @@ STEPS = [  # lists before scoring, so that the scoring's blacklist veto has a li
     "kqtools.storage.visits:demo_step",
     "kqtools.storage.job_demo:demo_step",
     "kqtools.storage.request_demo:demo_step",
+    "kqtools.storage.ladder_demo:demo_step",     # before the reports: the ladder and targets reports use it
     "kqtools.reports.demo:demo_step",
-    "kqtools.storage.ladder_demo:demo_step",
 ]
 
 

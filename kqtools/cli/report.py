@@ -25,6 +25,8 @@ def report():
     kq report lists -o 信用名单.html                       list sizes over versions, reasons, entries
     kq report visits --year 2026 -o 走访覆盖.xlsx          coverage by specialist and district vs the goal
     kq report requests --year 2026 -o 诉求办理.html         by status, by category, on-time rate by department
+    kq report ladder --as-of 2025-12-31 -o 梯次培育.xlsx     firms per tier by district, movement, classes
+    kq report targets --as-of 2025-12-31 -o 目标进度.html    current vs target and the straight line; gap, pace
     The format comes from the extension: .xlsx or .html.
     """
 
@@ -84,3 +86,35 @@ def visits(year, rules, output, fmt):
 def requests(year, rules, output, fmt):
     """Firm requests (诉求): by status, by category, on-time rate by department; the year's requests."""
     return _write("requests", output, fmt, year=year, rules=rules)
+
+
+_AS_OF = click.option("--as-of", "as_of", metavar="DATE", default=None,
+                      help="The date to count on (2025-12-31, 2025/12/31, 2025年12月31日; default today).")
+_LADDER_RULES = click.option("--rules", "rules", metavar="FILE", default=None,
+                             help="Ladder rules (default: the shipped ones, kq rules show ladder).")
+
+
+@report.command()
+@_AS_OF
+@_LADDER_RULES
+@_OUTPUT
+@_FORMAT
+@db_option
+def ladder(as_of, rules, output, fmt):
+    """Growth ladder: firms per tier by district, the year's movement per tier, cultivation classes."""
+    from .common import date_arg
+
+    return _write("ladder", output, fmt, as_of=date_arg(as_of, "--as-of"), rules=rules)
+
+
+@report.command()
+@_AS_OF
+@_LADDER_RULES
+@_OUTPUT
+@_FORMAT
+@db_option
+def targets(as_of, rules, output, fmt):
+    """Targets: current against target with the expected straight-line value; gap and pace."""
+    from .common import date_arg
+
+    return _write("targets", output, fmt, as_of=date_arg(as_of, "--as-of"), rules=rules)

@@ -12,7 +12,7 @@ from ..i18n import _
 from .common import OK, date_arg, db_option, emit, get_db, info, output_options, summary, summary_options
 
 CHANGE_COLUMNS = ["uscc", "name", "from_specialist", "to_specialist", "reason", "action"]
-ASSIGNMENT_COLUMNS = ["uscc", "name", "district", "specialist_id", "specialist_name", "assigned_on"]
+ASSIGNMENT_COLUMNS = ["uscc", "name", "district", "specialist_id", "specialist_name", "assigned_on", "class"]
 DUE_COLUMNS = ["uscc", "name", "district", "specialist_id", "specialist_name", "priority", "cadence",
                "last_visited_on", "days_since_last_visit", "period", "period_ends_on", "reason"]
 COVERAGE_COLUMNS = ["group", "key", "name", "firms", "visited", "share", "goal", "met", "short_by", "pace",

@@ -23,6 +23,8 @@ REPORTS = {
     "lists": "kqtools.reports.data:lists_report",
     "visits": "kqtools.reports.data:visits_report",
     "requests": "kqtools.reports.requests_report:requests_report",
+    "ladder": "kqtools.reports.ladder_report:ladder_report",
+    "targets": "kqtools.reports.ladder_report:targets_report",
 }
 EXTENSIONS = {".xlsx": "xlsx", ".html": "html", ".htm": "html"}
 

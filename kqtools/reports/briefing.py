@@ -28,6 +28,8 @@ def report_params(name: str, day: dt.date) -> dict:
         return {"year": day.year, "today": day}
     if name == "score":
         return {"year": day.year - 1}      # the evaluation of the last complete year
+    if name in ("ladder", "targets"):
+        return {"as_of": day}
     return {}
 
 

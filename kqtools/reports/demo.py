@@ -17,7 +17,9 @@ def demo_step(db, echo):
     with tempfile.TemporaryDirectory(prefix="kq-demo-reports-") as folder:
         for name, params, args in (("score", {"year": 2025}, "--year 2025"), ("lists", {}, ""),
                                    ("visits", {"year": 2026}, "--year 2026"),
-                                   ("requests", {"year": 2025}, "--year 2025")):
+                                   ("requests", {"year": 2025}, "--year 2025"),
+                                   ("ladder", {"as_of": "2025-12-31"}, "--as-of 2025-12-31"),
+                                   ("targets", {"as_of": "2025-12-31"}, "--as-of 2025-12-31")):
             for ext in ("xlsx", "html"):
                 try:
                     w = make_report(db, name, str(Path(folder) / f"{name}.{ext}"), **params)
@@ -29,5 +31,5 @@ def demo_step(db, echo):
     for command, w in made:
         extra = _(", {n} charts").format(n=w["charts"]) \
             + (_(", sheets {sheets}").format(sheets="/".join(w["sheets"])) if w["sheets"] else "")
-        echo(_("  {command} {size} bytes{extra}").format(command=f"{command:<48}", size=f"{w['bytes']:>9,}",
+        echo(_("  {command} {size} bytes{extra}").format(command=f"{command:<56}", size=f"{w['bytes']:>9,}",
                                                           extra=extra))

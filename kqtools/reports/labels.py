@@ -29,6 +29,9 @@ LABELS: dict[str, str] = {
     "sheet.coverage_district": N_("By district"),
     "sheet.visits_due": N_("Firms not yet visited"),
     "sheet.requests": N_("Requests in detail"),
+    "sheet.ladder_status": N_("Ladder by district"),
+    "sheet.cultivation_classes": N_("Firms by cultivation class"),
+    "sheet.targets_by_district": N_("Targets by district"),
 
     # ------------------------------------------------------------------ report titles and key figures
     "score.title": N_("Resource-utilization evaluation report {year}"),
@@ -40,6 +43,11 @@ LABELS: dict[str, str] = {
     "requests.title": N_("Firm requests report {year}"),
     "requests.subtitle": N_("As of {as_of}, counted in the year they were received; working days by the holiday "
                             "calendar of the rule file"),
+    "ladder.title": N_("Growth ladder report ({date})"),
+    "ladder.subtitle": N_("Movement since {since}; rules {rules}"),
+    "targets.title": N_("Targets progress report ({date})"),
+    "targets.subtitle": N_("Expected = baseline + (target − baseline) × time gone ÷ years of the plan, on a "
+                           "straight line from the end of the baseline year to the end of the target year"),
     "briefing.title": N_("Monthly briefing: firm services and credit ({date})"),
     "briefing.subject": N_("[Monthly briefing] Firm services and credit, {year}-{month}"),
     "briefing.intro": N_("To all divisions and affiliated units: the visits of the service specialists, the "
@@ -80,6 +88,13 @@ LABELS: dict[str, str] = {
     "fact.on_time_rate": N_("Answered on time"),
     "fact.satisfied_rate": N_("Satisfied on return visit"),
     "fact.days_to_close": N_("Average working days to close"),
+    "fact.compared_with": N_("Compared with"),
+    "fact.on_ladder": N_("{ladder}: firms on the ladder"),
+    "fact.at_risk": N_("Expiring within 180 days, no renewal"),
+    "fact.targets": N_("Targets set"),
+    "fact.pace_ahead": N_("Targets ahead of pace"),
+    "fact.pace_on_pace": N_("Targets on pace"),
+    "fact.pace_behind": N_("Targets behind pace"),
 
     # ------------------------------------------------------------------ summary tables and charts
     "table.grades_by_district": N_("Grades by district"),
@@ -102,6 +117,22 @@ LABELS: dict[str, str] = {
     "chart.requests_by_status": N_("Requests by status (count)"),
     "chart.requests_by_category": N_("Requests by category (count)"),
     "chart.requests_by_department": N_("Answered on time by department"),
+    "table.ladder_by_district": N_("{ladder}: firms per tier by district"),
+    "chart.ladder_by_district": N_("{ladder}: firms per tier (firms)"),
+    "table.ladder_movement": N_("Movement per tier since {since}"),
+    "chart.ladder_movement": N_("Movement per tier (firms)"),
+    "table.cultivation_classes": N_("Cultivation classes"),
+    "chart.cultivation_classes": N_("Cultivation classes (firms)"),
+    "table.targets_progress": N_("Targets: where they stand"),
+    "chart.targets_progress": N_("Current, target and expected on the straight line (firms)"),
+    "table.targets_pace": N_("Gap and pace"),
+    "note.ladder_movement": N_("New: on no tier of the ladder a year earlier; promoted: on a lower tier a year "
+                               "earlier; lost: at the tier a year earlier, now expired or revoked without renewal; "
+                               "at risk: in force, expiring within 180 days with no renewal recorded."),
+    "note.cultivation_classes": N_("Class 1: national or provincial 专精特新; class 2: city or district 专精特新; "
+                                   "class 3: the cultivation pool."),
+    "note.targets_line": N_("Expected: the value on the date of the straight line from the end of the baseline "
+                            "year to the end of the target year; within one firm of it is on pace."),
     "note.on_time": N_("Answered on time = requests first answered within their due date ÷ requests answered or "
                        "overdue; requests neither due nor answered yet are not counted."),
     "note.versions_cut": N_("Only the latest {n} versions are listed."),
@@ -171,6 +202,30 @@ LABELS: dict[str, str] = {
     "col.due_on": N_("Due on"),
     "col.days_overdue": N_("Working days overdue"),
     "col.summary": N_("Request"),
+    "col.ladder": N_("Ladder"),
+    "col.tier": N_("Tier"),
+    "col.class": N_("Cultivation class"),
+    "col.recognized_on": N_("Recognized on"),
+    "col.expires_on": N_("Valid until"),
+    "col.move_count": N_("Firms now"),
+    "col.move_previous": N_("A year earlier"),
+    "col.move_new": N_("New on the ladder"),
+    "col.move_promoted": N_("Promoted"),
+    "col.move_demoted": N_("Demoted"),
+    "col.move_lost": N_("Lost"),
+    "col.move_moved_up": N_("Moved to a higher tier"),
+    "col.move_at_risk": N_("At risk"),
+    "col.target_name": N_("Target (tier, year)"),
+    "col.baseline": N_("Baseline count"),
+    "col.current": N_("Current count"),
+    "col.target": N_("Target count"),
+    "col.expected": N_("Expected on the line"),
+    "col.baseline_year": N_("Baseline year"),
+    "col.target_year": N_("Target year"),
+    "col.gap": N_("Gap to target"),
+    "col.needed_per_year": N_("Needed per year"),
+    "col.years_left": N_("Years left"),
+    "col.pace": N_("Pace"),
 
     # ------------------------------------------------------------------ values
     "unit.firms": N_("firms"),
@@ -191,6 +246,11 @@ LABELS: dict[str, str] = {
     "priority.urgent": N_("urgent"),
     "priority.major": N_("major"),
     "value.none": N_("(not given)"),
+    "pace.ahead": N_("ahead"),
+    "pace.on_pace": N_("on pace"),
+    "pace.behind": N_("behind"),
+    "ladder.tech": N_("Tech firms"),
+    "ladder.zjtx": N_("专精特新 SMEs"),
     "group.above": N_("Above designated size"),
     "group.below": N_("Below designated size"),
     "grade.T": N_("T (not graded)"),

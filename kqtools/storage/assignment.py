@@ -267,7 +267,8 @@ def apply_changes(conn, changes: Iterable[Change], as_of: str, run_id: int | Non
 
 # ---------------------------------------------------------------- reading
 def assignment_rows(db, specialist: str | None = None, district: str | None = None) -> list[dict]:
-    """Current assignments, by specialist, district and code; ``specialist``: an id in any case."""
+    """Current assignments, by specialist, district and code; ``specialist``: an id in any case. Each
+    row carries the firm's cultivation class today (``class``, ``class_reason``; None: in no class)."""
     from .specialists import normalize_id
 
     where, params = [], []
@@ -286,7 +287,20 @@ def assignment_rows(db, specialist: str | None = None, district: str | None = No
     sql += " ORDER BY a.specialist_id, e.district, a.uscc"
     cur = db.conn.execute(sql, params)
     cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, row)) for row in cur]
+    rows = [dict(zip(cols, row)) for row in cur]
+    classes = _classes_today(db, [r["uscc"] for r in rows])
+    for r in rows:
+        c = classes.get(r["uscc"])
+        r["class"], r["class_reason"] = (c["class"], c["reason"]) if c else (None, None)
+    return rows
+
+
+def _classes_today(db, usccs: list[str]) -> dict:
+    """uscc -> cultivation class today (one query for all the rows; few rows: by code)."""
+    from ..clock import today
+    from .ladder import classes_for
+
+    return classes_for(db, usccs if len(usccs) <= 5000 else None, today())
 
 
 def history_rows(db, uscc: str) -> list[dict]:

@@ -73,7 +73,7 @@ SECTIONS = ("designations", "metrics", "credit", "requests")
 
 def firm_record(db, raw_code: str) -> dict:
     """Everything known about one firm: ``enterprise`` (the register row and the source of its last
-    import), ``designations``, ``metrics`` (by year, latest first) and ``credit``. A firm known only
+    import, with its cultivation class today: ``class``, ``class_label``, ``class_reason``), ``designations``, ``metrics`` (by year, latest first) and ``credit``. A firm known only
     from a list (a credit record, a designation) is shown with the name the list gives it.
     Raises :class:`FirmNotFound` when nothing is known about the code."""
     from ..uscc import check_uscc
@@ -102,7 +102,22 @@ def firm_record(db, raw_code: str) -> dict:
                                    raw_code=raw_code, hint=hint))
         firm = {"uscc": code, "name": names[0] if names else None,
                 "note": "not in the enterprise register; known from imported lists only"}
+    firm.update(cultivation_of(db, code))
     return {"enterprise": firm, **record}
+
+
+#: the cultivation-class fields of ``firm_record``'s ``enterprise`` (None: in no class)
+CLASS_FIELDS = ("class", "class_label", "class_reason")
+
+
+def cultivation_of(db, code: str, as_of: dt.date | None = None) -> dict:
+    """The firm's cultivation class today (``kq ladder classes``): ``class``, ``class_label``,
+    ``class_reason``, each None when the firm is in no class."""
+    from ..clock import today
+    from .ladder import classes_for
+
+    c = classes_for(db, [code], as_of or today()).get(code)
+    return dict(zip(CLASS_FIELDS, (c["class"], c["label"], c["reason"]) if c else (None, None, None)))
 
 
 @dataclass

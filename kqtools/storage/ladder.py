@@ -162,7 +162,19 @@ class LadderStatus:
         return out
 
 
-def status_transitions(db, setup: LadderSetup, as_of: dt.date, by_district: bool) -> dict[str, list[tuple]]:
+def status_transitions(db, setup: LadderSetup, as_of: dt.date, by_district: bool,
+                       rules_name: str | None = None) -> dict[str, list[tuple]]:
+    """Per ladder id, the counts :func:`kqtools.ladder.movement` takes: from the stored spans when
+    they are (or can be made) fresh for these rules (:mod:`kqtools.storage.ladder_spans`), else
+    from :func:`designation_transitions`."""
+    from . import ladder_spans
+
+    if ladder_spans.fresh(db, setup, rules_name):
+        return ladder_spans.status_transitions(db, setup, as_of, by_district)
+    return designation_transitions(db, setup, as_of, by_district)
+
+
+def designation_transitions(db, setup: LadderSetup, as_of: dt.date, by_district: bool) -> dict[str, list[tuple]]:
     """Per ladder id, the counts :func:`kqtools.ladder.movement` takes, from one pass over the index:
     per row a signature character for in force a year ago, in force now (expiring within the at-risk
     days or not) and recognized later."""
@@ -202,7 +214,7 @@ def ladder_status(db, as_of: dt.date, by_district: bool = False, rules_name: str
         if not ladders:
             raise LadderError(f"no ladder {ladder_id!r} in {setup.name} (ladders: "
                               f"{', '.join(lad.id for lad in setup.rules.ladders)})")
-    transitions = status_transitions(db, setup, as_of, by_district)
+    transitions = status_transitions(db, setup, as_of, by_district, rules_name)
     rows = []
     for lad in ladders:
         rows += L.movement(lad, transitions[lad.id], by_district)
@@ -256,19 +268,38 @@ def firm_names(db, usccs) -> dict[str, tuple[str | None, str | None]]:
 # ---------------------------------------------------------------- classes
 def classes_for(db, usccs, as_of: dt.date, rules_name: str | None = None) -> dict[str, dict]:
     """uscc -> ``{"class", "label", "reason", ...}`` for the firms of ``usccs`` in a cultivation class on
-    ``as_of`` (firms in no class are left out). For ``kq enterprises show``, ``kq assignments show``
+    ``as_of`` (firms in no class are left out; ``usccs`` None: every firm, one pass). For ``kq enterprises show``, ``kq assignments show``
     and the visit rules (e.g. class 1 are key firms)."""
     setup = load_setup(rules_name)
     kinds = sorted({c.kind for c in setup.rules.classes})
     if not kinds:
         return {}
-    found = designations_of(db, kinds, list(usccs))
+    found = designations_of(db, kinds, None if usccs is None else list(usccs))
     day = as_of.isoformat()
     out = {}
     for uscc, recs in found.items():
         c = L.classify(recs, day, setup.rules)
         if c is not None:
             out[uscc] = c
+    return out
+
+
+def firms_in_classes(db, numbers, as_of: dt.date, rules_name: str | None = None) -> set[str]:
+    """The credit codes of every firm whose cultivation class on ``as_of`` is one of ``numbers``
+    (the visit rules' ``key_classes``): one pass over the class kinds' designations."""
+    numbers = set(numbers)
+    if not numbers:
+        return set()
+    setup = load_setup(rules_name)
+    kinds = sorted({c.kind for c in setup.rules.classes})
+    if not kinds:
+        return set()
+    day = as_of.isoformat()
+    out = set()
+    for uscc, recs in designations_of(db, kinds).items():
+        c = L.classify(recs, day, setup.rules)
+        if c is not None and c["class"] in numbers:
+            out.add(uscc)
     return out
 
 

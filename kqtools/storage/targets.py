@@ -242,7 +242,7 @@ def stored_targets(db) -> list[T.Target]:
 
 
 def count_firms(db, setup: LadderSetup, wanted: list[tuple[tuple[str, ...], str, dt.date]],
-                by_district: bool) -> dict[tuple, dict]:
+                by_district: bool, rules_name: str | None = None) -> dict[tuple, dict]:
     """For each (tier ids, counting, day) of ``wanted``: district (None when not by district) -> firms.
     A firm counts once per tier set, whatever it holds.
 
@@ -252,7 +252,12 @@ def count_firms(db, setup: LadderSetup, wanted: list[tuple[tuple[str, ...], str,
     out: dict[tuple, dict] = {w: {} for w in wanted}
     in_force = [w for w in wanted if w[1] == T.IN_FORCE]
     if in_force:
-        _count_in_force(db, setup, in_force, by_district, out)
+        from . import ladder_spans
+
+        if ladder_spans.fresh(db, setup, rules_name):      # the stored spans (migration 0017)
+            ladder_spans.count_in_force(db, setup, in_force, by_district, out)
+        else:
+            _count_in_force(db, setup, in_force, by_district, out)
     cumulative = [w for w in wanted if w[1] == T.CUMULATIVE]
     if cumulative:
         _count_cumulative(db, setup, cumulative, by_district, out)
@@ -325,7 +330,7 @@ def target_progress(db, as_of: dt.date, by_district: bool = False, ladder_rules:
         if t.baseline is None or by_district:
             wanted.add((t.tiers, t.counting, dt.date(t.baseline_year, 12, 31)))
     need_districts = by_district or any(t.district for t in targets)
-    counts = count_firms(db, setup, sorted(wanted), need_districts)
+    counts = count_firms(db, setup, sorted(wanted), need_districts, ladder_rules)
 
     def firms(t, day, district=_ALL):
         per = counts.get((t.tiers, t.counting, day), {})

@@ -4,6 +4,10 @@ One query reads every firm the visit rules look at on the as-of date, with its l
 pure :func:`kqtools.visits.plan` decides what is due and counts; :func:`due_visits` and
 :func:`coverage` are two views of that one plan, so they always agree.
 
+A firm is a key firm when the register says so (``enterprises.key_firm``) or, with the rules'
+``[visits] key_classes``, when its cultivation class on the day (:mod:`kqtools.storage.ladder`) is
+one of them.
+
 The firms looked at on a day: those served then (the assignment in force that day, rebuilt from
 ``assignment_history``; simply ``assignments`` when no change is dated after the day), and the
 firms in scope that day that nobody serves (the coordinators' group).
@@ -74,7 +78,13 @@ def visit_plan(db, as_of, policy: Policy | str | None = None, specialist: str | 
            f"ON v.uscc = p.uscc")
     params.update(as_of=day.isoformat(), specialist=specialist)
     with bulk(db, BULK_CACHE_KIB):
-        return V.plan(db.conn.execute(sql, params), day, policy.coverage_goal, policy.period_months)
+        rows = db.conn.execute(sql, params)
+        if policy.key_classes:      # [visits] key_classes: the firms of those cultivation classes are key too
+            from .ladder import firms_in_classes
+
+            key = firms_in_classes(db, policy.key_classes, day)
+            rows = (V.FirmVisits(u, s, k or u in key, last, d) for u, s, k, last, d in rows)
+        return V.plan(rows, day, policy.coverage_goal, policy.period_months)
 
 
 def _details(db, due) -> dict:
