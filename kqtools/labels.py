@@ -243,12 +243,22 @@ def _kinds_served(value):
     return "、".join(kinds.get(k.strip(), k.strip()) for k in value.split(","))
 
 
-def relabel(rows: Iterable[dict], columns: Sequence[str], kind: str | None = None) -> tuple[Iterator[dict], list[str]]:
+class Heads(list):
+    """The headers a human format shows, each remembering the canonical column it stands for
+    (``fields``): a workbook types a column's cells by what the column is (a date, money …), which
+    its label in another language does not say (:mod:`kqtools.xlsxcells`)."""
+
+    def __init__(self, heads: Iterable[str], fields: Sequence[str]):
+        super().__init__(heads)
+        self.fields = list(fields)
+
+
+def relabel(rows: Iterable[dict], columns: Sequence[str], kind: str | None = None) -> tuple[Iterator[dict], Heads]:
     """Rows and columns as a human format shows them: labelled keys, labelled values. In English
-    the rows are passed through untouched."""
+    the rows are passed through untouched. The headers are :class:`Heads`."""
     if i18n.current() == i18n.DEFAULT:
-        return iter(rows), list(columns)
-    heads = distinct([column_label(c, kind) for c in columns], columns)
+        return iter(rows), Heads(columns, columns)
+    heads = Heads(distinct([column_label(c, kind) for c in columns], columns), columns)
     mappers = [value_mapper(c, kind) for c in columns]
     plan = list(zip(heads, columns, mappers))
 
