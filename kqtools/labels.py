@@ -107,6 +107,9 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "co_departments", "level", "satisfaction", "unsolvable", "reopened", "answered_on", "closed_on",
     "days_overdue", "specialist", "last_step_on", "working_days_overdue", "version", "detail", "level_title",
     "next_steps",
+    # keys of readable detail text in workbooks (a list entry's or a screening hit's details, a job run's result)
+    "rule", "records", "years", "from", "to", "basis", "basis_note", "threshold", "input_stripped", "list_stripped",
+    "firms_due", "unassigned", "waiting", "escalated", "due_soon", "late", "sent_back", "due_from", "thresholds",
 )
 
 _missing: contextvars.ContextVar[set | None] = contextvars.ContextVar("kqtools_missing_labels", default=None)
