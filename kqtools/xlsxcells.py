@@ -106,6 +106,37 @@ def column_type(name: str) -> str | None:
     return None
 
 
+def field_type(shown: str) -> str | None:
+    """The :func:`column_type` of a field named in a field/value table: by its canonical name, or
+    by its label in the current language (a label two types share types nothing)."""
+    from .i18n import current
+
+    return column_type(shown) or _label_types(current()).get(shown)
+
+
+@functools.lru_cache(maxsize=None)
+def _label_types(lang: str) -> dict:
+    """label -> column type, over every column the catalog labels (context ``column`` or
+    ``column:KIND``) and every import field (headed with its first Chinese schema alias)."""
+    from .i18n import catalog
+    from .labels import COLUMN, _schema, schema_field_label
+
+    book = catalog(lang)
+    if book is None:                       # English: a field is shown by its canonical name
+        return {}
+    labelled = [(schema_field_label(k, n), n) for k in SCHEMA_KINDS for n in _schema(k)["properties"]]
+    for key in book.keys():
+        context, sep, name = key.partition("\x04")
+        if sep and (context == COLUMN or context.startswith(COLUMN + ":")):
+            labelled.append((book.find(key), name))
+    out: dict = {}
+    for label, name in labelled:
+        typed = column_type(name)
+        if label:
+            out[label] = typed if out.get(label, typed) == typed else None
+    return {label: typed for label, typed in out.items() if typed is not None}
+
+
 # ---------------------------------------------------------------- values
 def excel_date(value) -> float | None:
     """The Excel serial of a date value (``2024-07-01`` or a date), None when it is not one."""
@@ -259,6 +290,9 @@ class SheetCells:
         self.types = [column_type(str(f)) for f in fields]
         self.widths = [display_width(str(h)) + FILTER_ROOM for h in self.heads]
         self.writers: list[Callable] = [self._writer(t) for t in self.types]
+        #: a record shown as field/value rows (``kq enterprises show``): each value typed by its row's field
+        self.record = list(fields) == ["field", "value"]
+        self._typed: dict = {}
 
     def write_header(self) -> None:
         self.sheet.write_row(0, 0, self.heads, self.formats["header"])
@@ -312,7 +346,13 @@ class SheetCells:
 
     def write_row(self, r: int, row: dict) -> None:
         measure = r <= SAMPLE_ROWS
-        for c, (head, write) in enumerate(zip(self.heads, self.writers)):
+        writers = self.writers
+        if self.record:
+            kind = field_type(str(row.get(self.heads[0])))
+            if kind not in self._typed:
+                self._typed[kind] = self._writer(kind)
+            writers = [writers[0], self._typed[kind]]
+        for c, (head, write) in enumerate(zip(self.heads, writers)):
             shown = write(r, c, row.get(head))
             if measure and shown:
                 w = display_width(shown)
