@@ -337,7 +337,7 @@ class SheetCells:
             if kind == "json" and isinstance(value, str) and value[:1] in ("{", "["):
                 value = _json_or_text(value)
             text = self.readable(value) if isinstance(value, (list, dict)) else str(value)
-            if "\n" in text or len(text) > MAX_WIDTH and display_width(text) > MAX_WIDTH:
+            if "\n" in text or 2 * len(text) > MAX_WIDTH and display_width(text) > MAX_WIDTH:
                 sheet.write_string(r, c, text, fm["wrap"])
             else:
                 sheet.write_string(r, c, text)

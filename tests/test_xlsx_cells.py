@@ -114,12 +114,12 @@ def test_widths_count_chinese_characters_double_and_stay_within_caps(tmp_path):
     from kqtools.output import write_xlsx
 
     path = tmp_path / "w.xlsx"
-    rows = [{"a": "甲" * 10, "b": "x" * 10, "c": "长" * 200, "d": "1"}]
+    rows = [{"a": "甲" * 10, "b": "x" * 10, "c": "长" * 40, "d": "1"}]   # 长 × 40: 80 columns
     write_xlsx(str(path), {"s": (["a", "b", "c", "d"], rows)})
     w = widths(path)
     assert w[1] > w[2] + 8                       # ten CJK characters take twenty columns, ten letters ten
     assert w[3] <= xlsxcells.MAX_WIDTH + 1 and w[4] >= xlsxcells.MIN_WIDTH
-    assert rows_of(path)[1][2] == "长" * 200     # capped in width, never cut
+    assert rows_of(path)[1][2] == "长" * 40      # capped in width, never cut: wrapped
     wrapped = re.search(r'<c r="C2" s="(\d+)"', sheet_xml(path)).group(1)
     styles = zipfile.ZipFile(path).read("xl/styles.xml").decode()
     xf = re.findall(r"<xf [^>]*?(?:/>|>.*?</xf>)", re.search(r"<cellXfs[^>]*>(.*?)</cellXfs>", styles, re.S).group(1))
