@@ -342,3 +342,32 @@ def test_a_record_sheet_types_each_value_by_its_field(demo, tmp_path, env, field
     values = {r[0]: r[1] for r in rows_of(path)[1:]}
     assert values[field] == dt.date(2025, 11, 5) and isinstance(values[due], dt.date)
     assert isinstance(next(v for k, v in values.items() if k in ("诉求编号", "external_id")), str)
+
+
+_LEAF_TEXT = st.text(st.characters(whitelist_categories=("L", "N"), whitelist_characters=" -:"), min_size=1, max_size=8)
+_NESTED = st.recursive(
+    st.one_of(_LEAF_TEXT, st.integers(-10**6, 10**6), st.booleans()),
+    lambda inner: st.one_of(st.lists(inner, min_size=1, max_size=4),
+                            st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), inner, min_size=1, max_size=4)),
+    max_leaves=12)
+
+
+@given(st.one_of(st.lists(_NESTED, min_size=1, max_size=4),
+                 st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), _NESTED, min_size=1, max_size=4)))
+def test_readable_text_keeps_every_value_and_has_no_json_brackets(value):
+    text = xlsxcells.Readable(labelled=False)(value)
+    assert not set(text) & set("{}[]\"")
+
+    def leaves(v):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                yield k
+                yield from leaves(x)
+        elif isinstance(v, list):
+            for x in v:
+                yield from leaves(x)
+        else:
+            yield "true" if v is True else "false" if v is False else str(v)
+    for leaf in leaves(value):
+        if leaf not in ("", "true", "false"):
+            assert leaf in text
