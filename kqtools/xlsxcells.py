@@ -12,13 +12,14 @@ field it may be) and by **the value's shape**, never by guessing from any string
   it); a bare date in a time column is a date cell;
 - *money* — a number in a field whose schema unit is 万元, or a name in :data:`MONEY_NAMES` —
   ``#,##0.00``; *rates* (:data:`RATE_NAMES`, fractions of 1) ``0.0%``; *scores and other
-  decimals* (:data:`DECIMAL_NAMES`) ``0.00``; other numbers as Excel shows them (integers as integers); numbers are always
-  number cells, never text;
+  decimals* (:data:`DECIMAL_NAMES`) ``0.00``; other numbers as Excel shows them (integers as
+  integers); numbers are number cells, never text — except an integer of 16 digits or more, which
+  Excel would round (kept as text, exact);
 - lists and dicts (a list entry's ``details``, a specialist's ``districts``, and the JSON text of
-  the columns in :data:`JSON_TEXT_NAMES`) are readable text,
-  never JSON: a dict as ``key: value; key: value`` (keys and enumerated values labelled in the
-  chosen language where the catalog has labels), a list of records one per line, a list of plain
-  values joined with ``、`` (Chinese) or ``, ``; the importer splits both back into a list;
+  the columns in :data:`JSON_TEXT_NAMES`) are readable text, never JSON: a dict as
+  ``key: value; key: value`` (keys and enumerated values labelled in the chosen language where
+  the catalog has labels), a list of records one per line, a list of plain values joined with
+  ``、`` (Chinese) or ``, ``; the importer splits both back into a list;
 - text longer than :data:`MAX_WIDTH` columns, or of several lines, is wrapped, never cut.
 
 Widths are display widths (a CJK or full-width character counts two, ``unicodedata``'s W and F),
@@ -60,6 +61,8 @@ MONEY_UNIT = "万元"
 DATE_FORMAT, TIME_FORMAT = "yyyy-mm-dd", "yyyy-mm-dd hh:mm"
 MONEY_FORMAT, RATE_FORMAT, DECIMAL_FORMAT = "#,##0.00", "0.0%", "0.00"
 
+#: Excel keeps 15 significant digits: a larger integer (a code stored as a number) would be rounded
+EXACT_INTEGER = 10 ** 15
 SAMPLE_ROWS = 1000
 MIN_WIDTH, MAX_WIDTH = 6, 60
 #: room for the header's filter button (Excel draws it over the last two characters)
@@ -319,7 +322,7 @@ class SheetCells:
             if isinstance(value, bool):
                 sheet.write_boolean(r, c, value)
                 return "FALSE"
-            if isinstance(value, int):
+            if isinstance(value, int) and -EXACT_INTEGER < value < EXACT_INTEGER:
                 sheet.write_number(r, c, value, number_format)
                 return f"{value:,}.00" if kind == "money" else str(value)
             if isinstance(value, float):
@@ -333,7 +336,7 @@ class SheetCells:
                     return f"{value * 100:.1f}%"
                 if kind == "decimal":
                     return f"{value:.2f}"
-                return repr(value) if not value.is_integer() else str(int(value))
+                return f"{value:.10g}"                 # Excel's General shows about ten digits
             if kind == "json" and isinstance(value, str) and value[:1] in ("{", "["):
                 value = _json_or_text(value)
             text = self.readable(value) if isinstance(value, (list, dict)) else str(value)
@@ -360,7 +363,7 @@ class SheetCells:
                     self.widths[c] = w
 
     def finish(self, n_rows: int) -> None:
-        """Widths, the frozen header and the autofilter: XlsxWriter writes these when the workbook
+        """Widths and the autofilter: XlsxWriter writes them into the sheet when the workbook
         closes, so constant-memory mode allows them after the rows."""
         for c, w in enumerate(self.widths):
             self.sheet.set_column(c, c, min(max(w + 1, MIN_WIDTH), MAX_WIDTH))

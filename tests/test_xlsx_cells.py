@@ -105,7 +105,8 @@ def test_a_chinese_firm_list_is_ready_to_use(demo, tmp_path):
     assert '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>' in xml
     w = widths(path)
     assert len(w) == len(heads)
-    name_w, size_w, code_w = w[heads.index("企业名称") + 1], w[heads.index("企业规模") + 1], w[heads.index("统一社会信用代码") + 1]
+    name_w, size_w = w[heads.index("企业名称") + 1], w[heads.index("企业规模") + 1]
+    code_w = w[heads.index("统一社会信用代码") + 1]
     assert name_w > code_w > size_w             # 20-odd Chinese characters > 18 digits > 规上
     assert code_w >= 18
 
@@ -298,6 +299,14 @@ def test_text_that_is_not_exactly_a_date_stays_text(text):
     assert xlsxcells.excel_date(text) is None
 
 
+def test_an_integer_excel_would_round_is_written_exactly_as_text(tmp_path):
+    from kqtools.output import write_xlsx
+
+    path = tmp_path / "n.xlsx"
+    write_xlsx(str(path), {"s": (["n"], [{"n": 913205941364373917}, {"n": 123456789012345}])})
+    assert [r[0] for r in rows_of(path)[1:]] == ["913205941364373917", 123456789012345.0]
+
+
 def test_a_date_column_keeps_its_odd_values_as_text(tmp_path):
     from kqtools.output import write_xlsx
 
@@ -344,16 +353,18 @@ def test_a_record_sheet_types_each_value_by_its_field(demo, tmp_path, env, field
     assert isinstance(next(v for k, v in values.items() if k in ("诉求编号", "external_id")), str)
 
 
-_LEAF_TEXT = st.text(st.characters(whitelist_categories=("L", "N"), whitelist_characters=" -:"), min_size=1, max_size=8)
+_LEAF_TEXT = st.text(st.characters(whitelist_categories=("L", "N"), whitelist_characters=" -:"),
+                     min_size=1, max_size=8)
+_KEYS = st.from_regex(r"[a-z_]{1,8}", fullmatch=True)
 _NESTED = st.recursive(
     st.one_of(_LEAF_TEXT, st.integers(-10**6, 10**6), st.booleans()),
     lambda inner: st.one_of(st.lists(inner, min_size=1, max_size=4),
-                            st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), inner, min_size=1, max_size=4)),
+                            st.dictionaries(_KEYS, inner, min_size=1, max_size=4)),
     max_leaves=12)
 
 
 @given(st.one_of(st.lists(_NESTED, min_size=1, max_size=4),
-                 st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), _NESTED, min_size=1, max_size=4)))
+                 st.dictionaries(_KEYS, _NESTED, min_size=1, max_size=4)))
 def test_readable_text_keeps_every_value_and_has_no_json_brackets(value):
     text = xlsxcells.Readable(labelled=False)(value)
     assert not set(text) & set("{}[]\"")
