@@ -9,7 +9,8 @@ field it may be) and by **the value's shape**, never by guessing from any string
 - a *time column* — a name ending in ``_at`` or in :data:`TIME_NAMES` — holding an ISO timestamp
   gets a date-and-time cell shown ``yyyy-mm-dd hh:mm``, in local time (``Settings.tz``) when the
   stored value carries an offset or ``Z`` (a value without one is already local time, as kq stores
-  it); a bare date in a time column is a date cell;
+  it); a bare date in a time column is a date cell; a date or datetime object (a time the command
+  already put in local time) is a date or date-and-time cell in any column;
 - *money* — a number in a field whose schema unit is 万元, or a name in :data:`MONEY_NAMES` —
   ``#,##0.00``; *rates* (:data:`RATE_NAMES`, fractions of 1) ``0.0%``; *scores and other
   decimals* (:data:`DECIMAL_NAMES`) ``0.00``; other numbers as Excel shows them (integers as
@@ -279,7 +280,7 @@ def local_zone(name: str):
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise KqtoolsError(_("{name}: no such time zone (KQ_TZ; e.g. Asia/Shanghai)").format(name=name)) from None
+        raise KqtoolsError(_("$KQ_TZ: {tz!r} is not a time zone (such as Asia/Shanghai)").format(tz=name)) from None
 
 
 class SheetCells:
@@ -305,10 +306,26 @@ class SheetCells:
         sheet, fm = self.sheet, self.formats
         number_format = fm.get(kind) if kind in ("money", "rate", "decimal") else None
 
+        def write_moment(r, c, value) -> str | None:
+            if isinstance(value, dt.datetime):
+                serial = excel_time(value, self.tz)
+                if serial is not None:
+                    sheet.write_number(r, c, serial, fm["time"])
+                    return "yyyy-mm-dd hh:mm"
+            else:
+                serial = excel_date(value)
+                if serial is not None:
+                    sheet.write_number(r, c, serial, fm["date"])
+                    return "yyyy-mm-dd"
+            sheet.write_string(r, c, str(value))
+            return str(value)
+
         def write(r, c, value) -> str | None:
             """Write one cell; returns its text as shown (for the width) when that is cheap to know."""
             if value is None:
                 return None
+            if isinstance(value, dt.date) and kind is None:      # a date or time object is what it is
+                return write_moment(r, c, value)
             if kind == "date" or kind == "time":
                 serial = excel_date(value)
                 if serial is not None:

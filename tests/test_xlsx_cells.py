@@ -134,7 +134,7 @@ def test_times_with_an_offset_are_shown_in_local_time(demo, tmp_path):
     rows = rows_of(path)
     heads = rows[0]
     fire = heads.index("fire_time")
-    utc = dt.datetime.fromisoformat(stored[0]["fire_time"].replace("Z", "+00:00"))
+    utc = dt.datetime.fromisoformat(stored[0]["fire_time"].replace("Z", "+00:00")).astimezone(dt.timezone.utc)
     assert rows[1][fire] == utc.astimezone(dt.timezone(dt.timedelta(hours=8))).replace(tzinfo=None)
     assert number_formats(path)[f"{column_letter(heads, 'fire_time')}2"] == "yyyy-mm-dd hh:mm"
     other = tmp_path / "utc.xlsx"
@@ -142,11 +142,23 @@ def test_times_with_an_offset_are_shown_in_local_time(demo, tmp_path):
     assert rows_of(other)[1][fire] == utc.replace(tzinfo=None)
 
 
+@pytest.mark.parametrize("stored", ["2026-01-05T01:00:00Z", "2026-01-05T01:00:00+00:00", "2026-01-05T09:00:00+08:00",
+                                    "2026-01-05 09:00:00", "2026-01-05T09:00"])
+def test_the_writer_puts_a_stored_timestamp_in_local_time(tmp_path, stored):
+    """What write_xlsx does with a timestamp as stored (a caller that did not convert it): an
+    offset or Z is turned into local time; a time without one is local time already."""
+    from kqtools.output import write_xlsx
+
+    path = tmp_path / "t.xlsx"
+    write_xlsx(str(path), {"s": (["created_at"], [{"created_at": stored}])}, tz="Asia/Shanghai")
+    assert rows_of(path)[1][0] == dt.datetime(2026, 1, 5, 9, 0)
+
+
 def test_an_unknown_time_zone_is_one_line_and_writes_nothing(demo, tmp_path):
     path = tmp_path / "runs.xlsx"
     r = run_kq("jobs", "history", "-o", path, db=demo, env={"KQ_TZ": "Mars/Olympus"})
     assert r.returncode == ExitStatus.USAGE
-    assert "Mars/Olympus: no such time zone" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "'Mars/Olympus' is not a time zone" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not path.exists()
 
 
@@ -305,6 +317,19 @@ def test_an_integer_excel_would_round_is_written_exactly_as_text(tmp_path):
     path = tmp_path / "n.xlsx"
     write_xlsx(str(path), {"s": (["n"], [{"n": 913205941364373917}, {"n": 123456789012345}])})
     assert [r[0] for r in rows_of(path)[1:]] == ["913205941364373917", 123456789012345.0]
+
+
+def test_date_and_time_objects_are_date_cells_in_any_column(tmp_path):
+    from kqtools.output import write_xlsx
+
+    path = tmp_path / "o.xlsx"
+    moment = dt.datetime(2026, 12, 6, 21, 40, 53)
+    write_xlsx(str(path), {"s": (["note", "other"], [{"note": moment, "other": dt.date(2026, 1, 5)}])})
+    assert rows_of(path)[1] == [moment, dt.date(2026, 1, 5)]
+    assert number_formats(path)["A2"] == "yyyy-mm-dd hh:mm"
+    with pytest.raises(Exception, match="is not a time zone"):
+        write_xlsx(str(tmp_path / "z.xlsx"), {"s": (["at"], [{"at": "2026-01-05T01:00:00Z"}])}, tz="Nowhere/City")
+    assert not (tmp_path / "z.xlsx").exists()
 
 
 def test_a_date_column_keeps_its_odd_values_as_text(tmp_path):
