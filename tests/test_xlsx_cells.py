@@ -305,6 +305,12 @@ def test_a_column_is_typed_by_its_name_and_schema(name, kind):
     assert xlsxcells.column_type(name) == kind
 
 
+def test_every_timestamp_column_the_commands_convert_is_a_time_column_of_a_workbook():
+    from kqtools.cli.common import TIMESTAMP_COLUMNS
+
+    assert {c for c in TIMESTAMP_COLUMNS if xlsxcells.column_type(c) != "time"} == set()
+
+
 @pytest.mark.parametrize("text", ["2024-7-1", "20240701", "2024-02-30", "2024-07-01x", "昨天", " 2024-07-01",
                                   "1899-12-31", "1900-02-28"])
 def test_text_that_is_not_exactly_a_date_stays_text(text):
