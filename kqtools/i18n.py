@@ -141,6 +141,10 @@ class Catalog:
         self._cache[raw] = found
         return found
 
+    def keys(self):
+        """Every original the catalog holds (``msgid`` or ``ctx\x04msgid``), in its sorted order."""
+        return (self._original(i).decode("utf-8") for i in range(self.count))
+
     def gettext(self, message: str) -> str:
         return self.find(message) or message
 

@@ -107,6 +107,9 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "co_departments", "level", "satisfaction", "unsolvable", "reopened", "answered_on", "closed_on",
     "days_overdue", "specialist", "last_step_on", "working_days_overdue", "version", "detail", "level_title",
     "next_steps",
+    # keys of readable detail text in workbooks (a list entry's or a screening hit's details, a job run's result)
+    "rule", "records", "years", "from", "to", "basis", "basis_note", "threshold", "input_stripped", "list_stripped",
+    "firms_due", "unassigned", "waiting", "escalated", "due_soon", "late", "sent_back", "due_from", "thresholds",
 )
 
 _missing: contextvars.ContextVar[set | None] = contextvars.ContextVar("kqtools_missing_labels", default=None)
@@ -243,12 +246,22 @@ def _kinds_served(value):
     return "、".join(kinds.get(k.strip(), k.strip()) for k in value.split(","))
 
 
-def relabel(rows: Iterable[dict], columns: Sequence[str], kind: str | None = None) -> tuple[Iterator[dict], list[str]]:
+class Heads(list):
+    """The headers a human format shows, each remembering the canonical column it stands for
+    (``fields``): a workbook types a column's cells by what the column is (a date, money …), which
+    its label in another language does not say (:mod:`kqtools.xlsxcells`)."""
+
+    def __init__(self, heads: Iterable[str], fields: Sequence[str]):
+        super().__init__(heads)
+        self.fields = list(fields)
+
+
+def relabel(rows: Iterable[dict], columns: Sequence[str], kind: str | None = None) -> tuple[Iterator[dict], Heads]:
     """Rows and columns as a human format shows them: labelled keys, labelled values. In English
-    the rows are passed through untouched."""
+    the rows are passed through untouched. The headers are :class:`Heads`."""
     if i18n.current() == i18n.DEFAULT:
-        return iter(rows), list(columns)
-    heads = distinct([column_label(c, kind) for c in columns], columns)
+        return iter(rows), Heads(columns, columns)
+    heads = Heads(distinct([column_label(c, kind) for c in columns], columns), columns)
     mappers = [value_mapper(c, kind) for c in columns]
     plan = list(zip(heads, columns, mappers))
 

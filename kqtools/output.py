@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Iterable, Sequence
 
 from .files import DEFAULT_MODE, OutputFileError, check_target, replace_file
+from .settings import DEFAULT_TZ
 
 EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".json": "json", ".jsonl": "jsonl",
               ".ndjson": "jsonl", ".xlsx": "xlsx"}
@@ -228,10 +229,11 @@ def fit_table(headers: list[str], data: list[list[str]], width: int, keep: Seque
 
 
 def write_xlsx(path: str, sheets: dict[str, tuple[Sequence[str], Iterable[dict]]], *,
-               mode: int = DEFAULT_MODE) -> int:
+               mode: int = DEFAULT_MODE, tz: str = DEFAULT_TZ) -> int:
     """A real workbook, one sheet per entry; strings are written as strings, never formulas (so
-    they are never neutralized either: ``-2+3公司`` stays as it is). Written whole or not at all,
-    private (``mode``); returns the number of rows written."""
+    they are never neutralized either: ``-2+3公司`` stays as it is). Timestamps with an offset are
+    shown in the time zone ``tz`` (``Settings.tz``). Written whole or not at all, private
+    (``mode``); returns the number of rows written."""
     import xlsxwriter
     from xlsxwriter.exceptions import XlsxWriterException
 
@@ -240,7 +242,7 @@ def write_xlsx(path: str, sheets: dict[str, tuple[Sequence[str], Iterable[dict]]
         book = xlsxwriter.Workbook(sink, {"constant_memory": True, "strings_to_formulas": False,
                                           "strings_to_numbers": False, "strings_to_urls": False})
         try:
-            total = _fill_workbook(book, sheets)
+            total = _fill_workbook(book, sheets, tz)
         except BaseException:
             _discard(book)
             raise
@@ -286,28 +288,27 @@ class _Sink:
             self.fh.flush()
 
 
-def _fill_workbook(book, sheets) -> int:
-    bold = book.add_format({"bold": True})
+def _fill_workbook(book, sheets, tz: str = DEFAULT_TZ) -> int:
+    """Each table on its own sheet, every sheet ready to use as it is: bold frozen header, an
+    autofilter over the data, widths fitted to the content, dates as date cells, money with two
+    decimals, lists and dicts as readable text (:mod:`kqtools.xlsxcells`). Rows are written in
+    order (constant-memory mode); the columns' canonical names come with relabelled headers
+    (:class:`kqtools.labels.Heads`), plain headers are the canonical names themselves."""
+    from .xlsxcells import SheetCells, local_zone, workbook_formats
+
+    zone, formats = local_zone(tz), workbook_formats(book)
     used: set = set()
     total = 0
     for title, (columns, rows) in sheets.items():
         sheet = book.add_worksheet(_sheet_name(title, used))
-        sheet.write_row(0, 0, list(columns), bold)
-        sheet.freeze_panes(1, 0)
+        fields = getattr(columns, "fields", None)
+        cells = SheetCells(sheet, list(columns), fields or list(columns), formats, zone, labelled=fields is not None)
+        cells.write_header()
         r = 0
         for r, row in enumerate(rows, start=1):
-            for c, col in enumerate(columns):
-                value = row.get(col)
-                if value is None:
-                    continue
-                if isinstance(value, bool):
-                    sheet.write_boolean(r, c, value)
-                elif isinstance(value, (int, float)):
-                    sheet.write_number(r, c, value)
-                else:
-                    sheet.write_string(r, c, cell_text(value))
+            cells.write_row(r, row)
         total += r
-        sheet.set_column(0, max(len(columns) - 1, 0), 16)
+        cells.finish(r)
     return total
 
 
@@ -339,13 +340,13 @@ def _sheet_name(title: str, used: set) -> str:
 
 
 def write_file(path: str, rows: Iterable[dict], columns: Sequence[str], *, sheet: str = "Sheet1",
-               sheets: dict | None = None, mode: int = DEFAULT_MODE) -> int:
+               sheets: dict | None = None, mode: int = DEFAULT_MODE, tz: str = DEFAULT_TZ) -> int:
     """``-o FILE``: the format comes from the extension; CSV gets a BOM so Excel reads Chinese and
     formula-like text neutralized. Written whole or not at all, private (``mode``): see
     :func:`kqtools.files.replace_file`. Returns the number of rows written."""
     fmt = format_for_path(path)
     if fmt == "xlsx":
-        return write_xlsx(path, sheets or {sheet: (columns, rows)}, mode=mode)
+        return write_xlsx(path, sheets or {sheet: (columns, rows)}, mode=mode, tz=tz)
     if sheets:
         rows = (r for _, (_, rs) in sheets.items() for r in rs)
     encoding = "utf-8-sig" if fmt in ("csv", "tsv") else "utf-8"

@@ -347,7 +347,7 @@ def emit(rows: Iterable[dict], columns: Sequence[str], *, sheets: dict | None = 
         rows = local_times(rows, columns, human)
         if labelled(human):
             rows, columns, sheets = _relabel(rows, columns, sheets, kind)
-        n = output.write_file(path, rows, columns, sheets=sheets, mode=settings().file_mode)
+        n = output.write_file(path, rows, columns, sheets=sheets, mode=settings().file_mode, tz=settings().tz)
         info(_("wrote {n} rows to {path}").format(n=n, path=path))
         return n
     fmt = chosen_format()

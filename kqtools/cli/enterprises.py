@@ -130,7 +130,7 @@ def _write_show(record: dict, path: str) -> ExitStatus:
             if human and rows:
                 rows, columns = labels.relabel(rows, columns, SECTION_KINDS.get(section))
             sheets[_sheet_title(section, human)] = (columns, rows)
-        out_mod.write_xlsx(path, sheets, mode=mode)
+        out_mod.write_xlsx(path, sheets, mode=mode, tz=settings().tz)
     else:
         out_mod.write_document(path, record, mode=mode)
     info(_("wrote {uscc} to {path}").format(uscc=record["enterprise"]["uscc"], path=path))

@@ -127,7 +127,7 @@ def _write_rejects(path: str, result) -> KqError | None:
 
         rows, columns = labels.relabel(rows, columns)
     try:
-        output.write_file(path, rows, columns, mode=settings().file_mode)
+        output.write_file(path, rows, columns, mode=settings().file_mode, tz=settings().tz)
     except OutputFileError as exc:
         done = (_("the import itself was committed (batch {batch}; kq rejects {batch} shows the rejected rows)")
                 if result.written else _("nothing was imported")).format(batch=result.batch)

@@ -330,7 +330,7 @@ def _render_show(record: dict, columns) -> None:
             title = labels.column_label if human else str
             field_rows, field_columns = fields(human)
             output.write_xlsx(path, {title("request"): (field_columns, field_rows),
-                                     title("timeline"): (step_columns, steps)}, mode=mode)
+                                     title("timeline"): (step_columns, steps)}, mode=mode, tz=settings().tz)
             n = len(timeline)
         else:
             n = output.write_file(path, steps, step_columns, mode=mode)
