@@ -70,9 +70,11 @@ def run_kq(*args, db=None, input=None, env=None, cwd=None, timeout=120, subproce
     return _run_in_process(args, db, input, env, cwd)
 
 
-#: the variables that choose kq's language: unset for every command unless the test gives them, so
-#: the suite speaks English whatever the machine's locale (tests of the language set them)
-LANGUAGE_VARIABLES = ("KQ_LANG", "LC_ALL", "LC_MESSAGES", "LANG")
+#: the variables that choose kq's language, its default format, time zone and table width: unset for
+#: every command unless the test gives them, so the suite speaks English and draws the same tables
+#: whatever the machine's locale, a developer's KQ_* settings or the runner (pytest-xdist's workers
+#: export COLUMNS=80)
+LANGUAGE_VARIABLES = ("KQ_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "KQ_FORMAT", "KQ_TZ", "COLUMNS", "LINES")
 
 
 def _run_process(args, db, input, env, cwd, timeout) -> KqResult:
