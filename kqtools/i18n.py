@@ -229,14 +229,23 @@ def N_(message: str) -> str:
 
 
 # ---------------------------------------------------------------- display width
-def display_width(text: str) -> int:
-    """Columns ``text`` takes on a terminal: a Chinese character (East Asian Wide or Fullwidth) takes
-    two, as tabulate (with wcwidth) counts them; ambiguous ones such as “ ” take one."""
-    if text.isascii():
-        return len(text)
-    import unicodedata
+def char_width(ch: str) -> int:
+    """Columns a character takes on a terminal (and, near enough, in an Excel column or an SVG label):
+    two for a Chinese character (East Asian Wide or Fullwidth), as tabulate (with wcwidth) counts
+    them; none for a combining mark; one for the rest, ambiguous ones such as “ ” included."""
+    if ch < "\u0300":
+        return 1
+    import unicodedata  # a built-in module: after the first call, a dictionary lookup
 
-    return len(text) + sum(1 for ch in text if ch >= "\u1100" and unicodedata.east_asian_width(ch) in ("W", "F"))
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if ch >= "\u1100" and unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` (one line) takes: the sum of :func:`char_width`. The one measure of width in
+    kq: tables, help, the demo, workbooks' columns and the reports' charts use it."""
+    return len(text) if text.isascii() else sum(map(char_width, text))
 
 
 def pad(text: str, width: int, align: str = "<") -> str:
@@ -274,5 +283,5 @@ def patch_click() -> None:
             module.ngettext = ngettext
 
 
-__all__ = ["LANGUAGES", "N_", "_", "chosen", "current", "display_width", "gettext", "gettext_in", "ngettext", "pad",
+__all__ = ["LANGUAGES", "N_", "_", "char_width", "chosen", "current", "display_width", "gettext", "gettext_in", "ngettext", "pad",
            "pgettext", "resolve", "reset", "use"]

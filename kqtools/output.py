@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Iterable, Sequence
 
 from .files import DEFAULT_MODE, OutputFileError, check_target, replace_file
+from .i18n import char_width, display_width
 from .settings import DEFAULT_TZ
 
 EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".json": "json", ".jsonl": "jsonl",
@@ -165,21 +166,6 @@ def readable(value) -> str:
         nested = any(isinstance(v, (dict, list, tuple)) for v in value)
         return ("; " if nested else ", ").join(readable(v) for v in value)
     return cell_text(value)
-
-
-def char_width(ch: str) -> int:
-    """Columns a character takes on a terminal: 2 for wide and full-width characters (CJK), 0 for
-    combining marks, else 1."""
-    import unicodedata
-
-    if unicodedata.combining(ch):
-        return 0
-    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-
-
-def display_width(text: str) -> int:
-    """Columns ``text`` takes on a terminal (CJK characters count two)."""
-    return sum(char_width(ch) for ch in text) if not text.isascii() else len(text)
 
 
 def cut(text: str, width: int) -> str:

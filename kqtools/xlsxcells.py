@@ -35,8 +35,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-import unicodedata
 from typing import Callable, Sequence
+
+from .i18n import display_width as line_width
 
 #: columns of dates that no import schema declares and whose names do not end in ``_on``
 DATE_NAMES = frozenset({"date", "since", "until", "valid_from", "valid_until", "as_of", "credit_as_of",
@@ -189,10 +190,7 @@ def _json_or_text(text: str):
 
 def display_width(text: str) -> int:
     """Columns ``text`` takes: two for a wide or full-width character, the widest line of several."""
-    if text.isascii():
-        return max(map(len, text.split("\n"))) if "\n" in text else len(text)
-    return max(sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
-               for line in text.split("\n"))
+    return max(map(line_width, text.split("\n"))) if "\n" in text else line_width(text)
 
 
 class Readable:

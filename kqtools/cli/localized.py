@@ -20,7 +20,7 @@ import unicodedata
 
 import click
 
-from ..i18n import _
+from ..i18n import _, display_width
 
 
 def translated(command: click.Command) -> click.Command:
@@ -68,11 +68,6 @@ def _wide(ch: str, _width=unicodedata.east_asian_width) -> bool:
     """Shown two columns wide: East Asian Wide or Fullwidth (ambiguous ones such as “ ” count one,
     as wcwidth and tabulate count them)."""
     return ch >= "\u1100" and _width(ch) in ("W", "F")
-
-
-def display_width(text: str) -> int:
-    """Columns ``text`` takes on a terminal (a Chinese character takes two)."""
-    return len(text) if text.isascii() else len(text) + sum(map(_wide, text))
 
 
 def _tokens(text: str) -> list[str]:

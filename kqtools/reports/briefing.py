@@ -15,7 +15,6 @@ import datetime as dt
 import io
 
 from ..errors import KqtoolsError
-from ..i18n import _
 from .labels import label as L
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

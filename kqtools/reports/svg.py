@@ -11,6 +11,7 @@ import math
 from html import escape
 from typing import Sequence
 
+from ..i18n import display_width
 from .summaries import nice_step
 
 WIDTH, HEIGHT = 660, 300
@@ -53,18 +54,13 @@ def _legend(names: Sequence[str], colors: Sequence[str], y: float = 34, line_nam
     for name, c in zip(names, colors):
         out.append(f'<rect x="{_num(x)}" y="{_num(y - 9)}" width="10" height="10" fill="{c}"/>')
         out.append(f'<text x="{_num(x + 14)}" y="{_num(y)}">{escape(str(name))}</text>')
-        x += 24 + 7 * _width(str(name))
+        x += 24 + 7 * display_width(str(name))
     for name in line_names:
         out.append(f'<line x1="{_num(x)}" y1="{_num(y - 4)}" x2="{_num(x + 14)}" y2="{_num(y - 4)}" '
                    f'stroke="{GOAL_COLOR}" stroke-width="2" stroke-dasharray="4 2"/>')
         out.append(f'<text x="{_num(x + 18)}" y="{_num(y)}">{escape(str(name))}</text>')
-        x += 28 + 7 * _width(str(name))
+        x += 28 + 7 * display_width(str(name))
     return out
-
-
-def _width(text: str) -> int:
-    """Display width: a CJK character counts two."""
-    return (len(text.encode("utf-8")) + len(text)) // 2
 
 
 def _empty(title: str, message: str) -> str:
@@ -92,13 +88,13 @@ def _frame(categories: Sequence[str], high: float, ticks: Sequence[float], perce
     out.append(f'<line x1="{_LEFT}" y1="{_TOP + plot_h}" x2="{WIDTH - _RIGHT}" y2="{_TOP + plot_h}" stroke="#888"/>')
     n = max(len(categories), 1)
     slot = (WIDTH - _LEFT - _RIGHT) / n
-    rotate = any(_width(str(c)) * 7 > slot * 0.95 for c in categories)
+    rotate = any(display_width(str(c)) * 7 > slot * 0.95 for c in categories)
     every = max(1, math.ceil(n / 30))            # at most 30 labels; the bars keep their own titles
     for i, c in enumerate(categories):
         if i % every:
             continue
         text = str(c)
-        if rotate and _width(text) > 12:
+        if rotate and display_width(text) > 12:
             text = text[:6] + "…"
         x = _LEFT + slot * (i + 0.5)
         y = _TOP + plot_h + 14

@@ -20,19 +20,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import IO
 
+from ..i18n import display_width
 from . import svg
-from .model import Chart, Column, Report, Table
+from .model import Chart, Report, Table
 
 MAX_WIDTH, MIN_WIDTH = 60, 6
 _FORMATS = {"int": "#,##0", "number": "#,##0.####", "score": "0.0000", "money": "#,##0.00", "percent": "0.0%",
             "date": "yyyy-mm-dd"}
 _BAD_SHEET_CHARS = str.maketrans({c: "_" for c in "[]:*?/\\"})
 CHART_COL, CHART_W, CHART_H, ROW_PX = 9, 560, 300, 20
-
-
-def display_width(text: str) -> int:
-    """Columns a text takes in Excel: a CJK (3-byte UTF-8) character counts two, ASCII one."""
-    return (len(text.encode("utf-8")) + len(text)) // 2
 
 
 def sheet_name(title: str, used: set) -> str:
