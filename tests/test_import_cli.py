@@ -236,7 +236,7 @@ def test_xlsx_title_row_excel_dates_and_sheet_rows(kq, tmp_path, db_path):
     assert "d.xlsx: line 6" in r.stderr and "level" in r.stderr
     assert table(db_path, "SELECT uscc, kind, level, recognized_on, expires_on FROM designations ORDER BY uscc") == [
         (A, "zjtx", "national", "2024-07-01", "2027-06-30"), (B, "zjtx", "provincial", "2024-07-01", "2027-06-30")]
-    assert s["unknown_columns"] == ["序号"]
+    assert s["unknown_columns"] == []  # 序号 is left out, not kept in extra
     # new firms named in a designation list are created
     assert s["new_enterprises"] == 2
 

@@ -12,17 +12,20 @@ from .common import FORMATS, keep_output, summary_file_option
 
 KINDS = ("enterprises", "designations", "metrics", "credit", "specialists", "visits", "requests")
 SHOW_REJECTS = 20
-INPUT_FORMATS = ["csv", "tsv", "xlsx", "json", "jsonl"]
+INPUT_FORMATS = ["csv", "tsv", "xlsx", "xls", "json", "jsonl"]
 #: the columns of a table (the rest with --wide or --columns; every one in JSON, CSV and files)
 BATCH_TABLE = ["batch", "time", "kind", "source", "read", "inserted", "updated", "rejected"]
 
 
-def parse_mapping(pairs) -> dict[str, str]:
+def parse_mapping(pairs, option: str = "--map", shape: str = "HEADER=field") -> dict[str, str]:
     mapping = {}
     for pair in pairs:
-        header, sep, field = pair.rpartition("=")
+        if option == "--set":
+            header, sep, field = pair.partition("=")
+        else:
+            header, sep, field = pair.rpartition("=")
         if not sep or not header.strip() or not field.strip():
-            raise click.BadParameter(_("{pair!r}: expected 'HEADER=field'").format(pair=pair), param_hint="--map")
+            raise click.BadParameter(_("{pair!r}: expected '{shape}'").format(pair=pair, shape=shape), param_hint=option)
         mapping[header.strip()] = field.strip()
     return mapping
 
@@ -37,6 +40,10 @@ def parse_mapping(pairs) -> dict[str, str]:
 @click.option("--encoding", help="Text encoding (default: UTF-8 with or without BOM, else GB18030/GBK).")
 @click.option("--sheet", help="XLSX sheet name or number (default: the first).")
 @click.option("--map", "maps", multiple=True, metavar="HEADER=field", help="Map a header to a field (repeatable).")
+@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
+              help="Fill FIELD with VALUE in every row (repeatable), read like a cell: --set kind=专精特新 --set year=2025.")
+@click.option("--header-row", type=click.IntRange(min=1), metavar="N",
+              help="The header is on row N (sheet row or line; default: found among the first 10 rows).")
 @click.option("--strict", is_flag=True, help="Write nothing if any row is rejected.")
 @click.option("--rejects", "rejects_path", metavar="FILE", help="Write rejected rows to FILE (CSV: line,column,field,value,reason).")
 @click.option("-f", "--format-output", "fmt", type=click.Choice(FORMATS), default=None,
@@ -46,7 +53,8 @@ def parse_mapping(pairs) -> dict[str, str]:
 @summary_file_option()
 @labels_option
 @db_option
-def import_(kind, source, source_format, old_format, encoding, sheet, maps, strict, rejects_path, fmt, output):
+def import_(kind, source, source_format, old_format, encoding, sheet, maps, sets, header_row, strict, rejects_path,
+            fmt, output):
     """Import SOURCE (a path, or - for stdin) as KIND.
 
     \b
@@ -56,7 +64,7 @@ def import_(kind, source, source_format, old_format, encoding, sheet, maps, stri
     Exit 0: nothing rejected; 1: some rows rejected; 2: the source is unusable.
     """
     from ..errors import status_of
-    from ..importer import resolve_mapping
+    from ..importer import resolve_constants, resolve_mapping
     from ..importer.diagnostics import notes, reject_line
     from ..kinds import get_kind
     from ..storage.imports import import_stream
@@ -72,13 +80,16 @@ def import_(kind, source, source_format, old_format, encoding, sheet, maps, stri
         from ..output import check_output_path
 
         check_output_path(rejects_path)
+    constants = parse_mapping(sets, "--set", "FIELD=VALUE")
     resolve_mapping(get_kind(kind), mapping)  # an unknown --map target fails before the database is opened
+    resolve_constants(get_kind(kind), constants)
     db = get_db()
     stream = open_source(source)
     progress = _progress(source) if sys.stderr.isatty() else None
     try:
         result = import_stream(db, stream, source, kind, fmt=source_format, encoding=encoding, sheet=sheet,
-                               strict=strict, mapping=mapping, progress=progress)
+                               strict=strict, mapping=mapping, progress=progress, constants=constants,
+                               header_row=header_row)
     finally:
         if progress:
             progress.close()

@@ -57,6 +57,14 @@ def notes(source: str, result) -> list[str]:
     if result.formula_like:
         out.append(f"{source}: stored as text {_n(result.formula_like, 'cell')} beginning with = + - @ as Excel "
                    f"formulas do (kq's CSV exports neutralize them)")
+    for line in getattr(result, "converted", ()):
+        out.append(f"{source}: converted {line}")
+    for fname, value in getattr(result, "set", {}).items():
+        if " from " in value:
+            out.append(f"{source}: no {fname} column: {fname} {value}")
+    if getattr(result, "skipped", 0):
+        out.append(f"{source}: skipped {_n(result.skipped, 'row')} below the data that are not data "
+                   f"(totals, signatures, stamps, notes, rows without a code)")
     if result.apostrophes_removed:
         out.append(f"{source}: removed the apostrophe kq's CSV export puts before formula-like text from "
                    f"{_n(result.apostrophes_removed, 'cell')}")

@@ -14,7 +14,7 @@ from ..clock import now_iso, today
 from ..kinds import Kind, get_kind
 from ..readers import Source
 from .checks import visit_guard
-from .plan import Reject, resolve_mapping
+from .plan import Reject, resolve_constants, resolve_mapping
 from .records import records
 
 CHUNK = 5_000
@@ -42,6 +42,10 @@ class ImportResult:
     formula_like: int = 0           # text cells beginning with = + - @, stored as text
     apostrophes_removed: int = 0    # kq's CSV neutralization (a leading ') taken off again
     merged_cells_filled: int = 0    # XLSX: cells below a vertically merged cell given its value
+    skipped: int = 0                # footer rows (合计, 填表人, 盖章 …, rows without a key after the data)
+    converted: list[str] = field(default_factory=list)   # units converted: column, unit -> unit, factor
+    set: dict = field(default_factory=dict)              # --set FIELD=VALUE, and a year from the title/file name
+    rekeyed: int = 0                # records found under another key of the same kind and updated (see docs)
     rejects: list[Reject] = field(default_factory=list)
 
     NOTES = ("short_rows", "formula_like", "apostrophes_removed", "merged_cells_filled")
@@ -58,7 +62,8 @@ class ImportResult:
                 "written": self.written, "unknown_columns": self.unknown_columns,
                 "new_enterprises": self.new_enterprises, "short_rows": self.short_rows,
                 "formula_like": self.formula_like, "apostrophes_removed": self.apostrophes_removed,
-                "merged_cells_filled": self.merged_cells_filled, "sha256": self.sha256}
+                "merged_cells_filled": self.merged_cells_filled, "skipped": self.skipped,
+                "converted": self.converted, "set": self.set, "rekeyed": self.rekeyed, "sha256": self.sha256}
 
 
 def _q(name: str) -> str:
@@ -66,7 +71,8 @@ def _q(name: str) -> str:
 
 
 def run_import(db, source: Source, kind_name: str, *, strict: bool = False, mapping: dict | None = None,
-               progress: Callable[[int], None] | None = None) -> ImportResult:
+               progress: Callable[[int], None] | None = None, constants: dict | None = None,
+               header_row: int | None = None) -> ImportResult:
     """Import one source into the database; see the module docstring for the guarantees.
 
     Rows are read and checked in this process, a chunk at a time; valid rows are upserted chunk by
@@ -84,20 +90,21 @@ def run_import(db, source: Source, kind_name: str, *, strict: bool = False, mapp
 
     kind = get_kind(kind_name)
     resolve_mapping(kind, mapping)  # an unknown --map target fails before anything is read
+    constants = resolve_constants(kind, constants)
     conn = db.conn
     allow_codes(r[0] for r in conn.execute("SELECT uscc FROM uscc_allowlist"))
     result = ImportResult(kind=kind_name, source=source.name, format=source.format, encoding=source.encoding,
                           sheet=source.sheet)
     try:
         with bulk(db, CACHE_KIB):  # no cyclic GC over a million staged tuples; a bigger page cache
-            return _run(conn, kind, source, result, strict, mapping, progress)
+            return _run(conn, kind, source, result, strict, mapping, progress, constants, header_row)
     finally:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         conn.execute("DROP TABLE IF EXISTS temp.kq_rejects")
 
 
-def _run(conn, kind, source, result, strict, mapping, progress):
+def _run(conn, kind, source, result, strict, mapping, progress, constants=None, header_row=None):
     started = now_iso()
     conn.execute("DROP TABLE IF EXISTS temp.kq_rejects")
     conn.execute("CREATE TEMP TABLE kq_rejects (line INTEGER, field TEXT, value TEXT, reason TEXT, column_name TEXT)")
@@ -116,7 +123,7 @@ def _run(conn, kind, source, result, strict, mapping, progress):
     if kind.name == "visits":  # as `kq visits log`: a known specialist, not a date in the future
         ids, day = [r[0] for r in conn.execute("SELECT id FROM specialists")], today().isoformat()
         guard = lambda columns: visit_guard(ids, day, columns)  # noqa: E731
-    for chunk, chunk_rejects in _chunk_source(source, kind, mapping, guard):
+    for chunk, chunk_rejects in _chunk_source(source, kind, mapping, guard, constants, header_row):
         pending.extend((r.line, r.field, r.value, r.reason, r.column) for r in chunk_rejects)
         if batch_id is None:
             conn.execute("BEGIN IMMEDIATE")
@@ -148,6 +155,11 @@ def _run(conn, kind, source, result, strict, mapping, progress):
     result.unknown_columns = list(getattr(source, "unknown_columns", []))
     for note in result.NOTES:
         setattr(result, note, source.stats.get(note, 0))
+    result.skipped = source.stats.get("skipped", 0)
+    result.converted = conversions(kind, getattr(source, "plan", None), source.stats)
+    result.set = {f: str(v) for f, v in (constants or {}).items()}
+    if "year_from" in source.stats:
+        result.set[source.stats["year_from"].split()[0]] = source.stats["year_from"].split(" ", 1)[1]
     result.sha256 = source.sha256
     result.rejected = conn.execute("SELECT count(DISTINCT line) FROM temp.kq_rejects").fetchone()[0]
     result.rejects = [Reject(l, f, v, r, c) for l, f, v, r, c in conn.execute(
@@ -187,6 +199,33 @@ def _run(conn, kind, source, result, strict, mapping, progress):
     conn.execute("COMMIT")
     result.batch, result.written = batch_id, True
     return result
+
+
+def conversions(kind: Kind, plan, stats: dict) -> list[str]:
+    """What was converted to the fields' units, one line each: a column in its header's unit
+    (``营业收入（元）: 元 → 万元 × 0.0001``), and cells that carried a unit of their own."""
+    from ..units import factor_text
+
+    out = []
+    if plan is not None:
+        for fname, unit in plan.units.items():
+            canonical = kind.fields[fname].unit
+            column = next((plan.column_name(i) for f, i in plan.fields if f == fname), fname)
+            out.append(f"{column}: {unit.name} → {canonical} × {factor_text(unit.factor)}")
+    if kind.name and stats.get("unit_cells"):
+        from ..kinds import units_table
+
+        table = units_table()
+        in_header = {(plan.column_name(i), plan.units[f].name) for f, i in plan.fields if f in plan.units} if plan else set()
+        for column, counts in stats["unit_cells"].items():
+            for name, n in counts.items():
+                unit = table.find(name)
+                canonical = table.canonical[unit.dimension]
+                if name == canonical or (column, name) in in_header:
+                    continue  # a cell in the column's own unit: nothing new to say
+                out.append(f"{column}: {n:,} cell{'' if n == 1 else 's'} in {name} → {canonical} "
+                           f"× {factor_text(unit.factor)}")
+    return out
 
 
 def _by_shape(chunk: list[tuple], source) -> list[tuple[tuple, bool, list]]:
@@ -233,11 +272,11 @@ def _upsert_sql(kind: Kind, columns, batch_id: int, fresh: bool = False, patch: 
             + f" WHERE {table}.seen_batch IS NOT {b}")
 
 
-def _chunk_source(source, kind, mapping, guard=None):
+def _chunk_source(source, kind, mapping, guard=None, constants=None, header_row=None):
     """``(rows, rejects)`` chunks of the valid staged tuples and the rejects met while reading them,
     read and checked in this process (docs/design.md, "Import", says what else was tried)."""
     pending: list[Reject] = []
-    it = records(source, kind, mapping, pending.append, guard)
+    it = records(source, kind, mapping, pending.append, guard, constants, header_row)
     while True:
         chunk = list(islice(it, CHUNK))
         rejects, pending[:] = pending[:], []

@@ -26,7 +26,8 @@ class NoSuchBatch(KqtoolsError):
 
 def import_stream(db, stream: IO[bytes], name: str, kind: str, *, fmt: str | None = None,
                   encoding: str | None = None, sheet: str | None = None, strict: bool = False,
-                  mapping: dict | None = None, progress: Callable[[int], None] | None = None):
+                  mapping: dict | None = None, progress: Callable[[int], None] | None = None,
+                  constants: dict | None = None, header_row: int | None = None):
     """Read ``stream`` (named ``name``; ``-`` for stdin) as ``kind`` and import it: the
     :class:`~kqtools.importer.ImportResult`. An unusable source raises
     :class:`~kqtools.readers.SourceError`; a database that fails (locked past the busy timeout, a
@@ -37,7 +38,8 @@ def import_stream(db, stream: IO[bytes], name: str, kind: str, *, fmt: str | Non
 
     try:
         source = open_table(stream, name, fmt, encoding, sheet)
-        return run_import(db, source, kind, strict=strict, mapping=mapping, progress=progress)
+        return run_import(db, source, kind, strict=strict, mapping=mapping, progress=progress,
+                          constants=constants, header_row=header_row)
     except MemoryError:
         raise SourceError(f"{name}: out of memory while reading; split the file") from None
     except sqlite3.Error as exc:  # locked past the busy timeout, disk full, ...
