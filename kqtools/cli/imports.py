@@ -162,18 +162,47 @@ class _progress:
             click.echo("", err=True)
 
 
-@click.command()
-@click.option("--kind", type=click.Choice(KINDS), help="Only batches of this kind.")
+@click.group(invoke_without_command=True)
+@click.option("--kind", type=click.Choice(KINDS + ("undo",)), help="Only batches of this kind.")
 @click.option("--limit", type=int, default=50, show_default=True)
 @output_options
 @db_option
-def imports(kind, limit):
-    """List import batches, newest first."""
+@click.pass_context
+def imports(ctx, kind, limit):
+    """List import batches, newest first; `kq imports undo BATCH` reverts one."""
     from ..errors import ExitStatus
     from ..storage.imports import BATCH_COLUMNS, list_batches
 
+    if ctx.invoked_subcommand is not None:
+        return ExitStatus.OK
     emit(list_batches(get_db(), kind, limit), BATCH_COLUMNS, default=BATCH_TABLE)
     return ExitStatus.OK
+
+
+@imports.command("undo")
+@click.argument("batch", type=int)
+@click.option("--force", is_flag=True, help="Revert anyway; rows a later batch changed keep their later values.")
+@output_options
+@db_option
+def undo(batch, force):
+    """Revert import batch BATCH: the rows it changed get their previous values back, the rows it
+    inserted are deleted. Refused (exit 1, the rows listed) when a later batch changed some of them
+    since, unless --force. The undo is itself a batch (kind undo)."""
+    from ..errors import status_of
+    from ..storage.imports import UNDO_COLUMNS, undo_batch
+
+    done = undo_batch(get_db(), batch, force)
+    if done.conflicts:
+        verb = "kept their later values" if force else "were changed since by a later batch"
+        info(f"batch {batch}: {len(done.conflicts)} row{'' if len(done.conflicts) == 1 else 's'} {verb}"
+             + ("" if force else "; nothing was undone (--force reverts the rest and keeps those)"))
+        emit(done.conflicts, UNDO_COLUMNS)
+    if done.batch is not None:
+        info(f"batch {batch} undone by batch {done.batch}: {done.restored} row{'' if done.restored == 1 else 's'} "
+             f"restored, {done.deleted} deleted")
+        if not done.conflicts:
+            summary(done.summary())
+    return status_of(done.needs_attention)
 
 
 @click.command()

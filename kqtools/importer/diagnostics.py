@@ -57,6 +57,9 @@ def notes(source: str, result) -> list[str]:
     if result.formula_like:
         out.append(f"{source}: stored as text {_n(result.formula_like, 'cell')} beginning with = + - @ as Excel "
                    f"formulas do (kq's CSV exports neutralize them)")
+    if getattr(result, "rekeyed", 0):
+        out.append(f"{source}: {_n(result.rekeyed, 'record')} already stored without a case number (文书号) "
+                   f"updated under it, not added a second time")
     for line in getattr(result, "converted", ()):
         out.append(f"{source}: converted {line}")
     for fname, value in getattr(result, "set", {}).items():

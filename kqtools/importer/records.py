@@ -281,10 +281,10 @@ def _table_records(source, kind, mapping, reject, first, rows, guard, constants=
                 reject(Reject(line, None, "", cells.reason))
                 continue
             n = len(cells)
+            if not _blank_row(cells) and _is_footer(cells):
+                skipped += 1
+                continue
             if key_idx is not None and (key_idx >= n or _cell_blank(cells[key_idx])) and not _blank_row(cells):
-                if _is_footer(cells):
-                    skipped += 1
-                    continue
                 if n < width and read:
                     held_rows.add(line)
                     short(cells, line, below if prev is None else prev, held.append)
@@ -315,12 +315,12 @@ def _table_records(source, kind, mapping, reject, first, rows, guard, constants=
             if blank_fails and _blank_row(cells):
                 continue
             prev = cells
-            if key_idx is not None and _cell_blank(cells[key_idx]) and (read or _is_footer(cells)):
-                if _is_footer(cells):
-                    skipped += 1
-                else:
-                    held_rows.add(line)
-                    held.extend(out)
+            if _is_footer(cells):
+                skipped += 1
+                continue
+            if key_idx is not None and _cell_blank(cells[key_idx]) and read:
+                held_rows.add(line)
+                held.extend(out)
                 continue
             read += 1
             for e in out:

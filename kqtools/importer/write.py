@@ -102,6 +102,7 @@ def run_import(db, source: Source, kind_name: str, *, strict: bool = False, mapp
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         conn.execute("DROP TABLE IF EXISTS temp.kq_rejects")
+        conn.execute("DROP TRIGGER IF EXISTS temp.kq_import_changes")
 
 
 def _run(conn, kind, source, result, strict, mapping, progress, constants=None, header_row=None):
@@ -132,6 +133,9 @@ def _run(conn, kind, source, result, strict, mapping, progress, constants=None, 
                 " rejected, unknown_columns, started_at, finished_at) VALUES (?,?,'',?,?,?,0,0,0,0,0,'[]',?,?)",
                 (kind.name, source.name, source.format, source.encoding, source.sheet, started, started)).lastrowid
             max_rowid = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
+            firms_rowid = conn.execute("SELECT coalesce(max(rowid), 0) FROM enterprises").fetchone()[0]
+            if max_rowid:
+                record_changes(conn, kind.table, batch_id)
         if len(pending) >= CHUNK:
             flush_rejects()
         if not chunk:
@@ -142,9 +146,10 @@ def _run(conn, kind, source, result, strict, mapping, progress, constants=None, 
                 statement = statements[(columns, patch)] = (
                     _upsert_sql(kind, columns, batch_id, fresh=not max_rowid and not patch, patch=patch),
                     [columns.index(k) + 1 for k in kind.key])
-            before = conn.total_changes
-            conn.executemany(statement[0], rows)
-            if conn.total_changes - before < len(rows):  # some keys were already written by this import
+            if max_rowid and kind.name == "credit" and "reference" in columns:
+                result.rekeyed += rekey_credit(conn, columns, rows, batch_id)
+            # rowcount, not total_changes: the rows written by the upsert itself, not by the undo trigger
+            if conn.executemany(statement[0], rows).rowcount < len(rows):  # some keys were already written
                 duplicates += _reject_duplicates(conn, kind, rows, statement[1], batch_id, pending,
                                                  getattr(source, "field_columns", {}))
         valid += len(chunk)
@@ -172,7 +177,8 @@ def _run(conn, kind, source, result, strict, mapping, progress, constants=None, 
             "INSERT INTO batches (kind, source, sha256, format, encoding, sheet, read, inserted, updated, unchanged,"
             " rejected, unknown_columns, started_at, finished_at) VALUES (?,?,'',?,?,?,0,0,0,0,0,'[]',?,?)",
             (kind.name, source.name, source.format, source.encoding, source.sheet, started, started)).lastrowid
-        max_rowid = 0
+        max_rowid = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
+        firms_rowid = conn.execute("SELECT coalesce(max(rowid), 0) FROM enterprises").fetchone()[0]
     if strict and result.rejected:
         conn.execute("ROLLBACK")
         return result
@@ -192,13 +198,61 @@ def _run(conn, kind, source, result, strict, mapping, progress, constants=None, 
     conn.execute("INSERT INTO rejects (batch_id, line, field, value, reason, column_name) "
                  "SELECT ?, line, field, value, reason, column_name FROM temp.kq_rejects ORDER BY line, rowid",
                  (batch_id,))
+    ranges = {kind.table: [max_rowid, conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]]}
+    if kind.table != "enterprises":
+        ranges["enterprises"] = [firms_rowid, conn.execute("SELECT coalesce(max(rowid), 0) FROM enterprises").fetchone()[0]]
     conn.execute("UPDATE batches SET sha256=?, read=?, inserted=?, updated=?, unchanged=?, rejected=?, "
-                 "unknown_columns=?, finished_at=? WHERE id=?",
+                 "unknown_columns=?, finished_at=?, converted=?, inserted_rowids=? WHERE id=?",
                  (result.sha256, result.read, result.inserted, result.updated, result.unchanged, result.rejected,
-                  json.dumps(result.unknown_columns, ensure_ascii=False), now_iso(), batch_id))
+                  json.dumps(result.unknown_columns, ensure_ascii=False), now_iso(), "; ".join(result.converted),
+                  json.dumps(ranges), batch_id))
     conn.execute("COMMIT")
     result.batch, result.written = batch_id, True
     return result
+
+
+def record_changes(conn, table: str, batch_id: int) -> None:
+    """A temporary trigger that keeps, in ``import_changes``, the whole row as it was before this
+    batch first touched it (changed its values, or only listed it: ``seen_batch``/``seen_line``):
+    what ``kq imports undo`` restores. Rows the batch inserts are known by their rowids. Only an
+    import into a table that has rows pays for it."""
+    cols = [r[1] for r in conn.execute(f"PRAGMA main.table_info({_q(table)})")]
+    old = ", ".join(f"'{c}', quote(old.{_q(c)})" for c in cols)   # SQL literals: a REAL keeps every digit
+    b = int(batch_id)
+    conn.execute("DROP TRIGGER IF EXISTS temp.kq_import_changes")
+    conn.execute(f"CREATE TEMP TRIGGER kq_import_changes AFTER UPDATE ON main.{_q(table)} "
+                 f"WHEN old.seen_batch IS NOT {b} BEGIN "
+                 f"INSERT INTO import_changes (batch_id, tbl, row_id, old_row) "
+                 f"SELECT {b}, '{table}', new.rowid, json_object({old}) WHERE NOT EXISTS (SELECT 1 FROM "
+                 f"import_changes WHERE batch_id = {b} AND tbl = '{table}' AND row_id = new.rowid); END")
+    # (a re-keyed credit record is touched twice; the first old row is the one to keep. OR IGNORE
+    # would not do: the conflict policy of the outer upsert overrides the one inside a trigger)
+
+
+def rekey_credit(conn, columns, rows, batch_id: int) -> int:
+    """Credit records first imported without a case number (文书号) are keyed by their start date
+    (a tax rating: by its year); a file that now gives the case number would add each record a
+    second time. Such a record (same uscc and source, no reference, keyed by the row's start date
+    or rating year) takes the new key instead, so that the upsert updates it. Returns how many."""
+    cols = list(columns)
+    at = {c: cols.index(c) + 1 for c in ("uscc", "source", "reference", "record_key", "started_on", "year")
+          if c in cols}
+    params = []
+    for row in rows:
+        ref = row[at["reference"]]
+        if not ref or ref != row[at["record_key"]]:
+            continue
+        source = row[at["source"]]
+        old_key = (str(row[at["year"]]) if "year" in at and row[at["year"]] is not None else None) \
+            if source == "tax_rating" else (row[at["started_on"]] if "started_on" in at else None)
+        if old_key:
+            params.append((ref, row[at["uscc"]], source, old_key))
+    if not params:
+        return 0
+    return conn.executemany(f"UPDATE credit_records SET record_key = ?1, batch_id = {int(batch_id)} "
+                            "WHERE uscc = ?2 AND source = ?3 AND record_key = ?4 AND coalesce(reference, '') = '' "
+                            "AND NOT EXISTS (SELECT 1 FROM credit_records c WHERE c.uscc = ?2 AND c.source = ?3 "
+                            "AND c.record_key = ?1)", params).rowcount
 
 
 def conversions(kind: Kind, plan, stats: dict) -> list[str]:
