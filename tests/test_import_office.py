@@ -359,3 +359,75 @@ def test_undo_refuses_when_a_later_batch_changed_the_rows_and_force_keeps_those(
     assert forced.returncode == 0, forced
     assert table(db_path, "SELECT uscc, record_key, severity FROM credit_records ORDER BY uscc") == [
         (A, "常环罚〔2025〕12号", "serious"), (B, "2025-04-10", "general")]
+
+
+# ---------------------------------------------------------------- 9. fixable rejects
+def fix_rows(rows, fixes):
+    for row in rows:
+        for column, value in fixes.get(int(row["行号"]), {}).items():
+            row[column] = value
+    return rows
+
+
+def test_rejects_file_round_trip_csv(kq, tmp_path, db_path):
+    import csv
+
+    src = csv_file(tmp_path / "m.csv", f"序号,统一社会信用代码,企业名称,年度,营业收入（元）,税收,备注\n"
+                                       f"1,{A},甲,2025,1200,#DIV/0!,重点\n2,{B},乙,2025年x,5,3,\n3,{C},丙,2025,7,1,\n")
+    out = tmp_path / "问题行.csv"
+    r = kq("import", "metrics", src, "--rejects", out, "-f", "json")
+    assert r.returncode == 1 and r.json()["rejected"] == 2, r
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["序号", "统一社会信用代码", "企业名称", "年度", "营业收入（元）", "税收", "备注", "行号", "错误原因"]
+    assert [(r_["行号"], r_["错误原因"].split(":")[0], r_["备注"]) for r_ in rows] == [("2", "税收", "重点"), ("3", "年度", "")]
+    fix_rows(rows, {2: {"税收": "4"}, 3: {"年度": "2025"}})
+    with out.open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.DictWriter(fh, list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    again = kq("import", "metrics", out, "-f", "json")
+    assert again.returncode == 0, again
+    s = again.json()
+    assert (s["inserted"], s["rejected"], s["unknown_columns"]) == (2, 0, ["备注"])   # 行号, 错误原因 left out
+    assert table(db_path, "SELECT uscc, revenue, tax, extra FROM metrics ORDER BY uscc") == sorted([
+        (A, 0.12, 4.0, '{"备注": "重点"}'), (B, 0.0005, 3.0, None), (C, 0.0007, 1.0, None)])
+
+
+def test_rejects_file_round_trip_xlsx_from_an_office_workbook(kq, tmp_path, db_path):
+    import xlsxwriter
+    from python_calamine import CalamineWorkbook
+
+    path = tmp_path / "in.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    ws.merge_range(0, 0, 0, 3, "2025年亩均效益指标")
+    ws.write_row(1, 0, ["序号", "统一社会信用代码", "企业名称", "营业收入（元）"])
+    ws.write_row(2, 0, [1, A, "甲", "12x"])
+    ws.write_row(3, 0, [2, B, "乙", 50000])
+    ws.write_row(4, 0, [3, C, "丙", "3.5平方米"])
+    ws.write_row(5, 0, ["合计"])
+    wb.close()
+    out = tmp_path / "问题行.xlsx"
+    r = kq("import", "metrics", path, "--rejects", out, "-f", "json")
+    assert r.returncode == 1 and (r.json()["rejected"], r.json()["skipped"]) == (2, 1), r
+    rows = CalamineWorkbook.from_path(str(out)).get_sheet_by_index(0).to_python()
+    assert rows[0] == ["序号", "统一社会信用代码", "企业名称", "营业收入（元）", "year", "行号", "错误原因"]
+    fixed = tmp_path / "fixed.xlsx"
+    wb = xlsxwriter.Workbook(str(fixed))
+    ws = wb.add_worksheet()
+    for i, row in enumerate(rows):
+        ws.write_row(i, 0, [("120000" if i and j == 3 else v) for j, v in enumerate(row)])
+    wb.close()
+    again = kq("import", "metrics", fixed, "-f", "json")
+    assert again.returncode == 0, again
+    assert table(db_path, "SELECT uscc, year, revenue FROM metrics ORDER BY uscc") == sorted([
+        (A, 2025, 12.0), (B, 2025, 5.0), (C, 2025, 12.0)])
+
+
+def test_kq_rejects_shows_the_column_and_the_firms_name(kq, tmp_path):
+    src = csv_file(tmp_path / "m.csv", f"统一社会信用代码,企业名称,年度,税收\n{A},常州甲公司,2025,#N/A\n")
+    batch = kq("import", "metrics", src, "-f", "json").json()["batch"]
+    assert kq("rejects", str(batch), "-f", "jsonl").jsonl() == [
+        {"line": 2, "column": "税收", "name": "常州甲公司", "field": "tax", "value": "#N/A",
+         "reason": "Excel error value: the formula of this cell failed in Excel; fix it there or type the value"}]

@@ -45,7 +45,8 @@ def parse_mapping(pairs, option: str = "--map", shape: str = "HEADER=field") -> 
 @click.option("--header-row", type=click.IntRange(min=1), metavar="N",
               help="The header is on row N (sheet row or line; default: found among the first 10 rows).")
 @click.option("--strict", is_flag=True, help="Write nothing if any row is rejected.")
-@click.option("--rejects", "rejects_path", metavar="FILE", help="Write rejected rows to FILE (CSV: line,column,field,value,reason).")
+@click.option("--rejects", "rejects_path", metavar="FILE",
+              help="Write each rejected row whole to FILE (.csv or .xlsx), with 行号 and 错误原因 columns: fix it and import it again.")
 @click.option("-f", "--format-output", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format of the summary (default: $KQ_FORMAT, else table on a terminal and JSON "
                    "otherwise). --format will mean this, as on every other command, once its deprecated "
@@ -125,25 +126,24 @@ def _print_summary(record: dict, fmt: str | None):
 
 
 def _write_rejects(path: str, result) -> KqError | None:
-    """Write the rejects file (labelled for a spreadsheet, canonical otherwise); after the import, a
-    failure is said plainly (exit 1), with what the import itself did, and returned to be raised once
-    the summary is out."""
+    """Write the rejects file (the rejected rows whole: :func:`~kqtools.importer.diagnostics.rejects_table`);
+    after the import, a failure is said plainly (exit 1), with what the import itself did, and
+    returned to be raised once the summary is out."""
     from .. import output
     from ..errors import ExitStatus
     from ..files import OutputFileError
+    from ..importer.diagnostics import rejects_table
 
-    rows, columns = (r.as_dict() for r in result.rejects), ["line", "column", "field", "value", "reason"]
-    if labelled(output.format_for_path(path) in ("xlsx", "csv", "tsv")):
-        from .. import labels
-
-        rows, columns = labels.relabel(rows, columns)
+    # the rows under the source's own headers, plus 行号 and 错误原因: already what a clerk reads
+    columns, rows = rejects_table(result)
     try:
         output.write_file(path, rows, columns, mode=settings().file_mode, tz=settings().tz)
     except OutputFileError as exc:
         done = (_("the import itself was committed (batch {batch}; kq rejects {batch} shows the rejected rows)")
                 if result.written else _("nothing was imported")).format(batch=result.batch)
         return KqError(f"{exc}; {done}", exit_code=ExitStatus.ATTENTION)
-    info(_("wrote {n} rejects to {path}").format(n=len(result.rejects), path=path))
+    info(_("wrote {n} rejected rows to {path}, whole, with 行号 and 错误原因: fix them there and import the file "
+           "again").format(n=len(rows), path=path))
     return None
 
 

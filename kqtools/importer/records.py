@@ -266,18 +266,22 @@ def _table_records(source, kind, mapping, reject, first, rows, guard, constants=
     # follows them: at the end of the file they are footers too, before a data row they are rejected
     key_idx = next((i for f, i in plan.fields if f in kind.key), None)
     held: list[Reject] = []
-    held_rows: set[int] = set()
+    held_rows: dict[int, list] = {}
     skipped = 0
+    # the cells of every rejected row, for a rejects file a clerk can fix and import again
+    kept = source.rejected_cells = {}  # type: ignore[attr-defined]
     for line, cells in rows:
         if held and key_idx is not None and key_idx < len(cells) and not _cell_blank(cells[key_idx]):
             read += len(held_rows)
             for e in held:
                 reject(e)
+            kept.update(held_rows)
             held.clear()
             held_rows.clear()
         if cells.__class__ is not list or len(cells) != width:
             if cells.__class__ is BadRow:
                 read += 1
+                kept[line] = cells
                 reject(Reject(line, None, "", cells.reason))
                 continue
             n = len(cells)
@@ -286,7 +290,7 @@ def _table_records(source, kind, mapping, reject, first, rows, guard, constants=
                 continue
             if key_idx is not None and (key_idx >= n or _cell_blank(cells[key_idx])) and not _blank_row(cells):
                 if n < width and read:
-                    held_rows.add(line)
+                    held_rows[line] = cells
                     short(cells, line, below if prev is None else prev, held.append)
                     prev = cells
                     continue
@@ -294,6 +298,7 @@ def _table_records(source, kind, mapping, reject, first, rows, guard, constants=
                 if not is_blank(cells[width:]):
                     read += 1
                     at = next(i for i in range(width, n) if not is_blank([cells[i]]))
+                    kept[line] = cells
                     reject(Reject(line, None, header_text(cells[at])[:80],
                                   f"row has {n} cells but the header has {width}: a stray delimiter or a shifted row",
                                   column_letter(at + source.first_col)))
@@ -307,6 +312,8 @@ def _table_records(source, kind, mapping, reject, first, rows, guard, constants=
                 prev = cells
                 if out is not None:
                     yield out
+                else:
+                    kept[line] = cells
                 continue
         if not blank_fails and _blank_row(cells):
             continue
@@ -319,10 +326,11 @@ def _table_records(source, kind, mapping, reject, first, rows, guard, constants=
                 skipped += 1
                 continue
             if key_idx is not None and _cell_blank(cells[key_idx]) and read:
-                held_rows.add(line)
+                held_rows[line] = cells
                 held.extend(out)
                 continue
             read += 1
+            kept[line] = cells
             for e in out:
                 reject(e)
             continue
@@ -415,6 +423,7 @@ def _dict_records(source, kind, mapping, reject, first, rows, broken=0, guard=No
     columns: dict[str, str | None] = {}
     source.merge_columns = set()  # type: ignore[attr-defined]
     read = 0
+    kept = source.rejected_cells = {}  # type: ignore[attr-defined]
     for line, obj in chain([first], rows):
         if obj.__class__ is RowError:
             read += 1
@@ -435,6 +444,7 @@ def _dict_records(source, kind, mapping, reject, first, rows, broken=0, guard=No
         # rejects both (_field_checker), an unknown key keeps them as JSON in ``extra``
         out = convert(list(obj.values()), line)
         if out.__class__ is list:
+            kept[line] = obj
             for e in out:
                 reject(e)
             continue

@@ -47,6 +47,8 @@ class ImportResult:
     set: dict = field(default_factory=dict)              # --set FIELD=VALUE, and a year from the title/file name
     rekeyed: int = 0                # records found under another key of the same kind and updated (see docs)
     rejects: list[Reject] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)         # the source's header as read (joined when two rows)
+    rejected_cells: dict = field(default_factory=dict)      # line -> the cells (or JSON object) of a rejected row
 
     NOTES = ("short_rows", "formula_like", "apostrophes_removed", "merged_cells_filled")
 
@@ -169,6 +171,8 @@ def _run(conn, kind, source, result, strict, mapping, progress, constants=None, 
     result.rejected = conn.execute("SELECT count(DISTINCT line) FROM temp.kq_rejects").fetchone()[0]
     result.rejects = [Reject(l, f, v, r, c) for l, f, v, r, c in conn.execute(
         "SELECT line, field, value, reason, column_name FROM temp.kq_rejects ORDER BY line, rowid")]
+    result.header = [str(h) for h in getattr(source, "header", []) or []]
+    result.rejected_cells = getattr(source, "rejected_cells", {})
     if batch_id is None:  # nothing at all came out of the source (every row rejected, or none)
         if strict and result.rejected:
             return result
@@ -198,6 +202,10 @@ def _run(conn, kind, source, result, strict, mapping, progress, constants=None, 
     conn.execute("INSERT INTO rejects (batch_id, line, field, value, reason, column_name) "
                  "SELECT ?, line, field, value, reason, column_name FROM temp.kq_rejects ORDER BY line, rowid",
                  (batch_id,))
+    names = reject_names(source)
+    if names:
+        conn.executemany("UPDATE rejects SET name = ? WHERE batch_id = ? AND line = ?",
+                         [(name, batch_id, line) for line, name in names.items()])
     ranges = {kind.table: [max_rowid, conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]]}
     if kind.table != "enterprises":
         ranges["enterprises"] = [firms_rowid, conn.execute("SELECT coalesce(max(rowid), 0) FROM enterprises").fetchone()[0]]
@@ -209,6 +217,28 @@ def _run(conn, kind, source, result, strict, mapping, progress, constants=None, 
     conn.execute("COMMIT")
     result.batch, result.written = batch_id, True
     return result
+
+
+def reject_names(source) -> dict[int, str]:
+    """line -> the firm's name on each rejected row (from its name column), for ``kq rejects``."""
+    from ..fields import to_text
+
+    cells = getattr(source, "rejected_cells", {})
+    plan = getattr(source, "plan", None)
+    out = {}
+    if plan is not None:
+        idx = next((i for f, i in plan.fields if f == "name"), None)
+        if idx is None:
+            return {}
+        for line, row in cells.items():
+            if idx < len(row) and row[idx] not in (None, ""):
+                out[line] = to_text(row[idx])[:200]
+        return out
+    key = getattr(source, "field_columns", {}).get("name")
+    for line, row in cells.items():
+        if key and isinstance(row, dict) and row.get(key) not in (None, ""):
+            out[line] = to_text(row[key])[:200]
+    return out
 
 
 def record_changes(conn, table: str, batch_id: int) -> None:

@@ -17,7 +17,7 @@ from . import write_transaction
 
 BATCH_COLUMNS = ["batch", "kind", "source", "format", "encoding", "read", "inserted", "updated", "unchanged",
                  "rejected", "time", "converted", "undone_by", "sha256"]
-REJECT_COLUMNS = ["line", "column", "field", "value", "reason"]
+REJECT_COLUMNS = ["line", "column", "name", "field", "value", "reason"]
 
 
 class NoSuchBatch(KqtoolsError):
@@ -74,7 +74,7 @@ def batch_rejects(db, batch: int) -> BatchRejects:
     if found is None:
         raise NoSuchBatch(f"no import batch {batch} (see kq imports)")
     rows = db.execute_returning_dicts(
-        'SELECT line, column_name AS "column", field, value, reason FROM rejects WHERE batch_id = ? '
+        'SELECT line, column_name AS "column", name, field, value, reason FROM rejects WHERE batch_id = ? '
         "ORDER BY line, rowid", [batch])
     return BatchRejects(batch, rows, found[0])
 

@@ -17,3 +17,5 @@ CREATE TABLE import_changes (
     old_row TEXT NOT NULL,         -- JSON object: every column of the row before the batch changed it
     PRIMARY KEY (batch_id, tbl, row_id)
 ) WITHOUT ROWID;
+
+ALTER TABLE rejects ADD COLUMN name TEXT;   -- the firm's name on the rejected row (its name column as read), so `kq rejects` shows whose row it is; NULL when the row has none
