@@ -193,13 +193,15 @@ def undo(batch, force):
 
     done = undo_batch(get_db(), batch, force)
     if done.conflicts:
-        verb = "kept their later values" if force else "were changed since by a later batch"
-        info(f"batch {batch}: {len(done.conflicts)} row{'' if len(done.conflicts) == 1 else 's'} {verb}"
-             + ("" if force else "; nothing was undone (--force reverts the rest and keeps those)"))
+        if force:
+            info(_("batch {batch}: {n} rows kept their later values").format(batch=batch, n=len(done.conflicts)))
+        else:
+            info(_("batch {batch}: {n} rows were changed since by a later batch; nothing was undone (--force "
+                   "reverts the rest and keeps those)").format(batch=batch, n=len(done.conflicts)))
         emit(done.conflicts, UNDO_COLUMNS)
     if done.batch is not None:
-        info(f"batch {batch} undone by batch {done.batch}: {done.restored} row{'' if done.restored == 1 else 's'} "
-             f"restored, {done.deleted} deleted")
+        info(_("batch {batch} undone by batch {undo}: {restored} rows restored, {deleted} deleted").format(
+            batch=batch, undo=done.batch, restored=done.restored, deleted=done.deleted))
         if not done.conflicts:
             summary(done.summary())
     return status_of(done.needs_attention)
