@@ -161,6 +161,9 @@ def undo_batch(db, batch: int, force: bool = False) -> Undo:
         kind_name, ranges, undone_by = found
         if kind_name == "undo":
             raise CannotUndo(f"batch {batch} is itself an undo; import the file again instead")
+        if kind_name == "requests":  # each request has a timeline of steps taken since: not a list to revert
+            raise CannotUndo(f"batch {batch} imported requests, whose steps are recorded since; "
+                             f"change them with kq requests")
         if undone_by is not None:
             raise CannotUndo(f"batch {batch} was undone already (by batch {undone_by})")
         if ranges is None:
