@@ -178,6 +178,17 @@ def test_title_two_row_merged_header_serial_numbers_and_footers(kq, fixtures, db
     assert table(db_path, "SELECT uscc, year, land_mu, revenue, tax, electricity_kwh, energy_tce FROM metrics "
                           "ORDER BY uscc") == sorted(METRICS_ROWS)
     assert "skipped 3 rows below the data" in r.stderr
+    assert "经济指标 / 营业收入（元）: 元 → 万元 × 0.0001" in s["converted"]   # the two header rows joined
+
+
+def test_a_header_row_that_splits_a_column_is_joined_and_mapped(kq, tmp_path, db_path):
+    src = csv_file(tmp_path / "m.csv", f"统一社会信用代码,企业名称,年度,用地面积（亩）,\n,,,自有,租赁\n"
+                                       f"{A},甲,2025,12,3\n{B},乙,2025,8,0\n")
+    r = kq("import", "metrics", src, "--map", "用地面积（亩） / 自有=land_mu", "-f", "json")
+    assert r.returncode == 0, r
+    assert r.json()["unknown_columns"] == ["用地面积（亩） / 租赁"]
+    assert table(db_path, "SELECT uscc, land_mu, extra FROM metrics ORDER BY uscc") == sorted([
+        (A, 12.0, '{"用地面积（亩） / 租赁": "3"}'), (B, 8.0, '{"用地面积（亩） / 租赁": "0"}')])
 
 
 def test_a_row_without_a_code_between_data_rows_is_still_rejected(kq, tmp_path, db_path):

@@ -94,7 +94,7 @@ def plan_header(kind: Kind, header: list, mapping: dict[str, str] | None = None,
     ``{field: [column indexes]}`` (more than one index is an error :func:`check_plan` reports).
 
     A header joined from two header rows (``经济指标 / 营业收入（元）``) matches as a whole, else by
-    its last part, else by its first. A unit in the header (``（元）``, or a bare ``万元`` at its end)
+    its last part (``用地面积 / 自有`` matches nothing: it goes to ``extra`` unless ``--map`` names it). A unit in the header (``（元）``, or a bare ``万元`` at its end)
     of a field with a unit (``x-unit``) is kept in ``Plan.units``; one that does not fit the field
     goes to ``Plan.unit_problems`` (:func:`check_plan` refuses the file). ``序号`` and the columns kq's
     rejects file adds (``行号``, ``错误原因``) are left out, not kept in ``extra``.
@@ -108,7 +108,7 @@ def plan_header(kind: Kind, header: list, mapping: dict[str, str] | None = None,
         if not name.strip():
             continue
         target, part = None, name
-        for part in ([name] + [p for p in (name.split(" / ")[-1], name.split(" / ")[0]) if p != name]):
+        for part in ([name] + [p for p in (name.split(" / ")[-1],) if p != name]):
             target = _target(kind, extra_map, part)
             if target is not None:
                 break
