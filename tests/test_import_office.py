@@ -442,3 +442,9 @@ def test_kq_rejects_shows_the_column_and_the_firms_name(kq, tmp_path):
     assert kq("rejects", str(batch), "-f", "jsonl").jsonl() == [
         {"line": 2, "column": "税收", "name": "常州甲公司", "field": "tax", "value": "#N/A",
          "reason": "Excel error value: the formula of this cell failed in Excel; fix it there or type the value"}]
+
+
+def test_an_xls_on_stdin_is_known_by_its_signature(kq, fixtures, db_path):
+    data = (fixtures / "专精特新名单.xls").read_bytes()
+    r = kq("import", "designations", "-", "--set", "kind=高新技术企业", "-f", "json", input=data)
+    assert r.returncode == 0 and (r.json()["format"], r.json()["inserted"]) == ("xls", 3), r
