@@ -55,8 +55,10 @@ def open_xlsx(data: bytes, name: str, sheet: str | None, fmt: str = "xlsx") -> S
     except SourceError:
         raise
     except Exception as exc:  # calamine raises several error types for broken zips
-        what = ".xlsx" if fmt == "xlsx" else ".xls (or WPS .et)"
-        raise SourceError(f"{name}: not a readable {what} workbook ({type(exc).__name__}: {exc})") from None
+        if fmt == "xlsx":
+            raise SourceError(f"{name}: not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
+        raise SourceError(f"{name}: not a readable .xls (or WPS .et) workbook ({type(exc).__name__}: {exc}); "
+                          f"save it as .xlsx in Excel or WPS and import that") from None
 
     src = Source(name=name, format=fmt, sheet=sheet_name, _digest=digest, first_col=first_col)
 
