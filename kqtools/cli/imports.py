@@ -59,8 +59,8 @@ def import_(kind, source, source_format, old_format, encoding, sheet, maps, sets
     """Import SOURCE (a path, or - for stdin) as KIND.
 
     \b
-    Formats: CSV, TSV, XLSX, JSON (array of objects), JSONL. Headers may be the canonical
-    field names or the Chinese headers clerks use; money is in 万元.
+    Formats: CSV, TSV, XLSX, XLS, JSON (array of objects), JSONL. Headers may be the canonical
+    field names or the Chinese headers clerks use; money is in 万元 (other units are converted).
     Rows are upserted by key; every rejected row is reported with its line and reason.
     Exit 0: nothing rejected; 1: some rows rejected; 2: the source is unusable.
     """
