@@ -10,7 +10,12 @@ import datetime as dt
 import re
 import unicodedata
 
-EMPTY = frozenset({"", "-", "--", "—", "——", "/", "无", "暂无", "null", "NULL", "None", "N/A", "n/a", "#N/A"})
+EMPTY = frozenset({"", "-", "--", "—", "——", "/", "无", "暂无", "null", "NULL", "None", "N/A", "n/a"})
+# what Excel shows in a cell whose formula failed: a row holding one is rejected, never read as empty
+# (``N/A`` typed by a clerk means "not applicable" and stays empty; ``#N/A`` is the error of a lookup)
+EXCEL_ERRORS = frozenset({"#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
+                          "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#UNKNOWN!", "#CONNECT!", "#BUSY!"})
+EXCEL_ERROR_REASON = "Excel error value: the formula of this cell failed in Excel; fix it there or type the value"
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2100, 12, 31)   # the dates a record of a firm can carry
 _MAX_SERIAL = (MAX_DATE - _EXCEL_EPOCH).days                         # 73415: Excel's number for 2100-12-31
@@ -19,7 +24,8 @@ _DATE_PATTERNS = (
     re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
     re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
 )
-_NUMBER_CLEAN = re.compile(r"[,\s_]|(?<=\d)(万元|元|亩|吨|人|吨标准煤|tce|t)$")
+# a count may carry its counting word (120人); units of measure are read per field (kqtools.units)
+_NUMBER_CLEAN = re.compile(r"[,\s_]|(?<=\d)(人|名|个|家)$")
 _LIST_SPLIT = re.compile(r"[|;,、，；/\n]+")
 _KEY_DROP = re.compile(r"[\s\"'“”‘’「」『』《》〈〉]+")
 

@@ -33,6 +33,25 @@ def header_key(header: str) -> str:
     return F.lookup_key(text)
 
 
+_TRAILING_BRACKET = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]\s*$")
+
+
+def header_unit(header: str) -> str | None:
+    """The text in a trailing bracket of a header (``营业收入（元）`` -> ``元``), or None."""
+    m = _TRAILING_BRACKET.search(unicodedata.normalize("NFKC", str(header)).strip())
+    return m.group(1).strip() or None if m else None
+
+
+# columns of no field that are left out rather than kept in ``extra``: the row number clerks put
+# first (序号), and the two columns kq's rejects file adds (行号, 错误原因), so that a fixed rejects
+# file imports as it is
+IGNORED_HEADERS = frozenset(header_key(h) for h in ("序号", "序", "No.", "行号", "错误原因"))
+
+# rows below the data that are not data: totals, signatures, stamps and notes (the first cell with a
+# value begins with one of these); skipped and counted, not rejected
+FOOTER_STARTS = ("合计", "总计", "小计", "共计", "填表人", "填报人", "制表人", "审核人", "负责人", "填报单位", "填表单位",
+                 "填报日期", "填表日期", "盖章", "单位盖章", "注：", "注:", "说明：", "说明:", "备注：", "备注:")
+
 MEMO_LIMIT = 50_000  # distinct raw strings remembered per field (dates, codes, enumerations repeat a lot)
 
 
@@ -42,6 +61,9 @@ class Field:
     convert: Callable[[Any], Any]
     values: dict[str, Any] | None = None   # enumeration aliases: lookup_key(raw) -> canonical
     memo: dict | None = None               # raw string -> canonical value, for converters worth caching
+    unit: str | None = None                # the canonical unit of a quantity (x-unit: 万元, 亩, ...)
+    open_values: bool = False              # x-values add to what the converter reads (在岗 -> true, 全区 -> [])
+    shown_values: str = ""                 # the accepted values for messages: Chinese first, then canonical
 
     def __call__(self, raw):
         memo = self.memo
@@ -57,6 +79,9 @@ class Field:
     def _convert(self, raw):
         if self.values is None:
             return self.convert(raw)
+        if self.open_values:
+            key = F.lookup_key(F.to_text(raw)) if not isinstance(raw, (list, tuple)) else None
+            return self.values[key] if key in self.values else self.convert(raw)
         if isinstance(raw, (list, tuple)) or self.convert is F.to_list:
             return [self._one(x) for x in F.to_list(raw)]
         return self._one(raw)
@@ -65,8 +90,7 @@ class Field:
         key = F.lookup_key(F.to_text(raw))
         if key in self.values:
             return self.values[key]
-        allowed = sorted({v if isinstance(v, str) else v[self.name] for v in self.values.values()})
-        raise ValueError(f"unknown value {F.to_text(raw)!r}; expected one of {', '.join(allowed)} or their Chinese names")
+        raise ValueError(f"unknown value {F.to_text(raw)!r}; expected one of {self.shown_values}")
 
 
 @dataclass
@@ -137,6 +161,31 @@ def _lazy_validator(schema: dict) -> Callable[[dict], Any]:
     return validate
 
 
+def accepted_values(x_values: dict, fname: str) -> str:
+    """The values an enumeration accepts, for a message: one Chinese name of each canonical value,
+    then the canonical values (``国家级, 省级, 市级, 区级 (national, provincial, city, district)``)."""
+    chinese: dict[str, str] = {}
+    canonical: dict[str, None] = {}
+    for raw, canon in x_values.items():
+        value = canon if isinstance(canon, str) else canon.get(fname) if isinstance(canon, dict) else None
+        if not isinstance(value, str) or not value:
+            continue
+        canonical.setdefault(value, None)
+        if not raw.isascii() and value not in chinese and (isinstance(canon, str) or len(canon) == 1):
+            chinese[value] = raw
+    shown = [chinese[v] for v in canonical if v in chinese]
+    return ", ".join(shown) + (f" ({', '.join(canonical)})" if shown else ", ".join(canonical))
+
+
+@functools.lru_cache(maxsize=None)
+def units_table():
+    """The unit table (``schemas/units.json``) as a :class:`kqtools.units.UnitTable`."""
+    from .units import UnitTable
+
+    path = resources.files("kqtools.schemas").joinpath("units.json")
+    return UnitTable(json.loads(path.read_text(encoding="utf-8")))
+
+
 @functools.lru_cache(maxsize=None)
 def get_kind(name: str) -> Kind:
     if name not in KINDS:
@@ -154,7 +203,11 @@ def get_kind(name: str) -> Kind:
                       for k, v in load_schema(other)["properties"][other_field]["x-values"].items()}
         convert = prop.get("x-convert")
         memo = {} if (values is not None or convert in MEMO_CONVERTERS) else None
-        fields[fname] = Field(fname, CONVERTERS[convert], values, memo)
+        raw_values = prop.get("x-values") or (load_schema(prop["x-values-from"].split(".")[0])["properties"][
+            prop["x-values-from"].split(".")[1]]["x-values"] if "x-values-from" in prop else {})
+        fields[fname] = Field(fname, CONVERTERS[convert], values, memo, prop.get("x-unit"),
+                              bool(prop.get("x-values-open")),
+                              accepted_values(raw_values, prop.get("x-values-from", ".").split(".")[1] or fname))
         for alias in [fname, *prop.get("x-aliases", [])]:
             headers.setdefault(header_key(alias), fname)
     validate = _lazy_validator(schema)
@@ -219,7 +272,8 @@ def reference_markdown() -> str:
             if "x-values" in prop:
                 groups: dict[str, list[str]] = {}
                 for raw, canon in prop["x-values"].items():
-                    label = canon if isinstance(canon, str) else " + ".join(f"{k}={v}" for k, v in canon.items())
+                    label = (canon if isinstance(canon, str) else " + ".join(f"{k}={v}" for k, v in canon.items())
+                             if isinstance(canon, dict) else "every district" if canon == [] else json.dumps(canon))
                     if raw != label:
                         groups.setdefault(label or "''", []).append(raw)
                 values = "; ".join(f"{label} ← {', '.join(raws)}" for label, raws in groups.items())

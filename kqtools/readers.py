@@ -31,8 +31,8 @@ from .fields import to_text
 SNIFF_BYTES = 1 << 16
 MAX_CELL_CHARS = 10_000        # no real cell is longer: a quote that never closes
 MAX_CELL_LINES = 20            # nor spans more lines
-FORMATS = ("csv", "tsv", "xlsx", "json", "jsonl")
-_EXT = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx",
+FORMATS = ("csv", "tsv", "xlsx", "xls", "json", "jsonl")
+_EXT = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".et": "xls",
         ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 csv.field_size_limit(MAX_CELL_CHARS)
 
@@ -105,13 +105,13 @@ def detect_format(name: str, head: bytes) -> str:
 
     ext = os.path.splitext(name.lower())[1]
     if ext in _EXT and name != "-":
+        if _EXT[ext] in ("xls", "xlsx") and head.startswith(b"PK\x03\x04"):
+            return "xlsx"   # an .xlsx saved under an old name (WPS does this)
         return _EXT[ext]
-    if ext == ".xls":
-        raise SourceError(f"{name}: old .xls workbook; save it as .xlsx in Excel and import that")
     if head.startswith(b"PK\x03\x04"):
         return "xlsx"
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise SourceError(f"{name}: old .xls workbook; save it as .xlsx in Excel and import that")
+    if head.startswith(b"\xd0\xcf\x11\xe0"):   # an OLE2 compound file: .xls (BIFF8), or WPS .et
+        return "xls"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith(b"["):
         return "json"
@@ -130,10 +130,10 @@ def open_table(stream: IO[bytes], name: str, fmt: str | None = None, encoding: s
     if not head.strip(b" \t\r\n\xef\xbb\xbf"):
         raise SourceError(f"{name}: empty file")
     fmt = fmt or detect_format(name, head)
-    if fmt == "xlsx":
+    if fmt in ("xlsx", "xls"):
         from .workbooks import open_xlsx
 
-        return open_xlsx(head + stream.read(), name, sheet)
+        return open_xlsx(head + stream.read(), name, sheet, fmt)
     if fmt not in ("csv", "tsv", "json", "jsonl"):
         raise SourceError(f"{name}: unknown format {fmt!r}")
     detected = encoding is None

@@ -26,7 +26,10 @@ _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"\$?([A-Z]{1,3})\$?(\d{1,7
 _REF = re.compile(r"([A-Z]{1,3})(\d{1,7})")
 
 
-def open_xlsx(data: bytes, name: str, sheet: str | None) -> Source:
+def open_xlsx(data: bytes, name: str, sheet: str | None, fmt: str = "xlsx") -> Source:
+    """A workbook (``.xlsx``, or ``fmt="xls"``: Excel 97-2003 ``.xls``, read by the same reader) as a
+    :class:`Source`. An ``.xls`` sheet holds at most 65,536 x 256 cells, under :data:`MAX_CELLS`, so
+    its size needs no check."""
     import python_calamine
 
     digest = hashlib.sha256(data).hexdigest()
@@ -41,7 +44,10 @@ def open_xlsx(data: bytes, name: str, sheet: str | None) -> Source:
             sheet_name = names[int(sheet) - 1]
         else:
             raise SourceError(f"{name}: no sheet {sheet!r}; sheets are {', '.join(names)}")
-        check_sheet_size(data, name, sheet_name, names.index(sheet_name))
+        errors = {}
+        if fmt == "xlsx":
+            check_sheet_size(data, name, sheet_name, names.index(sheet_name))
+            errors = error_cells(data, names.index(sheet_name))
         ws = book.get_sheet_by_name(sheet_name)
         first_col = ws.start[1] if ws.start else 0
         merged = [((r0, c0), (r1, c1)) for (r0, c0), (r1, c1) in (ws.merged_cell_ranges or []) if r1 > r0]
@@ -49,16 +55,20 @@ def open_xlsx(data: bytes, name: str, sheet: str | None) -> Source:
     except SourceError:
         raise
     except Exception as exc:  # calamine raises several error types for broken zips
-        raise SourceError(f"{name}: not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
+        if fmt == "xlsx":
+            raise SourceError(f"{name}: not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
+        raise SourceError(f"{name}: not a readable .xls (or WPS .et) workbook ({type(exc).__name__}: {exc}); "
+                          f"save it as .xlsx in Excel or WPS and import that") from None
 
-    src = Source(name=name, format="xlsx", sheet=sheet_name, _digest=digest, first_col=first_col)
+    src = Source(name=name, format=fmt, sheet=sheet_name, _digest=digest, first_col=first_col)
 
     def gen():
         try:
-            if merged:
-                yield from _filled_down(rows, merged, first_col, src.stats)
+            numbered = _filled_down(rows, merged, first_col, src.stats) if merged else enumerate(rows, 1)
+            if errors:
+                yield from _with_errors(numbered, errors, first_col)
             else:
-                yield from enumerate(rows, 1)  # (sheet row, cells), without a Python step per row
+                yield from numbered  # (sheet row, cells), without a Python step per row
         except Exception as exc:  # noqa: BLE001
             raise SourceError(f"{name}: workbook damaged while reading ({exc})") from None
 
@@ -89,6 +99,46 @@ def _filled_down(rows, merged, first_col: int, stats: dict):
                 filled += 1
                 stats["merged_cells_filled"] = filled
         yield i + 1, cells
+
+
+_ERROR_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})(\d{1,7})"[^>]*?\bt="e"[^>]*>(.*?)</(?:\w+:)?c>', re.S)
+_ERROR_CELL_T_FIRST = re.compile(rb'<(?:\w+:)?c\b[^>]*?\bt="e"[^>]*?\br="([A-Z]{1,3})(\d{1,7})"[^>]*>(.*?)</(?:\w+:)?c>', re.S)
+_VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
+
+
+def error_cells(data: bytes, index: int) -> dict[tuple[int, int], str]:
+    """``{(sheet row, sheet column): '#DIV/0!'}`` of the cells holding an Excel error value (``t="e"``).
+    The reader gives such a cell as empty, which would store a failed formula as no value; the
+    sheet's XML is searched once (a byte search that finds nothing in a sheet without errors)."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        path = _sheet_path(zf, index)
+        if path is None or path not in zf.NameToInfo:
+            return {}
+        xml = zf.read(path)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, SyntaxError):
+        return {}
+    if b't="e"' not in xml:
+        return {}
+    out = {}
+    for pattern in (_ERROR_CELL, _ERROR_CELL_T_FIRST):
+        for m in pattern.finditer(xml):
+            v = _VALUE.search(m.group(3))
+            out[(int(m.group(2)), _col_number(m.group(1).decode("ascii")))] = (
+                v.group(1).decode("utf-8", "replace") if v else "#VALUE!")
+    return out
+
+
+def _with_errors(numbered, errors: dict, first_col: int):
+    """Rows with each error cell's text (``#N/A``) put back where the reader left it empty."""
+    by_row: dict[int, list[tuple[int, str]]] = {}
+    for (r, c), text in errors.items():
+        by_row.setdefault(r, []).append((c - 1 - first_col, text))
+    for line, cells in numbered:
+        for col, text in by_row.get(line, ()):
+            if 0 <= col < len(cells):
+                cells[col] = text
+        yield line, cells
 
 
 # ------------------------------------------------------------------ size check

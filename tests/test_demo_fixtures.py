@@ -23,7 +23,11 @@ def _import(kq, kind, name, tmp_path):
     rejects = tmp_path / f"{kind}-rejects.csv"
     res = kq("import", kind, DEMO / name, "-f", "json", "--rejects", rejects)
     summary = json.loads(res.stdout)
-    rows = list(csv.DictReader(rejects.open(encoding="utf-8-sig"))) if rejects.exists() else []
+    # the --rejects file holds the rejected rows whole (行号, 错误原因); line, field and reason as stored
+    rows = kq("rejects", str(summary["batch"]), "-f", "jsonl").jsonl() if summary.get("batch") else []
+    if rows:
+        assert [int(r["行号"]) for r in csv.DictReader(rejects.open(encoding="utf-8-sig"))] == \
+            sorted({r["line"] for r in rows})
     return res, summary, rows
 
 

@@ -81,15 +81,16 @@ def test_rejects_name_line_field_value_reason_and_exit_1(kq, tmp_path, db_path):
     assert (s["read"], s["inserted"], s["rejected"]) == (6, 1, 5)
     with open(rejects, encoding="utf-8-sig", newline="") as fh:
         got = list(csv.DictReader(fh))
-    assert {"line", "field", "value", "reason"} <= set(got[0])
-    by_line = {int(g["line"]): g for g in got}
+    # each rejected row whole, under the file's own headers, with 行号 (line) and 错误原因 (reasons)
+    assert list(got[0]) == HEADER + ["行号", "错误原因"]
+    by_line = {int(g["行号"]): g for g in got}
     assert sorted(by_line) == [3, 4, 5, 6, 7]
-    assert by_line[3]["field"] == "uscc" and "resident ID" in by_line[3]["reason"]
-    assert by_line[3]["value"] == "362322198709086409"
-    assert "Excel turned this code into a number" in by_line[4]["reason"]
-    assert by_line[5]["field"] == "size_class" and by_line[5]["value"] == "中型"
-    assert by_line[6]["field"] == "name" and "missing" in by_line[6]["reason"]
-    assert "line 2" in by_line[7]["reason"] and by_line[7]["value"] == A
+    assert by_line[3]["错误原因"].startswith("统一社会信用代码: ") and "resident ID" in by_line[3]["错误原因"]
+    assert by_line[3]["统一社会信用代码"] == "362322198709086409" and by_line[3]["企业名称"] == "张三"
+    assert "Excel turned this code into a number" in by_line[4]["错误原因"]
+    assert by_line[5]["企业规模"] == "中型" and by_line[5]["错误原因"].startswith("企业规模: unknown value '中型'")
+    assert by_line[6]["错误原因"] == "企业名称: required value missing: name"
+    assert "line 2" in by_line[7]["错误原因"]   # a duplicate, found while writing: its line and reason
     # each reject is on stderr as one line naming file, line, column and reason
     assert "bad.csv: line 3, column 统一社会信用代码: uscc: looks like a resident ID" in r.stderr
     assert "Traceback" not in r.stderr
@@ -236,7 +237,7 @@ def test_xlsx_title_row_excel_dates_and_sheet_rows(kq, tmp_path, db_path):
     assert "d.xlsx: line 6" in r.stderr and "level" in r.stderr
     assert table(db_path, "SELECT uscc, kind, level, recognized_on, expires_on FROM designations ORDER BY uscc") == [
         (A, "zjtx", "national", "2024-07-01", "2027-06-30"), (B, "zjtx", "provincial", "2024-07-01", "2027-06-30")]
-    assert s["unknown_columns"] == ["序号"]
+    assert s["unknown_columns"] == []  # 序号 is left out, not kept in extra
     # new firms named in a designation list are created
     assert s["new_enterprises"] == 2
 

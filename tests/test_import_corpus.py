@@ -147,7 +147,7 @@ CASES = [
     Case("firms.xlsx", "enterprises", 0, generated=True),
     Case("truncated.xlsx", "enterprises", 2, "not a readable .xlsx workbook", generated=True),
     Case("not_a_workbook.xlsx", "enterprises", 2, "not a readable .xlsx workbook", generated=True),
-    Case("old.xls", "enterprises", 2, "old .xls workbook; save it as .xlsx", generated=True),
+    Case("old.xls", "enterprises", 2, r"not a readable \.xls \(or WPS \.et\) workbook", generated=True),
     Case("excel_damaged_codes.csv", "enterprises", 1, "Excel turned this code into a number|dropped|rounded",
          (2, 3, 4), ("统一社会信用代码",)),
     Case("json_object.json", "enterprises", 2, "expected a JSON array of objects, got an object"),

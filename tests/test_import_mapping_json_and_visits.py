@@ -123,8 +123,8 @@ def test_schema_level_rejects_name_column_and_value(kq, tmp_path):
     r = kq("import", "designations", src, "--rejects", out)
     assert r.returncode == 1, r
     with out.open(encoding="utf-8-sig", newline="") as fh:
-        got = [(x["line"], x["column"], x["field"], x["value"]) for x in csv.DictReader(fh)]
-    assert got == [("2", "级别", "level", ""), ("3", "级别", "level", ""), ("4", "认定日期", "recognized_on", "")]
+        got = [(x["行号"], x["错误原因"].split(":")[0], x["级别"], x["认定日期"]) for x in csv.DictReader(fh)]
+    assert got == [("2", "级别", "", "2024-07-01"), ("3", "级别", "无", "2024-07-01"), ("4", "认定日期", "", "")]
     assert "line 2, column 级别: level: level is required" in r.stderr
 
 

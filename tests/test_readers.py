@@ -19,9 +19,9 @@ def test_detect_format(name, head, fmt):
     assert detect_format(name, head) == fmt
 
 
-def test_old_xls_named():
-    with pytest.raises(SourceError, match="save it as .xlsx"):
-        detect_format("-", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+def test_old_xls_recognized_by_its_signature():
+    assert detect_format("-", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1") == "xls"
+    assert detect_format("名单.xls", b"PK\x03\x04") == "xlsx"   # an .xlsx under an old name
 
 
 @pytest.mark.parametrize("data,enc", [

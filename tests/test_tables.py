@@ -103,7 +103,7 @@ NOT_LISTINGS = {
     "lists build", "lists override add", "lists override remove", "specialists activate", "specialists deactivate",
     "assign", "jobs run", "jobs run-due", "enterprises show", "requests add", "requests route", "requests answer",
     "requests revisit", "requests close", "requests reopen", "requests progress", "requests show",
-    "requests escalate",
+    "requests escalate", "imports undo",
 }
 
 
@@ -114,6 +114,8 @@ def _commands():
 
     def walk(cmd, path):
         if isinstance(cmd, click.Group):
+            if cmd.invoke_without_command and path:   # a group that runs itself too (kq imports; imports undo)
+                yield " ".join(path), cmd
             for name in cmd.list_commands(ctx):
                 yield from walk(cmd.get_command(ctx, name), path + [name])
         else:

@@ -73,6 +73,22 @@ class LazyGroup(click.Group):
             command = translated(command)
         return command
 
+    def resolve_command(self, ctx, args):
+        """An unknown command suggests the nearest (``kq enterprise`` -> did you mean ``enterprises``?),
+        as click does for options."""
+        name = args[0] if args else ""
+        if name and name not in COMMANDS and not name.startswith("-"):
+            import difflib
+
+            near = difflib.get_close_matches(name, list(COMMANDS), n=3, cutoff=0.6) or \
+                [c for c in COMMANDS if c.startswith(name) or name.startswith(c)][:3]
+            if near:
+                from ..i18n import _
+
+                ctx.fail(_("No such command {name!r}. Did you mean {names}?").format(
+                    name=name, names=", ".join(f"'{c}'" for c in near)))
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx, formatter):
         rows = [(name, _(help_)) for name, (_module, _attr, help_) in COMMANDS.items()]
         with formatter.section(_("Commands")):

@@ -62,17 +62,24 @@ def _enum(kind: str, field: str, value: str) -> str:
 
 
 @enterprises.command()
-@click.argument("uscc")
+@click.argument("firm", metavar="USCC|NAME")
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "jsonl"]), default=None,
               help="table (default on a terminal) or json (default otherwise; one object).")
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE: .json, or .xlsx with one sheet per section.")
 @labels_option
 @db_option
-def show(uscc, fmt, output):
-    """Everything known about one firm: designations, metrics by year, credit records, requests."""
-    from ..storage.enterprises import SECTIONS, firm_record
+def show(firm, fmt, output):
+    """Everything known about one firm, by its credit code or its name (compared without legal form
+    and region: 甲精密机械 finds 常州甲精密机械有限公司): designations, metrics by year, credit records,
+    requests. Several firms of that name: they are listed, exit 1."""
+    from ..storage.enterprises import CANDIDATE_COLUMNS, SECTIONS, lookup_firm
 
-    record = firm_record(get_db(readonly=True), uscc)
+    found = lookup_firm(get_db(readonly=True), firm)
+    if found.record is None:
+        info(_("{text}: {n} firms match; give the credit code of one").format(text=firm, n=len(found.candidates)))
+        emit(found.candidates, CANDIDATE_COLUMNS, kind="enterprises")
+        return status_of(found.needs_attention)
+    record = found.record
     if output:
         return _write_show(record, output)
     fmt = fmt or default_format("json")

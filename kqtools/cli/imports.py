@@ -12,17 +12,20 @@ from .common import FORMATS, keep_output, summary_file_option
 
 KINDS = ("enterprises", "designations", "metrics", "credit", "specialists", "visits", "requests")
 SHOW_REJECTS = 20
-INPUT_FORMATS = ["csv", "tsv", "xlsx", "json", "jsonl"]
+INPUT_FORMATS = ["csv", "tsv", "xlsx", "xls", "json", "jsonl"]
 #: the columns of a table (the rest with --wide or --columns; every one in JSON, CSV and files)
 BATCH_TABLE = ["batch", "time", "kind", "source", "read", "inserted", "updated", "rejected"]
 
 
-def parse_mapping(pairs) -> dict[str, str]:
+def parse_mapping(pairs, option: str = "--map", shape: str = "HEADER=field") -> dict[str, str]:
     mapping = {}
     for pair in pairs:
-        header, sep, field = pair.rpartition("=")
+        if option == "--set":
+            header, sep, field = pair.partition("=")
+        else:
+            header, sep, field = pair.rpartition("=")
         if not sep or not header.strip() or not field.strip():
-            raise click.BadParameter(_("{pair!r}: expected 'HEADER=field'").format(pair=pair), param_hint="--map")
+            raise click.BadParameter(_("{pair!r}: expected '{shape}'").format(pair=pair, shape=shape), param_hint=option)
         mapping[header.strip()] = field.strip()
     return mapping
 
@@ -37,8 +40,13 @@ def parse_mapping(pairs) -> dict[str, str]:
 @click.option("--encoding", help="Text encoding (default: UTF-8 with or without BOM, else GB18030/GBK).")
 @click.option("--sheet", help="XLSX sheet name or number (default: the first).")
 @click.option("--map", "maps", multiple=True, metavar="HEADER=field", help="Map a header to a field (repeatable).")
+@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
+              help="Fill FIELD with VALUE in every row (repeatable), read like a cell: --set kind=专精特新 --set year=2025.")
+@click.option("--header-row", type=click.IntRange(min=1), metavar="N",
+              help="The header is on row N (sheet row or line; default: found among the first 10 rows).")
 @click.option("--strict", is_flag=True, help="Write nothing if any row is rejected.")
-@click.option("--rejects", "rejects_path", metavar="FILE", help="Write rejected rows to FILE (CSV: line,column,field,value,reason).")
+@click.option("--rejects", "rejects_path", metavar="FILE",
+              help="Write each rejected row whole to FILE (.csv or .xlsx), with 行号 and 错误原因 columns: fix it and import it again.")
 @click.option("-f", "--format-output", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format of the summary (default: $KQ_FORMAT, else table on a terminal and JSON "
                    "otherwise). --format will mean this, as on every other command, once its deprecated "
@@ -46,17 +54,18 @@ def parse_mapping(pairs) -> dict[str, str]:
 @summary_file_option()
 @labels_option
 @db_option
-def import_(kind, source, source_format, old_format, encoding, sheet, maps, strict, rejects_path, fmt, output):
+def import_(kind, source, source_format, old_format, encoding, sheet, maps, sets, header_row, strict, rejects_path,
+            fmt, output):
     """Import SOURCE (a path, or - for stdin) as KIND.
 
     \b
-    Formats: CSV, TSV, XLSX, JSON (array of objects), JSONL. Headers may be the canonical
-    field names or the Chinese headers clerks use; money is in 万元.
+    Formats: CSV, TSV, XLSX, XLS, JSON (array of objects), JSONL. Headers may be the canonical
+    field names or the Chinese headers clerks use; money is in 万元 (other units are converted).
     Rows are upserted by key; every rejected row is reported with its line and reason.
     Exit 0: nothing rejected; 1: some rows rejected; 2: the source is unusable.
     """
     from ..errors import status_of
-    from ..importer import resolve_mapping
+    from ..importer import resolve_constants, resolve_mapping
     from ..importer.diagnostics import notes, reject_line
     from ..kinds import get_kind
     from ..storage.imports import import_stream
@@ -72,13 +81,16 @@ def import_(kind, source, source_format, old_format, encoding, sheet, maps, stri
         from ..output import check_output_path
 
         check_output_path(rejects_path)
+    constants = parse_mapping(sets, "--set", "FIELD=VALUE")
     resolve_mapping(get_kind(kind), mapping)  # an unknown --map target fails before the database is opened
+    resolve_constants(get_kind(kind), constants)
     db = get_db()
     stream = open_source(source)
     progress = _progress(source) if sys.stderr.isatty() else None
     try:
         result = import_stream(db, stream, source, kind, fmt=source_format, encoding=encoding, sheet=sheet,
-                               strict=strict, mapping=mapping, progress=progress)
+                               strict=strict, mapping=mapping, progress=progress, constants=constants,
+                               header_row=header_row)
     finally:
         if progress:
             progress.close()
@@ -114,25 +126,24 @@ def _print_summary(record: dict, fmt: str | None):
 
 
 def _write_rejects(path: str, result) -> KqError | None:
-    """Write the rejects file (labelled for a spreadsheet, canonical otherwise); after the import, a
-    failure is said plainly (exit 1), with what the import itself did, and returned to be raised once
-    the summary is out."""
+    """Write the rejects file (the rejected rows whole: :func:`~kqtools.importer.diagnostics.rejects_table`);
+    after the import, a failure is said plainly (exit 1), with what the import itself did, and
+    returned to be raised once the summary is out."""
     from .. import output
     from ..errors import ExitStatus
     from ..files import OutputFileError
+    from ..importer.diagnostics import rejects_table
 
-    rows, columns = (r.as_dict() for r in result.rejects), ["line", "column", "field", "value", "reason"]
-    if labelled(output.format_for_path(path) in ("xlsx", "csv", "tsv")):
-        from .. import labels
-
-        rows, columns = labels.relabel(rows, columns)
+    # the rows under the source's own headers, plus 行号 and 错误原因: already what a clerk reads
+    columns, rows = rejects_table(result)
     try:
         output.write_file(path, rows, columns, mode=settings().file_mode, tz=settings().tz)
     except OutputFileError as exc:
         done = (_("the import itself was committed (batch {batch}; kq rejects {batch} shows the rejected rows)")
                 if result.written else _("nothing was imported")).format(batch=result.batch)
         return KqError(f"{exc}; {done}", exit_code=ExitStatus.ATTENTION)
-    info(_("wrote {n} rejects to {path}").format(n=len(result.rejects), path=path))
+    info(_("wrote {n} rejected rows to {path}, whole, with 行号 and 错误原因: fix them there and import the file "
+           "again").format(n=len(rows), path=path))
     return None
 
 
@@ -151,18 +162,49 @@ class _progress:
             click.echo("", err=True)
 
 
-@click.command()
-@click.option("--kind", type=click.Choice(KINDS), help="Only batches of this kind.")
+@click.group(invoke_without_command=True)
+@click.option("--kind", type=click.Choice(KINDS + ("undo",)), help="Only batches of this kind.")
 @click.option("--limit", type=int, default=50, show_default=True)
 @output_options
 @db_option
-def imports(kind, limit):
-    """List import batches, newest first."""
+@click.pass_context
+def imports(ctx, kind, limit):
+    """List import batches, newest first; `kq imports undo BATCH` reverts one."""
     from ..errors import ExitStatus
     from ..storage.imports import BATCH_COLUMNS, list_batches
 
+    if ctx.invoked_subcommand is not None:
+        return ExitStatus.OK
     emit(list_batches(get_db(), kind, limit), BATCH_COLUMNS, default=BATCH_TABLE)
     return ExitStatus.OK
+
+
+@imports.command("undo")
+@click.argument("batch", type=int)
+@click.option("--force", is_flag=True, help="Revert anyway; rows a later batch changed keep their later values.")
+@output_options
+@db_option
+def undo(batch, force):
+    """Revert import batch BATCH: the rows it changed get their previous values back, the rows it
+    inserted are deleted. Refused (exit 1, the rows listed) when a later batch changed some of them
+    since, unless --force. The undo is itself a batch (kind undo)."""
+    from ..errors import status_of
+    from ..storage.imports import UNDO_COLUMNS, undo_batch
+
+    done = undo_batch(get_db(), batch, force)
+    if done.conflicts:
+        if force:
+            info(_("batch {batch}: {n} rows kept their later values").format(batch=batch, n=len(done.conflicts)))
+        else:
+            info(_("batch {batch}: {n} rows were changed since by a later batch; nothing was undone (--force "
+                   "reverts the rest and keeps those)").format(batch=batch, n=len(done.conflicts)))
+        emit(done.conflicts, UNDO_COLUMNS)
+    if done.batch is not None:
+        info(_("batch {batch} undone by batch {undo}: {restored} rows restored, {deleted} deleted").format(
+            batch=batch, undo=done.batch, restored=done.restored, deleted=done.deleted))
+        if not done.conflicts:
+            summary(done.summary())
+    return status_of(done.needs_attention)
 
 
 @click.command()

@@ -15,7 +15,7 @@ invalid ones (unless ``strict``). Design notes: docs/design.md, "Import".
 from __future__ import annotations
 
 from .plan import (HEADER_SCAN_ROWS, Plan, Reject, UnknownField, check_plan, column_letter, merge_columns,
-                   plan_header, resolve_mapping, stage_columns)
+                   plan_header, resolve_constants, resolve_mapping, stage_columns)
 from .checks import CHECKS, run_checks, visit_guard
 from .records import records
 from .rowcode import _is_simple, compile_row, normalize_row
@@ -23,6 +23,6 @@ from .write import CHUNK, ImportResult, run_import
 
 __all__ = [
     "CHECKS", "CHUNK", "HEADER_SCAN_ROWS", "ImportResult", "Plan", "Reject", "UnknownField", "check_plan", "column_letter",
-    "compile_row", "merge_columns", "normalize_row", "plan_header", "records", "resolve_mapping", "run_import",
+    "compile_row", "merge_columns", "normalize_row", "plan_header", "records", "resolve_constants", "resolve_mapping", "run_import",
     "run_checks", "stage_columns", "visit_guard", "_is_simple",
 ]

@@ -57,6 +57,17 @@ def notes(source: str, result) -> list[str]:
     if result.formula_like:
         out.append(f"{source}: stored as text {_n(result.formula_like, 'cell')} beginning with = + - @ as Excel "
                    f"formulas do (kq's CSV exports neutralize them)")
+    if getattr(result, "rekeyed", 0):
+        out.append(f"{source}: {_n(result.rekeyed, 'record')} already stored without a case number (文书号) "
+                   f"updated under it, not added a second time")
+    for line in getattr(result, "converted", ()):
+        out.append(f"{source}: converted {line}")
+    for fname, value in getattr(result, "set", {}).items():
+        if " from " in value:
+            out.append(f"{source}: no {fname} column: {fname} {value}")
+    if getattr(result, "skipped", 0):
+        out.append(f"{source}: skipped {_n(result.skipped, 'row')} below the data that are not data "
+                   f"(totals, signatures, stamps, notes, rows without a code)")
     if result.apostrophes_removed:
         out.append(f"{source}: removed the apostrophe kq's CSV export puts before formula-like text from "
                    f"{_n(result.apostrophes_removed, 'cell')}")
@@ -65,3 +76,49 @@ def notes(source: str, result) -> list[str]:
 
 def _n(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
+
+
+LINE_COLUMN, REASON_COLUMN = "行号", "错误原因"   # the two columns the rejects file adds (left out on import)
+
+
+def rejects_table(result) -> tuple[list[str], list[dict]]:
+    """The ``--rejects`` file: each rejected row whole, under the source's own headers in their
+    order, plus 行号 (line) and 错误原因 (the reasons, each naming its column), so that a clerk fixes
+    the cells and imports the file again as it is (kq leaves those two columns out). A year taken
+    from the title row or the file name becomes a column, as the rejects file has neither. A row
+    whose cells are not at hand (a duplicate key, found while writing) has only its line and reason."""
+    from ..fields import to_text
+
+    header = [h.strip() for h in result.header]
+    while header and not header[-1]:
+        header.pop()
+    columns: list[str] = []
+    for i, h in enumerate(header):
+        name = h or f"column {i + 1}"
+        while name in columns:
+            name += " "
+        columns.append(name)
+    objects = not columns  # JSON sources: the keys of the rejected objects
+    if objects:
+        for row in result.rejected_cells.values():
+            if isinstance(row, dict):
+                columns += [k for k in row if k not in columns]
+    derived = {f: v.split(" ", 1)[0] for f, v in getattr(result, "set", {}).items() if " from " in v}
+    columns += [f for f in derived if f not in columns]
+    reasons: dict[int, list[str]] = {}
+    for r in result.rejects:
+        reasons.setdefault(r.line, []).append(f"{r.column or r.field or 'row'}: {r.reason}")
+    rows = []
+    for line, why in reasons.items():
+        cells = result.rejected_cells.get(line)
+        row = {}
+        if isinstance(cells, dict):
+            row = {k: "" if v is None else v if isinstance(v, str) else to_text(v) for k, v in cells.items()}
+        elif cells is not None:
+            row = {c: ("" if i >= len(cells) or cells[i] is None else to_text(cells[i]))
+                   for i, c in enumerate(columns[:len(header)])}
+        row.update({f: v for f, v in derived.items()})
+        row[LINE_COLUMN] = line
+        row[REASON_COLUMN] = "; ".join(why)
+        rows.append(row)
+    return columns + [LINE_COLUMN, REASON_COLUMN], rows

@@ -6,10 +6,10 @@ are *unknown* and kept in the row's ``extra`` JSON, never dropped.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dc_field
 
 from ..errors import KqtoolsError
-from ..kinds import DERIVED, Kind, header_key
+from ..kinds import DERIVED, IGNORED_HEADERS, Kind, header_key, header_unit, units_table
 from ..labels import computed_header_keys
 from ..readers import SourceError, header_text
 
@@ -42,9 +42,13 @@ class Plan:
     unknown: list[tuple[int, str]]
     header: list[str]
     first_col: int = 0
+    units: dict = dc_field(default_factory=dict)          # field -> kqtools.units.Unit its header names
+    constants: list = dc_field(default_factory=list)      # (field, raw value) from --set FIELD=VALUE
+    ignored: list = dc_field(default_factory=list)        # indexes of columns left out (序号, 行号, 错误原因)
+    unit_problems: list = dc_field(default_factory=list)  # (index, reason): a header unit that does not fit
 
     def present(self) -> list[str]:
-        return [f for f, _ in self.fields]
+        return [f for f, _ in self.fields] + [f for f, _ in self.constants]
 
     def column_name(self, idx: int) -> str:
         """The header of column ``idx`` as written, or its letter when the header cell is empty."""
@@ -70,43 +74,98 @@ def resolve_mapping(kind: Kind, mapping: dict[str, str] | None) -> dict[str, str
     return out
 
 
+def resolve_constants(kind: Kind, constants: dict[str, str] | None) -> dict[str, str]:
+    """``--set FIELD=VALUE`` pairs with FIELD as the field's name or any header alias of it
+    (``--set 年度=2025``); an unknown field raises :class:`UnknownField`."""
+    out = {}
+    for target, value in (constants or {}).items():
+        key = header_key(target)
+        fname = target if target in kind.fields else key if key in kind.fields else kind.headers.get(key)
+        if fname is None:
+            raise UnknownField(f"--set {target}={value}: {kind.name} has no field {target!r}; "
+                               f"fields: {', '.join(kind.fields)}")
+        out[fname] = value
+    return out
+
+
 def plan_header(kind: Kind, header: list, mapping: dict[str, str] | None = None,
                 first_col: int = 0) -> tuple[Plan, int, dict]:
     """Map header cells to fields; returns the plan, how many cells matched a field, and
-    ``{field: [column indexes]}`` (more than one index is an error :func:`check_plan` reports)."""
+    ``{field: [column indexes]}`` (more than one index is an error :func:`check_plan` reports).
+
+    A header joined from two header rows (``经济指标 / 营业收入（元）``) matches as a whole, else by
+    its last part (``用地面积 / 自有`` matches nothing: it goes to ``extra`` unless ``--map`` names it). A unit in the header (``（元）``, or a bare ``万元`` at its end)
+    of a field with a unit (``x-unit``) is kept in ``Plan.units``; one that does not fit the field
+    goes to ``Plan.unit_problems`` (:func:`check_plan` refuses the file). ``序号`` and the columns kq's
+    rejects file adds (``行号``, ``错误原因``) are left out, not kept in ``extra``.
+    """
     extra_map = resolve_mapping(kind, mapping)
     names = [header_text(h) for h in header]
     by_field: dict[str, list[int]] = {}
-    unknown = []
+    unknown, ignored, units, problems = [], [], {}, []
     seen: dict[str, int] = {}
     for idx, name in enumerate(names):
         if not name.strip():
             continue
-        key = header_key(name)
-        target = extra_map.get(key) or kind.headers.get(key)
-        if target is None and key in kind.fields:
-            target = key
-        if target is None and key in computed_header_keys(kind.name):
-            continue    # a column kq computes in its listings of this kind (kqtools.labels.COMPUTED): not data
+        target, part = None, name
+        for part in ([name] + [p for p in (name.split(" / ")[-1],) if p != name]):
+            target = _target(kind, extra_map, part)
+            if target is not None:
+                break
+        if target is None and (header_key(name) in IGNORED_HEADERS or header_key(name) in computed_header_keys(kind.name)):
+            ignored.append(idx)   # 序号, the rejects file's 行号/错误原因, a column kq computes in its listings
+            continue
         if target is None:  # a repeated header gets a number, so that extra keeps every value
             label = name.strip()
             n = seen[label] = seen.get(label, 0) + 1
             unknown.append((idx, label if n == 1 else f"{label} ({n})"))
-        else:
-            by_field.setdefault(target, []).append(idx)
-    plan = Plan([(f, ix[0]) for f, ix in by_field.items()], unknown, names, first_col)
+            continue
+        target, unit_text = target
+        by_field.setdefault(target, []).append(idx)
+        canonical = kind.fields[target].unit
+        if canonical and unit_text:
+            from ..units import UnitError, check_unit
+
+            try:
+                units[target] = check_unit(unit_text, target, canonical, units_table())
+            except UnitError as exc:
+                problems.append((idx, str(exc)))
+    plan = Plan([(f, ix[0]) for f, ix in by_field.items()], unknown, names, first_col, units, [], ignored, problems)
     return plan, sum(map(len, by_field.values())), by_field
 
 
+def _target(kind: Kind, extra_map: dict, name: str):
+    """``(field, unit written in the header or None)`` for one header text, or None."""
+    key = header_key(name)
+    target = extra_map.get(key) or kind.headers.get(key) or (key if key in kind.fields else None)
+    if target is not None:
+        return target, header_unit(name)
+    split = units_table().split_suffix(key)   # 营业收入万元, 用地面积亩: a unit without brackets
+    if split is not None:
+        rest, unit = split
+        target = extra_map.get(rest) or kind.headers.get(rest) or (rest if rest in kind.fields else None)
+        if target is not None and kind.fields[target].unit:
+            return target, unit.name
+    return None
+
+
 def check_plan(kind: Kind, plan: Plan, by_field: dict, source: str, line: int) -> None:
-    """A column matched twice, or a required column missing, makes the file unusable."""
+    """A column matched twice, a required column missing, a header unit that does not fit its field,
+    or a ``--set`` of a field the file has a column for, makes the file unusable."""
+    for idx, reason in plan.unit_problems:
+        raise SourceError(f"{source}: line {line}, column {plan.column_name(idx)}: {reason}; "
+                          f"nothing was imported")
+    for f, _ in plan.constants:
+        if f in by_field:
+            raise SourceError(f"{source}: --set {f}=… but column {plan.column_name(by_field[f][0])} gives {f} "
+                              f"already; leave out one of them")
     for f, idxs in by_field.items():
         if len(idxs) > 1:
             cols = ", ".join(f"{column_letter(i + plan.first_col)} ({plan.header[i].strip()})" for i in idxs)
             raise SourceError(f"{source}: line {line}: columns {cols} all map to field '{f}'; "
                               f"rename one or choose with --map 'HEADER={f}'")
     for f in kind.schema.get("required", []):
-        if f not in by_field:
+        if f not in by_field and f not in dict(plan.constants):
             aliases = kind.schema["properties"][f].get("x-aliases", [])[:4]
             raise SourceError(f"{source}: line {line}: no column for required field '{f}' "
                               f"(looked for {f}{', ' if aliases else ''}{', '.join(aliases)}; add one with --map 'HEADER={f}')")
@@ -123,7 +182,10 @@ def column_letter(idx: int) -> str:
 
 def column_of(plan: Plan, fname: str | None) -> str | None:
     """The header of the column a field came from (None when the source has no such column)."""
-    return next((plan.column_name(i) for f, i in plan.fields if f == fname), None)
+    found = next((plan.column_name(i) for f, i in plan.fields if f == fname), None)
+    if found is None and any(f == fname for f, _ in plan.constants):
+        return "--set"
+    return found
 
 
 def stage_columns(kind: Kind) -> list[str]:

@@ -25,7 +25,8 @@ _FORMULA = "looks like a spreadsheet formula, not a value; in Excel copy the col
 # text beginning with one of these is what Excel would take for a formula (kq's CSV export puts an
 # apostrophe before it, which the import removes again); stored as text, counted in the summary
 FORMULA_START = frozenset("=+-@")
-_SLOW_START = frozenset("=+-@'")      # first characters the generated fast path leaves to the full check
+_SLOW_START = frozenset("=+-@'#")     # first characters the generated fast path leaves to the full check
+# ('#': an Excel error value such as #N/A, rejected by the full check)
 _NEUTRALIZED = frozenset("=+-@\t\r")   # after kq's apostrophe
 
 
@@ -156,17 +157,21 @@ def compile_row(kind: Kind, plan: Plan, columns=None, stats: dict | None = None,
                 f"        cells = [*cells, *([None] * ({width} - len(cells)))]"]
     src.append("    errs = None")
     var: dict[str, str] = {}
-    for k, (fname, idx) in enumerate(plan.fields):
+    for k, (fname, idx) in enumerate(plan.fields + [(f, None) for f, _ in plan.constants]):
         v = f"v{k}"
         var[fname] = v
         prop = props[fname]
-        column = plan.column_name(idx)
+        column = plan.column_name(idx) if idx is not None else "--set"
         fld = kind.fields[fname]
-        env[f"FULL{k}"] = full = _field_checker(kind, fname, column, simple, stats)
+        env[f"FULL{k}"] = full = _field_checker(kind, fname, column, simple, stats, plan.units.get(fname))
         slow = [f"        {v}, e = FULL{k}(raw, line)",
                 "        if e is not None:",
                 "            errs = e if errs is None else errs + e"]
-        src.append(f"    raw = cells[{idx}]")
+        if idx is None:  # --set FIELD=VALUE: the same value, read like a cell, for every row
+            env[f"CONST{k}"] = dict(plan.constants)[fname]
+            src.append(f"    raw = CONST{k}")
+        else:
+            src.append(f"    raw = cells[{idx}]")
         text = fld.convert is _text_converter() and fld.values is None
         if text and simple:
             # the common case: a non-empty string, not formula-like, within the length limits
@@ -270,7 +275,8 @@ class _Miss:
 _MISS = _Miss()
 
 
-def _field_checker(kind: Kind, fname: str, column: str, simple: bool, stats: dict | None = None):
+def _field_checker(kind: Kind, fname: str, column: str, simple: bool, stats: dict | None = None,
+                   header_unit=None):
     """``check(raw, line) -> (value, rejects or None)``: one cell fully converted and checked.
 
     For simple kinds the checks come from the schema property (type, enum, pattern, lengths, bounds,
@@ -287,6 +293,16 @@ def _field_checker(kind: Kind, fname: str, column: str, simple: bool, stats: dic
     default = prop.get("default")
     memo = {} if (simple and fld.memo is not None) else None  # raw text -> checked value, for this import
     convert = fld._convert if memo is not None else fld
+    if fld.unit:  # a quantity: the column's unit (from its header) or a cell's own unit, converted exactly
+        from ..kinds import units_table
+        from ..units import quantity_converter
+
+        counts = None
+        if stats is not None:
+            counts = stats.setdefault("unit_cells", {}).setdefault(column, {})
+        convert = quantity_converter(fname, fld.unit, units_table(), header_unit, counts)
+        if fld.convert is F.to_integer:
+            convert = _whole(convert)
     is_list = prop.get("type") == "array"
 
     def check(raw, line):
@@ -301,6 +317,8 @@ def _field_checker(kind: Kind, fname: str, column: str, simple: bool, stats: dic
             raw = raw.strip()
             if raw[:1] == "'":
                 raw = unneutralize(raw, stats)
+        if raw.__class__ is str and raw in F.EXCEL_ERRORS:
+            return _BAD, [Reject(line, fname, raw, F.EXCEL_ERROR_REASON, column)]
         if raw is None or (raw.__class__ is str and raw.strip() in F.EMPTY):
             value = None
         elif is_text:
@@ -330,6 +348,15 @@ def _field_checker(kind: Kind, fname: str, column: str, simple: bool, stats: dic
 
     check.memo = memo
     return check
+
+
+def _whole(convert):
+    def whole(raw):
+        value = convert(raw)
+        if not value.is_integer():
+            raise ValueError(f"not a whole number: {raw!r}")
+        return int(value)
+    return whole
 
 
 def _date_checks(prop: dict) -> list:

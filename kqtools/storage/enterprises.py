@@ -26,6 +26,69 @@ class FirmNotFound(KqtoolsError):
     exit_status = ExitStatus.ATTENTION
 
 
+class UnknownDistrict(KqtoolsError):
+    """``--district`` naming no district in the database; the message suggests the ones that contain it."""
+
+
+def check_district(db, district: str, table: str = "enterprises") -> None:
+    """Refuse a ``--district`` that no firm has, suggesting the known districts that contain it
+    (``高新`` -> ``高新区``), or else listing them all (at most 20)."""
+    known = [r[0] for r in db.execute(f"SELECT DISTINCT district FROM {table} WHERE district IS NOT NULL "
+                                      "AND district != '' ORDER BY district")]
+    if district in known:
+        return
+    near = [d for d in known if district in d or d in district]
+    if near:
+        raise UnknownDistrict(_("no district {district!r}; did you mean {names}?").format(
+            district=district, names=", ".join(near[:20])))
+    shown = ", ".join(known[:20]) + (" …" if len(known) > 20 else "")
+    raise UnknownDistrict(_("no district {district!r} (known districts: {names})").format(
+        district=district, names=shown or _("none yet")))
+
+
+def looks_like_code(text: str) -> bool:
+    """A credit code as typed (letters, digits, spaces, hyphens, an apostrophe), not a firm's name."""
+    import re
+
+    return re.fullmatch(r"[\s'\-]*[0-9A-Za-zＡ-Ｚａ-ｚ０-９][0-9A-Za-zＡ-Ｚａ-ｚ０-９\s\-]{5,30}", text.strip()) is not None
+
+
+@dataclass
+class FirmLookup:
+    """``kq enterprises show TEXT``: the record of the one firm found, or the candidates (needs attention)."""
+    record: dict | None = None
+    candidates: list[dict] = field(default_factory=list)
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.record is None
+
+
+CANDIDATE_COLUMNS = ["uscc", "name", "district"]
+
+
+def lookup_firm(db, text: str) -> FirmLookup:
+    """A firm by its credit code or its name. A name is compared cleaned (:func:`kqtools.names.clean_name`:
+    no legal form, no region, no punctuation: ``常州甲精密机械有限公司`` = ``甲精密机械``): one firm whose
+    cleaned name is the cleaned text is shown; several, or none but some whose names contain it, are
+    candidates. Raises :class:`FirmNotFound` when nothing matches."""
+    if looks_like_code(text):
+        return FirmLookup(firm_record(db, text))
+    from ..names import clean_name
+
+    wanted = clean_name(text).name
+    like = [r for r in db.query("SELECT uscc, name, district FROM enterprises WHERE name LIKE ? ORDER BY uscc",
+                                [f"%{wanted}%"])] if wanted else []
+    exact = [r for r in like if clean_name(r["name"]).name == wanted]
+    if len(exact) == 1:
+        return FirmLookup(firm_record(db, exact[0]["uscc"]))
+    found = exact or like
+    if not found:
+        raise FirmNotFound(_("{text}: no firm of that name in the database (compared as {cleaned!r})").format(
+            text=text, cleaned=wanted))
+    return FirmLookup(None, found[:50])
+
+
 class NotConfirmable(KqtoolsError):
     """A code that is not 18 characters of the credit-code alphabet cannot be confirmed."""
 
@@ -38,6 +101,7 @@ def list_enterprises(db, as_of: dt.date, *, district: str | None = None, kind: s
     designation of ``kind`` and/or ``level`` (canonical values)."""
     where, params = [], {"as_of": as_of.isoformat()}
     if district:
+        check_district(db, district)
         where.append("e.district = :district")
         params["district"] = district
     if size_class:
