@@ -201,7 +201,7 @@ def test_a_row_without_a_code_between_data_rows_is_still_rejected(kq, tmp_path, 
 
 
 def test_a_trailing_row_without_a_code_is_skipped_not_rejected(kq, tmp_path):
-    src = csv_file(tmp_path / "m.csv", f"统一社会信用代码,企业名称,年度\n{A},甲,2025\n,以上数据截至2025年底,\n")
+    src = csv_file(tmp_path / "m.csv", f"统一社会信用代码,企业名称,年度,营业收入\n{A},甲,2025,100\n,以上数据截至2025年底,,\n")
     s = kq("import", "metrics", src, "-f", "json").json()
     assert (s["inserted"], s["rejected"], s["skipped"]) == (1, 0, 1)
 
@@ -448,3 +448,18 @@ def test_an_xls_on_stdin_is_known_by_its_signature(kq, fixtures, db_path):
     data = (fixtures / "专精特新名单.xls").read_bytes()
     r = kq("import", "designations", "-", "--set", "kind=高新技术企业", "-f", "json", input=data)
     assert r.returncode == 0 and (r.json()["format"], r.json()["inserted"]) == ("xls", 3), r
+
+
+def test_a_file_without_any_figure_is_refused_as_metrics(kq, tmp_path, db_path):
+    """A 专精特新 list imported as metrics by mistake (its year taken from the title) used to insert
+    rows with no figure at all and exit 0; a metrics file must name at least one figure."""
+    src = csv_file(tmp_path / "专精特新名单.csv", "2025年专精特新企业名单\n"
+                   "统一社会信用代码,企业名称,认定日期\n91320412MA9999996Q,常州某某科技有限公司,2025-03-01\n")
+    r = kq("import", "metrics", src)
+    assert r.returncode == 2, r
+    assert "no column for any metrics field besides the key" in r.stderr and "认定日期" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert table(db_path, "SELECT count(*) FROM metrics") == [(0,)]
+    # one figure is enough
+    ok = csv_file(tmp_path / "m.csv", "统一社会信用代码,年度,营业收入（万元）\n91320412MA9999996Q,2025,100\n")
+    assert kq("import", "metrics", ok).returncode == 0

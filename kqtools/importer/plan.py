@@ -169,6 +169,12 @@ def check_plan(kind: Kind, plan: Plan, by_field: dict, source: str, line: int) -
             aliases = kind.schema["properties"][f].get("x-aliases", [])[:4]
             raise SourceError(f"{source}: line {line}: no column for required field '{f}' "
                               f"(looked for {f}{', ' if aliases else ''}{', '.join(aliases)}; add one with --map 'HEADER={f}')")
+    wanted = kind.schema.get("x-requires-any")   # e.g. a metrics file must carry at least one figure
+    if wanted and not any(f in by_field or f in dict(plan.constants) for f in wanted):
+        kept = ", ".join(name for _i, name in plan.unknown[:4]) or "none"
+        raise SourceError(f"{source}: line {line}: no column for any {kind.name} field besides the key "
+                          f"(columns kept as unknown: {kept}); is this a {kind.name} file? Name a column with "
+                          f"--map 'HEADER=FIELD' (fields: {', '.join(wanted[:6])} …)")
 
 
 def column_letter(idx: int) -> str:
