@@ -428,3 +428,21 @@ def test_the_pre_filter_keeps_every_record_a_rule_with_a_minimum_lists():
     start, end = C.window(rule, record, lr)
     assert start <= D(2026, 3, 10) < end
     assert C.scope(rule, D(2026, 3, 10), lr).start_after < record.started_on
+
+
+def test_a_blacklist_entry_carries_the_firm_name_and_says_open_or_until_when(lr):
+    listed = rec("dishonest_debtor", started_on="2025-03-01", reference="(2025)苏0505执123号", name="苏州某某科技有限公司")
+    entry = black(lr, [listed], D(2026, 6, 30))[FIRM]
+    assert entry.name == "苏州某某科技有限公司"
+    assert C.reasons_text(entry.reasons) == "dishonest_debtor 2025-03-01 (2025)苏0505执123号 (open)"
+    capped = rec("serious_violation", started_on="2025-03-01", name="苏州某某科技有限公司")
+    entry = black(lr, [capped], D(2026, 6, 30))[FIRM]
+    assert C.reasons_text(entry.reasons) == "serious_violation 2025-03-01 to 2028-03-01"
+
+
+def test_a_firm_joins_the_whitelist_when_its_last_negative_record_leaves_the_look_back(lr):
+    # a general penalty of 2024-06-10 counts for two years: the firm is whitelisted from 2026-06-10,
+    # later than its ratings (2026-04-01) and its certificate would allow
+    penalty = rec("admin_penalty", severity="general", started_on="2024-06-10", reference="苏环罚〔2024〕7号")
+    entry, fails = C.whitelist_check(FIRM, good_firm(records=[penalty]), lr, D(2026, 6, 30), blacklisted=False)
+    assert fails == [] and entry.since == D(2026, 6, 10)
