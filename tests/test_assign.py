@@ -287,3 +287,15 @@ def test_settled_state_is_not_used_when_a_designation_starts_later(world, kq, db
     r = kq("assign", "--as-of", "2026-02-01")           # the new high-tech firm enters the scope
     assert (code(60), "assign") in [(x["uscc"], x["action"]) for x in r.jsonl()]
     check_invariants(db, "2026-02-01")
+
+
+def test_a_rule_file_without_release_out_of_scope_releases_as_documented():
+    # docs/specialists.md: an assignment ends when the firm leaves the scope "unless
+    # release_out_of_scope = false": a copied rule file that omits the key must keep releasing
+    from kqtools.assignment import Policy
+
+    data = load_rules("assignment").data
+    assert Policy.from_rules(data).release_out_of_scope is True
+    scope = {k: v for k, v in data["scope"].items() if k != "release_out_of_scope"}
+    assert Policy.from_rules({**data, "scope": scope}).release_out_of_scope is True
+    assert Policy.from_rules({**data, "scope": {**scope, "release_out_of_scope": False}}).release_out_of_scope is False
