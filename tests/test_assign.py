@@ -299,3 +299,13 @@ def test_a_rule_file_without_release_out_of_scope_releases_as_documented():
     scope = {k: v for k, v in data["scope"].items() if k != "release_out_of_scope"}
     assert Policy.from_rules({**data, "scope": scope}).release_out_of_scope is True
     assert Policy.from_rules({**data, "scope": {**scope, "release_out_of_scope": False}}).release_out_of_scope is False
+
+
+def test_an_unassigned_firm_says_which_designation_nobody_serves(world, kq, db):
+    # a gazelle firm (瞪羚) in 湖塘镇: covered, but by no department that serves gazelles
+    import_rows(db, "enterprises", [firm(60, "湖塘镇")])
+    import_rows(db, "designations", [{"uscc": code(60), "kind": "gazelle", "recognized_on": "2026-01-01"}])
+    rows = {x["uscc"]: x for x in kq("assign", "--as-of", AS_OF).jsonl()}
+    assert rows[code(60)]["action"] == "unassigned"
+    assert rows[code(60)]["reason"] == "no active specialist in district 湖塘镇 serves gazelle"
+    assert rows[code(40)]["reason"] == "no active specialist covers district 雪堰镇"
