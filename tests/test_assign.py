@@ -303,9 +303,22 @@ def test_a_rule_file_without_release_out_of_scope_releases_as_documented():
 
 def test_an_unassigned_firm_says_which_designation_nobody_serves(world, kq, db):
     # a gazelle firm (瞪羚) in 湖塘镇: covered, but by no department that serves gazelles
-    import_rows(db, "enterprises", [firm(60, "湖塘镇")])
-    import_rows(db, "designations", [{"uscc": code(60), "kind": "gazelle", "recognized_on": "2026-01-01"}])
+    # and a high-tech firm whose district the register does not give, with no bureau-wide specialist
+    import_rows(db, "enterprises", [firm(60, "湖塘镇"), firm(61, None)])
+    import_rows(db, "designations", [{"uscc": code(60), "kind": "gazelle", "recognized_on": "2026-01-01"},
+                                     {"uscc": code(61), "kind": "hte", "recognized_on": "2024-11-06"}])
     rows = {x["uscc"]: x for x in kq("assign", "--as-of", AS_OF).jsonl()}
-    assert rows[code(60)]["action"] == "unassigned"
+    assert rows[code(60)]["action"] == rows[code(61)]["action"] == "unassigned"
     assert rows[code(60)]["reason"] == "no active specialist in district 湖塘镇 serves gazelle"
+    assert rows[code(61)]["reason"] == "firm's district is unknown and no active specialist covers every district"
     assert rows[code(40)]["reason"] == "no active specialist covers district 雪堰镇"
+
+
+def test_a_rule_file_without_scope_kinds_takes_every_designation_kind():
+    # docs/specialists.md: "[scope] kinds (default: all eight)"
+    from kqtools.assignment import Policy
+
+    data = load_rules("assignment").data
+    scope = {k: v for k, v in data["scope"].items() if k != "kinds"}
+    assert Policy.from_rules({**data, "scope": scope}).scope_kinds == {
+        "zjtx", "hte", "tsme", "tass", "gazelle", "unicorn", "potential_unicorn", "innovative_sme"}
