@@ -322,3 +322,15 @@ def test_a_rule_file_without_scope_kinds_takes_every_designation_kind():
     scope = {k: v for k, v in data["scope"].items() if k != "kinds"}
     assert Policy.from_rules({**data, "scope": scope}).scope_kinds == {
         "zjtx", "hte", "tsme", "tass", "gazelle", "unicorn", "potential_unicorn", "innovative_sme"}
+
+
+def test_firms_kept_out_of_scope_are_not_counted_as_kept_in_scope(world, kq, db, tmp_path):
+    # release_out_of_scope = false: on 1 May the four tech SMEs (expired 30 April) stay with their
+    # specialists, but the summary's "kept" counts the in-scope firms kept, as on any run
+    rules = tmp_path / "assignment.toml"
+    rules.write_text(kq("rules", "show", "assignment").stdout.replace("release_out_of_scope = true",
+                                                                       "release_out_of_scope = false"), encoding="utf-8")
+    assert kq("assign", "--as-of", AS_OF, "--rules", rules).returncode == 1
+    r = kq("assign", "--as-of", "2026-05-01", "--rules", rules)
+    assert "13 in scope, 12 kept, 0 assigned, 0 moved, 0 released, 1 unassigned" in r.stderr, r
+    assert all(current(db)[code(i)] == "S03" for i in (20, 21, 22))       # still with their specialist
