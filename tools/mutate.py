@@ -29,6 +29,7 @@ Usage (from the repository root, with the package and its test extras installed)
     python tools/mutate.py --named               # only the named mutants of issue 19
     python tools/mutate.py uscc --only 'uscc:80:34:1 -> 2'   # re-run one mutant (a survivor)
     python tools/mutate.py --json out.json ...   # also write every result
+    python tools/mutate.py screening --deselect 'tests/test_screen.py::test_x'   # without a test failing anyway
 
 The sample is drawn with a fixed seed from the sorted mutant ids, so a run is repeatable; the
 report (Markdown, on stdout) is what ``bench/RESULTS.md`` quotes. Not run by ``.ci/run``: a full run
