@@ -127,7 +127,7 @@ EQUIVALENT: dict[str, str] = {
     "creditterms:213:92:drop element 30": "the min <= max check: day-30 starts add nothing (tried on every pair)",
     "creditterms:394:44:1 -> 2": "the SQL pre-filter's recent_after twice the minimum back: an earlier bound only "
                                  "lets more records through to the rules, which decide; the lists are the same",
-    "assignment:316:11:> -> >=": "a specialist exactly at capacity: the branch sorts the kept list (read nowhere "
+    "assignment:318:11:> -> >=": "a specialist exactly at capacity: the branch sorts the kept list (read nowhere "
                                  "in order) and moves items[cap:], which is empty",
     "requests:258:65:drop unary -": "every message of expand_days starts with the prefix passed here, which ends in "
                                     "': ' (both catalogs keep {where} first): [1] and [-1] are the same part",
