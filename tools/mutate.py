@@ -113,9 +113,9 @@ EQUIVALENT: dict[str, str] = {
     "uscc:110:85:<= -> <": "'A' is in the code alphabet, so it never reaches this test of characters outside it",
     "uscc:110:65:<= -> <": "'0' is in the code alphabet, so it never reaches this test of characters outside it",
     "uscc:110:65:<= -> <#1": "'9' is in the code alphabet, so it never reaches this test of characters outside it",
-    "output:115:15:== -> !=": "JSONL goes out in batches: flushing after every row instead writes the same bytes",
-    "output:240:90:False -> True": "strings_to_formulas affects XlsxWriter's write() only; kq calls write_string",
-    "output:324:15:is not -> is": "on POSIX the unlink below removes a sheet's temporary file open or not; the "
+    "output:116:15:== -> !=": "JSONL goes out in batches: flushing after every row instead writes the same bytes",
+    "output:242:90:False -> True": "strings_to_formulas affects XlsxWriter's write() only; kq calls write_string",
+    "output:325:15:is not -> is": "on POSIX the unlink below removes a sheet's temporary file open or not; the "
                                   "handle is closed when the abandoned workbook is freed",
     # the start days of the min <= max check of a lists rule file: every (min, max) pair of up to 1,199
     # days, 39 months or 3 years gets the same answer without day 1, 28, 29 or 30 (tried exhaustively);
