@@ -287,3 +287,50 @@ def test_settled_state_is_not_used_when_a_designation_starts_later(world, kq, db
     r = kq("assign", "--as-of", "2026-02-01")           # the new high-tech firm enters the scope
     assert (code(60), "assign") in [(x["uscc"], x["action"]) for x in r.jsonl()]
     check_invariants(db, "2026-02-01")
+
+
+def test_a_rule_file_without_release_out_of_scope_releases_as_documented():
+    # docs/specialists.md: an assignment ends when the firm leaves the scope "unless
+    # release_out_of_scope = false": a copied rule file that omits the key must keep releasing
+    from kqtools.assignment import Policy
+
+    data = load_rules("assignment").data
+    assert Policy.from_rules(data).release_out_of_scope is True
+    scope = {k: v for k, v in data["scope"].items() if k != "release_out_of_scope"}
+    assert Policy.from_rules({**data, "scope": scope}).release_out_of_scope is True
+    assert Policy.from_rules({**data, "scope": {**scope, "release_out_of_scope": False}}).release_out_of_scope is False
+
+
+def test_an_unassigned_firm_says_which_designation_nobody_serves(world, kq, db):
+    # a gazelle firm (瞪羚) in 湖塘镇: covered, but by no department that serves gazelles
+    # and a high-tech firm whose district the register does not give, with no bureau-wide specialist
+    import_rows(db, "enterprises", [firm(60, "湖塘镇"), firm(61, None)])
+    import_rows(db, "designations", [{"uscc": code(60), "kind": "gazelle", "recognized_on": "2026-01-01"},
+                                     {"uscc": code(61), "kind": "hte", "recognized_on": "2024-11-06"}])
+    rows = {x["uscc"]: x for x in kq("assign", "--as-of", AS_OF).jsonl()}
+    assert rows[code(60)]["action"] == rows[code(61)]["action"] == "unassigned"
+    assert rows[code(60)]["reason"] == "no active specialist in district 湖塘镇 serves gazelle"
+    assert rows[code(61)]["reason"] == "firm's district is unknown and no active specialist covers every district"
+    assert rows[code(40)]["reason"] == "no active specialist covers district 雪堰镇"
+
+
+def test_a_rule_file_without_scope_kinds_takes_every_designation_kind():
+    # docs/specialists.md: "[scope] kinds (default: all eight)"
+    from kqtools.assignment import Policy
+
+    data = load_rules("assignment").data
+    scope = {k: v for k, v in data["scope"].items() if k != "kinds"}
+    assert Policy.from_rules({**data, "scope": scope}).scope_kinds == {
+        "zjtx", "hte", "tsme", "tass", "gazelle", "unicorn", "potential_unicorn", "innovative_sme"}
+
+
+def test_firms_kept_out_of_scope_are_not_counted_as_kept_in_scope(world, kq, db, tmp_path):
+    # release_out_of_scope = false: on 1 May the four tech SMEs (expired 30 April) stay with their
+    # specialists, but the summary's "kept" counts the in-scope firms kept, as on any run
+    rules = tmp_path / "assignment.toml"
+    rules.write_text(kq("rules", "show", "assignment").stdout.replace("release_out_of_scope = true",
+                                                                       "release_out_of_scope = false"), encoding="utf-8")
+    assert kq("assign", "--as-of", AS_OF, "--rules", rules).returncode == 1
+    r = kq("assign", "--as-of", "2026-05-01", "--rules", rules)
+    assert "13 in scope, 12 kept, 0 assigned, 0 moved, 0 released, 1 unassigned" in r.stderr, r
+    assert all(current(db)[code(i)] == "S03" for i in (20, 21, 22))       # still with their specialist

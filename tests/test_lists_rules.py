@@ -379,3 +379,70 @@ def test_scopes_of_one_source_merge_into_the_widest_year_range_whatever_the_rule
     assert C.merge_scopes([score, unbounded]) == [unbounded]
     other = C.scope(lr.by_source["dishonest_debtor"][0], D(2026, 6, 30), lr)
     assert C.merge_scopes([direct, other, score]) == [direct, other]
+
+
+# ---------------------------------------------------------------- edges the mutation run found (issue 19 item 6)
+def test_a_minimum_exceeding_its_maximum_only_from_a_31st_is_refused():
+    # 425 days from 2024-12-31 is 2026-03-01, 14 months is 2026-02-28: the check must try month ends
+    with pytest.raises(C.ListRulesError, match="repair.general: min 425d exceeds max 14m"):
+        C.parse_rules(_lists_data(repair__general__min="425d", repair__general__max="14m"))
+    C.parse_rules(_lists_data(repair__general__min="424d", repair__general__max="14m"))
+
+
+def test_record_dates_given_as_dates_count_like_iso_text(lr):
+    as_text = [rec("dishonest_debtor", started_on="2025-03-01", record_key="a"),
+               rec("dishonest_debtor", started_on="2019-03-01", ended_on="2021-05-10", uscc="91310000631696382C",
+                   record_key="b")]
+    as_dates = [r._replace(started_on=D.fromisoformat(r.started_on),
+                           ended_on=r.ended_on and D.fromisoformat(r.ended_on)) for r in as_text]
+    def windows(records):
+        return {u: (e.since, e.until) for u, e in black(lr, records, D(2026, 6, 30)).items()}
+
+    assert windows(as_dates) == windows(as_text) == {FIRM: (D(2025, 3, 1), None)}
+
+
+def test_a_tax_rule_starting_on_the_record_date_falls_back_to_publication_without_one():
+    lr = C.parse_rules(_lists_data(rules__0__start="started_on"))
+    dated = rec("tax_rating", year=2024, grade="D", direct=True, started_on="2025-06-10", record_key="a")
+    undated = rec("tax_rating", year=2024, grade="D", direct=True, uscc="91310000631696382C", record_key="b")
+    entries = black(lr, [dated, undated], D(2026, 6, 30))
+    assert entries[FIRM].since == D(2025, 6, 10)
+    assert entries["91310000631696382C"].since == lr.publication(2024)
+
+
+def test_a_negative_record_with_a_year_column_looks_back_from_its_own_date(lr):
+    # the penalty's own window (at most a year) is over; the two-year look-back from its decision
+    # date is not: whatever year column the office filled in, the firm stays off the whitelist
+    penalty = rec("admin_penalty", severity="general", started_on="2025-01-15", year=2022, reference="苏环罚〔2025〕1号")
+    entry, fails = C.whitelist_check(FIRM, good_firm(records=[penalty]), lr, D(2026, 6, 30), blacklisted=False)
+    assert entry is None and any("苏环罚〔2025〕1号" in f for f in fails), fails
+
+
+def test_the_pre_filter_keeps_every_record_a_rule_with_a_minimum_lists():
+    # length 31 days, at least one month: from 2026-02-09 the window ends 2026-03-12, so the record is
+    # on as of 2026-03-10 although a month after its start (2026-03-09) is past; the SQL pre-filter
+    # (started_on > start_after) must not drop it
+    lr = C.parse_rules(_lists_data(rules__8__length="31d", rules__8__min="1m"))
+    rule = lr.by_source["commendation"][0]
+    record = rec("commendation", started_on="2026-02-09")
+    start, end = C.window(rule, record, lr)
+    assert start <= D(2026, 3, 10) < end
+    assert C.scope(rule, D(2026, 3, 10), lr).start_after < record.started_on
+
+
+def test_a_blacklist_entry_carries_the_firm_name_and_says_open_or_until_when(lr):
+    listed = rec("dishonest_debtor", started_on="2025-03-01", reference="(2025)苏0505执123号", name="苏州某某科技有限公司")
+    entry = black(lr, [listed], D(2026, 6, 30))[FIRM]
+    assert entry.name == "苏州某某科技有限公司"
+    assert C.reasons_text(entry.reasons) == "dishonest_debtor 2025-03-01 (2025)苏0505执123号 (open)"
+    capped = rec("serious_violation", started_on="2025-03-01", name="苏州某某科技有限公司")
+    entry = black(lr, [capped], D(2026, 6, 30))[FIRM]
+    assert C.reasons_text(entry.reasons) == "serious_violation 2025-03-01 to 2028-03-01"
+
+
+def test_a_firm_joins_the_whitelist_when_its_last_negative_record_leaves_the_look_back(lr):
+    # a general penalty of 2024-06-10 counts for two years: the firm is whitelisted from 2026-06-10,
+    # later than its ratings (2026-04-01) and its certificate would allow
+    penalty = rec("admin_penalty", severity="general", started_on="2024-06-10", reference="苏环罚〔2024〕7号")
+    entry, fails = C.whitelist_check(FIRM, good_firm(records=[penalty]), lr, D(2026, 6, 30), blacklisted=False)
+    assert fails == [] and entry.since == D(2026, 6, 10)

@@ -471,3 +471,14 @@ def test_district_scope_and_adjustments_do_not_depend_on_input_row_order(firms, 
             assert -4 <= r.bonus_points <= 4 + 2      # the capped metric category, and 专精特新 at most +2
         else:
             assert r.scope is None
+
+
+def test_a_firm_not_graded_is_shown_in_the_group_its_size_and_land_put_it_in():
+    # class T for a reason of its own (listed in the rule file, founded too late), not for want of
+    # a group: the table shows the group its size class and land select, as the graded firms'
+    data = rules(not_graded={"firms": [{"uscc": "91320412000000019X", "reason": "新供地在建"}]})
+    firms = field() + [firm("91320412000000019X"), firm("NEW", founded_on="2024-01-01"),
+                       firm("SMALLNEW", size="below", land=5, founded_on="2024-01-01")]
+    r = by(score_dicts(firms, [], data, YEAR))
+    assert [(r[u].grade, r[u].group) for u in ("91320412000000019X", "NEW", "SMALLNEW")] == [
+        ("T", "above"), ("T", "above"), ("T", "below")]

@@ -278,3 +278,50 @@ def test_a_line_in_another_encoding_is_unscreened_never_passed(kq, db, tmp_path)
     bad = [x for x in r.jsonl() if x["line"] == 3]
     assert bad and bad[0]["verdict"] == "unscreened"
     assert bad[0]["details"][0]["name_problem"] == "the line could not be read"
+
+
+# ---------------------------------------------------------------- the machine-output contract (issue 19 item 6)
+#: the columns of ``kq screen`` as docs/lists.md documents them, in order: written out here, not
+#: imported, so that dropping or renaming one in the code fails
+SCREEN_COLUMNS = ["line", "input_uscc", "input_name", "uscc", "name", "match", "score", "verdict", "reasons",
+                  "input_clean", "list_clean", "stripped", "branch", "raw_score", "code_problem", "list", "version",
+                  "details"]
+
+
+def test_screen_jsonl_rows_carry_every_documented_field(kq, db, tmp_path):
+    build(db)
+    src = write_csv(tmp_path / "申报名单.csv", ["企业名称", "统一社会信用代码"],
+                    [["科达科技(苏州)有限公司", ""], ["某公司", HUAWEI]])
+    r = kq("screen", src)
+    assert r.returncode == 1, r
+    name_hit, code_hit = r.jsonl()
+    assert list(name_hit) == SCREEN_COLUMNS and list(code_hit) == SCREEN_COLUMNS
+    assert (name_hit["input_clean"], name_hit["list_clean"], name_hit["raw_score"]) == ("科达科技", "科达科技", 66.7)
+    assert name_hit["stripped"] == {"input": ["(苏州)", "有限公司"], "list": ["股份有限公司", "苏州"]}
+    assert (name_hit["list"], name_hit["version"], code_hit["list"]) == ("blacklist", 1, "blacklist")
+    csv_out = kq("screen", src, "-f", "csv")
+    assert csv_out.stdout.splitlines()[0] == ",".join(SCREEN_COLUMNS)
+
+
+def test_a_hit_shows_the_input_name_and_code_as_given_and_null_when_blank():
+    hits = run([("", "科达科技(苏州)有限公司"), (HUAWEI, "某公司"), ("", None)])
+    assert [(h["line"], h["input_uscc"], h["input_name"]) for h in hits] == [
+        (2, None, "科达科技(苏州)有限公司"), (3, HUAWEI, "某公司"), (4, None, None)]
+
+
+def test_the_library_defaults_are_the_shipped_screening_rules():
+    """A caller of :func:`screen` without a rule file gets the published thresholds: 90, raised by
+    10 for cleaned names of at most 2 characters and by 5 for at most 4, 5 hits a row, blocks of 3."""
+    from kqtools.rules import load_rules
+    from kqtools.screening import settings_from_rules
+
+    shipped = settings_from_rules(load_rules("lists", None).data)
+    default = Settings()
+    assert (default.threshold, default.short, default.max_hits, default.block_width) == (
+        shipped.threshold, shipped.short, shipped.max_hits, shipped.block_width) == (
+        90.0, ((2, 10.0), (4, 5.0)), 5, 3)
+    # what the thresholds mean for a clerk: a 2-character name must match exactly at a threshold
+    # of 85 (85 + 10 = 95: 科达 ~ 科达 passes, 科达 ~ 科迭 does not), a 4-character one needs 90
+    assert run([("", "科达有限公司")], [entry(KEDA, "科达有限公司")], threshold=85)[0]["score"] == 100.0
+    assert N.threshold_for("科达", "科达", 85, default.short) == 95.0
+    assert N.threshold_for("科达科技", "科达科技", 85, default.short) == 90.0

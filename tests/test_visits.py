@@ -301,3 +301,14 @@ def test_coverage_goal_from_rule_file(fixture_db, kq, tmp_path):
                                                            "yearly_coverage_goal = 0.80"), encoding="utf-8")
     total = kq("visits", "coverage", "--year", "2025", "--rules", rules).jsonl()[0]
     assert total["goal"] == 0.8 and total["met"] is False and total["short_by"] == 1
+
+
+def test_a_specialists_key_firms_count_visited_or_not():
+    # 张三 serves three key firms (one seen this quarter, one seen in January, one never) and a
+    # plain firm: three key firms, two of them due this quarter, in the group and in the district
+    firms = [V.FirmVisits(A, "S1", True, "2026-05-06", "姑苏区"), V.FirmVisits(B, "S1", True, "2026-01-20", "姑苏区"),
+             V.FirmVisits(C, "S1", True, None, "姑苏区"), V.FirmVisits(E, "S1", False, None, "姑苏区")]
+    p = V.plan(firms, D(2026, 6, 30), 1.0)
+    s1 = p.groups["S1"]
+    assert (s1.firms, s1.key_firms, s1.key_due) == (4, 3, 2)
+    assert (p.districts["姑苏区"].key_firms, p.districts["姑苏区"].key_due) == (3, 2)
