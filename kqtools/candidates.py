@@ -29,6 +29,7 @@ from fractions import Fraction
 from typing import Mapping
 
 from .errors import KqtoolsError
+from .i18n import _
 
 MEETS, MISSING_DATA, FAILS = "meets", "missing_data", "fails"
 
@@ -74,7 +75,7 @@ def exact(x) -> Fraction:
         return x
     if isinstance(x, float):
         if not math.isfinite(x):
-            raise ValueError(f"not a finite number: {x}")
+            raise ValueError(_("not a finite number: {x}").format(x=x))
         return Fraction(repr(x))
     return Fraction(x)
 
@@ -85,15 +86,15 @@ def compile_candidates(data: Mapping, tier_ids: set[str]) -> dict[str, Candidate
     for tier, spec in (data or {}).items():
         where = f"candidates.{tier}"
         if tier not in tier_ids:
-            raise CandidateRulesError(f"{where}: no tier {tier!r} in the ladders")
+            raise CandidateRulesError(_("{where}: no tier {tier!r} in the ladders").format(where=where, tier=tier))
         for t in spec.get("from", ()):
             if t not in tier_ids:
-                raise CandidateRulesError(f"{where}.from: no tier {t!r} in the ladders")
+                raise CandidateRulesError(_("{where}.from: no tier {tier!r} in the ladders").format(where=where, tier=t))
         thresholds, ids = [], set()
         for i, t in enumerate(spec["thresholds"]):
             at = f"{where}.thresholds.{i}"
             if t["id"] in ids:
-                raise CandidateRulesError(f"{at}: threshold id {t['id']!r} given twice")
+                raise CandidateRulesError(_("{at}: threshold id {id!r} given twice").format(at=at, id=t["id"]))
             ids.add(t["id"])
             thresholds.append(_threshold(t, at))
         out[tier] = CandidateRule(tier, spec["source"], tuple(thresholds), tuple(spec.get("from", ())))
@@ -103,30 +104,31 @@ def compile_candidates(data: Mapping, tier_ids: set[str]) -> dict[str, Candidate
 def _threshold(t: Mapping, at: str) -> Threshold:
     for key in ("min", "max"):
         if key in t and not math.isfinite(t[key]):
-            raise CandidateRulesError(f"{at}.{key}: must be a finite number")
+            raise CandidateRulesError(_("{at}.{key}: must be a finite number").format(at=at, key=key))
     if t["measure"] == "ratio" and not t.get("per"):
-        raise CandidateRulesError(f"{at}: a ratio needs `per` (its denominator)")
+        raise CandidateRulesError(_("{at}: a ratio needs `per` (its denominator)").format(at=at))
     if t["measure"] != "ratio" and t.get("per"):
-        raise CandidateRulesError(f"{at}: `per` is for measure = \"ratio\" only")
+        raise CandidateRulesError(_("{at}: `per` is for measure = \"ratio\" only").format(at=at))
     bands = []
     if "bands" in t:
         if "min" in t or not t.get("band_by"):
-            raise CandidateRulesError(f"{at}: bands need `band_by` and replace `min`")
+            raise CandidateRulesError(_("{at}: bands need `band_by` and replace `min`").format(at=at))
         last = None
         for j, b in enumerate(t["bands"]):
             up = b.get("up_to")
             if not math.isfinite(b["min"]) or (up is not None and not math.isfinite(up)):
-                raise CandidateRulesError(f"{at}.bands.{j}: numbers must be finite")
+                raise CandidateRulesError(_("{at}.bands.{j}: numbers must be finite").format(at=at, j=j))
             if j < len(t["bands"]) - 1 and up is None:
-                raise CandidateRulesError(f"{at}.bands.{j}: only the last band may leave out up_to")
+                raise CandidateRulesError(_("{at}.bands.{j}: only the last band may leave out up_to").format(at=at, j=j))
             if up is not None and last is not None and up <= last:
-                raise CandidateRulesError(f"{at}.bands.{j}: up_to {up} is not above the band before ({last})")
+                raise CandidateRulesError(_("{at}.bands.{j}: up_to {up} is not above the band before ({last})")
+                                          .format(at=at, j=j, up=up, last=last))
             last = up if up is not None else last
             bands.append((None if up is None else exact(up), exact(b["min"])))
     elif t.get("band_by"):
-        raise CandidateRulesError(f"{at}: band_by without bands")
+        raise CandidateRulesError(_("{at}: band_by without bands").format(at=at))
     if not bands and "min" not in t and "max" not in t:
-        raise CandidateRulesError(f"{at}: give min, max or bands")
+        raise CandidateRulesError(_("{at}: give min, max or bands").format(at=at))
     return Threshold(t["id"], t["measure"], t["field"], t.get("label", ""), t.get("per"), int(t.get("years", 1)),
                      exact(t["min"]) if "min" in t else None, exact(t["max"]) if "max" in t else None,
                      t.get("band_by"), tuple(bands))

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from .errors import KqtoolsError
+from .i18n import _
 
 OPEN_END = "9999-12-31"           #: the expiry of a designation valid until revoked
 DEFAULT_AT_RISK_DAYS = 180
@@ -117,12 +118,13 @@ def compile_rules(data: dict) -> LadderRules:
     ladders, seen_tiers = [], {}
     for lad in data["ladders"]:
         if any(x.id == lad["id"] for x in ladders):
-            raise LadderRulesError(f"ladders: ladder id {lad['id']!r} given twice")
+            raise LadderRulesError(_("ladders: ladder id {id!r} given twice").format(id=lad["id"]))
         tiers = []
         for rank, t in enumerate(lad["tiers"], start=1):
             if t["id"] in seen_tiers:
-                raise LadderRulesError(f"ladders.{lad['id']}: tier id {t['id']!r} is already a tier of "
-                                       f"ladder {seen_tiers[t['id']]!r} (tier ids are unique across ladders)")
+                raise LadderRulesError(_("ladders.{ladder}: tier id {tier!r} is already a tier of ladder {other!r} "
+                                         "(tier ids are unique across ladders)")
+                                       .format(ladder=lad["id"], tier=t["id"], other=seen_tiers[t["id"]]))
             seen_tiers[t["id"]] = lad["id"]
             tier = Tier(t["id"], lad["id"], rank, t["kind"], tuple(t.get("levels", ())), t.get("label", ""),
                         tuple(t.get("aliases", ())))
@@ -130,12 +132,13 @@ def compile_rules(data: dict) -> LadderRules:
                 overlap = other.kind == tier.kind and (not other.levels or not tier.levels
                                                        or set(other.levels) & set(tier.levels))
                 if overlap:
-                    raise LadderRulesError(f"ladders.{lad['id']}: tiers {other.id!r} and {tier.id!r} both take "
-                                           f"kind {tier.kind!r} at the same level: give each its levels")
+                    raise LadderRulesError(_("ladders.{ladder}: tiers {a!r} and {b!r} both take kind {kind!r} at the "
+                                             "same level: give each its levels")
+                                           .format(ladder=lad["id"], a=other.id, b=tier.id, kind=tier.kind))
             tiers.append(tier)
         ladders.append(Ladder(lad["id"], lad.get("label", lad["id"]), tuple(tiers), lad.get("source", "")))
     if len(seen_tiers) >= PROBE_BASE:
-        raise LadderRulesError(f"ladders: {len(seen_tiers)} tiers; at most {PROBE_BASE - 1}")
+        raise LadderRulesError(_("ladders: {n} tiers; at most {most}").format(n=len(seen_tiers), most=PROBE_BASE - 1))
     classes = []
     for c in data.get("classes", ()):   # overlapping conditions are harmless: the lowest class wins
         classes.append(ClassRule(c["class"], c["kind"], tuple(c.get("levels", ())), c.get("label", "")))

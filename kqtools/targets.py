@@ -32,6 +32,7 @@ from fractions import Fraction
 from typing import Iterable, Mapping
 
 from .errors import KqtoolsError
+from .i18n import _
 
 IN_FORCE, CUMULATIVE = "in_force", "cumulative"
 AHEAD, ON_PACE, BEHIND = "ahead", "on_pace", "behind"
@@ -49,6 +50,15 @@ _TIER_SPLIT = re.compile(r"[、,，/+＋;；]|和|及")
 
 class TargetError(KqtoolsError):
     """A targets file or rule file that cannot be used: file, line, column and reason."""
+
+
+class FieldError(ValueError):
+    """One unusable value of a target: the canonical ``field`` and the ``reason`` (in the language of
+    the run), so the caller can say where it is (a table's line and column, a rule file's entry)."""
+
+    def __init__(self, reason: str, field: str):
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
 
 
 @dataclass(frozen=True)
@@ -113,11 +123,11 @@ def _round(x: Fraction):
 # ---------------------------------------------------------------- reading targets
 def target_from(values: Mapping, tier_names: Mapping[str, str], key_of=lambda s: s) -> Target:
     """A :class:`Target` from one row or rule entry (canonical field names -> raw values). Raises
-    ``ValueError("field: reason")`` for the first unusable value. ``tier_names`` maps
+    :class:`FieldError` (a ``ValueError``) for the first unusable value. ``tier_names`` maps
     ``key_of(name)`` of every tier id, label and alias to the tier id."""
     missing = [f for f in REQUIRED if _blank(values.get(f))]
     if missing:
-        raise ValueError(f"{missing[0]}: required, and empty")
+        raise FieldError(_("required, and empty"), field=missing[0])
     tiers = _tiers(values["tier"], tier_names, key_of)
     district = "" if _blank(values.get("district")) else str(values["district"]).strip()
     if key_of(district) in {key_of(x) for x in ALL_DISTRICTS}:
@@ -125,14 +135,16 @@ def target_from(values: Mapping, tier_names: Mapping[str, str], key_of=lambda s:
     target_year = _year(values["target_year"], "target_year")
     baseline_year = _year(values["baseline_year"], "baseline_year")
     if baseline_year >= target_year:
-        raise ValueError(f"baseline_year: {baseline_year} is not before target_year {target_year}")
+        raise FieldError(_("{baseline_year} is not before target_year {target_year}")
+                         .format(baseline_year=baseline_year, target_year=target_year), field="baseline_year")
     target = _count(values["target"], "target")
     baseline = None if _blank(values.get("baseline")) else _count(values["baseline"], "baseline")
     counting = IN_FORCE
     if not _blank(values.get("counting")):
         counting = COUNT_VALUES.get(str(values["counting"]).strip().lower())
         if counting is None:
-            raise ValueError(f"counting: {values['counting']!r} is not in_force (在库) or cumulative (累计)")
+            raise FieldError(_("{value!r} is not in_force (在库) or cumulative (累计)").format(value=values["counting"]),
+                             field="counting")
     note = "" if _blank(values.get("note")) else str(values["note"]).strip()
     return Target(tiers, district, target_year, target, baseline_year, baseline, counting, note)
 
@@ -142,8 +154,9 @@ def check_unique(targets: Iterable[tuple[object, Target]]) -> None:
     seen: dict[tuple, object] = {}
     for where, t in targets:
         if t.key in seen:
-            raise ValueError(f"{where}: a second target for {t.tier}, {t.district or 'all districts'}, "
-                             f"{t.target_year} (the first is at {seen[t.key]})")
+            raise ValueError(_("{where}: a second target for {tier}, {district}, {year} (the first is at {first})")
+                             .format(where=where, tier=t.tier, district=t.district or _("all districts"),
+                                     year=t.target_year, first=seen[t.key]))
         seen[t.key] = where
 
 
@@ -159,18 +172,19 @@ def _tiers(raw, tier_names: Mapping[str, str], key_of) -> tuple[str, ...]:
         if tier is None and not isinstance(raw, (list, tuple)):
             tier = tier_names.get(key_of(str(p).strip() + "企业"))   # 独角兽、潜在独角兽企业: the suffix is shared
         if tier is None:
-            raise ValueError(f"tier: unknown tier {str(p).strip()!r}; expected one of "
-                             f"{', '.join(sorted(set(tier_names.values())))} or their Chinese names")
+            raise FieldError(_("unknown tier {tier!r}; expected one of {tiers} or their Chinese names")
+                             .format(tier=str(p).strip(), tiers=", ".join(sorted(set(tier_names.values())))),
+                             field="tier")
         if tier not in out:
             out.append(tier)
     if not out:
-        raise ValueError("tier: required, and empty")
+        raise FieldError(_("required, and empty"), field="tier")
     return tuple(out)
 
 
 def _number(raw, name: str) -> Fraction:
     if isinstance(raw, bool):
-        raise ValueError(f"{name}: {raw!r} is not a number")
+        raise FieldError(_("{value!r} is not a number").format(value=raw), field=name)
     if isinstance(raw, (int, float)):
         return Fraction(repr(raw)) if isinstance(raw, float) else Fraction(raw)
     text = str(raw).strip().replace(",", "").replace("，", "")
@@ -179,18 +193,18 @@ def _number(raw, name: str) -> Fraction:
     try:
         return Fraction(text)
     except (ValueError, ZeroDivisionError):
-        raise ValueError(f"{name}: {str(raw).strip()!r} is not a number") from None
+        raise FieldError(_("{value!r} is not a number").format(value=str(raw).strip()), field=name) from None
 
 
 def _count(raw, name: str) -> int:
     n = _number(raw, name)
     if n.denominator != 1 or n < 0:
-        raise ValueError(f"{name}: {str(raw).strip()!r} is not a whole number of firms")
+        raise FieldError(_("{value!r} is not a whole number of firms").format(value=str(raw).strip()), field=name)
     return int(n)
 
 
 def _year(raw, name: str) -> int:
     n = _number(raw, name)
     if n.denominator != 1 or not 1990 <= n <= 2100:
-        raise ValueError(f"{name}: {str(raw).strip()!r} is not a year between 1990 and 2100")
+        raise FieldError(_("{value!r} is not a year between 1990 and 2100").format(value=str(raw).strip()), field=name)
     return int(n)

@@ -22,6 +22,7 @@ from fractions import Fraction
 from typing import Iterable, Mapping
 
 from .errors import KqtoolsError
+from .i18n import _
 
 FLAG_FIELDS = ("uscc", "name", "district", "year", "flag", "label", "field", "previous", "current", "change")
 CHANGE_TESTS = ("change_at_most", "change_at_least")
@@ -52,20 +53,21 @@ def compile_flags(data: Mapping | None) -> tuple[Flag, ...]:
     for i, f in enumerate((data or {}).get("flags", ())):
         at = f"watch.flags.{i}"
         if f["id"] in ids:
-            raise WatchRulesError(f"{at}: flag id {f['id']!r} given twice")
+            raise WatchRulesError(_("{at}: flag id {id!r} given twice").format(at=at, id=f["id"]))
         ids.add(f["id"])
         test = f["test"]
         if test != "no_figures" and not f.get("field"):
-            raise WatchRulesError(f"{at}: test {test!r} needs a field")
+            raise WatchRulesError(_("{at}: test {test!r} needs a field").format(at=at, test=test))
         if test in CHANGE_TESTS and "limit" not in f:
-            raise WatchRulesError(f"{at}: test {test!r} needs a limit (e.g. -0.30 for down by 30% or more)")
+            raise WatchRulesError(_("{at}: test {test!r} needs a limit (e.g. -0.30 for down by 30% or more)")
+                                  .format(at=at, test=test))
         if test not in CHANGE_TESTS and ("limit" in f or "also" in f):
-            raise WatchRulesError(f"{at}: limit and also are for the change tests only")
+            raise WatchRulesError(_("{at}: limit and also are for the change tests only").format(at=at))
         if test != "no_figures" and f.get("kinds"):
-            raise WatchRulesError(f"{at}: kinds is for the no_figures test only")
+            raise WatchRulesError(_("{at}: kinds is for the no_figures test only").format(at=at))
         for number in (f.get("limit"), (f.get("also") or {}).get("within")):
             if number is not None and not math.isfinite(number):
-                raise WatchRulesError(f"{at}: numbers must be finite")
+                raise WatchRulesError(_("{at}: numbers must be finite").format(at=at))
         also = f.get("also") or {}
         flags.append(Flag(f["id"], test, f.get("field"), _exact(f.get("limit")), f.get("label", ""),
                           also.get("field"), _exact(also.get("within")), tuple(f.get("kinds", ()))))

@@ -15,7 +15,7 @@ from kqtools.i18n import display_width, pad
 
 EN = {"KQ_LANG": "en"}
 #: steps whose owner translates them in their own change (the story's lines they print stay English meanwhile)
-PENDING_STEPS = {"kqtools.storage.ladder_demo:demo_step"}
+PENDING_STEPS: set[str] = set()
 #: sentences of the English story, one or more from each part the demo composes
 ENGLISH_STORY = [
     "kq demo: fresh database", "  imported enterprises", " read, ", " inserted, ", " rejected", "    line 62: uscc:",

@@ -232,9 +232,6 @@ PENDING = {
     "kqtools/decoding.py", "kqtools/workbooks.py", "kqtools/storage/imports.py", "kqtools/units.py",
     *(f"kqtools/importer/{m}.py" for m in ("__init__", "plan", "rowcode", "checks", "records", "write",
                                            "diagnostics")),
-    # the growth ladder (merged beside the catalog): its library messages are marked next
-    "kqtools/candidates.py", "kqtools/targets.py", "kqtools/watch.py", "kqtools/ladder.py",
-    "kqtools/storage/ladder.py", "kqtools/storage/targets.py", "kqtools/storage/watch.py", "kqtools/cli/ladder.py",
 }
 #: errors whose message is stored as a record (a job's error, a delivery's last_error, a window problem
 #: kept in a list version): data, the same in every language, as machine output must be

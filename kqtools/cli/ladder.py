@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from ..errors import ExitStatus
+from ..i18n import _, ngettext
 from .common import db_option, emit, get_db, info, output_options, summary, summary_options
 
 #: the columns of a table (the rest with --wide or --columns; every one in JSON, CSV and files)
@@ -11,9 +12,6 @@ STATUS_TABLE = ["ladder", "label", "district", "count", "previous", "new", "prom
 CLASS_TABLE = ["uscc", "name", "district", "label", "reason", "expires_on"]
 CANDIDATE_TABLE = ["uscc", "name", "district", "tier_now", "tier_next", "verdict", "missing"]
 PROGRESS_TABLE = ["tier", "district", "baseline", "current", "target", "target_year", "gap", "needed_per_year", "pace"]
-
-AS_OF_HELP = "The date to count on (2025-06-30, 2025/6/30, 2025年6月30日; default today)."
-RULES_HELP = "Ladder rules: a TOML/JSON file (default: the shipped ladder rules, kq rules show ladder)."
 
 
 def _as_of(value):
@@ -36,11 +34,13 @@ def ladder():
 
 
 @ladder.command()
-@click.option("--as-of", "as_of", metavar="DATE", help=AS_OF_HELP)
+@click.option("--as-of", "as_of", metavar="DATE", 
+              help="The date to count on (2025-06-30, 2025/6/30, 2025年6月30日; default today).")
 @click.option("--by", "by", type=click.Choice(["district"]),
               help="One row per district and tier (instead of one per tier).")
 @click.option("--ladder", "ladder_id", metavar="ID", help="Only this ladder (tech, zjtx).")
-@click.option("--rules", "rules_name", metavar="FILE", help=RULES_HELP)
+@click.option("--rules", "rules_name", metavar="FILE", 
+              help="Ladder rules: a TOML/JSON file (default: the shipped ladder rules, kq rules show ladder).")
 @output_options
 @db_option
 def status(as_of, by, ladder_id, rules_name):
@@ -58,15 +58,18 @@ def status(as_of, by, ladder_id, rules_name):
     from ..storage.ladder import ladder_status
 
     result = ladder_status(get_db(), _as_of(as_of), by == "district", rules_name, ladder_id)
-    info(f"ladder status on {result.as_of}, movement since {result.compared_with} (rules {result.rules})")
+    info(_("ladder status on {date}, movement since {since} (rules {rules})")
+         .format(date=result.as_of, since=result.compared_with, rules=result.rules))
     emit(result.rows, STATUS_FIELDS, default=STATUS_TABLE)
     return ExitStatus.OK
 
 
 @ladder.command()
-@click.option("--as-of", "as_of", metavar="DATE", help=AS_OF_HELP)
+@click.option("--as-of", "as_of", metavar="DATE", 
+              help="The date to count on (2025-06-30, 2025/6/30, 2025年6月30日; default today).")
 @click.option("--class", "only", type=click.IntRange(1, 9), help="Only firms of this class.")
-@click.option("--rules", "rules_name", metavar="FILE", help=RULES_HELP)
+@click.option("--rules", "rules_name", metavar="FILE", 
+              help="Ladder rules: a TOML/JSON file (default: the shipped ladder rules, kq rules show ladder).")
 @output_options
 @db_option
 def classes(as_of, only, rules_name):
@@ -84,7 +87,8 @@ def classes(as_of, only, rules_name):
 @click.option("--tier", required=True, metavar="TIER", help="The tier to reach (hte, or any tier with thresholds).")
 @click.option("--year", type=click.IntRange(1990, 2100), help="Tier at the end of this year, metrics up to it "
                                                               "(default: the latest year with metrics).")
-@click.option("--rules", "rules_name", metavar="FILE", help=RULES_HELP)
+@click.option("--rules", "rules_name", metavar="FILE", 
+              help="Ladder rules: a TOML/JSON file (default: the shipped ladder rules, kq rules show ladder).")
 @output_options
 @db_option
 def candidates(tier, year, rules_name):
@@ -97,7 +101,8 @@ def candidates(tier, year, rules_name):
     from ..storage.ladder import CANDIDATE_FIELDS, candidate_list
 
     result = candidate_list(get_db(), tier, year, rules_name)
-    info(f"candidates for {tier}: tiers on {result.year}-12-31, metrics to {result.year} ({result.source})")
+    info(_("candidates for {tier}: tiers on {year}-12-31, metrics to {year} ({source})")
+         .format(tier=tier, year=result.year, source=result.source))
     emit(result.rows, CANDIDATE_FIELDS, default=CANDIDATE_TABLE)
     return ExitStatus.OK
 
@@ -119,7 +124,8 @@ def targets():
 @click.argument("source", metavar="FILE|PRESET")
 @click.option("--replace", is_flag=True, help="Remove every stored target first.")
 @click.option("--sheet", metavar="NAME|N", help="XLSX sheet (default the first).")
-@click.option("--rules", "rules_name", metavar="FILE", help=RULES_HELP)
+@click.option("--rules", "rules_name", metavar="FILE", 
+              help="Ladder rules: a TOML/JSON file (default: the shipped ladder rules, kq rules show ladder).")
 @summary_options()
 @db_option
 def import_(source, replace, sheet, rules_name):
@@ -136,9 +142,11 @@ def import_(source, replace, sheet, rules_name):
 
 
 @targets.command()
-@click.option("--as-of", "as_of", metavar="DATE", help=AS_OF_HELP)
+@click.option("--as-of", "as_of", metavar="DATE", 
+              help="The date to count on (2025-06-30, 2025/6/30, 2025年6月30日; default today).")
 @click.option("--by", "by", type=click.Choice(["district"]), help="One row per district.")
-@click.option("--rules", "rules_name", metavar="FILE", help=RULES_HELP)
+@click.option("--rules", "rules_name", metavar="FILE", 
+              help="Ladder rules: a TOML/JSON file (default: the shipped ladder rules, kq rules show ladder).")
 @output_options
 @db_option
 def progress(as_of, by, rules_name):
@@ -161,7 +169,8 @@ def progress(as_of, by, rules_name):
 @click.command()
 @click.option("--year", type=click.IntRange(1990, 2100), help="Compare this year with the one before "
                                                               "(default: the latest year with metrics).")
-@click.option("--rules", "rules_name", metavar="FILE", help=RULES_HELP)
+@click.option("--rules", "rules_name", metavar="FILE", 
+              help="Ladder rules: a TOML/JSON file (default: the shipped ladder rules, kq rules show ladder).")
 @output_options
 @db_option
 def watch(year, rules_name):
@@ -173,5 +182,7 @@ def watch(year, rules_name):
 
     result = watch_figures(get_db(), year, rules_name)
     n = emit(result.rows, FLAG_FIELDS)
-    info(f"{n} flags on {result.year} against {result.year - 1} (rules {result.rules})")
+    info(ngettext("{n} flag on {year} against {before} (rules {rules})",
+                  "{n} flags on {year} against {before} (rules {rules})", n)
+         .format(n=n, year=result.year, before=result.year - 1, rules=result.rules))
     return status_of(result.needs_attention)

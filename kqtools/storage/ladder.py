@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from .. import candidates as C
 from .. import ladder as L
 from ..errors import KqtoolsError
+from ..i18n import _
 
 
 class LadderError(KqtoolsError):
@@ -212,8 +213,9 @@ def ladder_status(db, as_of: dt.date, by_district: bool = False, rules_name: str
     if ladder_id is not None:
         ladders = tuple(lad for lad in ladders if lad.id == ladder_id)
         if not ladders:
-            raise LadderError(f"no ladder {ladder_id!r} in {setup.name} (ladders: "
-                              f"{', '.join(lad.id for lad in setup.rules.ladders)})")
+            raise LadderError(_("no ladder {ladder!r} in {rules} (ladders: {ladders})")
+                              .format(ladder=ladder_id, rules=setup.name,
+                                      ladders=", ".join(lad.id for lad in setup.rules.ladders)))
     transitions = status_transitions(db, setup, as_of, by_district, rules_name)
     rows = []
     for lad in ladders:
@@ -363,17 +365,20 @@ def candidate_list(db, tier: str, year: int | None = None, rules_name: str | Non
         year = latest_metrics_year(db) or today().year - 1
     tiers = setup.rules.tiers()
     if tier not in tiers:
-        raise LadderError(f"no tier {tier!r} in {setup.name} (tiers: {', '.join(tiers)})")
+        raise LadderError(_("no tier {tier!r} in {rules} (tiers: {tiers})")
+                          .format(tier=tier, rules=setup.name, tiers=", ".join(tiers)))
     rule = setup.candidates.get(tier)
     if rule is None:
-        sourced = ", ".join(setup.candidates) or "none"
-        raise LadderError(f"{setup.name} has no thresholds for {tier} (tiers with thresholds: {sourced}); "
-                          f"add [candidates.{tier}] with their source (kq rules show ladder shows how)")
+        sourced = ", ".join(setup.candidates) or _("none")
+        raise LadderError(_("{rules} has no thresholds for {tier} (tiers with thresholds: {sourced}); "
+                            "add [candidates.{tier}] with their source (kq rules show ladder shows how)")
+                          .format(rules=setup.name, tier=tier, sourced=sourced))
     target = tiers[tier]
     ladder = setup.rules.ladder(target.ladder)
     below = rule.from_tiers or ((ladder.tiers[target.rank - 2].id,) if target.rank > 1 else ())
     if not below:
-        raise LadderError(f"{tier} is the bottom tier of ladder {ladder.id}: no tier below it")
+        raise LadderError(_("{tier} is the bottom tier of ladder {ladder}: no tier below it")
+                          .format(tier=tier, ladder=ladder.id))
     wanted_ranks = {tiers[t].rank for t in below if tiers[t].ladder == ladder.id}
     picked = firms_at(db, setup, ladder, dt.date(year, 12, 31), wanted_ranks)
     metrics = _metrics_of(db, list(picked), sorted(rule.fields()), year - rule.years(), year)

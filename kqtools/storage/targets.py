@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import targets as T
+from ..i18n import _
 from . import write_transaction
 from .. import ladder as L
 from .ladder import (LadderSetup, end_sql, in_force_sql, lit, load_setup, match_sql, probe_sql, revoked_column,
@@ -115,10 +116,11 @@ def compile_targets(data: dict, setup: LadderSetup | None = None) -> list[tuple[
     for i, entry in enumerate(data["targets"]):
         try:
             out.append((i + 1, T.target_from(entry, names, _key_of)))
-        except ValueError as exc:
-            raise T.TargetError(f"targets.{i}.{exc}") from None
+        except T.FieldError as exc:
+            raise T.TargetError(_("targets.{i}.{field}: {reason}").format(i=i, field=exc.field, reason=exc.reason)) \
+                from None
     try:
-        T.check_unique((f"targets entry {n}", t) for n, t in out)
+        T.check_unique((_("targets entry {n}").format(n=n), t) for n, t in out)
     except ValueError as exc:
         raise T.TargetError(str(exc)) from None
     return out
@@ -135,11 +137,11 @@ def _from_rules(source: str, setup: LadderSetup):
     return r.name, r.sha256, out
 
 
-def _unique(name: str, targets, what: str) -> None:
+def _unique(name: str, targets) -> None:
     try:
-        T.check_unique((f"{what} {line}", t) for line, t in targets)
+        T.check_unique((_("line {line}").format(line=line), t) for line, t in targets)
     except ValueError as exc:
-        raise T.TargetError(f"{name}: {exc}") from None
+        raise T.TargetError(_("{path}: {reason}").format(path=name, reason=exc)) from None
 
 
 def _column_letter(idx: int) -> str:
@@ -158,9 +160,10 @@ def _from_table(source: str, stream, setup: LadderSetup, sheet: str | None):
         try:
             stream = open(source, "rb")
         except FileNotFoundError:
-            raise T.TargetError(f"{source}: no such file (or a preset: kq rules list shows targets-…)") from None
+            raise T.TargetError(_("{path}: no such file (or a preset: kq rules list shows targets-…)")
+                                .format(path=source)) from None
         except OSError as exc:
-            raise T.TargetError(f"{source}: {exc.strerror}") from None
+            raise T.TargetError(_("{path}: {reason}").format(path=source, reason=exc.strerror)) from None
     props = load_schema("targets-rules")["properties"]["targets"]["items"]["properties"]
     headers = {}
     for fname, prop in props.items():
@@ -184,15 +187,17 @@ def _from_table(source: str, stream, setup: LadderSetup, sheet: str | None):
             f = headers.get(_key_of(str(cell))) if cell is not None and str(cell).strip() else None
             if f is not None:
                 if f in found:
-                    raise T.TargetError(f"{source}: line {line}: columns {_column_letter(found[f])} and "
-                                        f"{_column_letter(idx)} both map to {f}")
+                    raise T.TargetError(_("{path}: line {line}: columns {a} and {b} both map to {field}")
+                                        .format(path=source, line=line, a=_column_letter(found[f]),
+                                                b=_column_letter(idx), field=f))
                 found[f] = idx
         if set(T.REQUIRED) <= set(found):
             header_at, columns = pos, found
             break
     if header_at is None:
         want = ", ".join(f"{f} ({props[f]['x-aliases'][0]})" for f in T.REQUIRED)
-        raise T.TargetError(f"{source}: no header row with the columns {want} in its first lines")
+        raise T.TargetError(_("{path}: no header row with the columns {want} in its first lines")
+                            .format(path=source, want=want))
     names = _tier_names(setup)
     out = []
     for line, cells in rows[header_at + 1:]:
@@ -203,14 +208,17 @@ def _from_table(source: str, stream, setup: LadderSetup, sheet: str | None):
         values = {f: (cells[i] if i < len(cells) else None) for f, i in columns.items()}
         try:
             out.append((line, T.target_from(values, names, _key_of)))
-        except ValueError as exc:
-            fname, _, reason = str(exc).partition(": ")
-            col = columns.get(fname)
-            where = f", column {_column_letter(col)} ({fname})" if col is not None else f" ({fname})"
-            raise T.TargetError(f"{source}: line {line}{where}: {reason}") from None
+        except T.FieldError as exc:
+            col = columns.get(exc.field)
+            if col is None:
+                message = _("{path}: line {line} ({field}): {reason}")
+            else:
+                message = _("{path}: line {line}, column {column} ({field}): {reason}")
+            raise T.TargetError(message.format(path=source, line=line, column=_column_letter(col or 0),
+                                               field=exc.field, reason=exc.reason)) from None
     if not out:
-        raise T.TargetError(f"{source}: a header and no targets below it")
-    _unique(source, out, "line")
+        raise T.TargetError(_("{path}: a header and no targets below it").format(path=source))
+    _unique(source, out)
     return source, sha, out
 
 
@@ -318,12 +326,13 @@ def target_progress(db, as_of: dt.date, by_district: bool = False, ladder_rules:
     known = setup.rules.tiers()
     targets = stored_targets(db)
     if not targets:
-        raise T.TargetError("no targets yet: import them first (kq targets import changzhou-2027, or a table)")
+        raise T.TargetError(_("no targets yet: import them first (kq targets import changzhou-2027, or a table)"))
     for t in targets:
         unknown = [x for x in t.tiers if x not in known]
         if unknown:
-            raise T.TargetError(f"target {t.tier} {t.target_year}: no tier {unknown[0]!r} in {setup.name} "
-                                f"(re-import the targets, or use the ladder rules they were written for)")
+            raise T.TargetError(_("target {tier} {year}: no tier {unknown!r} in {rules} (re-import the targets, "
+                                  "or use the ladder rules they were written for)")
+                                .format(tier=t.tier, year=t.target_year, unknown=unknown[0], rules=setup.name))
     wanted = set()
     for t in targets:
         wanted.add((t.tiers, t.counting, as_of))

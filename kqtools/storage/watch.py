@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from .. import watch as W
 from ..errors import KqtoolsError
+from ..i18n import _
 from . import write_transaction
 from .ladder import end_sql, latest_metrics_year, lit, load_setup, revoked_column
 
@@ -53,7 +54,7 @@ def watch(db, year: int | None = None, rules_name: str | None = None) -> WatchRe
     if year is None:
         year = latest_metrics_year(db)
         if year is None:
-            raise WatchError("no metrics in the database: import them first (kq import metrics FILE)")
+            raise WatchError(_("no metrics in the database: import them first (kq import metrics FILE)"))
     flags = setup.flags
     order = {f.id: i for i, f in enumerate(flags)}
     rows = []
