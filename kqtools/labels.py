@@ -37,7 +37,8 @@ COLUMN = "column"        #: catalog context of column labels
 #: Enumerated columns that are not import fields: column -> the canonical values (catalog context
 #: ``value:COLUMN``). Import fields take theirs from the schemas (:data:`SCHEMA_VALUES`).
 VALUES: dict[str, tuple[str, ...]] = {
-    "verdict": ("listed", "review", "unscreened"),
+    "verdict": ("listed", "review", "unscreened", "meets", "missing_data", "fails"),
+    "pace": ("ahead", "on_pace", "behind"),
     "match": ("uscc", "name"),
     "change": ("entered", "left", "raised", "assign", "move", "release"),
     "action": ("assign", "move", "release", "unassigned", "add", "remove"),
@@ -84,6 +85,9 @@ COMPUTED: dict[str, tuple[str, ...]] = {
 LISTING_COLUMNS: dict[str, tuple[str, ...]] = {
     "coverage": ("key", "name"),
     "visits_due": ("priority",),        # the order to visit in (1 first), not a request's urgency
+    "ladder_status": ("label", "count", "previous"),   # a tier's name; firms now and a year earlier
+    "ladder_classes": ("label", "reason"),
+    "ladder_candidates": ("verdict",),                  # meets the next tier's thresholds, not a screening
 }
 
 #: Columns shown by summaries and records that no ``*_COLUMNS`` list names (the catalog tool

@@ -33,6 +33,13 @@ def test_ladder_status_says_what_it_counted_in_chinese_and_the_records_do_not_ch
     assert zh.stdout == en.stdout and any(r["tier"] == "hte" and r["count"] == 1 for r in zh.json())
 
 
+def test_the_chinese_status_table_heads_firms_now_and_a_year_earlier_as_such(kq, db):
+    """The shared column labels would say 次数 (count) and 上一版本 (previous version): wrong here."""
+    head = kq(*ZH, "ladder", "status", "--as-of", "2025-06-30", "-f", "table").stdout.splitlines()[0]
+    assert "梯次名称" in head and "企业数" in head and "一年前" in head
+    assert "次数" not in head and "上一版本" not in head
+
+
 def test_a_bad_targets_table_is_one_chinese_line_naming_line_and_column_and_nothing_is_written(kq, db, tmp_path):
     bad = write_csv(tmp_path / "bad.csv", ["梯次", "目标年度", "目标值", "基期年度"],
                     [["高新技术企业", "2027", "8000", "2022"], ["瞪羚企业", "2207", "20", "2022"]])

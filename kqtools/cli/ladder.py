@@ -60,7 +60,7 @@ def status(as_of, by, ladder_id, rules_name):
     result = ladder_status(get_db(), _as_of(as_of), by == "district", rules_name, ladder_id)
     info(_("ladder status on {date}, movement since {since} (rules {rules})")
          .format(date=result.as_of, since=result.compared_with, rules=result.rules))
-    emit(result.rows, STATUS_FIELDS, default=STATUS_TABLE)
+    emit(result.rows, STATUS_FIELDS, kind="ladder_status", default=STATUS_TABLE)
     return ExitStatus.OK
 
 
@@ -79,7 +79,8 @@ def classes(as_of, only, rules_name):
     from ..ladder import CLASS_FIELDS
     from ..storage.ladder import cultivation_classes
 
-    emit(cultivation_classes(get_db(), _as_of(as_of), rules_name, only), CLASS_FIELDS, default=CLASS_TABLE)
+    emit(cultivation_classes(get_db(), _as_of(as_of), rules_name, only), CLASS_FIELDS, kind="ladder_classes",
+         default=CLASS_TABLE)
     return ExitStatus.OK
 
 
@@ -103,7 +104,7 @@ def candidates(tier, year, rules_name):
     result = candidate_list(get_db(), tier, year, rules_name)
     info(_("candidates for {tier}: tiers on {year}-12-31, metrics to {year} ({source})")
          .format(tier=tier, year=result.year, source=result.source))
-    emit(result.rows, CANDIDATE_FIELDS, default=CANDIDATE_TABLE)
+    emit(result.rows, CANDIDATE_FIELDS, kind="ladder_candidates", default=CANDIDATE_TABLE)
     return ExitStatus.OK
 
 
