@@ -77,7 +77,7 @@ SCHEMA_VALUES: dict[str, tuple[str, str]] = {
 #: Columns kq computes in a listing of an import kind: never fields of that kind (see module doc)
 COMPUTED: dict[str, tuple[str, ...]] = {
     "enterprises": ("designations",),
-    "specialists": ("serves", "load"),
+    "specialists": ("serves", "load", "left_on", "left_reason"),   # the last two: set by kq specialists deactivate
 }
 
 #: Columns whose label differs in one listing (catalog context ``column:LISTING``): in visit coverage a
