@@ -78,6 +78,8 @@ SCHEMA_VALUES: dict[str, tuple[str, str]] = {
 COMPUTED: dict[str, tuple[str, ...]] = {
     "enterprises": ("designations",),
     "specialists": ("serves", "load", "left_on", "left_reason"),   # the last two: set by kq specialists deactivate
+    # the ledger's own number and where a request stands: kq computes them, an import never sets them
+    "requests": ("id", "status", "department", "co_departments", "due_on", "days_overdue", "level", "specialist"),
 }
 
 #: Columns whose label differs in one listing (catalog context ``column:LISTING``): in visit coverage a
