@@ -38,7 +38,6 @@ IN_FORCE, CUMULATIVE = "in_force", "cumulative"
 AHEAD, ON_PACE, BEHIND = "ahead", "on_pace", "behind"
 PROGRESS_FIELDS = ("tier", "district", "counting", "baseline_year", "baseline", "current", "target", "target_year",
                    "gap", "needed_per_year", "expected", "pace", "as_of", "years_gone", "years_left", "note")
-TABLE_FIELDS = ("tier", "district", "target_year", "target", "baseline_year", "baseline", "counting", "note")
 REQUIRED = ("tier", "target_year", "target", "baseline_year")
 
 #: how a clerk writes "all districts" and the counting modes

@@ -50,6 +50,14 @@ def test_before_the_baseline_ends_and_after_the_target_year_the_line_is_flat():
     assert late["expected"] == 8000 and late["years_left"] == 0
     assert late["needed_per_year"] is None and late["pace"] == "behind"          # no time left, gap open
     assert T.progress(target(), 5000, 8100, dt.date(2028, 3, 31))["needed_per_year"] == 0
+    assert T.progress(target(), 5000, 8000, dt.date(2028, 3, 31))["needed_per_year"] == 0    # met exactly
+
+
+@pytest.mark.parametrize("written", ["", "全部", "全区", "合计", "all"])
+def test_all_districts_as_clerks_write_it(written):
+    t = T.target_from({"tier": "hte", "district": written, "target_year": 2027, "target": 100,
+                       "baseline_year": 2023}, {"hte": "hte"})
+    assert t.district == ""
 
 
 @given(base=st.integers(0, 20000), goal=st.integers(0, 20000), current=st.integers(0, 20000),

@@ -84,6 +84,18 @@ def test_change_tests_at_their_limits_firm_by_firm():
     assert hit(base, {**base, "energy_tce": 150, "revenue": None}) == []           # revenue unknown
     assert hit({**base, "land_mu": None}, {**base, "land_mu": 31}) == []           # land unknown last year
     assert hit({**base, "tax": 0}, {**base, "tax": -5}) == []                      # from zero: no change rate
+    assert hit(base, {**base, "energy_tce": 150, "revenue": 800}) == []            # -20%: not flat either way
+    assert hit({**base, "revenue": 0}, {**base, "energy_tce": 150, "revenue": 0}) == []   # no revenue to judge
+
+
+def test_an_alert_numbers_the_flags_from_one():
+    from kqtools import watch as W
+
+    flags = [{"uscc": code(i), "name": f"企业{i}", "flag": "revenue_down", "label": "营业收入下降", "field": "revenue",
+              "previous": 1000, "current": 600, "change": -0.4} for i in (1, 2)]
+    subject, body = W.alert_texts("张三", flags, 2025)
+    numbered = [line for line in body.splitlines() if line[:1].isdigit()]
+    assert [line[:2] for line in numbered] == ["1.", "2."] and "2 家企业 2025 年数据异动" in subject
 
 
 def test_cli_watch_exits_1_with_flags_and_defaults_to_the_latest_year(kq, db):
@@ -91,7 +103,8 @@ def test_cli_watch_exits_1_with_flags_and_defaults_to_the_latest_year(kq, db):
     r = kq("watch", "-f", "json")
     assert r.returncode == 1, r
     rows = r.json()
-    assert {"uscc", "name", "flag", "field", "previous", "current", "change"} <= set(rows[0])
+    assert set(rows[0]) == {"uscc", "name", "district", "year", "flag", "label", "field", "previous", "current",
+                            "change"}                     # the machine-output contract of kq watch
     assert sorted((x["uscc"], x["flag"]) for x in rows) == sorted((e[0], e[1]) for e in EXPECTED)
     assert "7 flags on 2025 against 2024" in r.stderr
     r = kq("watch", "--year", "2024", "-f", "json")    # nothing before 2024 to compare with; H, I had figures
