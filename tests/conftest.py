@@ -122,6 +122,26 @@ def _run_in_process(args, db, input, env, cwd) -> KqResult:
     return KqResult(int(code), stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"))
 
 
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> Path:
+    """The bundled demo data, loaded and worked on once per test process (kq demo): for tests that
+    only read it; a test that writes takes ``copy``."""
+    from kqtools.errors import ExitStatus
+
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    r = run_kq("demo", "--db", path)
+    assert r.returncode in (ExitStatus.OK, ExitStatus.ATTENTION), r
+    return path
+
+
+@pytest.fixture
+def copy(demo, tmp_path) -> Path:
+    """A copy of the demo database of its own for this test."""
+    target = tmp_path / "kq.db"
+    shutil.copy(demo, target)
+    return target
+
+
 @pytest.fixture
 def db_path(tmp_path) -> Path:
     return tmp_path / "kq.db"

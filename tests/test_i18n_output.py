@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -22,22 +21,6 @@ from kqtools.errors import ExitStatus
 ZH, EN = {"KQ_LANG": "zh"}, {"KQ_LANG": "en"}
 DATA_TABLES = ("enterprises", "designations", "metrics", "credit_records", "specialists", "visits", "requests",
                "request_events", "assignments")
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    """The bundled demo data, loaded and worked on once (kq demo); tests copy it before they write."""
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    r = run_kq("demo", "--db", path)
-    assert r.returncode in (ExitStatus.OK, ExitStatus.ATTENTION), r
-    return path
-
-
-@pytest.fixture
-def copy(demo, tmp_path) -> Path:
-    target = tmp_path / "kq.db"
-    shutil.copy(demo, target)
-    return target
 
 
 #: bookkeeping of the import that last saw a row (which batch, which line): every import moves it

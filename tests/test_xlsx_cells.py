@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 import sqlite3
 import zipfile
 from pathlib import Path
@@ -22,21 +21,6 @@ from kqtools import xlsxcells
 from kqtools.errors import ExitStatus
 
 ZH, EN = {"KQ_LANG": "zh"}, {"KQ_LANG": "en"}
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    r = run_kq("demo", "--db", path)
-    assert r.returncode in (ExitStatus.OK, ExitStatus.ATTENTION), r
-    return path
-
-
-@pytest.fixture
-def copy(demo, tmp_path) -> Path:
-    target = tmp_path / "kq.db"
-    shutil.copy(demo, target)
-    return target
 
 
 # ---------------------------------------------------------------- reading a workbook back
