@@ -72,6 +72,19 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _open_batch(conn, kind, source, started: str) -> tuple[int, int, int]:
+    """Begin the import's one write transaction and record its batch: (batch id, the highest rowid
+    of the kind's table and of ``enterprises`` before any row of this batch is written)."""
+    conn.execute("BEGIN IMMEDIATE")
+    batch_id = conn.execute(
+        "INSERT INTO batches (kind, source, sha256, format, encoding, sheet, read, inserted, updated, unchanged,"
+        " rejected, unknown_columns, started_at, finished_at) VALUES (?,?,'',?,?,?,0,0,0,0,0,'[]',?,?)",
+        (kind.name, source.name, source.format, source.encoding, source.sheet, started, started)).lastrowid
+    max_rowid = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {_q(kind.table)}").fetchone()[0]
+    firms_rowid = conn.execute("SELECT coalesce(max(rowid), 0) FROM enterprises").fetchone()[0]
+    return batch_id, max_rowid, firms_rowid
+
+
 def run_import(db, source: Source, kind_name: str, *, strict: bool = False, mapping: dict | None = None,
                progress: Callable[[int], None] | None = None, constants: dict | None = None,
                header_row: int | None = None) -> ImportResult:
@@ -129,13 +142,7 @@ def _run(conn, kind, source, result, strict, mapping, progress, constants=None, 
     for chunk, chunk_rejects in _chunk_source(source, kind, mapping, guard, constants, header_row):
         pending.extend((r.line, r.field, r.value, r.reason, r.column) for r in chunk_rejects)
         if batch_id is None:
-            conn.execute("BEGIN IMMEDIATE")
-            batch_id = conn.execute(
-                "INSERT INTO batches (kind, source, sha256, format, encoding, sheet, read, inserted, updated, unchanged,"
-                " rejected, unknown_columns, started_at, finished_at) VALUES (?,?,'',?,?,?,0,0,0,0,0,'[]',?,?)",
-                (kind.name, source.name, source.format, source.encoding, source.sheet, started, started)).lastrowid
-            max_rowid = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
-            firms_rowid = conn.execute("SELECT coalesce(max(rowid), 0) FROM enterprises").fetchone()[0]
+            batch_id, max_rowid, firms_rowid = _open_batch(conn, kind, source, started)
             if max_rowid:
                 record_changes(conn, kind.table, batch_id)
         if len(pending) >= CHUNK:
@@ -176,13 +183,7 @@ def _run(conn, kind, source, result, strict, mapping, progress, constants=None, 
     if batch_id is None:  # nothing at all came out of the source (every row rejected, or none)
         if strict and result.rejected:
             return result
-        conn.execute("BEGIN IMMEDIATE")
-        batch_id = conn.execute(
-            "INSERT INTO batches (kind, source, sha256, format, encoding, sheet, read, inserted, updated, unchanged,"
-            " rejected, unknown_columns, started_at, finished_at) VALUES (?,?,'',?,?,?,0,0,0,0,0,'[]',?,?)",
-            (kind.name, source.name, source.format, source.encoding, source.sheet, started, started)).lastrowid
-        max_rowid = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
-        firms_rowid = conn.execute("SELECT coalesce(max(rowid), 0) FROM enterprises").fetchone()[0]
+        batch_id, max_rowid, firms_rowid = _open_batch(conn, kind, source, started)
     if strict and result.rejected:
         conn.execute("ROLLBACK")
         return result
