@@ -60,13 +60,18 @@ class UnknownField(KqtoolsError, ValueError):
     """A ``--map HEADER=field`` whose target is not a field of the kind (nor an alias of one)."""
 
 
+def field_named(kind: Kind, name: str) -> str | None:
+    """The field ``name`` stands for: the field's own name or any header alias of it; None if none."""
+    key = header_key(name)
+    return name if name in kind.fields else key if key in kind.fields else kind.headers.get(key)
+
+
 def resolve_mapping(kind: Kind, mapping: dict[str, str] | None) -> dict[str, str]:
     """``{header: target}`` -> ``{header_key(header): field}``; the target may be the field's name or
     any header alias of it (``地址`` -> ``address``). An unknown target raises :class:`UnknownField`."""
     out = {}
     for header, target in (mapping or {}).items():
-        key = header_key(target)
-        fname = target if target in kind.fields else key if key in kind.fields else kind.headers.get(key)
+        fname = field_named(kind, target)
         if fname is None:
             raise UnknownField(f"--map {header}={target}: {kind.name} has no field {target!r}; "
                                f"fields: {', '.join(kind.fields)}")
@@ -79,8 +84,7 @@ def resolve_constants(kind: Kind, constants: dict[str, str] | None) -> dict[str,
     (``--set 年度=2025``); an unknown field raises :class:`UnknownField`."""
     out = {}
     for target, value in (constants or {}).items():
-        key = header_key(target)
-        fname = target if target in kind.fields else key if key in kind.fields else kind.headers.get(key)
+        fname = field_named(kind, target)
         if fname is None:
             raise UnknownField(f"--set {target}={value}: {kind.name} has no field {target!r}; "
                                f"fields: {', '.join(kind.fields)}")
